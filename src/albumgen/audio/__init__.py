@@ -1,0 +1,1 @@
+"""Audio helpers shared by stages: reading and writing files, finding ffmpeg."""

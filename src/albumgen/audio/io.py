@@ -1,0 +1,56 @@
+"""Read any audio file into float32 (frames, channels); write WAVs atomically."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from .. import atomic
+from ..errors import InputError
+from .ffmpeg import ffmpeg_exe
+
+
+def read_audio(path: Path) -> tuple[np.ndarray, int]:
+    """Return float32 samples shaped (frames, channels) and the sample rate.
+
+    soundfile reads wav/flac/ogg (and mp3 with libsndfile >= 1.1); anything it cannot
+    read goes through ffmpeg, so every format ffmpeg knows works.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such audio file", "check the path")
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        return data, sr
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        return _read_with_ffmpeg(path)
+
+
+def _read_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
+    probe = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
+    import re
+
+    m = re.search(r"Audio: .*?(\d+) Hz, (mono|stereo|(\d+) channels)", probe.stderr)
+    if not m:
+        raise InputError(f"{path}: not an audio file ffmpeg can read", "convert it to WAV or FLAC")
+    sr = int(m.group(1))
+    channels = 1 if m.group(2) == "mono" else 2 if m.group(2) == "stereo" else int(m.group(3))
+    out = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "f32le", "-acodec", "pcm_f32le",
+                          "-ac", str(channels), "-ar", str(sr), "-"], capture_output=True)
+    if out.returncode != 0:
+        raise InputError(f"{path}: ffmpeg could not decode it: {out.stderr.decode(errors='replace').strip()[-200:]}",
+                         "check the file is complete")
+    data = np.frombuffer(out.stdout, dtype="<f4").reshape(-1, channels).copy()
+    return data, sr
+
+
+def write_wav(path: Path, audio: np.ndarray, sr: int, subtype: str = "FLOAT") -> None:
+    """Atomically write (frames, channels) or (frames,) float audio."""
+    with atomic.atomic_path(Path(path)) as tmp:
+        sf.write(str(tmp), np.asarray(audio, dtype=np.float32), sr, subtype=subtype, format="WAV")
+
+
+def to_mono(audio: np.ndarray) -> np.ndarray:
+    return audio.mean(axis=1) if audio.ndim == 2 else audio

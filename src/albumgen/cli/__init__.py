@@ -1,0 +1,62 @@
+"""The thin CLI over the library. One module per subcommand; errors become one line."""
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+
+import click
+
+from ..errors import AlbumgenError
+
+log = logging.getLogger("albumgen")
+
+
+class AlbumgenGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except AlbumgenError as e:
+            log.debug("%s", traceback.format_exc())
+            click.echo(f"Error: {e}", err=True)
+            ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Error: interrupted (finished units are kept: run the same command to resume)", err=True)
+            ctx.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as e:  # a bug: say so in one line, the traceback goes to --verbose
+            log.debug("%s", traceback.format_exc())
+            click.echo(f"Error: internal error: {type(e).__name__}: {e} (rerun with --verbose and report it)", err=True)
+            ctx.exit(70)
+
+
+def setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger("albumgen")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.propagate = False
+
+
+@click.group(cls=AlbumgenGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging and tracebacks.")
+@click.version_option(package_name="albumgen")
+def main(verbose: bool) -> None:
+    """albumgen: turn an album brief into a finished album of tagged MP3s."""
+    setup_logging(verbose)
+
+
+def _register() -> None:
+    from . import build, init, status  # noqa: F401  (each adds its command to `main`)
+
+    for extra in ("prompts", "pick", "score"):
+        try:
+            __import__(f"{__name__}.{extra}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{extra}":
+                raise
+
+
+_register()

@@ -1,0 +1,40 @@
+"""albumgen build FILE"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .. import registry, runner
+from ..config import load_config
+from . import main
+
+
+@main.command()
+@click.argument("pipeline", type=click.Path(path_type=Path))
+@click.option("--until", metavar="STAGE", help="Stop after this stage.")
+@click.option("--force", "force", multiple=True, metavar="STAGE", help="Redo every unit of STAGE (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Show what would run, write nothing.")
+def build(pipeline: Path, until: str | None, force: tuple[str, ...], dry_run: bool) -> None:
+    """Build (or resume) the album a pipeline describes."""
+    config, base_dir = load_config(pipeline)
+    ctx = runner.make_context(config, base_dir, pipeline.name, progress=sys.stderr.isatty())
+    if dry_run:
+        report = runner.dry_run(ctx, until, force)
+        click.echo(f"Album folder: {report.album_dir}")
+        for name, rep in report.stages.items():
+            if rep.waiting_on:
+                click.echo(f"  {name:8} waits on {rep.waiting_on}")
+            else:
+                click.echo(f"  {name:8} would run {rep.ran} of {rep.planned} units ({rep.skipped} up to date)")
+        return
+    report = runner.build(ctx, until, force)
+    if report.ran == 0:
+        click.echo(f"Nothing to do: every unit is up to date in {report.album_dir}")
+    else:
+        done = ", ".join(f"{n} {r.ran}" for n, r in report.stages.items() if r.ran)
+        click.echo(f"Built {report.album_dir} (units run: {done})")
+
+
+_ = registry  # stages are reached only through the registry, via the runner

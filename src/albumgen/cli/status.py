@@ -1,0 +1,31 @@
+"""albumgen status FILE"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .. import runner
+from ..config import load_config
+from ..status import album_status
+from . import main
+
+
+@main.command()
+@click.argument("pipeline", type=click.Path(path_type=Path))
+def status(pipeline: Path) -> None:
+    """Show each stage and each track: takes done, pick, mastered."""
+    config, base_dir = load_config(pipeline)
+    ctx = runner.make_context(config, base_dir, pipeline.name)
+    table = album_status(ctx)
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Table(title=f"{table['album']} ({ctx.album_dir})")
+    for col in table["columns"]:
+        out.add_column(col)
+    for row in table["rows"]:
+        out.add_row(*row)
+    Console(width=max(100, click.get_terminal_size()[0] if hasattr(click, "get_terminal_size") else 100)).print(out)
+    for line in table["summary"]:
+        click.echo(line)

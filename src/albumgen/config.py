@@ -1,0 +1,114 @@
+"""pipeline.yaml: the album section here, each stage's section next to its stage.
+
+The top-level model is assembled from the registry, so adding a stage adds its section
+without touching the engine.
+"""
+from __future__ import annotations
+
+import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from . import registry
+from .errors import ConfigError
+
+
+class AlbumConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(None, description="album title; null lets the prompt source name it")
+    slug: str | None = Field(None, description="folder name under output_dir; default from title or file name")
+    brief: str = Field("", description="what the album is about; the LLM and builtin composer read it")
+    artist: str = "albumgen"
+    album_artist: str | None = None
+    genre: str = "Electronic"
+    year: int = Field(default_factory=lambda: datetime.date.today().year, ge=1900, le=2999)
+    tracks: int = Field(8, ge=1, le=99)
+    seed: int = Field(0, ge=0, description="album seed; every take's seed derives from it")
+
+
+class PipelineBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    album: AlbumConfig = AlbumConfig()
+    output_dir: str = Field("albums", description="relative to the pipeline file's folder")
+
+
+@lru_cache(maxsize=1)
+def pipeline_model() -> type[PipelineBase]:
+    fields: dict[str, Any] = {}
+    for cls in registry.stage_classes():
+        fields[cls.name] = (cls.Config, Field(default_factory=cls.Config))
+    return create_model("PipelineConfig", __base__=PipelineBase, **fields)
+
+
+PipelineConfig = PipelineBase  # for type hints; the real class has one field per stage
+
+
+def _describe(err: dict) -> str:
+    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    kind = err["type"]
+    ctx = err.get("ctx", {})
+    if kind == "extra_forbidden":
+        parent = _allowed_keys(err["loc"][:-1])
+        hint = f" (allowed: {', '.join(parent)})" if parent else ""
+        return f"{loc}: unknown key{hint}"
+    if kind == "missing":
+        return f"{loc}: required"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
+        bound = next(iter(ctx.values()))
+        return f"{loc}: must be {op} {bound}"
+    if kind == "literal_error":
+        return f"{loc}: must be {ctx.get('expected')}"
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        want = kind.split("_")[0]
+        return f"{loc}: must be a{'n' if want[0] in 'aeiou' else ''} {want}, got {err.get('input')!r}"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return f"{loc}: {msg[0].lower()}{msg[1:]}"
+
+
+def _allowed_keys(loc: tuple) -> list[str]:
+    model: Any = pipeline_model()
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return []
+        model = field.annotation
+    return sorted(model.model_fields)
+
+
+def parse_config(data: Any, source: str = "pipeline") -> PipelineBase:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: must be a mapping of sections (album, prompts, render, ...)",
+                          "see `albumgen init` for a starter file")
+    try:
+        return pipeline_model().model_validate(data)
+    except ValidationError as e:
+        problems = "; ".join(_describe(err) for err in e.errors()[:3])
+        raise ConfigError(problems, f"fix {source}") from None
+
+
+def load_config(path: Path) -> tuple[PipelineBase, Path]:
+    """Read and validate a pipeline file; returns the config and the folder it lives in."""
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such pipeline file", "check the path, or create one with `albumgen init`") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}", "check the file's permissions") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: malformed YAML{where}: {problem}", "fix the YAML syntax") from None
+    return parse_config(data, source=path.name), path.resolve().parent

@@ -1,0 +1,1 @@
+"""Model loading: MusicGen checkpoints through transformers, and the in-code `tiny` preset."""

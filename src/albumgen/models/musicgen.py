@@ -1,0 +1,140 @@
+"""Load MusicGen (hub id, local folder or `tiny`) and turn tokens into audio."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ModelError
+from .tiny import TINY_ID, build_tiny, byte_tokenizer
+
+log = logging.getLogger("albumgen")
+
+
+@dataclass
+class LoadedModel:
+    model: Any  # MusicgenForConditionalGeneration
+    tokenizer: Any
+    model_id: str
+    revision: str  # commit hash of a hub snapshot, a content hash of a folder, or "random"
+    device: str
+    dtype: Any
+    sample_rate: int
+    frame_rate: int
+    channels: int
+    num_codebooks: int
+
+    @property
+    def is_random(self) -> bool:
+        return self.revision == "random"
+
+    def tokenize(self, texts: list[str]):
+        enc = self.tokenizer(texts, padding=True, return_tensors="pt")
+        return enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device)
+
+
+def pick_device(device: str = "auto") -> str:
+    import torch
+
+    if device != "auto":
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def pick_dtype(device: str, dtype: str = "auto"):
+    import torch
+
+    if dtype != "auto":
+        return {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16, "fp16": torch.float16,
+                "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}[dtype]
+    if device == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device == "mps":
+        return torch.float16
+    return torch.float32
+
+
+def load_musicgen(model_id: str, device: str = "auto", dtype: str = "auto") -> LoadedModel:
+    import torch
+    import transformers
+
+    transformers.logging.set_verbosity_error()  # config warnings about pad ids are noise here
+    device = pick_device(device)
+    torch_dtype = pick_dtype(device, dtype)
+    if model_id == TINY_ID or model_id == "tiny-stereo":
+        model = build_tiny(stereo=model_id == "tiny-stereo")
+        tokenizer = byte_tokenizer()
+        revision = "random"
+        log.warning("render.model is '%s': random weights, the takes are noise (use a real checkpoint for music)",
+                    model_id)
+    else:
+        model, tokenizer, revision = _load_pretrained(model_id, torch_dtype)
+    model = model.to(device=device, dtype=torch_dtype).eval()
+    enc = model.config.audio_encoder
+    dec = model.config.decoder
+    return LoadedModel(model=model, tokenizer=tokenizer, model_id=model_id, revision=revision, device=device,
+                       dtype=torch_dtype, sample_rate=enc.sampling_rate, frame_rate=int(enc.frame_rate),
+                       channels=dec.audio_channels, num_codebooks=dec.num_codebooks)
+
+
+def _load_pretrained(model_id: str, torch_dtype):
+    from transformers import AutoTokenizer, MusicgenForConditionalGeneration
+
+    local = Path(os.path.expanduser(model_id))
+    is_local = local.is_dir()
+    if not is_local and (model_id.startswith((".", "/", "~")) or os.sep in model_id.strip("/").split("/", 1)[-1]):
+        raise ModelError(f"render.model: folder {model_id} does not exist", "point it at a saved checkpoint folder")
+    source = str(local) if is_local else model_id
+    if "melody" in model_id.lower():
+        from transformers import MusicgenMelodyForConditionalGeneration as cls
+    else:
+        cls = MusicgenForConditionalGeneration
+    try:
+        model = cls.from_pretrained(source, dtype=torch_dtype)
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    except OSError as e:
+        offline = os.environ.get("HF_HUB_OFFLINE") == "1" or "offline" in str(e).lower() or "connect" in str(e).lower()
+        if is_local:
+            raise ModelError(f"render.model: {model_id} is not a MusicGen checkpoint folder ({e.__class__.__name__})",
+                             "save one with model.save_pretrained() and tokenizer.save_pretrained()") from None
+        how = ("download it where there is internet (`huggingface-cli download " + model_id +
+               "` or save_pretrained to a folder), copy it here and set render.model to that folder")
+        what = f"render.model: {model_id} is not in the local cache" if offline else \
+            f"render.model: cannot load {model_id}: {str(e).splitlines()[0][:160]}"
+        raise ModelError(what, how) from None
+    revision = getattr(model.config, "_commit_hash", None) or _folder_hash(local) if is_local else \
+        (getattr(model.config, "_commit_hash", None) or "unknown")
+    return model, tokenizer, revision
+
+
+def _folder_hash(folder: Path) -> str:
+    """A cheap content identity for a local checkpoint: names and sizes of its weight files."""
+    from ..hashing import sha256_json
+
+    files = sorted((p.name, p.stat().st_size) for p in folder.iterdir() if p.is_file())
+    return "folder:" + sha256_json(files)[:16]
+
+
+def decode_tokens(lm: LoadedModel, codes) -> "Any":
+    """Audio (batch, channels, samples) float32 from tokens (batch, codebooks, frames) with the
+    delay pattern already removed, through the model's EnCodec."""
+    import torch
+
+    with torch.no_grad():
+        codes = codes.to(lm.device)
+        b, k, t = codes.shape
+        ae = lm.model.audio_encoder
+        if lm.channels == 2:
+            # Stereo checkpoints interleave codebooks: even ones are left, odd ones right.
+            left = ae.decode(codes[:, 0::2].unsqueeze(0), [None]).audio_values
+            right = ae.decode(codes[:, 1::2].unsqueeze(0), [None]).audio_values
+            audio = torch.cat([left, right], dim=1)
+        else:
+            audio = ae.decode(codes.unsqueeze(0), [None]).audio_values
+    return audio.float().cpu()

@@ -1,0 +1,156 @@
+"""Runs the stages in order: plan, skip what is done, run the rest, commit each unit."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import registry
+from .config import PipelineBase
+from .errors import ConfigError, OutputError
+from .hashing import sha256_json
+from .manifest import AlbumLock, Manifest
+from .naming import slugify
+from .stage import Context, NotReady, Stage
+
+log = logging.getLogger("albumgen")
+
+# Pick may ask render for more takes; each round is render+pick again. The stage's own
+# max_rounds is the real bound, this only guards against a stage that never settles.
+MAX_ROUNDS = 10
+
+
+@dataclass
+class StageReport:
+    planned: int = 0
+    ran: int = 0
+    skipped: int = 0
+    waiting_on: str | None = None
+
+
+@dataclass
+class BuildReport:
+    album_dir: Path
+    stages: dict[str, StageReport] = field(default_factory=dict)
+
+    @property
+    def ran(self) -> int:
+        return sum(s.ran for s in self.stages.values())
+
+
+def album_dir_for(config: PipelineBase, base_dir: Path, pipeline_name: str) -> Path:
+    slug = config.album.slug or (slugify(config.album.title) if config.album.title else slugify(Path(pipeline_name).stem))
+    return (base_dir / config.output_dir / slug).resolve()
+
+
+def make_context(config: PipelineBase, base_dir: Path, pipeline_name: str, progress: bool = True) -> Context:
+    album_dir = album_dir_for(config, base_dir, pipeline_name)
+    return Context(config=config, album_dir=album_dir, base_dir=base_dir, manifest=Manifest(album_dir),
+                   log=log, progress=progress)
+
+
+def select_stages(until: str | None, force: tuple[str, ...] = ()) -> list[Stage]:
+    names = registry.stage_names()
+    for name in ([until] if until else []) + list(force):
+        if name not in names:
+            raise ConfigError(f"unknown stage {name!r}", f"use one of: {', '.join(names)}")
+    classes = registry.stage_classes()
+    if until:
+        classes = classes[: names.index(until) + 1]
+    return [cls() for cls in classes]
+
+
+def plan_stage(stage: Stage, ctx: Context) -> list:
+    units = stage.plan(ctx)
+    for u in units:
+        u.key = stage.key(u)
+    return units
+
+
+def dry_run(ctx: Context, until: str | None = None, force: tuple[str, ...] = ()) -> BuildReport:
+    """What a build would do now, without writing anything. Stages whose inputs do not
+    exist yet are reported as waiting: their units are only known once upstream ran."""
+    report = BuildReport(ctx.album_dir)
+    for stage in select_stages(until, force):
+        rep = report.stages.setdefault(stage.name, StageReport())
+        try:
+            units = plan_stage(stage, ctx)
+        except NotReady as e:
+            rep.waiting_on = e.needs
+            continue
+        rep.planned = len(units)
+        rep.skipped = sum(stage.name not in force and ctx.manifest.is_done(u.key, stage.name, u.id) for u in units)
+        rep.ran = rep.planned - rep.skipped
+    return report
+
+
+def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = ()) -> BuildReport:
+    stages = select_stages(until, force)
+    manifest = ctx.manifest
+    manifest.ensure_writable()
+    report = BuildReport(ctx.album_dir)
+    with AlbumLock(manifest.dir):
+        manifest.set_config_hash(sha256_json(ctx.config.model_dump(mode="json")))
+        manifest.event("build_start", stages=[s.name for s in stages])
+        started = time.monotonic()
+        forced = set(force)
+        for round_no in range(1, MAX_ROUNDS + 1):
+            for stage in stages:
+                _run_stage(stage, ctx, report.stages.setdefault(stage.name, StageReport()), stage.name in forced)
+            forced = set()  # --force means once, not again in pick's retry rounds
+            if not any(s.wants_another_round(ctx) for s in stages):
+                break
+            log.info("Round %d: a stage asked for more work, running again", round_no + 1)
+        manifest.event("build_done", seconds=round(time.monotonic() - started, 3), units_ran=report.ran)
+    return report
+
+
+def _run_stage(stage: Stage, ctx: Context, rep: StageReport, force: bool) -> None:
+    manifest = ctx.manifest
+    try:
+        units = plan_stage(stage, ctx)
+    except NotReady as e:  # only possible when an upstream stage was not selected
+        rep.waiting_on = e.needs
+        log.info("Stage '%s' waits on '%s', skipping", stage.name, e.needs)
+        return
+    pending = [u for u in units if force or not manifest.is_done(u.key, stage.name, u.id)]
+    rep.planned = len(units)
+    rep.skipped += len(units) - len(pending)
+    _prune_stale(stage, ctx, {u.id for u in units})
+    if not pending:
+        log.info("Stage '%s' didn't change, skipping (%d units up to date)", stage.name, len(units))
+        return
+    log.info("Stage '%s': running %d of %d units", stage.name, len(pending), len(units))
+    manifest.event("stage_start", stage=stage.name, pending=len(pending), planned=len(units))
+    t0 = time.monotonic()
+    for done in stage.run(ctx, pending):
+        old = manifest.record(stage.name, done.unit.id)
+        try:
+            rec = manifest.commit(done.unit.key, stage.name, done.unit.id, done.outputs, done.data, done.seconds)
+        except OSError as e:
+            raise OutputError(f"cannot record {stage.name}/{done.unit.id}: {e}", "check free disk space") from e
+        if old is not None:  # e.g. a renamed track: its old MP3 must not linger in the album
+            _remove_unclaimed(ctx, set(old.outputs) - set(rec.outputs))
+        manifest.event("unit_done", stage=stage.name, unit=done.unit.id, seconds=round(done.seconds, 3))
+        rep.ran += 1
+    manifest.event("stage_done", stage=stage.name, seconds=round(time.monotonic() - t0, 3))
+
+
+def _prune_stale(stage: Stage, ctx: Context, live_ids: set[str]) -> None:
+    """Drop records (and their files) of units the current config no longer has, e.g. the
+    tracks past a lowered album.tracks, so the album folder matches the pipeline."""
+    manifest = ctx.manifest
+    stale = [r for r in manifest.records(stage.name) if r.unit not in live_ids]
+    if not stale:
+        return
+    for rec in stale:
+        manifest.drop(stage.name, rec.unit)
+        _remove_unclaimed(ctx, set(rec.outputs))
+        manifest.event("unit_pruned", stage=stage.name, unit=rec.unit)
+
+
+def _remove_unclaimed(ctx: Context, rels: set[str]) -> None:
+    claimed = {rel for r in ctx.manifest.state.records.values() for rel in r.outputs}
+    for rel in rels - claimed:
+        (ctx.album_dir / rel).unlink(missing_ok=True)

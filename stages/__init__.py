@@ -1,0 +1,10 @@
+"""The stage registry: the engine reaches stages only through this ordered list.
+
+Stages never import each other; they meet through artifacts and records in the manifest.
+"""
+from .master import MasterStage
+from .pick import PickStage
+from .prompts import PromptsStage
+from .render import RenderStage
+
+STAGES = [PromptsStage, RenderStage, PickStage, MasterStage]

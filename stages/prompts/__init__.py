@@ -1,0 +1,45 @@
+"""prompts: the tracklist (album title, track titles, one MusicGen prompt per track)."""
+from __future__ import annotations
+
+import time
+from typing import Iterator
+
+from albumgen import atomic
+from albumgen.hashing import sha256_file
+from albumgen.stage import Context, Done, Stage, Unit
+
+from .config import PromptsConfig
+from .sources import gather
+
+TRACKLIST = "manifest/prompts/tracklist.json"
+
+
+class PromptsStage(Stage):
+    name = "prompts"
+    version = "1"
+    Config = PromptsConfig
+    needs = ()
+    makes = ("tracklist",)
+
+    def plan(self, ctx: Context) -> list[Unit]:
+        cfg: PromptsConfig = ctx.stage_config("prompts")
+        album = ctx.config.album
+        config = {"source": cfg.source, "tracks": album.tracks, "brief": album.brief, "genre": album.genre,
+                  "title": album.title, "seed": album.seed, **cfg.key_fields()}
+        inputs = {}
+        if cfg.source == "file":
+            inputs["file"] = sha256_file(cfg.resolve_file(ctx.base_dir))
+        return [Unit(id="tracklist", config=config, inputs=inputs)]
+
+    def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
+        for unit in units:
+            t0 = time.monotonic()
+            tracklist = gather(ctx)
+            path = ctx.path(TRACKLIST)
+            atomic.write_json(path, tracklist)
+            ctx.log.info("Tracklist: %r, %d tracks", tracklist["album_title"], len(tracklist["tracks"]))
+            yield Done(unit, [path], data=tracklist, seconds=time.monotonic() - t0)
+
+    def status(self, ctx: Context) -> dict[str, str]:
+        rec = ctx.manifest.record("prompts", "tracklist")
+        return {t["id"]: t["title"] for t in rec.data["tracks"]} if rec else {}

@@ -1,0 +1,21 @@
+"""Shared test setup: offline, quiet, and helpers that build real pipelines."""
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+from helpers import write_pipeline  # noqa: E402,F401
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _few_threads():
+    # CI has 2 cores; one torch thread per test process keeps timings sane and avoids
+    # oversubscription when a test also runs a child albumgen process.
+    import torch
+
+    torch.set_num_threads(1)

@@ -1,0 +1,39 @@
+"""Helpers for tests: write pipelines, run the real CLI."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+DEMO = {
+    "album": {"title": "Test Album", "slug": "test-album", "brief": "tests", "artist": "Tester",
+              "genre": "Ambient", "tracks": 2, "seed": 1},
+    "output_dir": "albums",
+    "prompts": {"source": "builtin"},
+    "render": {"model": "tiny", "takes": 2, "duration": 1.0, "device": "cpu"},
+    "master": {"fade_out": 0.2},
+}
+
+
+def merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def write_pipeline(folder: Path, overrides: dict | None = None, name: str = "pipeline.yaml") -> Path:
+    """A small real pipeline (tiny model, short takes) with `overrides` merged in."""
+    path = Path(folder) / name
+    path.write_text(yaml.safe_dump(merge(DEMO, overrides or {}), sort_keys=False), "utf-8")
+    return path
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """The real console entry point in a child process."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", "albumgen", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
