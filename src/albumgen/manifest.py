@@ -140,9 +140,14 @@ class Manifest:
     def event(self, event: str, **fields: Any) -> None:
         line = json.dumps({"ts": round(time.time(), 3), "event": event, **fields}, sort_keys=True)
         self.dir.mkdir(parents=True, exist_ok=True)
-        # Append-only: a torn last line after a crash is skipped by readers.
-        with open(self.events_path, "a", encoding="utf-8") as f:
-            f.write(line + "\n")
+        # Append-only. A kill mid-write leaves a torn last line: start on a fresh line so only
+        # that line is lost (readers skip it), not the next event too.
+        with open(self.events_path, "a+b") as f:
+            if f.tell() > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    line = "\n" + line
+            f.write((line + "\n").encode("utf-8"))
             f.flush()
             os.fsync(f.fileno())
 

@@ -91,6 +91,10 @@ def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = ()) -
     manifest.ensure_writable()
     report = BuildReport(ctx.album_dir)
     with AlbumLock(manifest.dir):
+        # Plan everything that can be planned before writing anything: a bad input (a
+        # missing prompts file, a cover that is not there) stops the build here, with the
+        # manifest exactly as it was.
+        dry_run(ctx, until, force)
         manifest.set_config_hash(sha256_json(ctx.config.model_dump(mode="json")))
         manifest.event("build_start", stages=[s.name for s in stages])
         started = time.monotonic()

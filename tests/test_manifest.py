@@ -1,0 +1,124 @@
+"""The manifest: atomic outputs, records as the commit point, the lock, the event log."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from albumgen import atomic
+from albumgen.errors import InputError, LockError
+from albumgen.hashing import canonical_json, derive_seed, unit_key
+from albumgen.manifest import SCHEMA_VERSION, AlbumLock, Manifest
+
+
+def test_canonical_json_ignores_key_order():
+    assert canonical_json({"b": 1, "a": [1, {"y": 2, "x": 1}]}) == canonical_json({"a": [1, {"x": 1, "y": 2}], "b": 1})
+    assert unit_key("render", "1", {"a": 1, "b": 2}, {}) == unit_key("render", "1", {"b": 2, "a": 1}, {})
+    assert unit_key("render", "1", {"a": 1}, {}) != unit_key("render", "2", {"a": 1}, {})
+    assert unit_key("render", "1", {"a": 1}, {"x": "h1"}) != unit_key("render", "1", {"a": 1}, {"x": "h2"})
+
+
+def test_derive_seed_is_stable_and_distinct():
+    # Fixed value: a seed must never change between Python versions or runs.
+    assert derive_seed(1, "t01", 1) == derive_seed(1, "t01", 1)
+    assert len({derive_seed(1, "t01", n) for n in range(1, 50)}) == 49
+    assert derive_seed(0, "t01", 1) == int("%016x" % derive_seed(0, "t01", 1), 16)
+    assert 0 <= derive_seed("x") < 2 ** 63
+
+
+def test_atomic_path_leaves_no_partial_file(tmp_path):
+    target = tmp_path / "out.bin"
+    atomic.write_bytes(target, b"old")
+    with pytest.raises(RuntimeError):
+        with atomic.atomic_path(target) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("crash mid-write")
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+
+
+def test_atomic_temporary_keeps_suffix_and_folder(tmp_path):
+    tmp = atomic.temporary_path(tmp_path / "a" / "take-1.wav")
+    assert tmp.parent == tmp_path / "a" and tmp.suffix == ".wav" and tmp.name.startswith(".")
+
+
+def test_commit_then_done_then_tampered(tmp_path):
+    m = Manifest(tmp_path)
+    out = tmp_path / "manifest" / "takes" / "t01" / "take-1.wav"
+    atomic.write_bytes(out, b"audio")
+    m.commit("k1", "render", "t01/take-1", [out], {"seed": 3}, 1.5)
+    assert m.is_done("k1", "render", "t01/take-1")
+    assert not m.is_done("k2", "render", "t01/take-1")  # other key: config or inputs changed
+    # A reloaded manifest sees the same record (it was written to disk, sorted keys).
+    again = Manifest(tmp_path)
+    assert again.is_done("k1", "render", "t01/take-1")
+    raw = json.loads((tmp_path / "manifest" / "manifest.json").read_text())
+    assert raw["schema_version"] == SCHEMA_VERSION
+    assert list(raw) == sorted(raw)
+    assert raw["records"]["render/t01/take-1"]["outputs"]["manifest/takes/t01/take-1.wav"]["size"] == 5
+    # Same size, other bytes, other mtime: the hash catches it.
+    out.write_bytes(b"AUDIO")
+    os.utime(out, ns=(1, 1))
+    assert not again.is_done("k1", "render", "t01/take-1")
+    out.unlink()
+    assert not again.is_done("k1", "render", "t01/take-1")
+
+
+def test_touched_but_identical_file_stays_done(tmp_path):
+    m = Manifest(tmp_path)
+    out = tmp_path / "x.json"
+    atomic.write_bytes(out, b"{}")
+    m.commit("k", "s", "u", [out])
+    os.utime(out, ns=(10**9, 10**9))  # e.g. copied without preserving times
+    assert m.is_done("k", "s", "u")
+
+
+@pytest.mark.parametrize("content,needle", [
+    ("{not json", "not valid JSON"),
+    (json.dumps({"schema_version": 99, "records": {}}), "schema version 99"),
+    (json.dumps({"schema_version": SCHEMA_VERSION, "records": {"a": {"key": 1}}}), "malformed"),
+])
+def test_bad_manifest_is_a_clear_error(tmp_path, content, needle):
+    (tmp_path / "manifest").mkdir()
+    (tmp_path / "manifest" / "manifest.json").write_text(content)
+    with pytest.raises(InputError) as e:
+        Manifest(tmp_path)
+    assert needle in str(e.value)
+
+
+def test_events_skip_a_torn_last_line(tmp_path):
+    m = Manifest(tmp_path)
+    m.event("build_start", stages=["prompts"])
+    with open(m.events_path, "a") as f:
+        f.write('{"ts": 1, "event": "unit_do')  # what a kill mid-write leaves
+    m2 = Manifest(tmp_path)
+    m2.event("build_done")
+    assert [e["event"] for e in m2.events()] == ["build_start", "build_done"]
+
+
+def test_lock_names_the_holder_and_is_released_on_exit(tmp_path):
+    with AlbumLock(tmp_path):
+        with pytest.raises(LockError) as e:
+            with AlbumLock(tmp_path):
+                pass
+        assert f"pid {os.getpid()}" in str(e.value)
+    with AlbumLock(tmp_path):  # released: can be taken again
+        pass
+
+
+def test_lock_of_a_killed_process_is_not_stale(tmp_path):
+    # A holder killed with SIGKILL never runs cleanup; flock is released by the kernel.
+    code = ("import sys, time; from albumgen.manifest import AlbumLock; l = AlbumLock(sys.argv[1]).__enter__();"
+            "print('locked', flush=True); time.sleep(60)")
+    p = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "locked"
+    with pytest.raises(LockError) as e:
+        AlbumLock(tmp_path).__enter__()
+    assert f"pid {p.pid}" in str(e.value)
+    p.kill()
+    p.wait()
+    with AlbumLock(tmp_path):
+        pass
