@@ -2,14 +2,19 @@
 
 Why not `model.generate`: it returns audio only (the tokens are dropped), and its sampling
 draws from one global RNG, so a take's tokens depend on which other takes share its batch.
-Here every take has its own random stream (seeded per take), so the same take renders the
-same whatever the batch layout, and its tokens are kept so its audio can be decoded again.
+Here every take's noise is a pure function of its seed (noise.py), so the same take renders
+the same whatever the batch layout, and its tokens are kept so its audio can be decoded again.
+
+This loop is the readable specification; fast.py is the one the render stage runs, and the
+tests hold the two to the same tokens.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
+
+from . import noise
 
 
 @dataclass
@@ -53,13 +58,6 @@ def filter_logits(logits: torch.Tensor, s: Sampling) -> torch.Tensor:
     return logits
 
 
-def gumbel_noise(generators: list[torch.Generator], rows_per_take: int, vocab: int, device) -> torch.Tensor:
-    """(takes*rows_per_take, vocab) Gumbel noise, each take's rows from its own generator."""
-    parts = [torch.rand(rows_per_take, vocab, generator=g, dtype=torch.float32) for g in generators]
-    u = torch.cat(parts).clamp_(1e-10, 1 - 1e-7).to(device)
-    return -torch.log(-torch.log(u))
-
-
 def generate_codes(lm, prompts: list[str], seeds: list[int], frames: int, sampling: Sampling,
                    on_step=None) -> torch.Tensor:
     """Tokens (batch, codebooks, frames) for each prompt, delay pattern removed."""
@@ -71,12 +69,11 @@ def generate_codes(lm, prompts: list[str], seeds: list[int], frames: int, sampli
     kc = k // lm.channels
     steps = frames + kc - 1
     use_cfg = sampling.cfg > 1
-    gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
     with torch.no_grad():
         h, mask = encode_text(lm, prompts, sampling.cfg)
         seq = torch.full((b * k, 1), pad, dtype=torch.long, device=lm.device)
         seq, pattern = dec.build_delay_pattern_mask(seq, pad, max_length=steps + 1)
-        cache = None
+        cache = keys = counters = None
         for step in range(steps):
             inp = dec.apply_delay_pattern_mask(seq, pattern)
             x = inp if cache is None else inp[:, -1:]
@@ -92,7 +89,11 @@ def generate_codes(lm, prompts: list[str], seeds: list[int], frames: int, sampli
                 nxt = logits.argmax(-1)
             else:
                 logits = filter_logits(logits, sampling)
-                nxt = (logits + gumbel_noise(gens, k, logits.shape[-1], logits.device)).argmax(-1)
+                if keys is None:
+                    keys = noise.take_keys(seeds, logits.device)
+                    counters = noise.token_counters(k, logits.shape[-1], logits.device)
+                g = noise.gumbel(keys, step, counters).reshape(b * k, -1)
+                nxt = (logits + g).argmax(-1)
             seq = torch.cat([seq, nxt[:, None]], dim=1)
             if on_step is not None:
                 on_step(step + 1, steps)

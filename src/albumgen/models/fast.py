@@ -1,0 +1,255 @@
+"""albumgen's decoding loop: transformers' MusicGen weights, none of its per-step overhead.
+
+transformers' `generate` spends each step in Python: cache objects, mask builders, logits
+processors, a host sync for stopping criteria. At batch 1 the GPU waits on that for ~90 % of
+the step. This loop does the same maths (tests hold it to `generate`'s greedy tokens) with:
+
+- a static KV cache allocated once per (batch, window) and written in place;
+- cross-attention keys/values computed once per batch, not per step;
+- CFG as one doubled batch (conditional rows first, as transformers does);
+- sampling, per-take noise (noise.py) and the codebook delay pattern done on the device,
+  with the step counter a device tensor, so no step waits for the host;
+- attention over the filled part of the cache only, rounded up to a length bucket, and on
+  CUDA one captured graph per bucket, replayed each step (one launch instead of hundreds).
+
+The state tensors live in `_State`; a graph reads and writes only those, so replays on a
+new batch of the same shape reuse the graphs after their inputs are copied in.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from . import noise
+from .decode import Sampling, encode_text, filter_logits, undelay
+
+TEXT_BUCKET = 32  # text lengths pad up to this, so one captured graph serves many prompts
+
+
+def delays(num_codebooks: int, channels: int) -> list[int]:
+    # Stereo checkpoints interleave L/R codebooks; each pair shares a delay.
+    return [k // 2 if channels == 2 else k for k in range(num_codebooks)]
+
+
+class _Weights:
+    """The decoder's weights regrouped for one-row steps: fused q/k/v, stacked embeddings
+    and heads (one GEMM for all codebooks instead of one per codebook)."""
+
+    def __init__(self, lm):
+        dec = lm.model.decoder
+        core = dec.model.decoder
+        self.core = core
+        self.layers = list(core.layers)
+        cfg = core.config
+        self.heads_n = cfg.num_attention_heads
+        self.dim = cfg.hidden_size
+        self.head_dim = self.dim // self.heads_n
+        self.vocab = cfg.vocab_size
+        self.codebooks = cfg.num_codebooks
+        with torch.no_grad():
+            self.emb = torch.stack([e.weight for e in core.embed_tokens])  # (K, V+1, D)
+            self.qkv = [torch.cat([l.self_attn.q_proj.weight, l.self_attn.k_proj.weight,
+                                   l.self_attn.v_proj.weight]) for l in self.layers]
+            self.heads = torch.cat([h.weight for h in dec.lm_heads])  # (K*V, D)
+        self.kidx = torch.arange(self.codebooks, device=self.emb.device).view(1, -1, 1)
+
+    def positions(self, n: int) -> torch.Tensor:
+        table = self.core.embed_positions
+        if table.weights.shape[0] < n:  # same growth rule as transformers' own forward
+            table.make_weights(n, table.embedding_dim)
+        return table.weights
+
+
+@dataclass
+class _State:
+    """Every tensor one (batch, window, text length, sampling) shape needs, allocated once."""
+
+    batch: int
+    max_pos: int
+    kc: torch.Tensor  # (layers, rows, heads, max_pos, head_dim) self-attention keys
+    vc: torch.Tensor
+    ck: torch.Tensor  # (layers, rows, heads, text, head_dim) cross-attention keys, per batch
+    cv: torch.Tensor
+    enc_bias: torch.Tensor  # (rows, 1, 1, text) 0 or a large negative for padded text
+    keys: torch.Tensor  # (batch, 2) per-take noise keys
+    forced: torch.Tensor  # (batch, K, max_pos) -1 where sampled, else the token to force
+    grid: torch.Tensor  # (batch, K, max_pos) tokens in the delay pattern
+    pos: torch.Tensor  # (1,) input position of the next step
+    offset: torch.Tensor  # (1,) absolute frame of position 0, so windows get fresh noise
+    graphs: dict = field(default_factory=dict)
+
+
+class FastLoop:
+    """One per loaded model; keeps states and graphs across batches of the same shape."""
+
+    def __init__(self, lm, bucket: int | None = None, graphs: bool | None = None):
+        self.lm = lm
+        self.w = _Weights(lm)
+        self.device = torch.device(lm.device)
+        cuda = self.device.type == "cuda"
+        self.bucket = bucket or (128 if cuda else 64)
+        self.use_graphs = cuda if graphs is None else (graphs and cuda)
+        self.pad = lm.model.decoder.config.pad_token_id
+        self.counters = noise.token_counters(self.w.codebooks, self.w.vocab, self.device)
+        self._states: dict = {}
+        self._pool = None
+
+    def kv_bytes_per_take(self, window_frames: int, text_len: int = 64, cfg: bool = True) -> int:
+        """Cache bytes one take needs: what batch_size 'auto' divides free memory by."""
+        w = self.w
+        per_pos = 2 * len(w.layers) * w.dim * torch.finfo(self.lm.dtype).bits // 8
+        rows = 2 if cfg else 1
+        return rows * per_pos * (window_frames + w.codebooks + 1 + text_len)
+
+    # -- public -------------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, prompts: list[str], seeds: list[int], frames: int, sampling: Sampling,
+                 prompt_codes: torch.Tensor | None = None, frame_offset: int = 0, on_step=None) -> torch.Tensor:
+        """Tokens (batch, codebooks, frames); the first prompt_codes.shape[-1] frames are the
+        given prompt. frame_offset is the absolute frame of this window's start."""
+        lm, w = self.lm, self.w
+        b, k = len(prompts), w.codebooks
+        dl = delays(k, lm.channels)
+        max_pos = frames + max(dl) + 1
+        h, mask = encode_text(lm, prompts, sampling.cfg)
+        text = -(-h.shape[1] // TEXT_BUCKET) * TEXT_BUCKET
+        st = self._state(b, max_pos, text, sampling)
+        self._load(st, h, mask, seeds, frames, dl, prompt_codes, frame_offset)
+        known = 0 if prompt_codes is None else prompt_codes.shape[-1]
+        if known:  # the prompt's positions are all known: one forward fills their cache
+            q = torch.arange(known, device=self.device)
+            self._hidden(st, st.grid[:, :, :known], q, self._bucket(known, max_pos))
+        st.pos.fill_(known)
+        steps = max_pos - 1 - known
+        for i in range(steps):
+            length = self._bucket(known + i + 1, max_pos)
+            if self.use_graphs:
+                self._graph(st, length, sampling).replay()
+            else:
+                self._step(st, length, sampling)
+            if on_step is not None and ((i + 1) % 25 == 0 or i + 1 == steps):
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize()  # progress every 25 steps, not a sync per step
+                on_step(i + 1, steps)
+        return undelay(st.grid.reshape(b * k, max_pos), k, lm.channels, frames)
+
+    # -- state --------------------------------------------------------------------------
+    def _state(self, b: int, max_pos: int, text: int, s: Sampling) -> _State:
+        key = (b, max_pos, text, s.cfg > 1, s.cfg, s.greedy, s.top_k, s.top_p, s.temperature)
+        st = self._states.get(key)
+        if st is None:
+            self._states.clear()  # one shape at a time: a new batch size frees the old cache
+            w, dev, dt = self.w, self.device, self.lm.dtype
+            rows = 2 * b if s.cfg > 1 else b
+            kv = (len(w.layers), rows, w.heads_n, max_pos, w.head_dim)
+            ckv = (len(w.layers), rows, w.heads_n, text, w.head_dim)
+            st = _State(b, max_pos, torch.zeros(kv, dtype=dt, device=dev), torch.zeros(kv, dtype=dt, device=dev),
+                        torch.zeros(ckv, dtype=dt, device=dev), torch.zeros(ckv, dtype=dt, device=dev),
+                        torch.zeros(rows, 1, 1, text, dtype=dt, device=dev),
+                        torch.zeros(b, 2, dtype=torch.long, device=dev),
+                        torch.zeros(b, w.codebooks, max_pos, dtype=torch.long, device=dev),
+                        torch.zeros(b, w.codebooks, max_pos, dtype=torch.long, device=dev),
+                        torch.zeros(1, dtype=torch.long, device=dev), torch.zeros(1, dtype=torch.long, device=dev))
+            self._states[key] = st
+        return st
+
+    def _load(self, st: _State, h, mask, seeds, frames, dl, prompt_codes, frame_offset) -> None:
+        """Copy one batch's inputs into the state's tensors (graphs read them in place)."""
+        text = st.ck.shape[3]
+        pad_n = text - h.shape[1]
+        h = F.pad(h, (0, 0, 0, pad_n)).to(self.lm.dtype)
+        mask = F.pad(mask, (0, pad_n))
+        # A large finite negative, not -inf: the unconditional rows mask every text position,
+        # and an all -inf row would give NaN where transformers gives 0 (their values are 0).
+        st.enc_bias.copy_(((1 - mask.to(st.enc_bias.dtype)) * torch.finfo(st.enc_bias.dtype).min)[:, None, None, :])
+        for i, layer in enumerate(self.w.layers):
+            st.ck[i].copy_(self._split(layer.encoder_attn.k_proj(h)))
+            st.cv[i].copy_(self._split(layer.encoder_attn.v_proj(h)))
+        st.keys.copy_(noise.take_keys(seeds, self.device))
+        st.forced.fill_(self.pad)
+        known = 0 if prompt_codes is None else prompt_codes.shape[-1]
+        for k, d in enumerate(dl):
+            st.forced[:, k, 1 + d:1 + d + frames] = -1
+            if known:
+                st.forced[:, k, 1 + d:1 + d + known] = prompt_codes[:, k].to(self.device)
+        st.grid.copy_(st.forced)
+        st.offset.fill_(frame_offset)
+
+    def _bucket(self, filled: int, max_pos: int) -> int:
+        return min(max_pos, -(-filled // self.bucket) * self.bucket)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        """(rows, T, D) -> (rows, heads, T, head_dim)"""
+        return x.view(x.shape[0], x.shape[1], self.w.heads_n, self.w.head_dim).transpose(1, 2)
+
+    # -- the maths ----------------------------------------------------------------------
+    def _hidden(self, st: _State, tok: torch.Tensor, q: torch.Tensor, length: int) -> torch.Tensor:
+        """Decoder over input tokens (batch, K, T) at positions q (T,), writing their keys and
+        values into the cache; attends over cache positions [0, length)."""
+        w = self.w
+        x = w.emb[w.kidx, tok].sum(1)  # (batch, T, D): sum of the codebooks' embeddings
+        x = x + w.positions(st.max_pos).index_select(0, q).to(x.dtype)
+        if st.kc.shape[1] != st.batch:
+            x = torch.cat([x, x])  # CFG: the unconditional rows see the same tokens
+        rows, t = x.shape[0], x.shape[1]
+        cols = torch.arange(length, device=x.device)
+        # -inf beyond each query's own position; positions not yet written are masked out too.
+        bias = torch.zeros(t, length, dtype=x.dtype, device=x.device).masked_fill(
+            cols[None, :] > q[:, None], float("-inf"))
+        for i, layer in enumerate(w.layers):
+            hs = layer.self_attn_layer_norm(x)
+            qh, kh, vh = F.linear(hs, w.qkv[i]).split(w.dim, dim=-1)
+            st.kc[i].index_copy_(2, q, self._split(kh))
+            st.vc[i].index_copy_(2, q, self._split(vh))
+            a = F.scaled_dot_product_attention(self._split(qh), st.kc[i, :, :, :length], st.vc[i, :, :, :length],
+                                               attn_mask=bias)
+            x = x + layer.self_attn.out_proj(a.transpose(1, 2).reshape(rows, t, w.dim))
+            hs = layer.encoder_attn_layer_norm(x)
+            a = F.scaled_dot_product_attention(self._split(layer.encoder_attn.q_proj(hs)), st.ck[i], st.cv[i],
+                                               attn_mask=st.enc_bias)
+            x = x + layer.encoder_attn.out_proj(a.transpose(1, 2).reshape(rows, t, w.dim))
+            hs = layer.final_layer_norm(x)
+            x = x + layer.fc2(layer.activation_fn(layer.fc1(hs)))
+        return w.core.layer_norm(x)
+
+    def _step(self, st: _State, length: int, s: Sampling) -> None:
+        """One decoding step, entirely on the device: read position pos, write pos+1."""
+        w, b = self.w, st.batch
+        q = st.pos
+        x = self._hidden(st, st.grid.index_select(2, q), q, length)
+        logits = F.linear(x[:, -1], w.heads).float().view(-1, w.codebooks, w.vocab)
+        if logits.shape[0] != b:
+            cond, uncond = logits[:b], logits[b:]
+            logits = uncond + (cond - uncond) * s.cfg
+        if s.greedy:
+            nxt = logits.argmax(-1)
+        else:
+            logits = filter_logits(logits, s)
+            nxt = (logits + noise.gumbel(st.keys, st.offset + q, self.counters)).argmax(-1)
+        nq = q + 1
+        forced = st.forced.index_select(2, nq).squeeze(-1)
+        nxt = torch.where(forced < 0, nxt, forced)
+        st.grid.index_copy_(2, nq, nxt.unsqueeze(-1))
+        st.pos.add_(1)
+
+    def _graph(self, st: _State, length: int, s: Sampling):
+        """The step for one length bucket as a CUDA graph, captured on first use."""
+        g = st.graphs.get(length)
+        if g is None:
+            if self._pool is None:
+                self._pool = torch.cuda.graph_pool_handle()
+            saved = st.pos.clone()
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):  # warm-up run: lazy inits must not happen in capture
+                self._step(st, length, s)
+            torch.cuda.current_stream().wait_stream(side)
+            # The warm-up wrote the same values the replay will; only the counter must go back.
+            st.pos.copy_(saved)
+            g = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(g, pool=self._pool):
+                self._step(st, length, s)
+            st.graphs[length] = g
+        return g

@@ -1,0 +1,60 @@
+"""Per-take Gumbel noise from a counter-based hash: noise = f(take seed, step, codebook, token).
+
+Why a hash and not torch.Generator: a generator's stream depends on how many numbers were
+drawn before, so a take's noise would depend on the batch it shares; one generator per take
+means a host loop per step, which a CUDA graph cannot hold. A pure function of integers is
+the same in any batch layout, on any device, and is a handful of elementwise int64 kernels
+that a graph captures.
+
+All arithmetic stays below 2**63: 32-bit values are multiplied by 16-bit halves of the
+constants, so nothing relies on signed overflow (undefined in C++, where torch's kernels live).
+"""
+from __future__ import annotations
+
+import torch
+
+M32 = 0xFFFFFFFF
+_C1, _C2 = 0x7FEB352D, 0x846CA68B  # "lowbias32" (C. Wellons): a well-tested 32-bit mixer
+_GOLDEN = 0x9E3779B9
+
+
+def _mul32(x: torch.Tensor | int, c: int):
+    """(x * c) mod 2**32 for 0 <= x < 2**32 without leaving int64."""
+    lo = x * (c & 0xFFFF)
+    hi = ((x * (c >> 16)) & 0xFFFF) << 16
+    return (lo + hi) & M32
+
+
+def mix32(x):
+    x = x ^ (x >> 16)
+    x = _mul32(x, _C1)
+    x = x ^ (x >> 15)
+    x = _mul32(x, _C2)
+    return x ^ (x >> 16)
+
+
+def take_keys(seeds: list[int], device) -> torch.Tensor:
+    """(takes, 2) int64 keys, one pair per take seed (a 63-bit int)."""
+    keys = []
+    for s in seeds:
+        s = int(s)
+        a = mix32((s & M32) ^ mix32((s >> 32) & M32))
+        keys.append((a, mix32((a + _GOLDEN) & M32)))
+    return torch.tensor(keys, dtype=torch.int64, device=device)
+
+
+def token_counters(codebooks: int, vocab: int, device) -> torch.Tensor:
+    """(codebooks, vocab) int64: the per-step part of the counter, built once."""
+    return torch.arange(codebooks * vocab, dtype=torch.int64, device=device).view(codebooks, vocab)
+
+
+def gumbel(keys: torch.Tensor, step, counters: torch.Tensor) -> torch.Tensor:
+    """(takes, codebooks, vocab) float32 Gumbel noise for absolute decoding step `step`
+    (an int or a 0-dim int64 tensor, so a captured graph can advance it in place)."""
+    k, v = counters.shape
+    c = (counters + step * (k * v)) & M32  # unique per (step, codebook, token) for 262k steps at 8x2048
+    h = mix32(c[None] ^ keys[:, 0, None, None])
+    h = mix32(h ^ keys[:, 1, None, None])
+    # 23 bits + 0.5 is exact in float32, so u is strictly inside (0, 1) and log never sees 0 or 1.
+    u = ((h >> 9).to(torch.float32) + 0.5) * (1.0 / (1 << 23))
+    return -torch.log(-torch.log(u))
