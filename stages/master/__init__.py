@@ -1,25 +1,36 @@
-"""master: loudness-matched, tagged MP3s, cover art and a playlist."""
+"""master: loudness-matched, tagged MP3s (or FLACs), cover art, a playlist and album.json.
+
+Units, in the order they run: "analysis" (album mode only: every track's loudness, one
+gain for the album), "cover", one per track id, "album" (playlist and album.json). A
+track's key holds its own take, title and tags, the master settings, the cover's key and,
+in album mode only, the analysis key; so a changed title re-masters that track alone and a
+changed master setting re-runs mastering alone.
+"""
 from __future__ import annotations
 
-import json
 import time
+from pathlib import Path
 from typing import Iterator
 
 from albumgen import atomic
 from albumgen.audio.io import read_audio
-from albumgen.hashing import sha256_json
-from albumgen.naming import safe_filename
+from albumgen.errors import InputError
+from albumgen.hashing import sha256_file, sha256_json
+from albumgen.naming import inside, track_filename, unique_names
 from albumgen.stage import Context, Done, NotReady, Stage, Unit
 
-from . import dsp
+from . import cover as covers
+from . import dsp, package, track
+from .analysis import analyse
 from .config import MasterConfig
-from .cover import make_cover
-from .encode import encode_mp3, tag_mp3
+from .tags import RG_REFERENCE, replaygain, tag_file
+
+REPORTS = "manifest/master"
 
 
 class MasterStage(Stage):
     name = "master"
-    version = "1"
+    version = "2"
     Config = MasterConfig
     needs = ("pick",)
     makes = ("mp3", "cover", "playlist")
@@ -29,96 +40,144 @@ class MasterStage(Stage):
         tracklist = ctx.manifest.record("prompts", "tracklist")
         if tracklist is None:
             raise NotReady("prompts")
-        album = ctx.config.album
-        tl = tracklist.data
+        tl, album = tracklist.data, ctx.config.album
         meta = {"album": tl["album_title"], "artist": album.artist, "album_artist": album.album_artist or album.artist,
                 "year": album.year, "genre": album.genre, "tracks": len(tl["tracks"])}
-        cover_inputs = {"cover_file": _file_hash(ctx, cfg.cover)} if cfg.cover else {}
-        cover = Unit(id="cover", config={"cover": cfg.cover, "title": meta["album"], "artist": meta["artist"]},
-                     inputs=cover_inputs, payload=meta)
-        cover.key = self.key(cover)
-        units = [cover]
-        for track in tl["tracks"]:
-            pick = ctx.manifest.record("pick", track["id"])
-            if pick is None:
-                raise NotReady("pick")
-            wav = pick.data["wav"]
-            take = ctx.manifest.record("render", f"{track['id']}/take-{pick.data['choice']}")
-            if take is None or wav not in take.outputs:
-                raise NotReady("render")
-            units.append(Unit(
-                id=track["id"],
-                config=cfg.model_dump(exclude={"cover"}),
-                inputs={"take": take.outputs[wav].sha256, "cover": cover.key,
-                        "tags": sha256_json({**meta, **track, "score": pick.data.get("score")})},
-                payload={"track": track, "meta": meta, "wav": wav, "take": take.data, "pick": pick.data},
-            ))
-        units.append(Unit(id="album", config={"slug": ctx.album_dir.name},
-                          inputs={"tracks": sha256_json([u.inputs for u in units])}, payload=meta))
+        chosen = [(t, *_chosen_take(ctx, t)) for t in tl["tracks"]]
+        units: list[Unit] = []
+        analysis = None
+        if cfg.album_mode:
+            analysis = self._unit(units, "analysis", cfg.model_dump(include=_ANALYSIS_FIELDS),
+                                  {t["id"]: take.outputs[wav].sha256 for t, pick, take, wav in chosen},
+                                  {t["id"]: wav for t, pick, take, wav in chosen})
+        cover_cfg = {"title": meta["album"], "artist": meta["artist"], "seed": album.seed, "file": cfg.cover}
+        cover = self._unit(units, "cover", cover_cfg,
+                           {"file": _cover_hash(ctx, cfg.cover)} if cfg.cover else {}, meta)
+        ext = cfg.format
+        names = unique_names([track_filename(t["n"], len(chosen), t["title"], ext) for t, *_ in chosen])
+        track_cfg = cfg.model_dump(exclude={"cover"})
+        for (t, pick, take, wav), name in zip(chosen, names):
+            tags = {**meta, **t, "score": pick.data.get("score"), "take": pick.data["choice"],
+                    "seed": take.data.get("seed"), "model": take.data.get("model"),
+                    "revision": take.data.get("revision")}
+            inputs = {"take": take.outputs[wav].sha256, "cover": cover.key, "tags": sha256_json(tags)}
+            if analysis:
+                inputs["analysis"] = analysis.key
+            self._unit(units, t["id"], {**track_cfg, "file": name}, inputs, {"tags": tags, "wav": wav, "file": name})
+        self._unit(units, "album", {**track_cfg, "slug": ctx.album_dir.name},
+                   {"tracks": sha256_json([u.key for u in units])}, {"meta": meta, "ids": [t["id"] for t, *_ in chosen]})
         return units
+
+    def _unit(self, units: list[Unit], uid: str, config: dict, inputs: dict, payload) -> Unit:
+        # Keyed here, not only by the runner: later units hash earlier units' keys.
+        unit = Unit(id=uid, config=config, inputs=inputs, payload=payload)
+        unit.key = self.key(unit)
+        units.append(unit)
+        return unit
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
         cfg: MasterConfig = ctx.stage_config("master")
         for unit in units:
             t0 = time.monotonic()
-            if unit.id == "cover":
-                outputs, data = self._cover(ctx, cfg, unit)
-            elif unit.id == "album":
-                outputs, data = self._album(ctx, unit)
-            else:
-                outputs, data = self._track(ctx, cfg, unit)
+            make = {"analysis": self._analysis, "cover": self._cover, "album": self._album}.get(unit.id, self._track)
+            outputs, data = make(ctx, cfg, unit)
             yield Done(unit, outputs, data=data, seconds=time.monotonic() - t0)
 
-    def _cover(self, ctx, cfg, unit):
-        source = (ctx.base_dir / cfg.cover) if cfg.cover else None
-        jpeg = make_cover(unit.payload["album"], unit.payload["artist"], size=1000, source=source)
-        path = ctx.path("cover.jpg")
-        atomic.write_bytes(path, jpeg)
-        return [path], {}
+    def _analysis(self, ctx: Context, cfg: MasterConfig, unit: Unit):
+        data = analyse({tid: _in_album(ctx, wav) for tid, wav in unit.payload.items()}, cfg)
+        path = ctx.path(f"{REPORTS}/analysis.json")
+        atomic.write_json(path, data)
+        ctx.log.info("Album loudness %s LUFS: %+.2f dB on every track", data["loudness"], data["gain_db"])
+        return [path], data
 
-    def _track(self, ctx, cfg, unit):
-        p = unit.payload
-        track, meta = p["track"], p["meta"]
-        audio, sr = read_audio(ctx.path(p["wav"]))
-        audio = dsp.trim_silence(audio, sr, cfg.trim_db)
-        audio = dsp.fade(audio, sr, cfg.fade_in, cfg.fade_out)
-        audio = dsp.resample(audio, sr, cfg.sample_rate)
-        audio, measured = dsp.normalise(audio, cfg.sample_rate, cfg.loudness, cfg.true_peak)
-        name = f"{track['n']:02d} - {safe_filename(track['title'])}.mp3"
-        mp3 = ctx.path(name)
-        encode_mp3(mp3, audio, cfg.sample_rate, cfg.bitrate)
-        tags = {**meta, "title": track["title"], "track": track["n"], "prompt": track["prompt"],
-                "seed": p["take"].get("seed"), "model": p["take"].get("model"), "take": p["pick"]["choice"],
-                "score": p["pick"].get("score", "")}
-        tag_mp3(mp3, tags, ctx.path("cover.jpg").read_bytes())
-        data = {"file": name, "title": track["title"], "n": track["n"], "duration": len(audio) / cfg.sample_rate,
-                **{k: round(v, 3) for k, v in measured.items()}}
-        report = ctx.path(f"manifest/master/{unit.id}.json")
-        atomic.write_json(report, data)
-        ctx.log.info("Mastered %s (%.1f LUFS, %.1f dBTP)", name, measured["loudness_out"], measured["true_peak"])
-        return [mp3, report], data
-
-    def _album(self, ctx, unit):
+    def _cover(self, ctx: Context, cfg: MasterConfig, unit: Unit):
         meta = unit.payload
-        tracks = sorted((r.data for r in ctx.manifest.records("master") if r.unit.startswith("t")),
-                        key=lambda d: d["n"])
-        lines = ["#EXTM3U", f"#PLAYLIST:{meta['album']}"]
-        for t in tracks:
-            lines += [f"#EXTINF:{round(t['duration'])},{meta['artist']} - {t['title']}", t["file"]]
-        playlist = ctx.path(f"{ctx.album_dir.name}.m3u8")
-        atomic.write_text(playlist, "\n".join(lines) + "\n")
-        album_json = ctx.path("album.json")
-        atomic.write_text(album_json, json.dumps({**meta, "tracklist": tracks}, sort_keys=True, indent=2) + "\n")
-        return [playlist, album_json], {"tracks": len(tracks)}
+        if cfg.cover:
+            img = covers.user_cover(ctx.base_dir / cfg.cover)
+        else:
+            img = covers.generated_cover(meta["album"], meta["artist"], ctx.config.album.seed)
+        path = inside(ctx.album_dir, "cover.jpg")
+        atomic.write_bytes(path, covers.to_jpeg(img, covers.SAVE_SIZE, 90))
+        return [path], {"size": covers.SAVE_SIZE, "source": cfg.cover or "generated"}
+
+    def _track(self, ctx: Context, cfg: MasterConfig, unit: Unit):
+        tags, name = dict(unit.payload["tags"]), unit.payload["file"]
+        audio, sr = read_audio(_in_album(ctx, unit.payload["wav"]))
+        audio = dsp.prepare(audio, sr, cfg)
+        if cfg.album_mode:
+            album = ctx.manifest.record("master", "analysis").data
+            gain = album["gain_db"]
+        else:
+            from .loudness import integrated_loudness
+
+            before = integrated_loudness(audio, sr)
+            gain = cfg.loudness - before if before > float("-inf") else 0.0
+        path = inside(ctx.album_dir, name)
+        with atomic.atomic_path(path) as tmp:
+            m = track.master(audio, sr, cfg, gain, cfg.album_mode, tmp)
+            tags["replaygain"] = _replaygain(cfg, m, album if cfg.album_mode else None)
+            tag_file(tmp, cfg.format, {**tags, "track": tags["n"], "disc": cfg.disc, "discs": cfg.discs},
+                     covers.embed_jpeg(ctx.path("cover.jpg")))
+        data = {"file": name, "id": unit.id, "n": tags["n"], "title": tags["title"], "prompt": tags["prompt"],
+                "seed": tags["seed"], "model": tags["model"], "revision": tags["revision"], "take": tags["take"],
+                "score": tags["score"], "replaygain": tags["replaygain"],
+                **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items()}}
+        report = ctx.path(f"{REPORTS}/{unit.id}.json")
+        atomic.write_json(report, data)
+        ctx.log.info("Mastered %s (%.2f LUFS, %.2f dBTP, limiter %.1f dB)", name, m["loudness"], m["true_peak"],
+                     m["limiter_db"])
+        return [path, report], data
+
+    def _album(self, ctx: Context, cfg: MasterConfig, unit: Unit):
+        meta = unit.payload["meta"]
+        tracks = [ctx.manifest.record("master", tid).data for tid in unit.payload["ids"]]
+        playlist = inside(ctx.album_dir, f"{ctx.album_dir.name}.m3u8")
+        package.write_playlist(playlist, meta, tracks)
+        album_json = inside(ctx.album_dir, "album.json")
+        package.write_album_json(album_json, meta, cfg, tracks)
+        return [playlist, album_json], {"tracks": len(tracks), "duration": round(sum(t["duration"] for t in tracks), 3)}
 
     def status(self, ctx: Context) -> dict[str, str]:
-        return {r.unit: r.data.get("file", "") for r in ctx.manifest.records("master") if r.unit.startswith("t")}
+        return {r.unit: r.data["file"] for r in ctx.manifest.records("master") if "file" in r.data}
 
 
-def _file_hash(ctx: Context, rel: str) -> str:
-    from albumgen.errors import InputError
-    from albumgen.hashing import sha256_file
+_ANALYSIS_FIELDS = {"loudness", "true_peak", "trim", "trim_db", "fade_in", "fade_out"}
 
+
+def _replaygain(cfg: MasterConfig, m: dict, album: dict | None) -> dict:
+    """Track values from the decoded file. Album values: in album mode from the analysis;
+    in track mode every track sits at the target, so the album does too, and no track
+    peaks above the ceiling (a bound, which is what a player's clipping guard needs)."""
+    if m["loudness"] is None or m["true_peak"] is None:
+        return {}
+    track_gain, track_peak = replaygain(m["loudness"], m["true_peak"])
+    if album is not None and album["album_loudness"] is not None:
+        album_gain, album_peak = replaygain(album["album_loudness"], album["album_peak"])
+    else:
+        album_gain, album_peak = replaygain(cfg.loudness, cfg.true_peak)
+    return {"track_gain": track_gain, "track_peak": track_peak, "album_gain": album_gain, "album_peak": album_peak,
+            "reference": f"{RG_REFERENCE:.1f} LUFS"}
+
+
+def _chosen_take(ctx: Context, t: dict):
+    pick = ctx.manifest.record("pick", t["id"])
+    if pick is None:
+        raise NotReady("pick")
+    wav = pick.data["wav"]
+    take = ctx.manifest.record("render", f"{t['id']}/take-{pick.data['choice']}")
+    if take is None or wav not in take.outputs:
+        raise NotReady("render")
+    return pick, take, wav
+
+
+def _in_album(ctx: Context, rel: str) -> Path:
+    path = (ctx.album_dir / rel).resolve()
+    if not path.is_relative_to(ctx.album_dir.resolve()):
+        raise InputError(f"master: take {rel!r} is outside the album folder", "rebuild the picks (--force pick)")
+    return path
+
+
+def _cover_hash(ctx: Context, rel: str) -> str:
     path = ctx.base_dir / rel
     if not path.is_file():
         raise InputError(f"master.cover: {rel} not found", "check the path; it is relative to the pipeline file")

@@ -1,39 +1,55 @@
-"""MP3 through pydub over ffmpeg, tags through mutagen."""
+"""Encoding through pydub over ffmpeg, and decoding back to check what a player will hear."""
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
 
-from albumgen import atomic
-from albumgen.audio.ffmpeg import configure_pydub
+from albumgen.audio.ffmpeg import configure_pydub, ffmpeg_exe
+from albumgen.errors import StageError
+
+_INT32 = 2 ** 31
 
 
-def encode_mp3(path: Path, audio: np.ndarray, sr: int, bitrate: str) -> None:
+def encode(path: Path, audio: np.ndarray, sr: int, fmt: str, bitrate: str) -> None:
+    """Write (frames, channels) float audio as MP3 or FLAC to `path` (no tags).
+
+    The PCM handed to ffmpeg is 32-bit: LAME and the FLAC encoder take it as is, so
+    nothing is truncated to 16 bits (and needs dither) before the encoder.
+    """
     AudioSegment = configure_pydub()
-    pcm = (np.clip(audio, -1, 1) * 32767).round().astype("<i2")
-    seg = AudioSegment(pcm.tobytes(), frame_rate=sr, sample_width=2, channels=pcm.shape[1])
-    with atomic.atomic_path(path) as tmp:
-        seg.export(str(tmp), format="mp3", bitrate=bitrate, parameters=["-write_xing", "1"])
+    pcm = np.round(np.clip(audio, -1.0, 1.0 - 1 / _INT32) * _INT32).astype("<i4")
+    seg = AudioSegment(pcm.tobytes(), frame_rate=sr, sample_width=4, channels=pcm.shape[1])
+    # No ID3/Vorbis tags from ffmpeg: mutagen writes the only tag. The Xing/LAME header
+    # carries the encoder delay and padding, so decoders give back exactly our frames.
+    params = ["-map_metadata", "-1"]
+    if fmt == "mp3":
+        params += ["-write_xing", "1", "-id3v2_version", "0"]
+        if bitrate == "V0":
+            params += ["-q:a", "0"]
+        kwargs = {"codec": "libmp3lame"} if bitrate == "V0" else {"codec": "libmp3lame", "bitrate": bitrate}
+    else:
+        params += ["-sample_fmt", "s32", "-bits_per_raw_sample", "24", "-compression_level", "8"]
+        kwargs = {"codec": "flac"}
+    try:
+        seg.export(str(path), format=fmt, parameters=params, **kwargs)
+    except Exception as e:  # pydub raises CouldntEncodeError with ffmpeg's whole stderr
+        raise StageError(f"ffmpeg could not encode {Path(path).name}: {str(e).strip()[-300:]}",
+                         "check that the ffmpeg build has libmp3lame") from e
 
 
-def tag_mp3(path: Path, tags: dict, cover_jpeg: bytes | None) -> None:
-    from mutagen.id3 import APIC, COMM, ID3, TALB, TCON, TDRC, TIT2, TPE1, TPE2, TRCK, TXXX
+def decode(path: Path) -> tuple[np.ndarray, int]:
+    """Decode with ffmpeg, which honours LAME's gapless header, to float (frames, 2)."""
+    probe = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
+    import re
 
-    # Tag a copy and swap it in, so a crash mid-write never leaves a half-tagged file.
-    with atomic.atomic_path(path) as tmp:
-        tmp.write_bytes(path.read_bytes())
-        id3 = ID3()
-        id3.add(TIT2(encoding=3, text=tags["title"]))
-        id3.add(TPE1(encoding=3, text=tags["artist"]))
-        id3.add(TALB(encoding=3, text=tags["album"]))
-        id3.add(TPE2(encoding=3, text=tags["album_artist"]))
-        id3.add(TRCK(encoding=3, text=f"{tags['track']}/{tags['tracks']}"))
-        id3.add(TDRC(encoding=3, text=str(tags["year"])))
-        id3.add(TCON(encoding=3, text=tags["genre"]))
-        id3.add(COMM(encoding=3, lang="eng", desc="", text=tags["prompt"]))
-        for k in ("seed", "model", "take", "score"):
-            id3.add(TXXX(encoding=3, desc=f"albumgen_{k}", text=str(tags[k])))
-        if cover_jpeg:
-            id3.add(APIC(encoding=3, mime="image/jpeg", type=3, desc="Cover", data=cover_jpeg))
-        id3.save(str(tmp), v2_version=4)
+    m = re.search(r"Audio: .*?(\d+) Hz", probe.stderr)
+    if not m:
+        raise StageError(f"{Path(path).name}: ffmpeg cannot read what it just wrote", "check the disk")
+    out = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a", "-f", "f32le",
+                          "-ac", "2", "-"], capture_output=True)
+    if out.returncode != 0:
+        raise StageError(f"{Path(path).name}: ffmpeg cannot decode it: {out.stderr.decode(errors='replace')[-200:]}",
+                         "check the disk")
+    return np.frombuffer(out.stdout, dtype="<f4").reshape(-1, 2), int(m.group(1))

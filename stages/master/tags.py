@@ -1,0 +1,85 @@
+"""Tags through mutagen: ID3v2.4 for MP3, Vorbis comments and a PICTURE block for FLAC."""
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+# ID3v2.4 separates multiple values with NUL, and a newline in a title breaks playlists
+# and one-line displays: tag text gets neither.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+RG_REFERENCE = -18.0  # ReplayGain 2.0 reference loudness, LUFS
+
+
+def clean_text(text) -> str:
+    return re.sub(r" +", " ", _CONTROL.sub(" ", str(text))).strip()
+
+
+def replaygain(loudness: float, peak_db: float) -> tuple[str, str]:
+    """(gain, peak) as ReplayGain 2.0 writes them: "-4.00 dB" and a linear "0.891251"."""
+    return f"{RG_REFERENCE - loudness:+.2f} dB", f"{10 ** (peak_db / 20):.6f}"
+
+
+def fields(tags: dict) -> dict[str, str]:
+    """The free-form fields both formats carry, keyed by their Vorbis/TXXX names."""
+    out = {"albumgen_seed": tags.get("seed"), "albumgen_model": tags.get("model"),
+           "albumgen_revision": tags.get("revision"), "albumgen_take": tags.get("take"),
+           "albumgen_score": tags.get("score")}
+    rg = tags.get("replaygain") or {}
+    for key in ("track_gain", "track_peak", "album_gain", "album_peak"):
+        if rg.get(key) is not None:
+            out[f"REPLAYGAIN_{key.upper()}"] = rg[key]
+    return {k: clean_text(v) for k, v in out.items() if v is not None and v != ""}
+
+
+def tag_mp3(path: Path, tags: dict, cover_jpeg: bytes | None) -> None:
+    from mutagen.id3 import APIC, COMM, ID3, TALB, TCON, TDRC, TIT2, TPE1, TPE2, TPOS, TRCK, TSSE, TXXX
+
+    id3 = ID3()
+    id3.add(TIT2(encoding=3, text=clean_text(tags["title"])))
+    id3.add(TPE1(encoding=3, text=clean_text(tags["artist"])))
+    id3.add(TALB(encoding=3, text=clean_text(tags["album"])))
+    id3.add(TPE2(encoding=3, text=clean_text(tags["album_artist"])))
+    id3.add(TRCK(encoding=3, text=f"{tags['track']}/{tags['tracks']}"))
+    id3.add(TPOS(encoding=3, text=f"{tags['disc']}/{tags['discs']}"))
+    id3.add(TDRC(encoding=3, text=str(tags["year"])))
+    id3.add(TCON(encoding=3, text=clean_text(tags["genre"])))
+    id3.add(TSSE(encoding=3, text="albumgen (LAME via ffmpeg)"))
+    id3.add(COMM(encoding=3, lang="eng", desc="", text=clean_text(tags["prompt"])))
+    for desc, value in fields(tags).items():
+        id3.add(TXXX(encoding=3, desc=desc, text=value))
+    if cover_jpeg:
+        id3.add(APIC(encoding=3, mime="image/jpeg", type=3, desc="Cover", data=cover_jpeg))
+    id3.save(str(path), v2_version=4, v1=0)
+
+
+def tag_flac(path: Path, tags: dict, cover_jpeg: bytes | None) -> None:
+    from mutagen.flac import FLAC, Picture
+
+    f = FLAC(str(path))
+    f.clear()
+    f.clear_pictures()
+    f["TITLE"] = clean_text(tags["title"])
+    f["ARTIST"] = clean_text(tags["artist"])
+    f["ALBUM"] = clean_text(tags["album"])
+    f["ALBUMARTIST"] = clean_text(tags["album_artist"])
+    f["TRACKNUMBER"], f["TRACKTOTAL"] = str(tags["track"]), str(tags["tracks"])
+    f["DISCNUMBER"], f["DISCTOTAL"] = str(tags["disc"]), str(tags["discs"])
+    f["DATE"] = str(tags["year"])
+    f["GENRE"] = clean_text(tags["genre"])
+    f["COMMENT"] = clean_text(tags["prompt"])
+    for key, value in fields(tags).items():
+        f[key.upper()] = value
+    if cover_jpeg:
+        from PIL import Image
+
+        pic = Picture()
+        pic.type, pic.mime, pic.desc, pic.data = 3, "image/jpeg", "Cover", cover_jpeg
+        with Image.open(io.BytesIO(cover_jpeg)) as img:
+            pic.width, pic.height, pic.depth = img.width, img.height, 24
+        f.add_picture(pic)
+    f.save()
+
+
+def tag_file(path: Path, fmt: str, tags: dict, cover_jpeg: bytes | None) -> None:
+    (tag_mp3 if fmt == "mp3" else tag_flac)(path, tags, cover_jpeg)
