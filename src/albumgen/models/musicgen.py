@@ -103,13 +103,13 @@ def _load_pretrained(model_id: str, torch_dtype):
         if is_local:
             raise ModelError(f"render.model: {model_id} is not a MusicGen checkpoint folder ({e.__class__.__name__})",
                              "save one with model.save_pretrained() and tokenizer.save_pretrained()") from None
-        how = ("download it where there is internet (`huggingface-cli download " + model_id +
-               "` or save_pretrained to a folder), copy it here and set render.model to that folder")
+        how = (f"on a machine with internet run `hf download {model_id} --local-dir {model_id.split('/')[-1]}`, "
+               "copy that folder here and set render.model to its path")
         what = f"render.model: {model_id} is not in the local cache" if offline else \
             f"render.model: cannot load {model_id}: {str(e).splitlines()[0][:160]}"
         raise ModelError(what, how) from None
-    revision = getattr(model.config, "_commit_hash", None) or _folder_hash(local) if is_local else \
-        (getattr(model.config, "_commit_hash", None) or "unknown")
+    commit = getattr(model.config, "_commit_hash", None)
+    revision = _folder_hash(local) if is_local else (commit or "unknown")
     return model, tokenizer, revision
 
 
