@@ -1,4 +1,10 @@
-"""pick: score every take of a track and keep the best."""
+"""pick: score every take of a track and keep the best, or ask render for more.
+
+Per track, one unit whose key covers every take's audio hash, the config, which learned
+scorers are on this machine and the human override if any. Everything measured goes to
+manifest/picks/<track>.json; the record carries what master and render read:
+{choice, wav, score, all_rejected, manual, extra_takes, retry_rounds, wants_takes}.
+"""
 from __future__ import annotations
 
 import time
@@ -6,15 +12,18 @@ from typing import Iterator
 
 from albumgen import atomic
 from albumgen.audio.io import read_audio
+from albumgen.hashing import sha256_json
 from albumgen.stage import Context, Done, NotReady, Stage, Unit
 
+from . import overrides
 from .config import PickConfig
-from .features import features, rejects, score
+from .learned import LearnedScorers, availability
+from .scoring import SCHEMA_VERSION, score_group
 
 
 class PickStage(Stage):
     name = "pick"
-    version = "1"
+    version = "2"
     Config = PickConfig
     needs = ("take",)
     makes = ("pick",)
@@ -25,43 +34,99 @@ class PickStage(Stage):
             raise NotReady("prompts")
         by_track: dict[str, dict[str, str]] = {}
         for rec in ctx.manifest.records("render"):
-            tid, take = rec.unit.split("/")
-            wav = next(rel for rel in rec.outputs if rel.endswith(".wav"))
-            by_track.setdefault(tid, {})[wav] = rec.outputs[wav].sha256
+            tid = rec.unit.split("/")[0]
+            wav = next((rel for rel in rec.outputs if rel.endswith(".wav")), None)
+            if wav:
+                by_track.setdefault(tid, {})[wav] = rec.outputs[wav].sha256
         cfg: PickConfig = ctx.stage_config("pick")
+        # Whether weights are here is part of the key: weights downloaded later rescore.
+        config = {**cfg.model_dump(), "learned": {k: v is None for k, v in availability(cfg, ctx.base_dir).items()}}
+        manual = overrides.load(ctx.album_dir)
         units = []
         for track in tracklist.data["tracks"]:
             takes = by_track.get(track["id"])
             if not takes:
                 raise NotReady("render")
-            units.append(Unit(id=track["id"], config=cfg.model_dump(), inputs=takes, payload=track))
+            inputs = dict(takes)
+            if track["id"] in manual:
+                inputs["override"] = sha256_json({"take": manual[track["id"]]})
+            units.append(Unit(id=track["id"], config=config, inputs=inputs,
+                              payload={"track": track, "manual": manual.get(track["id"])}))
         return units
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
         cfg: PickConfig = ctx.stage_config("pick")
+        learned = LearnedScorers(cfg, ctx.base_dir, ctx.log)
         for unit in units:
             t0 = time.monotonic()
-            scored = []
-            for rel in sorted(unit.inputs, key=_take_no):
-                audio, sr = read_audio(ctx.path(rel))
-                f = features(audio, sr)
-                reasons = rejects(f, cfg)
-                scored.append({"take": _take_no(rel), "wav": rel, "features": f, "rejects": reasons,
-                               "score": score(f)})
-            ok = [s for s in scored if not s["rejects"]]
-            best = max(ok or scored, key=lambda s: (s["score"], -s["take"]))
-            result = {"track": unit.id, "choice": best["take"], "wav": best["wav"], "all_rejected": not ok,
-                      "takes": scored}
+            track = unit.payload["track"]
+            wavs = sorted((rel for rel in unit.inputs if rel.endswith(".wav")), key=take_number)
+            res = score_group([(rel, (lambda rel=rel: read_audio(ctx.path(rel)))) for rel in wavs], cfg,
+                              track.get("prompt"), learned)
+            takes = [{"take": take_number(t["name"]), "wav": t["name"], **{k: v for k, v in t.items() if k != "name"}}
+                     for t in res.takes]
+            data = self._decide(ctx, cfg, unit, takes, res.choice)
+            result = {"schema_version": SCHEMA_VERSION, "track": unit.id, "prompt": track.get("prompt"),
+                      **data, "skipped": res.skipped, "errors": res.errors, "weights": cfg.weights.model_dump(),
+                      "hard_checks": cfg.hard_checks, "takes": takes}
             path = ctx.path(f"manifest/picks/{unit.id}.json")
             atomic.write_json(path, result)
-            ctx.log.info("Picked take %d of %s%s", best["take"], unit.id, " (all takes failed checks)" if not ok else "")
-            yield Done(unit, [path], data={k: result[k] for k in ("choice", "wav", "all_rejected")},
-                       seconds=time.monotonic() - t0)
+            yield Done(unit, [path], data=data, seconds=time.monotonic() - t0)
+
+    def _decide(self, ctx: Context, cfg: PickConfig, unit: Unit, takes: list[dict], auto: int | None) -> dict:
+        if auto is None:
+            from albumgen.errors import StageError
+
+            raise StageError(f"pick: no take of {unit.id} could be read", "rerun the build to render them again")
+        prev = ctx.manifest.record("pick", unit.id)
+        # Never give back takes already asked for: render would prune them, and their
+        # records with them, and the next build would ask again.
+        extra = int(prev.data.get("extra_takes", 0)) if prev else 0
+        rounds = int(prev.data.get("retry_rounds", 0)) if prev else 0
+        best = takes[auto]
+        all_rejected = all(t["rejects"] for t in takes)
+        wants = len(takes)
+        manual = unit.payload["manual"]
+        chosen = next((t for t in takes if t["take"] == manual), None) if manual else None
+        if manual and chosen is None:
+            ctx.log.warning("Pick: manual take %d of %s does not exist (takes: %s); picking automatically",
+                            manual, unit.id, ", ".join(str(t["take"]) for t in takes))
+        if chosen is not None:
+            best = chosen
+            ctx.log.info("Pick: %s take %d (manual)", unit.id, best["take"])
+        elif all_rejected and rounds < cfg.max_rounds and cfg.retry_takes > 0:
+            extra += cfg.retry_takes
+            rounds += 1
+            wants = len(takes) + cfg.retry_takes
+            ctx.log.info("Pick: every take of %s failed the hard checks; asking for %d more (round %d of %d)",
+                         unit.id, cfg.retry_takes, rounds, cfg.max_rounds)
+        elif all_rejected:
+            ctx.log.warning("Pick: %s take %d kept although every take failed (%s)", unit.id, best["take"],
+                            "; ".join(best["rejects"]))
+        else:
+            ctx.log.info("Pick: %s take %d (score %.2f)", unit.id, best["take"], best["score"])
+        return {"choice": best["take"], "wav": best["wav"], "score": best["score"], "all_rejected": all_rejected,
+                "manual": chosen is not None, "extra_takes": extra, "retry_rounds": rounds, "wants_takes": wants,
+                "rejects": best["rejects"]}
+
+    def wants_another_round(self, ctx: Context) -> bool:
+        rendered: dict[str, int] = {}
+        for rec in ctx.manifest.records("render"):
+            tid = rec.unit.split("/")[0]
+            rendered[tid] = rendered.get(tid, 0) + 1
+        return any(r.data.get("wants_takes", 0) > rendered.get(r.unit, 0) for r in ctx.manifest.records("pick"))
 
     def status(self, ctx: Context) -> dict[str, str]:
-        return {r.unit: f"take {r.data['choice']}" + (" (all failed)" if r.data.get("all_rejected") else "")
-                for r in ctx.manifest.records("pick")}
+        cells = {}
+        for r in ctx.manifest.records("pick"):
+            cell = f"take {r.data['choice']}"
+            if r.data.get("manual"):
+                cell += " (manual)"
+            elif r.data.get("all_rejected"):
+                cell += " (ALL REJECTED: least bad kept)"
+            cells[r.unit] = cell
+        return cells
 
 
-def _take_no(rel: str) -> int:
+def take_number(rel: str) -> int:
     return int(rel.rsplit("take-", 1)[1].split(".")[0])

@@ -1,11 +1,64 @@
-"""pick: config slice and its defaults."""
+"""pick: config slice and its defaults. Thresholds were set on synthesised music and its
+failures (tests/audio_fixtures.py) with wide margins either side; README documents each."""
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Every check the picker knows. Hard ones reject a take; the rest only label it (the
+# z-scored features already move its score).
+CHECKS = ("noise", "noisy", "silence", "clipping", "harsh", "loop", "drone", "abrupt_end", "rhythm", "tempo")
+HARD_DEFAULT = ["noise", "silence", "clipping", "harsh", "loop", "drone", "abrupt_end"]
+
+
+class Weights(BaseModel):
+    """How much each feature's robust z-score counts. The direction (is more better?) is
+    fixed in code; 0 leaves a feature out, e.g. pulse_clarity for an ambient album."""
+
+    model_config = ConfigDict(extra="forbid")
+    flatness_db: float = Field(1.0, ge=0)
+    tonal_share: float = Field(0.5, ge=0)
+    silence: float = Field(1.0, ge=0)
+    trailing_silence: float = Field(0.5, ge=0)
+    clipping: float = Field(1.0, ge=0)
+    harsh: float = Field(1.0, ge=0)
+    repetition: float = Field(0.5, ge=0)
+    novelty_db: float = Field(0.5, ge=0)
+    pulse_clarity: float = Field(0.5, ge=0)
+    tempo_drift: float = Field(0.5, ge=0)
+    end_decay: float = Field(0.25, ge=0)
+    clap: float = Field(2.0, ge=0)
+    aesthetics: float = Field(1.0, ge=0)
 
 
 class PickConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    max_silence: float = Field(0.5, ge=0, le=1, description="reject a take whose share of silent frames is above this")
-    max_clipping: float = Field(0.01, ge=0, le=1, description="reject a take whose share of clipped samples is above this")
-    max_flatness: float = Field(0.5, ge=0, le=1, description="reject a take more noise-like than this (spectral flatness)")
+    max_flatness_db: float = Field(-9.0, le=0, description="noise: median bin power within this many dB of the mean")
+    min_tonal_share: float = Field(0.02, ge=0, le=1, description="noise: less energy than this in tonal peaks")
+    noisy_flatness_db: float = Field(-25.0, le=0, description="noisy (label): audible hiss under the music")
+    max_silence: float = Field(0.4, ge=0, le=1, description="silence: share of the take below -60 dB (normalised)")
+    max_trailing_silence: float = Field(0.25, ge=0, le=1, description="silence: silent tail, share of the take")
+    max_clipping: float = Field(0.001, ge=0, le=1, description="clipping: share of samples at the take's peak")
+    max_harsh: float = Field(0.01, ge=0, le=1, description="harsh: share of the take in high-frequency bursts")
+    max_repetition: float = Field(0.9, ge=0, le=1, description="loop: self-repetition at one lag (1 = exact loop)")
+    min_novelty_db: float = Field(1.5, ge=0, description="drone: a tonal take whose spectrum moves less than this")
+    min_end_decay: float = Field(0.05, ge=0, description="abrupt_end: seconds from sound to silence at the end")
+    min_pulse_clarity: float = Field(0.2, ge=0, le=1, description="rhythm (label): no steady pulse")
+    max_tempo_drift: float = Field(0.03, ge=0, description="tempo (label): beat period spread across windows")
+    hard_checks: list[str] = Field(default_factory=lambda: list(HARD_DEFAULT),
+                                   description="checks that reject a take; the others only label it")
+    weights: Weights = Field(default_factory=Weights)
+    retry_takes: int = Field(4, ge=0, le=64, description="takes added to a track whose takes all fail")
+    max_rounds: int = Field(2, ge=0, le=9, description="retry rounds at most, per track")
+    clap_model: str | None = Field("laion/larger_clap_music",
+                                   description="CLAP folder or hub id (hub cache only, never downloaded); null: off")
+    aesthetics: bool = Field(True, description="use audiobox-aesthetics when installed with cached weights")
+    aesthetics_checkpoint: str | None = Field(None, description="audiobox-aesthetics checkpoint file")
+
+    @field_validator("hard_checks")
+    @classmethod
+    def _known_checks(cls, v: list[str]) -> list[str]:
+        bad = [c for c in v if c not in CHECKS]
+        if bad:
+            raise ValueError(f"unknown check {bad[0]!r}; known: {', '.join(CHECKS)}")
+        return sorted(set(v))
+

@@ -1,0 +1,102 @@
+"""From features to a choice: checks first (hard ones reject), then robust z-scores of
+each feature within one track's takes, weighted from config.
+
+Z-scores are within the takes being compared, because what matters is which take of
+this prompt is best, and a prompt for sparse ambient music must not lose to one for
+drum and bass on rhythm alone.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .config import PickConfig
+
+# feature -> (direction: +1 when more is better, smallest spread that counts as a real
+# difference). The floor keeps near-identical takes from being ranked on noise: with a
+# median absolute deviation of ~0 every tiny difference would be dozens of z.
+SCORED = {
+    "flatness_db": (-1, 3.0),
+    "tonal_share": (+1, 0.03),
+    "silence": (-1, 0.05),
+    "trailing_silence": (-1, 0.05),
+    "clipping": (-1, 0.0005),
+    "harsh": (-1, 0.01),
+    "repetition": (-1, 0.1),
+    "novelty_db": (+1, 1.0),
+    "pulse_clarity": (+1, 0.1),
+    "tempo_drift": (-1, 0.01),
+    "end_decay": (+1, 0.05),
+    "clap": (+1, 0.02),
+    "aesthetics": (+1, 0.2),
+}
+Z_CLIP = 3.0  # one wild feature must not outvote all the others
+
+
+def checks(f: dict[str, float], cfg: PickConfig) -> list[dict]:
+    """Every check the take trips, as {check, hard, message}."""
+    out = []
+
+    def trip(name: str, message: str) -> None:
+        out.append({"check": name, "hard": name in cfg.hard_checks, "message": f"{name}: {message}"})
+
+    noise_like = f["flatness_db"] > cfg.max_flatness_db or f["tonal_share"] < cfg.min_tonal_share
+    if noise_like:
+        trip("noise", f"noise-like (spectral floor {f['flatness_db']:.1f} dB under the mean, "
+                      f"{f['tonal_share']:.0%} of energy in tonal peaks)")
+    elif f["flatness_db"] > cfg.noisy_flatness_db:
+        trip("noisy", f"audible noise under the music (spectral floor {f['flatness_db']:.1f} dB)")
+    if f["silence"] > cfg.max_silence:
+        trip("silence", f"silent {f['silence']:.0%} of the time")
+    elif f["trailing_silence"] > cfg.max_trailing_silence:
+        trip("silence", f"ends in silence for the last {f['trailing_silence']:.0%}")
+    if f["clipping"] > cfg.max_clipping:
+        trip("clipping", f"{f['clipping']:.2%} of samples clipped")
+    if f["harsh"] > cfg.max_harsh:
+        trip("harsh", f"harsh high-frequency bursts {f['harsh']:.1%} of the time")
+    if f["repetition"] > cfg.max_repetition:
+        trip("loop", f"stuck in a loop (repetition {f['repetition']:.2f})")
+    # Noise barely moves either; calling it a drone too would only blur the reason.
+    if f["novelty_db"] < cfg.min_novelty_db and not noise_like and f["silence"] <= cfg.max_silence:
+        trip("drone", f"static: the spectrum moves {f['novelty_db']:.1f} dB")
+    if f["end_decay"] < cfg.min_end_decay:
+        trip("abrupt_end", f"stops dead ({f['end_decay'] * 1000:.0f} ms to silence)")
+    if f["silence"] > cfg.max_silence:
+        pass  # a mostly silent take has no rhythm to judge; "silence" already says why
+    elif f["pulse_clarity"] < cfg.min_pulse_clarity:
+        trip("rhythm", f"no steady pulse (clarity {f['pulse_clarity']:.2f})")
+    elif f["tempo_drift"] > cfg.max_tempo_drift:
+        trip("tempo", f"tempo drifts {f['tempo_drift']:.1%}")
+    return out
+
+
+def robust_z(values: np.ndarray, floor: float) -> np.ndarray:
+    med = np.median(values)
+    scale = max(1.4826 * float(np.median(np.abs(values - med))), floor)
+    return np.clip((values - med) / scale, -Z_CLIP, Z_CLIP)
+
+
+def combine(feats: list[dict[str, float]], cfg: PickConfig) -> list[dict]:
+    """Per take: checks, rejects, z-scores and the weighted score (higher is better)."""
+    weights = cfg.weights.model_dump()
+    z = {}
+    for name, (direction, floor) in SCORED.items():
+        if weights[name] > 0 and all(name in f for f in feats):
+            z[name] = direction * robust_z(np.array([f[name] for f in feats], dtype=np.float64), floor)
+    total = sum(weights[n] for n in z) or 1.0
+    out = []
+    for i, f in enumerate(feats):
+        found = checks(f, cfg)
+        zs = {n: round(float(v[i]), 4) for n, v in z.items()}
+        out.append({"checks": found, "rejects": [c["message"] for c in found if c["hard"]],
+                    "warnings": [c["message"] for c in found if not c["hard"]], "z": zs,
+                    "score": round(sum(weights[n] * zs[n] for n in zs) / total, 4)})
+    return out
+
+
+def choose(scored: list[dict]) -> int:
+    """Index of the take to keep: the best that passed every hard check, else the least
+    bad (fewest hard failures, then score). Ties go to the earlier take, so identical
+    takes give the same choice in every run."""
+    ok = [i for i, s in enumerate(scored) if not s["rejects"]]
+    pool = ok or range(len(scored))
+    return min(pool, key=lambda i: (len(scored[i]["rejects"]), -scored[i]["score"], i))

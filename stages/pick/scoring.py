@@ -1,0 +1,80 @@
+"""The picker as a library: score a group of takes (the takes of one track, or the files
+given to `albumgen score`) and say which one to keep. The stage and the CLI are thin
+layers over `score_group`."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from albumgen.audio.io import read_audio
+from albumgen.errors import AlbumgenError
+
+from .combine import choose, combine
+from .config import PickConfig
+from .features import features
+from .learned import LearnedScorers
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class GroupResult:
+    takes: list[dict]  # per input, in input order: name, features, checks, rejects, warnings, z, score
+    choice: int | None  # index into takes; None when nothing could be read
+    skipped: dict[str, str] = field(default_factory=dict)  # learned scorer -> why it did not run
+    errors: dict[str, str] = field(default_factory=dict)  # name -> why it could not be read
+
+    @property
+    def all_rejected(self) -> bool:
+        return bool(self.takes) and all(t["rejects"] for t in self.takes)
+
+
+Loader = Callable[[], tuple[np.ndarray, int]]
+
+
+def score_group(items: list[tuple[str, Loader]], cfg: PickConfig, prompt: str | None = None,
+                learned: LearnedScorers | None = None) -> GroupResult:
+    """`items` are (name, loader) pairs; each take is loaded, measured and dropped in turn,
+    so a track of many long takes never sits in memory at once. A take that cannot be
+    read is reported in `errors` and left out, the rest are still compared."""
+    feats, names, info, errors = [], [], [], {}
+    for name, load in items:
+        try:
+            audio, sr = load()
+        except AlbumgenError as e:
+            errors[name] = str(e)
+            continue
+        audio = np.asarray(audio)
+        f = features(audio, sr)
+        if learned is not None:
+            f.update(learned.score(audio if audio.dtype.kind == "f" else audio / 32768.0, sr, prompt))
+        feats.append(f)
+        names.append(name)
+        info.append({"sample_rate": int(sr), "channels": int(audio.shape[1]) if audio.ndim == 2 else 1})
+    scored = combine(feats, cfg) if feats else []
+    takes = [{"name": n, **meta, "features": f, **s} for n, meta, f, s in zip(names, info, feats, scored)]
+    return GroupResult(takes=takes, choice=choose(scored) if scored else None,
+                       skipped=dict(learned.skipped) if learned is not None else {}, errors=errors)
+
+
+def score_files(paths: list[Path], cfg: PickConfig | None = None, prompt: str | None = None,
+                log=None) -> dict:
+    """What `albumgen score --json` prints (README, section pick, documents it)."""
+    cfg = cfg or PickConfig()
+    learned = LearnedScorers(cfg, log=log)
+    res = score_group([(str(p), (lambda p=p: read_audio(p))) for p in paths], cfg, prompt, learned)
+    if not prompt:
+        res.skipped.setdefault("clap", "no --prompt given")
+    files = []
+    for i, t in enumerate(res.takes):
+        files.append({"file": t["name"], "sample_rate": t["sample_rate"], "channels": t["channels"],
+                      "score": t["score"], "picked": i == res.choice, "rejects": t["rejects"],
+                      "warnings": t["warnings"], "checks": [c["check"] for c in t["checks"]],
+                      "features": t["features"], "z": t["z"]})
+    return {"schema_version": SCHEMA_VERSION, "prompt": prompt,
+            "picked": res.takes[res.choice]["name"] if res.choice is not None else None,
+            "all_rejected": res.all_rejected, "files": files,
+            "errors": [{"file": k, "error": v} for k, v in res.errors.items()], "skipped": res.skipped}
