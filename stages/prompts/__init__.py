@@ -16,7 +16,7 @@ TRACKLIST = "manifest/prompts/tracklist.json"
 
 class PromptsStage(Stage):
     name = "prompts"
-    version = "1"
+    version = "2"  # 2: the full cleaner, titles from sources, stored LLM replies
     Config = PromptsConfig
     needs = ()
     makes = ("tracklist",)
@@ -24,8 +24,10 @@ class PromptsStage(Stage):
     def plan(self, ctx: Context) -> list[Unit]:
         cfg: PromptsConfig = ctx.stage_config("prompts")
         album = ctx.config.album
+        # Only what shapes the tracklist: never the key, its variable's name, timeouts or
+        # retry settings, so changing those never re-asks the LLM.
         config = {"source": cfg.source, "tracks": album.tracks, "brief": album.brief, "genre": album.genre,
-                  "title": album.title, "seed": album.seed, **cfg.key_fields()}
+                  "title": album.title, "seed": album.seed, **cfg.key_fields(album.seed)}
         inputs = {}
         if cfg.source == "file":
             inputs["file"] = sha256_file(cfg.resolve_file(ctx.base_dir))
@@ -34,11 +36,11 @@ class PromptsStage(Stage):
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
         for unit in units:
             t0 = time.monotonic()
-            tracklist = gather(ctx)
+            tracklist, stored_replies = gather(ctx)
             path = ctx.path(TRACKLIST)
             atomic.write_json(path, tracklist)
             ctx.log.info("Tracklist: %r, %d tracks", tracklist["album_title"], len(tracklist["tracks"]))
-            yield Done(unit, [path], data=tracklist, seconds=time.monotonic() - t0)
+            yield Done(unit, [path, *stored_replies], data=tracklist, seconds=time.monotonic() - t0)
 
     def status(self, ctx: Context) -> dict[str, str]:
         rec = ctx.manifest.record("prompts", "tracklist")

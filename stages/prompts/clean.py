@@ -1,30 +1,154 @@
-"""Cleaning prompts as people and chatbots actually write them (minimal; see issue 4)."""
+"""Cleaning prompts as people and chatbots actually write them. Always on.
+
+Idempotent by construction: `clean_one` iterates its rewrite step to a fixed point and the
+list step only removes items, so cleaning a cleaned list changes nothing. The property
+tests in tests/test_prompts_clean.py hold it to that.
+"""
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
-_NUMBERING = re.compile(r"^\s*(?:[-*+•]|\(?\d{1,3}[.):,]?)\s+")
+from .parse import Candidate
+
+_TYPOGRAPHY = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'", "‚": "'",
+                             "–": "-", "—": "-", "‐": "-", "‑": "-", "−": "-", "•": "-", "·": "-"})
+_MARKER = re.compile(r"^\s*(?:[-*+>▪►✓✔→]+\s*|\(?\d{1,3}\s*[.):\],]\s*|#\d+\s*[.:)]?\s*|"
+                     r"track\s*\d+\s*[:.)-]\s*|prompt\s*\d*\s*[:.)-]\s*)", re.I)
+_IMPERATIVE = re.compile(r"^(?:please\s+)?(?:create|compose|generate|produce|make|write|craft|design|imagine)\s+"
+                         r"(?:me\s+)?(?:(?:a|an|some|the)\s+)?(?=\S+\s+\S+\s+\S)", re.I)
+_VOCODER = re.compile(r"\b(?:vocoder|vocoded|robotic|talk-?box|auto-?tuned?)\s+(?:vocals?|voices?|singing)\b", re.I)
+_VOCALS = re.compile(r"\b(?:(?:female|male|soulful|breathy|raspy|operatic|gospel|lead|backing|spoken|whispered|"
+                     r"children'?s|sung)\s+)*(?:vocals?|vocalists?|singers?|singing|rappers?|rapping|"
+                     r"vocal\s+(?:lines?|hooks?|chops?|samples?|harmonies|melod(?:y|ies)))\b", re.I)
+_LYRICS_ABOUT = re.compile(r"\b(?:with\s+|and\s+)?(?:[a-z]+\s+)?lyrics\s+(?:about|of|on)\s+", re.I)
+_LYRICS = re.compile(r"\blyric|\bsing(?:s|ing)?\s+(?:about|along)|\bkaraoke\b|\bsung\b|\ba\s*cappella\b", re.I)
+_NOT_AUDIO = re.compile(r"art\s*work|album\s+art|cover\s+(?:art|image|design|photo)|album\s+cover|\bthe\s+cover\b|"
+                        r"music\s+video|\bvideos?\b(?!\s*games?)|visuali[sz]er|\bvisuals\b|\blogos?\b|\bmerch|"
+                        r"\bposters?\b|\bphoto(?:s|graphs?)?\b|thumbnail|liner\s+notes|social\s+media|"
+                        r"instagram|tiktok|press\s+release|\bmarketing\b|\bfont\b", re.I)
 
 
-def parse_text(text: str) -> list[str]:
-    """One prompt per non-empty line."""
-    return [line for line in text.splitlines() if line.strip()]
+@dataclass
+class Cleaned:
+    kept: list[Candidate]
+    dropped: Counter = field(default_factory=Counter)  # reason -> how many
+
+    def why(self) -> str:
+        return ", ".join(f"{n} {reason}" for reason, n in sorted(self.dropped.items())) or "none dropped"
 
 
-def clean_one(text: str, max_chars: int) -> str:
-    text = _NUMBERING.sub("", text.strip())
-    text = text.strip().strip("\"'“”‘’").strip()
-    text = re.sub(r"\s+", " ", text)
+def normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", str(text)).translate(_TYPOGRAPHY)
+    # Control and format characters (zero-width spaces, BOMs, bidi marks) become spaces.
+    return "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
+
+
+def strip_markdown(text: str) -> str:
+    text = re.sub(r"`{3,}(?:json5?|ya?ml|csv|te?xt|markdown|md|plaintext)?(?!\w)", " ", text, flags=re.I)
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)  # links keep their text
+    text = re.sub(r"<[^>\n]{0,80}>", " ", text)
+    text = re.sub(r"^\s*#+\s*", "", text)
+    text = text.replace("`", "").replace("*", "").replace("~~", "")
+    return re.sub(r"(?<!\w)_+|_+(?!\w)", "", text)
+
+
+def _step(text: str, max_chars: int) -> str:
+    text = strip_markdown(normalise(text))
+    text = re.sub(r"\s+", " ", text).strip()
+    while True:  # nested decorations: '1. "- **Prompt**"'
+        before = text
+        text = _MARKER.sub("", text).strip().strip("\"'").strip()
+        text = re.sub(r"^[\s,;:.!?-]+|[\s,;:-]+$", "", text)
+        if text == before:
+            break
+    text = _IMPERATIVE.sub("", text)
+    text = _VOCODER.sub("vocoder synth lead", text)
+    text = _VOCALS.sub("synth lead", text)
+    if not re.match(r"^(?:\w+\s+)?lyrics\b", text, re.I):  # a lyrics-only ask stays, to be dropped
+        text = _LYRICS_ABOUT.sub("evoking ", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    if text:
+        text = text[0].upper() + text[1:]
+    if len(text) > max_chars:
+        cut = text[: max_chars + 1]
+        text = cut.rsplit(" ", 1)[0] if " " in cut.strip() else text[:max_chars]
+        text = re.sub(r"[\s,;:-]+$", "", text[:max_chars])
+    return text
+
+
+def clean_one(text: str, max_chars: int = 300) -> str:
+    """One prompt, decorations and vocal asks gone, capped; a fixed point of itself."""
+    for _ in range(20):
+        nxt = _step(text, max_chars)
+        if nxt == text:
+            break
+        text = nxt
+    return text
+
+
+def clean_title(text: str | None, max_chars: int = 80) -> str:
+    """A track or album title: decorations gone, no prompt rewriting."""
+    for _ in range(10):
+        nxt = _title_step(text or "", max_chars)
+        if nxt == text:
+            break
+        text = nxt
+    return text or ""
+
+
+def _title_step(text: str, max_chars: int) -> str:
+    text = re.sub(r"\s+", " ", strip_markdown(normalise(text))).strip()
+    text = re.sub(r"^(?:track|song)\s*\d+\s*[:.)-]\s*", "", text, flags=re.I)
+    text = _MARKER.sub("", text).strip().strip("\"'").strip(" -:,;")
     return text[:max_chars].rstrip()
 
 
-def clean_prompts(raw: list[str], max_chars: int = 300) -> list[str]:
-    out: list[str] = []
-    seen: set[str] = set()
-    for item in raw:
-        p = clean_one(str(item), max_chars)
-        norm = re.sub(r"[^a-z0-9]+", " ", p.lower()).strip()
-        if p and norm not in seen:
-            seen.add(norm)
-            out.append(p)
+def drop_reason(prompt: str) -> str | None:
+    """Why a cleaned prompt cannot become a track, or None when it can."""
+    if len(re.findall(r"[^\W\d_]", prompt)) < 3:
+        return "empty"
+    if _NOT_AUDIO.search(prompt):
+        return "not audio (artwork, cover, video...)"
+    if _LYRICS.search(prompt):
+        return "lyrics (MusicGen makes instrumentals)"
+    return None
+
+
+def dedupe_key(prompt: str) -> str:
+    return re.sub(r"[\W_]+", " ", prompt.casefold()).strip()
+
+
+def near_duplicate(a: str, b: str) -> bool:
+    """Same prompt reworded slightly: most words shared, or nearly the same characters."""
+    wa, wb = set(a.split()), set(b.split())
+    jaccard = len(wa & wb) / max(1, len(wa | wb))
+    if jaccard >= 0.8 or (jaccard >= 0.7 and (wa <= wb or wb <= wa)):  # the same ask, a word or two added
+        return True
+    return jaccard >= 0.5 and SequenceMatcher(None, a, b).ratio() >= 0.9
+
+
+def clean_candidates(raw: list[Candidate], max_chars: int = 300) -> Cleaned:
+    out = Cleaned(kept=[])
+    keys: list[str] = []
+    for cand in raw:
+        prompt = clean_one(cand.prompt, max_chars)
+        reason = drop_reason(prompt)
+        key = dedupe_key(prompt)
+        if reason is None and key in keys:
+            reason = "duplicates"
+        if reason is None and any(near_duplicate(key, k) for k in keys):
+            reason = "near-duplicates"
+        if reason:
+            out.dropped[reason] += 1
+            continue
+        keys.append(key)
+        out.kept.append(Candidate(prompt=prompt, title=clean_title(cand.title) or None))
     return out
+
+
+def clean_prompts(raw: list[str], max_chars: int = 300) -> list[str]:
+    return [c.prompt for c in clean_candidates([Candidate(str(r)) for r in raw], max_chars).kept]

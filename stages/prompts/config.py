@@ -1,24 +1,72 @@
 """prompts: config slice and its defaults."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from albumgen.errors import InputError
 
 
+class LLMConfig(BaseModel):
+    """Any OpenAI-compatible server: OpenAI, Ollama, vLLM, llama.cpp, LM Studio."""
+
+    model_config = ConfigDict(extra="forbid")
+    base_url: str = Field("https://api.openai.com/v1", description="e.g. http://localhost:11434/v1 for Ollama")
+    model: str = "gpt-4o-mini"
+    # Only the variable's *name* lives in the pipeline, so the key never enters a file we write.
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the key")
+    temperature: float = Field(0.9, ge=0, le=2)
+    seed: int | None = Field(None, ge=0, description="sampling seed; null: album.seed")
+    timeout: float = Field(60.0, gt=0, description="seconds per request")
+    max_attempts: int = Field(4, ge=1, le=20, description="tries per request (retries 429, 5xx, timeouts)")
+    backoff: float = Field(1.0, ge=0, description="first retry wait in seconds, doubled each retry")
+    structured: bool = Field(True, description="ask for a JSON schema reply; falls back to text if refused")
+    candidates: int | None = Field(None, ge=1, le=300, description="prompts to ask for; null: tracks * 1.5, at least tracks + 2")
+
+    def request_fields(self, album_seed: int) -> dict:
+        """What shapes a reply (hashed into keys); transport settings are left out on purpose,
+        so raising a timeout or rotating a key never re-asks the LLM."""
+        return {"base_url": self.base_url.rstrip("/"), "model": self.model, "temperature": self.temperature,
+                "seed": self.effective_seed(album_seed), "structured": self.structured}
+
+    def effective_seed(self, album_seed: int) -> int:
+        return album_seed if self.seed is None else self.seed
+
+    def candidate_count(self, tracks: int) -> int:
+        # More than needed, so cleaning can drop the weak ones and still fill the album.
+        return self.candidates or max(tracks + 2, math.ceil(tracks * 1.5))
+
+
+class InlineTrack(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prompt: str
+    title: str | None = None
+
+
 class PromptsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: Literal["builtin", "inline", "file", "llm"] = "builtin"
-    inline: list[str] = Field(default_factory=list, description="prompts, for source: inline")
+    inline: list[Union[str, InlineTrack]] = Field(default_factory=list, description="prompts, for source: inline")
     file: str | None = Field(None, description="CSV/TXT/MD/JSON/YAML of prompts, for source: file")
     max_chars: int = Field(300, ge=20, description="prompts are cut to this many characters")
+    rewrite: bool = Field(False, description="an LLM pass that turns each prompt into a MusicGen-style description")
+    llm: LLMConfig = Field(default_factory=LLMConfig, description="for source: llm and for rewrite")
 
-    def key_fields(self) -> dict:
+    @property
+    def uses_llm(self) -> bool:
+        return self.source == "llm" or self.rewrite
+
+    def key_fields(self, album_seed: int) -> dict:
         """The fields a tracklist depends on (the file's contents enter as an input hash)."""
-        return {"inline": self.inline if self.source == "inline" else None, "max_chars": self.max_chars}
+        fields: dict = {"max_chars": self.max_chars, "rewrite": self.rewrite}
+        if self.source == "inline":
+            fields["inline"] = [i if isinstance(i, str) else i.model_dump() for i in self.inline]
+        if self.uses_llm:
+            fields["llm"] = {**self.llm.request_fields(album_seed), "candidates": self.llm.candidates}
+        return fields
 
     def resolve_file(self, base_dir: Path) -> Path:
         if not self.file:

@@ -1,37 +1,89 @@
-"""Where prompts come from: builtin, inline, file (llm arrives with its own module)."""
+"""Where prompts come from (builtin, inline, file, llm) and how they become a tracklist.
+
+LLM replies are stored under manifest/prompts/ as files named by a hash of the request
+*without* album.tracks. A resume never gets here (the tracklist unit is skipped), and a
+changed album.tracks re-runs the unit but reuses the stored reply whenever enough of its
+candidates survive cleaning, so the LLM is only asked again when the album outgrew it.
+"""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+from albumgen import atomic
 from albumgen.errors import StageError
+from albumgen.hashing import sha256_json
 from albumgen.stage import Context
 
 from .builtin import compose
-from .clean import clean_prompts, parse_text
+from .clean import clean_candidates, clean_one, clean_title, dedupe_key, drop_reason
+from .config import InlineTrack, PromptsConfig
+from .llm import LLM, REWRITE_SCHEMA, TRACKLIST_SCHEMA, usage_total
+from .parse import Candidate, Parsed, parse_file, parse_text
+
+PROMPTS_DIR = "manifest/prompts"
 
 
-def gather(ctx: Context) -> dict:
-    cfg = ctx.stage_config("prompts")
+def gather(ctx: Context) -> tuple[dict, list[Path]]:
+    """The tracklist, and the stored LLM replies it was made from (outputs of the unit)."""
+    cfg: PromptsConfig = ctx.stage_config("prompts")
     album = ctx.config.album
+    extra: list[Path] = []
     if cfg.source == "builtin":
-        title, titles, prompts = compose(album.brief, album.genre, album.tracks, album.seed)
-        raw = prompts
+        # A few spare prompts, so near-duplicates dropped by cleaning still leave enough.
+        title, titles, prompts = compose(album.brief, album.genre, album.tracks + max(2, album.tracks // 2), album.seed)
+        parsed = Parsed([Candidate(p, t) for p, t in zip(prompts, titles)], title)
+        where = "the builtin composer"
     elif cfg.source == "inline":
-        raw, title, titles = list(cfg.inline), None, None
+        parsed = Parsed([_inline(item) for item in cfg.inline])
+        where = "prompts.inline"
     elif cfg.source == "file":
-        path = cfg.resolve_file(ctx.base_dir)
-        raw, title, titles = parse_text(path.read_text("utf-8", errors="replace")), None, None
+        parsed = parse_file(cfg.resolve_file(ctx.base_dir))
+        where = f"prompts.file ({cfg.file})"
     else:
-        raise StageError("prompts.source 'llm' is not available in this build", "use builtin, inline or file")
-    prompts = clean_prompts(raw, max_chars=cfg.max_chars)
-    if len(prompts) < album.tracks:
-        raise StageError(f"only {len(prompts)} usable prompts for album.tracks = {album.tracks}",
-                         f"add prompts to the {cfg.source} source or lower album.tracks")
-    prompts = prompts[: album.tracks]
-    titles = titles or [title_from_prompt(p) for p in prompts]
-    return {
-        "album_title": album.title or title or "Untitled Album",
-        "tracks": [{"id": f"t{i:02d}", "n": i, "title": t, "prompt": p}
-                   for i, (t, p) in enumerate(zip(titles, prompts), start=1)],
-    }
+        parsed, path = llm_candidates(ctx, cfg)
+        extra.append(path)
+        where = f"the LLM reply (stored in {path.relative_to(ctx.album_dir).as_posix()})"
+    kept = select(parsed, cfg, album.tracks, where)
+    if cfg.rewrite:
+        kept, path = rewrite(ctx, cfg, kept)
+        extra.append(path)
+    album_title = album.title or clean_title(parsed.album_title) or "Untitled Album"
+    return tracklist(album_title, kept), extra
+
+
+def _inline(item: str | InlineTrack) -> Candidate:
+    if isinstance(item, InlineTrack):
+        return Candidate(item.prompt, item.title)
+    # A string may be a whole "Title: prompt" line, as people paste them.
+    found = parse_text(item).candidates
+    return found[0] if len(found) == 1 else Candidate(item)
+
+
+def select(parsed: Parsed, cfg: PromptsConfig, tracks: int, where: str) -> list[Candidate]:
+    """Exactly `tracks` cleaned candidates, or a StageError saying how many survived and why."""
+    cleaned = clean_candidates(parsed.candidates, cfg.max_chars)
+    if len(cleaned.kept) < tracks:
+        fix = {"llm": "raise prompts.llm.candidates or lower album.tracks",
+               "file": f"add prompts to {cfg.file} or lower album.tracks",
+               "inline": "add prompts to prompts.inline or lower album.tracks"}.get(cfg.source, "lower album.tracks")
+        raise StageError(f"only {len(cleaned.kept)} of {len(parsed.candidates)} prompts from {where} survived "
+                         f"cleaning but album.tracks is {tracks} (dropped: {cleaned.why()})", fix)
+    return cleaned.kept[:tracks]
+
+
+def tracklist(album_title: str, kept: list[Candidate]) -> dict:
+    titles: list[str] = []
+    for cand in kept:
+        title = cand.title or title_from_prompt(cand.prompt)
+        n = 2
+        base = title
+        while title.casefold() in (t.casefold() for t in titles):  # two tracks, one name: confusing in a player
+            title, n = f"{base} ({n})", n + 1
+        titles.append(title)
+    return {"album_title": album_title,
+            "tracks": [{"id": f"t{i:02d}", "n": i, "title": t, "prompt": c.prompt}
+                       for i, (t, c) in enumerate(zip(titles, kept), start=1)]}
 
 
 def title_from_prompt(prompt: str, words: int = 4) -> str:
@@ -39,3 +91,98 @@ def title_from_prompt(prompt: str, words: int = 4) -> str:
     picked = [w.strip(",.;:!?()\"'") for w in prompt.split()]
     picked = [w for w in picked if w and w.lower() not in stop][:words]
     return " ".join(w.capitalize() for w in picked) or "Untitled"
+
+
+# -- the LLM -------------------------------------------------------------------------------
+def llm_candidates(ctx: Context, cfg: PromptsConfig) -> tuple[Parsed, Path]:
+    album = ctx.config.album
+    request = {**cfg.llm.request_fields(album.seed), "candidates": cfg.llm.candidates,
+               "brief": album.brief, "genre": album.genre, "title": album.title}
+    path = ctx.path(f"{PROMPTS_DIR}/llm-{sha256_json(request)[:16]}.json")
+    stored = _load(path)
+    if stored is not None:
+        parsed = Parsed([Candidate(c["prompt"], c.get("title")) for c in stored.get("candidates", [])],
+                        stored.get("album_title"))
+        if len(clean_candidates(parsed.candidates, cfg.max_chars).kept) >= album.tracks:
+            ctx.log.info("Prompts: reusing the stored LLM reply %s (no LLM call)", path.name)
+            return parsed, path
+    count = cfg.llm.candidate_count(album.tracks)
+    llm = LLM(cfg.llm, album.seed, ctx.log)
+    ctx.log.info("Prompts: asking %s for %d candidates for %d tracks", llm.where, count, album.tracks)
+
+    def accept(content: str) -> tuple[Parsed | None, bool]:
+        parsed = parse_text(content)
+        if not parsed.candidates:
+            return None, False
+        return parsed, len(clean_candidates(parsed.candidates, cfg.max_chars).kept) >= album.tracks
+
+    parsed, replies = llm.ask(candidates_message(album.brief, album.genre, album.title, count),
+                              "tracklist", TRACKLIST_SCHEMA, accept)
+    _store(path, {"kind": "candidates", "request": request, "count": count, "replies": replies,
+                  "usage": usage_total(replies), "album_title": parsed.album_title,
+                  "candidates": [{"title": c.title, "prompt": c.prompt} for c in parsed.candidates]})
+    ctx.log.info("Prompts: %d candidates in %d replies, %d tokens", len(parsed.candidates), len(replies),
+                 usage_total(replies)["total_tokens"])
+    return parsed, path
+
+
+def candidates_message(brief: str, genre: str, title: str | None, count: int) -> str:
+    name = f"The album is called {title!r}; still return it as album_title." if title else "Name the album too."
+    return (f"Album brief: {brief or 'an album of ' + genre}\nGenre: {genre}\n\n"
+            f"Write {count} distinct tracks for this album, each with a short evocative title and one MusicGen "
+            f"prompt of one or two sentences, under 250 characters. Vary instruments, mood, tempo and structure "
+            f"across the album. No vocals, no lyrics. {name}\n"
+            'Reply with JSON only: {"album_title": "...", "tracks": [{"title": "...", "prompt": "..."}]}')
+
+
+def rewrite(ctx: Context, cfg: PromptsConfig, kept: list[Candidate]) -> tuple[list[Candidate], Path]:
+    """One LLM pass turning each prompt into a MusicGen-style description. A rewritten prompt
+    that cleaning would drop, or that collides with another, keeps its original wording."""
+    album = ctx.config.album
+    originals = [c.prompt for c in kept]
+    request = {**cfg.llm.request_fields(album.seed), "prompts": originals}
+    path = ctx.path(f"{PROMPTS_DIR}/rewrite-{sha256_json(request)[:16]}.json")
+    stored = _load(path)
+    if stored is not None and len(stored.get("prompts", [])) == len(originals):
+        ctx.log.info("Prompts: reusing the stored rewrite %s (no LLM call)", path.name)
+        rewritten = stored["prompts"]
+    else:
+        llm = LLM(cfg.llm, album.seed, ctx.log)
+
+        def accept(content: str) -> tuple[list[str] | None, bool]:
+            found = [c.prompt for c in parse_text(content).candidates]
+            ok = len(found) == len(originals)
+            return (found if ok else None), ok
+
+        rewritten, replies = llm.ask(rewrite_message(originals), "rewrite", REWRITE_SCHEMA, accept)
+        _store(path, {"kind": "rewrite", "request": request, "replies": replies, "usage": usage_total(replies),
+                      "prompts": rewritten})
+    out, keys = [], set()
+    for cand, new in zip(kept, rewritten):
+        prompt = clean_one(new, cfg.max_chars)
+        if drop_reason(prompt) or dedupe_key(prompt) in keys:
+            prompt = cand.prompt
+        keys.add(dedupe_key(prompt))
+        out.append(Candidate(prompt, cand.title))
+    return out, path
+
+
+def rewrite_message(prompts: list[str]) -> str:
+    return (f"Rewrite each of these {len(prompts)} prompts as a MusicGen description naming genre, instruments, "
+            "mood and tempo in bpm, keeping each prompt's intent. No vocals, no lyrics. Keep the order and "
+            f"return exactly {len(prompts)} prompts.\n"
+            'Reply with JSON only: {"prompts": ["...", "..."]}\n\n' + json.dumps(prompts, ensure_ascii=False, indent=1))
+
+
+def _load(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None  # missing or torn by hand: ask again
+    return data if isinstance(data, dict) else None
+
+
+def _store(path: Path, data: dict) -> None:
+    # Written (atomically) before the tracklist record commits: a crash in between still
+    # keeps the paid-for reply, and the next build reuses it.
+    atomic.write_json(path, data)

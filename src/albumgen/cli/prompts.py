@@ -1,0 +1,29 @@
+"""albumgen prompts FILE: the prompts stage alone, to iterate before spending GPU hours."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .. import runner
+from ..config import load_config
+from . import main
+
+
+@main.command()
+@click.argument("pipeline", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the tracklist as JSON.")
+def prompts(pipeline: Path, as_json: bool) -> None:
+    """Make (or show) the tracklist only: album title, track titles, prompts."""
+    config, base_dir = load_config(pipeline)
+    ctx = runner.make_context(config, base_dir, pipeline.name, progress=False)
+    runner.build(ctx, until="prompts")
+    tracklist = ctx.manifest.record("prompts", "tracklist").data
+    if as_json:
+        click.echo(json.dumps(tracklist, indent=2, ensure_ascii=False, sort_keys=True))
+        return
+    click.echo(tracklist["album_title"])
+    for track in tracklist["tracks"]:
+        click.echo(f"{track['n']:2d}. {track['title']}")
+        click.echo(f"    {track['prompt']}")

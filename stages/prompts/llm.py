@@ -1,0 +1,203 @@
+"""The LLM behind `source: llm` and `rewrite: true`: the openai client against any
+OpenAI-compatible server, with our own retries so Retry-After is honoured and every
+failure ends in one LLMError that names the server and model, never the key.
+"""
+from __future__ import annotations
+
+import email.utils
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import openai
+
+from albumgen.errors import LLMError
+
+from .config import LLMConfig
+
+MAX_WAIT = 120.0  # a Retry-After beyond this is a server asking us to go away, not to wait
+NO_KEY = "no-key"  # local servers (Ollama, llama.cpp) ignore the key but the client wants one
+
+SYSTEM = ("You write text prompts for MusicGen, a model that turns a short description into instrumental "
+          "music. MusicGen cannot sing, speak, write lyrics or make images or videos, so never ask for those. "
+          "A good prompt names the genre, the instruments, the mood, the tempo in bpm and the structure.")
+
+TRACKLIST_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "album_title": {"type": "string"},
+        "tracks": {"type": "array", "items": {
+            "type": "object",
+            "properties": {"title": {"type": "string"}, "prompt": {"type": "string"}},
+            "required": ["title", "prompt"], "additionalProperties": False}},
+    },
+    "required": ["album_title", "tracks"], "additionalProperties": False,
+}
+REWRITE_SCHEMA = {
+    "type": "object",
+    "properties": {"prompts": {"type": "array", "items": {"type": "string"}}},
+    "required": ["prompts"], "additionalProperties": False,
+}
+
+
+@dataclass
+class Reply:
+    content: str
+    structured: bool
+    usage: dict[str, int]
+    finish_reason: str | None
+    seconds: float
+
+    def record(self) -> dict[str, Any]:
+        return {"content": self.content, "structured": self.structured, "usage": self.usage,
+                "finish_reason": self.finish_reason, "seconds": round(self.seconds, 3)}
+
+
+class _Transient(Exception):
+    """A failure worth another attempt (429, 5xx, timeout, refused connection)."""
+
+    def __init__(self, final: LLMError, wait: float | None = None):
+        super().__init__(final.what)
+        self.final = final
+        self.wait = wait
+
+
+class LLM:
+    def __init__(self, cfg: LLMConfig, album_seed: int, log: logging.Logger):
+        self.cfg = cfg
+        self.seed = cfg.effective_seed(album_seed)
+        self.log = log
+        self.structured = cfg.structured
+        self.base_url = cfg.base_url.rstrip("/")
+        # Read at call time and held only here: it never reaches a record, a file or a log.
+        self._key = os.environ.get(cfg.api_key_env) or NO_KEY
+        self._client = openai.OpenAI(api_key=self._key, base_url=self.base_url, timeout=cfg.timeout, max_retries=0)
+        self.calls = 0
+
+    @property
+    def where(self) -> str:
+        return f"LLM server {self.base_url} (model {self.cfg.model})"
+
+    def ask(self, user: str, schema_name: str, schema: dict,
+            accept: Callable[[str], tuple[Any, bool]]) -> tuple[Any, list[dict]]:
+        """Ask until `accept(reply)` says the result is good; returns the best result and every
+        reply (for the manifest). A reply that parses but falls short is kept as a fallback."""
+        messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+        replies: list[dict] = []
+        best, attempt, last = None, 0, ""
+        while attempt < self.cfg.max_attempts:
+            attempt += 1
+            try:
+                reply = self._create(messages, schema_name, schema)
+            except _Transient as t:
+                if attempt >= self.cfg.max_attempts:
+                    raise LLMError(f"{t.final.what} after {attempt} attempts", t.final.fix) from None
+                wait = t.wait if t.wait is not None else self.cfg.backoff * 2 ** (attempt - 1)
+                self.log.warning("%s; retrying in %.2g s (attempt %d of %d)", t.final.what, wait, attempt + 1,
+                                 self.cfg.max_attempts)
+                time.sleep(min(wait, MAX_WAIT))
+                continue
+            except _SchemaRefused:
+                attempt -= 1  # the server's limitation, not a failed try
+                continue
+            replies.append(reply.record())
+            last = reply.content
+            result, good = accept(reply.content)
+            if good:
+                return result, replies
+            if result is not None:
+                best = result
+            self.log.warning("%s: reply %d was not usable, asking again", self.where, attempt)
+        if best is not None:
+            return best, replies
+        excerpt = " ".join(last.split())[:60]
+        raise LLMError(f"{self.where} never gave a reply that parses ({attempt} attempts; last began {excerpt!r})",
+                       "try another model or raise prompts.llm.max_attempts; replies must list prompts")
+
+    def _create(self, messages: list[dict], schema_name: str, schema: dict) -> Reply:
+        kwargs: dict[str, Any] = {"model": self.cfg.model, "messages": messages,
+                                  "temperature": self.cfg.temperature, "seed": self.seed}
+        if self.structured:
+            kwargs["response_format"] = {"type": "json_schema",
+                                         "json_schema": {"name": schema_name, "strict": True, "schema": schema}}
+        t0 = time.monotonic()
+        self.calls += 1
+        try:
+            resp = self._client.chat.completions.create(**kwargs)
+        except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
+            if self.structured:
+                # Many local servers know no json_schema; the text parser copes with prose.
+                self.log.info("%s refused structured output (%s); asking for plain text", self.where,
+                              self._scrub(_message(e)))
+                self.structured = False
+                raise _SchemaRefused() from None
+            raise LLMError(f"{self.where} rejected the request (HTTP {e.status_code}: {self._scrub(_message(e))})",
+                           "check prompts.llm settings") from None
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
+            raise LLMError(f"{self.where} refused the API key (HTTP {e.status_code})",
+                           f"put a valid key in the environment variable {self.cfg.api_key_env}") from None
+        except openai.NotFoundError as e:
+            raise LLMError(f"{self.where} answered 404 ({self._scrub(_message(e))})",
+                           "check prompts.llm.model is a model the server has and prompts.llm.base_url "
+                           "(usually ending in /v1)") from None
+        except openai.APIStatusError as e:
+            if e.status_code == 429 or e.status_code >= 500:
+                raise _Transient(LLMError(f"{self.where} answered HTTP {e.status_code}",
+                                          "try again later or raise prompts.llm.max_attempts"),
+                                 retry_after(e.response.headers)) from None
+            raise LLMError(f"{self.where} answered HTTP {e.status_code} ({self._scrub(_message(e))})",
+                           "check prompts.llm settings") from None
+        except openai.APITimeoutError:
+            raise _Transient(LLMError(f"{self.where} did not answer within {self.cfg.timeout:g} s",
+                                      "raise prompts.llm.timeout or use a faster model")) from None
+        except openai.APIConnectionError:
+            raise _Transient(LLMError(f"cannot reach {self.where}: connection failed",
+                                      "start the server or fix prompts.llm.base_url")) from None
+        if not getattr(resp, "choices", None):
+            raise _Transient(LLMError(f"{self.where} sent a reply with no choices", "check the server"))
+        choice = resp.choices[0]
+        usage = getattr(resp, "usage", None)
+        tokens = {k: int(getattr(usage, k, 0) or 0) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+        return Reply(content=(choice.message.content or ""), structured=self.structured, usage=tokens,
+                     finish_reason=choice.finish_reason, seconds=time.monotonic() - t0)
+
+    def _scrub(self, text: str) -> str:
+        # Servers echo keys back ("Incorrect API key provided: sk-..."): never pass one on.
+        if self._key != NO_KEY:
+            text = text.replace(self._key, "***")
+        return " ".join(text.split())[:200]
+
+
+class _SchemaRefused(Exception):
+    pass
+
+
+def _message(e: openai.APIStatusError) -> str:
+    body = e.body if isinstance(e.body, dict) else {}
+    err = body.get("error", body)
+    msg = err.get("message") if isinstance(err, dict) else None
+    return str(msg or e.message or "")
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds a server asked us to wait: Retry-After as seconds or an HTTP date, or -ms."""
+    try:
+        if headers.get("retry-after-ms"):
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        value = headers.get("retry-after")
+        if not value:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(value)
+            return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def usage_total(replies: list[dict]) -> dict[str, int]:
+    keys = ("prompt_tokens", "completion_tokens", "total_tokens")
+    return {k: sum(r.get("usage", {}).get(k, 0) for r in replies) for k in keys}

@@ -1,0 +1,264 @@
+"""Parsing prompt lists as they arrive: JSON (whole, fenced, inside prose, truncated), CSV
+(numbered rows, one-word headers), YAML, Markdown and plain lines with prose around them.
+
+Parsing finds candidates; it does not judge them. clean.py strips what is left of the
+decoration and drops what MusicGen cannot do.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_PROMPT_KEYS = ("prompt", "musicgen_prompt", "music_prompt", "description", "text", "style", "content", "value")
+_TITLE_KEYS = ("title", "name", "track_title", "song", "track")
+_LIST_KEYS = ("tracks", "prompts", "songs", "items", "candidates", "tracklist", "data", "results")
+_ALBUM_KEYS = ("album_title", "albumTitle", "album", "album_name", "title", "name")
+_HEADER_WORDS = {"prompt", "prompts", "description", "text", "title", "name", "id", "no", "number", "track", "n",
+                 "#", "idea", "ideas", "song", "style", "musicgen_prompt", "music_prompt"}
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+•▪►]\s+|\(?\d{1,3}[.):\]]\s*|\d{1,3}\s*,\s*|#\d+\s)")
+_ALBUM_LINE = re.compile(r"^[#*\s]*album(?:\s+(?:title|name))?[*\s]*[:\-–—][*\s]*(.+?)[*\s]*$", re.I)
+_PROSE = re.compile(r"^(?:sure|here|certainly|of course|absolutely|great|okay|ok|i hope|i've|i have|let me|"
+                    r"feel free|note|these|this list|enjoy|happy|below)\b", re.I)
+_LABELLED = re.compile(r"^(?:title|name)\s*[:\-–—]\s*(.+?)\s+(?:prompt|description|style)\s*[:\-–—]\s*(.+)$", re.I)
+_BOLD_TITLE = re.compile(r"^(?:\*\*|__|\")(.{1,80}?)(?:\*\*|__|\")\s*[:\-–—]?\s*(.*)$")
+_DASH_TITLE = re.compile(r"^([^:\-–—]{1,60}?)\s+[-–—]\s+(.+)$")
+_COLON_TITLE = re.compile(r"^([^:]{1,60}?):\s+(.+)$")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    prompt: str
+    title: str | None = None
+
+
+@dataclass
+class Parsed:
+    candidates: list[Candidate] = field(default_factory=list)
+    album_title: str | None = None
+
+
+def parse_file(path: Path) -> Parsed:
+    text = decode(Path(path).read_bytes())
+    suffix = Path(path).suffix.lower()
+    if suffix in (".csv", ".tsv"):
+        return Parsed(parse_csv(text, delimiter="\t" if suffix == ".tsv" else ","))
+    if suffix in (".yaml", ".yml"):
+        try:
+            found = from_object(yaml.safe_load(text))
+        except yaml.YAMLError:
+            found = None
+        return found or parse_text(text)
+    return parse_text(text)  # JSON (maybe broken), Markdown, TXT: the same forgiving path
+
+
+def decode(data: bytes) -> str:
+    # Spreadsheet exports on Windows are often UTF-16 with a BOM; everything else UTF-8.
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    return data.decode("utf-8-sig", errors="replace")
+
+
+def parse_text(text: str) -> Parsed:
+    """Whatever a chatbot or a person wrote: the first reading that finds prompts wins."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    fenced = re.findall(r"```[\w+-]*[ \t]*\n?(.*?)(?:```|\Z)", text, re.S)
+    for body in fenced + [text]:
+        found = parse_json(body)
+        if found:
+            return found
+    body = "\n".join(fenced) if fenced and any(b.strip() for b in fenced) else text
+    if looks_like_csv(body):
+        return Parsed(parse_csv(body))
+    return parse_lines(body)
+
+
+# -- JSON ----------------------------------------------------------------------------------
+def parse_json(text: str) -> Parsed | None:
+    stripped = text.strip()
+    try:
+        return from_object(json.loads(stripped))
+    except ValueError:
+        pass
+    decoder = json.JSONDecoder()
+    inside = None
+    for m in re.finditer(r"[{\[]", text):  # JSON inside prose: the first value that decodes
+        try:
+            obj, _ = decoder.raw_decode(text, m.start())
+        except ValueError:
+            continue
+        inside = from_object(obj)
+        if inside:
+            break
+    # In a truncated reply the first value that decodes is one inner track; the salvaged
+    # array holds every complete one.
+    salvaged = salvage_json(text)
+    if salvaged and (not inside or len(salvaged.candidates) > len(inside.candidates)):
+        return salvaged
+    return inside
+
+
+def salvage_json(text: str) -> Parsed | None:
+    """A reply cut off mid-JSON (max_tokens): keep every array element that is complete."""
+    decoder = json.JSONDecoder()
+    for m in list(re.finditer(r"\[", text))[:5]:
+        pos, items = m.end(), []
+        while True:
+            while pos < len(text) and text[pos] in " \t\r\n,":
+                pos += 1
+            try:
+                obj, pos = decoder.raw_decode(text, pos)
+            except ValueError:
+                break
+            items.append(obj)
+        found = from_object(items)
+        if found:
+            album = re.search(r'"album(?:_title|Title)?"\s*:\s*"((?:[^"\\]|\\.)*)"', text)
+            found.album_title = json.loads(f'"{album.group(1)}"') if album else None
+            return found
+    return None
+
+
+def from_object(obj: Any) -> Parsed | None:
+    """Prompts from decoded JSON/YAML: a list of strings or of {title, prompt} objects, maybe
+    under a key such as "tracks", maybe a {title: prompt} mapping."""
+    album = None
+    if isinstance(obj, dict):
+        album = next((obj[k] for k in _ALBUM_KEYS if isinstance(obj.get(k), str)), None)
+        lists = [obj[k] for k in _LIST_KEYS if isinstance(obj.get(k), list)]
+        lists += [v for v in obj.values() if isinstance(v, list)]
+        if lists:
+            obj = lists[0]
+        elif any(isinstance(obj.get(k), str) for k in _PROMPT_KEYS):
+            obj, album = [obj], None
+        elif len(obj) >= 2 and all(isinstance(k, str) and isinstance(v, str) for k, v in obj.items()):
+            obj, album = [{"title": k, "prompt": v} for k, v in obj.items()], None
+    if not isinstance(obj, list):
+        return None
+    cands = [c for c in (_candidate(item) for item in obj) if c is not None]
+    return Parsed(cands, album if isinstance(album, str) else None) if cands else None
+
+
+def _candidate(item: Any) -> Candidate | None:
+    if isinstance(item, str):
+        return Candidate(item) if item.strip() else None
+    if isinstance(item, dict):
+        prompt = next((item[k] for k in _PROMPT_KEYS if isinstance(item.get(k), str) and item[k].strip()), None)
+        title = next((item[k] for k in _TITLE_KEYS if isinstance(item.get(k), str) and item[k].strip()), None)
+        if prompt is None and title is not None and len(item) == 1:
+            prompt, title = title, None
+        return Candidate(prompt, title) if prompt else None
+    return None
+
+
+# -- CSV -----------------------------------------------------------------------------------
+def looks_like_csv(text: str) -> bool:
+    lines = [ln for ln in text.split("\n") if ln.strip()]
+    if not lines:
+        return False
+    first = [c.strip().strip('"').lower() for c in lines[0].split(",")]
+    if len(first) >= 2 and any(c in _HEADER_WORDS for c in first) and all(len(c.split()) <= 2 for c in first):
+        return True
+    numbered = sum(bool(re.match(r'^\s*\d{1,3}\s*,\s*"', ln)) for ln in lines)
+    return numbered >= max(2, len(lines) // 2)
+
+
+def parse_csv(text: str, delimiter: str = ",") -> list[Candidate]:
+    rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
+            if any(c.strip() for c in r)]
+    if not rows:
+        return []
+    prompt_col = title_col = None
+    header = [c.strip().lower() for c in rows[0]]
+    if _is_header(header, rows[1:]):
+        rows = rows[1:]
+        # Only a header with several columns says which one holds the prompt; a one-word
+        # header ("Prompts") above `1, "..."` rows names the list, not a column.
+    if len(header) >= 2 and (not rows or header != [c.strip().lower() for c in rows[0]]):
+        prompt_col = next((i for i, h in enumerate(header) if h in ("prompt", "prompts", "musicgen_prompt",
+                                                                    "music_prompt", "description", "text", "style")), None)
+        title_col = next((i for i, h in enumerate(header) if h in ("title", "name", "song")), None)
+    out = []
+    for row in rows:
+        cells = [c.strip() for c in row]
+        if prompt_col is not None and prompt_col < len(cells):
+            title = cells[title_col] if title_col is not None and title_col < len(cells) else None
+            out.append(Candidate(cells[prompt_col], title or None))
+            continue
+        if cells and re.fullmatch(r"#?\d{1,4}[.)]?", cells[0]):  # an index column
+            cells = cells[1:]
+        cells = [c for c in cells if c]
+        if len(cells) == 2 and len(cells[0].split()) <= 6 < len(cells[1].split()):
+            out.append(Candidate(cells[1], cells[0]))
+        elif cells:  # an unquoted prompt with commas in it: put it back together
+            out.append(Candidate(", ".join(cells)))
+    return [c for c in out if c.prompt]
+
+
+def _is_header(header: list[str], rest: list[list[str]]) -> bool:
+    if any(h in _HEADER_WORDS for h in header) and all(len(h.split()) <= 2 for h in header):
+        return True
+    # A one-word header nobody foresaw ("Ideas", "Retrowave"), above rows of real prompts.
+    words = sum(len(c.split()) for r in rest for c in r) / max(1, len(rest))
+    return len(header) == 1 and len(header[0].split()) == 1 and bool(rest) and words >= 3
+
+
+# -- Markdown, TXT, prose ------------------------------------------------------------------
+def parse_lines(text: str) -> Parsed:
+    """One item per line or per list entry; with a list inside prose, only the list."""
+    album, items, current = None, [], None
+    for line in text.split("\n"):
+        if not line.strip() or line.strip().startswith("```"):
+            current = None
+            continue
+        m = _ALBUM_LINE.match(line)
+        if m and not _LIST_ITEM.match(line):
+            album, current = m.group(1), None
+            continue
+        if _LIST_ITEM.match(line):
+            current = [line]
+            items.append((current, True))
+        elif current is not None and (line[:1].isspace() or len(current) == 1 and _title_only(current[0])):
+            current.append(line.strip())  # the prompt under a title-only list item
+        elif line.lstrip().startswith("#") or (line.rstrip().endswith(":") and len(line.split()) <= 12):
+            current = None  # headings and "Here are your prompts:" introduce, they are not prompts
+        else:
+            current = None
+            items.append(([line], False))
+    listed = [lines for lines, marked in items if marked]
+    chosen = listed or [lines for lines, _ in items if not _PROSE.match(lines[0].strip())]
+    cands = [_split_title(" ".join(lines)) for lines in chosen]
+    return Parsed([c for c in cands if c.prompt.strip()], album)
+
+
+def _title_only(line: str) -> bool:
+    rest = _LIST_ITEM.sub("", line, count=1).strip()
+    bold = _BOLD_TITLE.fullmatch(rest)
+    return (bold is not None and not bold.group(2).strip()) or len(rest.split()) <= 5
+
+
+def _split_title(item: str) -> Candidate:
+    """'**Neon Rain** - prompt', 'Title: X Prompt: Y', 'Neon Rain: prompt' -> title and prompt."""
+    text = _LIST_ITEM.sub("", item.strip(), count=1).strip()
+    text = re.sub(r"^(?:track|song)\s*\d+\s*[:.)\-–—]\s*", "", text, flags=re.I)
+    for pattern in (_LABELLED, _BOLD_TITLE):
+        m = pattern.match(text)
+        if m and m.group(2).strip():
+            return Candidate(m.group(2), m.group(1))
+    for pattern in (_DASH_TITLE, _COLON_TITLE):
+        m = pattern.match(text)
+        if m and _is_title(m.group(1)) and len(m.group(2).split()) >= 3:
+            return Candidate(m.group(2), m.group(1))
+    return Candidate(text)
+
+
+def _is_title(text: str) -> bool:
+    words = text.strip(" \"'*").split()
+    return 1 <= len(words) <= 6 and all(w[:1].isupper() or w[:1].isdigit() or w.lower() in
+                                        ("a", "an", "the", "of", "in", "on", "and", "to", "for") for w in words)
