@@ -116,6 +116,25 @@ class PickStage(Stage):
             rendered[tid] = rendered.get(tid, 0) + 1
         return any(r.data.get("wants_takes", 0) > rendered.get(r.unit, 0) for r in ctx.manifest.records("pick"))
 
+    # The library behind `albumgen pick` and `albumgen score`, reached through the registry.
+    @staticmethod
+    def set_choice(ctx: Context, track: str, take: int | None) -> tuple[dict, int | None]:
+        from .manual import set_choice
+
+        return set_choice(ctx, track, take)
+
+    @staticmethod
+    def describe(ctx: Context, track: str) -> dict:
+        from .manual import describe
+
+        return describe(ctx, track)
+
+    @staticmethod
+    def score_files(paths: list, cfg: PickConfig | None = None, prompt: str | None = None, log=None) -> dict:
+        from .scoring import score_files
+
+        return score_files(paths, cfg, prompt, log)
+
     def status(self, ctx: Context) -> dict[str, str]:
         cells = {}
         for r in ctx.manifest.records("pick"):

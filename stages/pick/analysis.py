@@ -58,9 +58,15 @@ def analyse(audio: np.ndarray, sr: int) -> Analysis:
     mono = audio.mean(axis=1) if audio.ndim == 2 else audio
     mono = to_rate(mono.astype(np.float64), sr)
     loud = integrated_loudness(mono)
-    if np.isfinite(loud) and loud > -70:
+    peak = float(np.max(np.abs(mono))) if mono.size else 0.0
+    if peak > 0:
         # Level features on a loudness-normalised copy: a quiet take is not a silent one.
-        mono = mono * 10 ** ((TARGET_LUFS - loud) / 20)
+        # Scaling to a fixed peak first lifts even a very quiet take above BS.1770's
+        # -70 LUFS gate, so its loudness can be measured at all.
+        mono = mono * (0.5 / peak)
+        norm = integrated_loudness(mono)
+        if np.isfinite(norm):
+            mono = mono * 10 ** ((TARGET_LUFS - norm) / 20)
     if len(mono) < N_FFT:
         mono = np.pad(mono, (0, N_FFT - len(mono)))
     mono32 = mono.astype(np.float32)

@@ -39,16 +39,18 @@ def checks(f: dict[str, float], cfg: PickConfig) -> list[dict]:
     def trip(name: str, message: str) -> None:
         out.append({"check": name, "hard": name in cfg.hard_checks, "message": f"{name}: {message}"})
 
-    noise_like = f["flatness_db"] > cfg.max_flatness_db or f["tonal_share"] < cfg.min_tonal_share
-    if noise_like:
-        trip("noise", f"noise-like (spectral floor {f['flatness_db']:.1f} dB under the mean, "
-                      f"{f['tonal_share']:.0%} of energy in tonal peaks)")
-    elif f["flatness_db"] > cfg.noisy_flatness_db:
-        trip("noisy", f"audible noise under the music (spectral floor {f['flatness_db']:.1f} dB)")
-    if f["silence"] > cfg.max_silence:
+    # A mostly silent take has no spectrum or rhythm worth judging: "silence" says why.
+    silent = f["silence"] > cfg.max_silence
+    if silent:
         trip("silence", f"silent {f['silence']:.0%} of the time")
     elif f["trailing_silence"] > cfg.max_trailing_silence:
         trip("silence", f"ends in silence for the last {f['trailing_silence']:.0%}")
+    noise_like = not silent and (f["flatness_db"] > cfg.max_flatness_db or f["tonal_share"] < cfg.min_tonal_share)
+    if noise_like:
+        trip("noise", f"noise-like (spectral floor {f['flatness_db']:.1f} dB under the mean, "
+                      f"{f['tonal_share']:.0%} of energy in tonal peaks)")
+    elif not silent and f["flatness_db"] > cfg.noisy_flatness_db:
+        trip("noisy", f"audible noise under the music (spectral floor {f['flatness_db']:.1f} dB)")
     if f["clipping"] > cfg.max_clipping:
         trip("clipping", f"{f['clipping']:.2%} of samples clipped")
     if f["harsh"] > cfg.max_harsh:
@@ -56,15 +58,13 @@ def checks(f: dict[str, float], cfg: PickConfig) -> list[dict]:
     if f["repetition"] > cfg.max_repetition:
         trip("loop", f"stuck in a loop (repetition {f['repetition']:.2f})")
     # Noise barely moves either; calling it a drone too would only blur the reason.
-    if f["novelty_db"] < cfg.min_novelty_db and not noise_like and f["silence"] <= cfg.max_silence:
+    if f["novelty_db"] < cfg.min_novelty_db and not noise_like and not silent:
         trip("drone", f"static: the spectrum moves {f['novelty_db']:.1f} dB")
     if f["end_decay"] < cfg.min_end_decay:
         trip("abrupt_end", f"stops dead ({f['end_decay'] * 1000:.0f} ms to silence)")
-    if f["silence"] > cfg.max_silence:
-        pass  # a mostly silent take has no rhythm to judge; "silence" already says why
-    elif f["pulse_clarity"] < cfg.min_pulse_clarity:
+    if not silent and f["pulse_clarity"] < cfg.min_pulse_clarity:
         trip("rhythm", f"no steady pulse (clarity {f['pulse_clarity']:.2f})")
-    elif f["tempo_drift"] > cfg.max_tempo_drift:
+    elif not silent and f["tempo_drift"] > cfg.max_tempo_drift:
         trip("tempo", f"tempo drifts {f['tempo_drift']:.1%}")
     return out
 

@@ -1,0 +1,63 @@
+"""`albumgen pick`: a person's choice of take, kept across builds.
+
+The CLI reaches this through the stage class (the engine imports stages only through
+the registry). Writing happens under the album lock, so a running build never reads a
+half-made overrides file and two `albumgen pick` calls never lose each other's choice.
+"""
+from __future__ import annotations
+
+import json
+
+from albumgen.errors import InputError, StageError
+from albumgen.manifest import AlbumLock
+from albumgen.stage import Context
+
+from . import overrides
+
+
+def resolve_track(ctx: Context, ref: str) -> dict:
+    """A track by number ("3") or id ("t03")."""
+    rec = ctx.manifest.record("prompts", "tracklist")
+    if rec is None:
+        raise StageError(f"{ctx.album_dir} has no tracklist yet", "run `albumgen build` first")
+    tracks = rec.data["tracks"]
+    for t in tracks:
+        if ref == t["id"] or (ref.isdigit() and int(ref) == t["n"]):
+            return t
+    raise InputError(f"no track {ref!r} in this album (tracks 1-{len(tracks)})", "pass a track number or id")
+
+
+def rendered_takes(ctx: Context, tid: str) -> list[int]:
+    return sorted(int(r.unit.split("take-")[1]) for r in ctx.manifest.records("render")
+                  if r.unit.startswith(f"{tid}/take-"))
+
+
+def set_choice(ctx: Context, ref: str, take: int | None) -> tuple[dict, int | None]:
+    """Record `take` for the track (None: back to the automatic pick)."""
+    track = resolve_track(ctx, ref)
+    if take is not None:
+        have = rendered_takes(ctx, track["id"])
+        if take not in have:
+            listed = ", ".join(map(str, have)) or "none yet"
+            raise InputError(f"track {track['n']} has no take {take} (rendered: {listed})", "pick a rendered take")
+    ctx.manifest.ensure_writable()
+    with AlbumLock(ctx.manifest.dir):
+        current = overrides.load(ctx.album_dir)
+        if take is None:
+            current.pop(track["id"], None)
+        else:
+            current[track["id"]] = take
+        overrides.save(ctx.album_dir, current)
+    ctx.manifest.event("pick_override", track=track["id"], take=take)
+    return track, take
+
+
+def describe(ctx: Context, ref: str) -> dict:
+    """The track's pick report (manifest/picks/<track>.json), or a StageError before one exists."""
+    track = resolve_track(ctx, ref)
+    path = ctx.path(f"manifest/picks/{track['id']}.json")
+    if not path.exists():
+        raise StageError(f"track {track['n']} has not been picked yet", "run `albumgen build` first")
+    report = json.loads(path.read_text("utf-8"))
+    report["override"] = overrides.load(ctx.album_dir).get(track["id"])
+    return report
