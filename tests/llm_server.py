@@ -91,7 +91,8 @@ class LLMServer:
                     body = json.loads(raw or b"{}")
                 except ValueError:
                     body = {"unparsed": raw.decode("utf-8", "replace")}
-                reply = server._next({"path": self.path, "headers": dict(self.headers.items()), "body": body})
+                reply = server._next({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body,
+                                      "t": time.monotonic()})
                 if reply.delay:
                     time.sleep(reply.delay)
                 data = reply.body if isinstance(reply.body, str) else json.dumps(reply.body or {})

@@ -24,8 +24,9 @@ _HEADER_WORDS = {"prompt", "prompts", "description", "text", "title", "name", "i
                  "#", "idea", "ideas", "song", "style", "musicgen_prompt", "music_prompt"}
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•▪►]\s+|\(?\d{1,3}[.):\]]\s*|\d{1,3}\s*,\s*|#\d+\s)")
 _ALBUM_LINE = re.compile(r"^[#*\s]*album(?:\s+(?:title|name))?[*\s]*[:\-–—][*\s]*(.+?)[*\s]*$", re.I)
-_PROSE = re.compile(r"^(?:sure|here|certainly|of course|absolutely|great|okay|ok|i hope|i've|i have|let me|"
-                    r"feel free|note|these|this list|enjoy|happy|below)\b", re.I)
+_PROSE = re.compile(r"^(?:sure|here|certainly|of course|absolutely|great|okay|ok|i|i'm|i've|i'd|let me|feel free|"
+                    r"note|these|this list|enjoy|happy|below|sorry|unfortunately|as an ai|would you|do you|thank)\b"
+                    r"|^<", re.I)  # chatter around the list, and HTML error pages from proxies
 _LABELLED = re.compile(r"^(?:title|name)\s*[:\-–—]\s*(.+?)\s+(?:prompt|description|style)\s*[:\-–—]\s*(.+)$", re.I)
 _BOLD_TITLE = re.compile(r"^(?:\*\*|__|\")(.{1,80}?)(?:\*\*|__|\")\s*[:\-–—]?\s*(.*)$")
 _DASH_TITLE = re.compile(r"^([^:\-–—]{1,60}?)\s+[-–—]\s+(.+)$")
@@ -101,6 +102,8 @@ def parse_json(text: str) -> Parsed | None:
     salvaged = salvage_json(text)
     if salvaged and (not inside or len(salvaged.candidates) > len(inside.candidates)):
         return salvaged
+    if inside and inside.album_title is None:
+        inside.album_title = _album_in(text)
     return inside
 
 
@@ -119,10 +122,17 @@ def salvage_json(text: str) -> Parsed | None:
             items.append(obj)
         found = from_object(items)
         if found:
-            album = re.search(r'"album(?:_title|Title)?"\s*:\s*"((?:[^"\\]|\\.)*)"', text)
-            found.album_title = json.loads(f'"{album.group(1)}"') if album else None
+            found.album_title = _album_in(text)
             return found
     return None
+
+
+def _album_in(text: str) -> str | None:
+    m = re.search(r'"album(?:_title|Title|_name)?"\s*:\s*("(?:[^"\\]|\\.)*")', text)
+    try:
+        return json.loads(m.group(1)) if m else None
+    except ValueError:
+        return None
 
 
 def from_object(obj: Any) -> Parsed | None:
@@ -253,7 +263,7 @@ def _split_title(item: str) -> Candidate:
             return Candidate(m.group(2), m.group(1))
     for pattern in (_DASH_TITLE, _COLON_TITLE):
         m = pattern.match(text)
-        if m and _is_title(m.group(1)) and len(m.group(2).split()) >= 3:
+        if m and _is_title(m.group(1)) and len(m.group(2).split()) >= 2:
             return Candidate(m.group(2), m.group(1))
     return Candidate(text)
 

@@ -44,7 +44,8 @@ def gather(ctx: Context) -> tuple[dict, list[Path]]:
         parsed, path = llm_candidates(ctx, cfg)
         extra.append(path)
         where = f"the LLM reply (stored in {path.relative_to(ctx.album_dir).as_posix()})"
-    kept = select(parsed, cfg, album.tracks, where)
+    # Titles come from the prompts as the source wrote them, before any rewrite.
+    kept = [Candidate(c.prompt, c.title or title_from_prompt(c.prompt)) for c in select(parsed, cfg, album.tracks, where)]
     if cfg.rewrite:
         kept, path = rewrite(ctx, cfg, kept)
         extra.append(path)
