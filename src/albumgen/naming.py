@@ -33,7 +33,7 @@ def _truncate_utf8(name: str, max_bytes: int) -> str:
     return name
 
 
-def safe_filename(name: str, max_bytes: int = 120, fallback: str = "untitled") -> str:
+def safe_filename(name: str, max_bytes: int = 120, fallback: str = "untitled", standalone: bool = True) -> str:
     """One path component that is valid on Linux, macOS and Windows.
 
     Removes path separators and control characters, reserved Windows names, and trailing
@@ -48,7 +48,7 @@ def safe_filename(name: str, max_bytes: int = 120, fallback: str = "untitled") -
     if not name:
         name = fallback
     # Windows reserves "CON" and "con.txt" alike, whatever follows the first dot.
-    if name.split(".")[0].rstrip(" ").upper() in _WINDOWS_RESERVED:
+    if standalone and name.split(".")[0].rstrip(" ").upper() in _WINDOWS_RESERVED:
         name = f"_{name}"
     return name
 
@@ -72,7 +72,7 @@ def unique_names(names: list[str]) -> list[str]:
 def track_filename(n: int, total: int, title: str, ext: str) -> str:
     """`NN - Title.ext`; the number is as wide as the largest, so names sort in order."""
     width = max(2, len(str(total)))
-    return f"{n:0{width}d} - {safe_filename(title)}.{ext}"
+    return f"{n:0{width}d} - {safe_filename(title, standalone=False)}.{ext}"
 
 
 def inside(folder: Path, name: str) -> Path:

@@ -114,14 +114,15 @@ class MasterStage(Stage):
             gain = cfg.loudness - before if before > float("-inf") else 0.0
         path = inside(ctx.album_dir, name)
         with atomic.atomic_path(path) as tmp:
-            m = track.master(audio, sr, cfg, gain, cfg.album_mode, tmp)
+            m = {k: (round(v, 4) if isinstance(v, float) else v)
+                 for k, v in track.master(audio, sr, cfg, gain, cfg.album_mode, tmp).items()}
             tags["replaygain"] = _replaygain(cfg, m, album if cfg.album_mode else None)
             tag_file(tmp, cfg.format, {**tags, "track": tags["n"], "disc": cfg.disc, "discs": cfg.discs},
                      covers.embed_jpeg(ctx.path("cover.jpg")))
         data = {"file": name, "id": unit.id, "n": tags["n"], "title": tags["title"], "prompt": tags["prompt"],
                 "seed": tags["seed"], "model": tags["model"], "revision": tags["revision"], "take": tags["take"],
                 "score": tags["score"], "replaygain": tags["replaygain"],
-                **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items()}}
+                **m}
         report = ctx.path(f"{REPORTS}/{unit.id}.json")
         atomic.write_json(report, data)
         ctx.log.info("Mastered %s (%.2f LUFS, %.2f dBTP, limiter %.1f dB)", name, m["loudness"], m["true_peak"],

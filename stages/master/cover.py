@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import colorsys
 import io
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -94,7 +95,7 @@ def _wrap(draw, text: str, font, width: int, max_lines: int = 3) -> list[str]:
     return lines
 
 
-def _motif(seed: int, sr: int = 16000, seconds: float = 40.0) -> np.ndarray:
+def _motif(seed: int, sr: int = 8000, seconds: float = 24.0) -> np.ndarray:
     """Music-like audio for the picture: chords on a pentatonic scale, arpeggio partials
     and noise swells, all chosen by the seed."""
     rng = np.random.default_rng(seed)
@@ -120,14 +121,14 @@ def generated_cover(title: str, artist: str, seed: int):
     from PIL import Image, ImageDraw, ImageFilter
 
     picked = derive_seed("cover", title, artist, seed)
-    spec = _spectrogram([(_motif(picked), 16000)], _DRAW, _DRAW)
+    spec = _spectrogram([(_motif(picked), 8000)], _DRAW, _DRAW)
     rgb = _palette(picked)[np.round(spec * 255).astype(int)].astype(np.uint8)
-    img = Image.fromarray(rgb).resize((_DRAW, _DRAW), Image.Resampling.BICUBIC)
-    img = img.filter(ImageFilter.GaussianBlur(1.5)).resize((SAVE_SIZE, SAVE_SIZE), Image.Resampling.BICUBIC)
+    img = Image.fromarray(rgb).resize((_DRAW, _DRAW), Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(1.5))
     # A dark band behind the text keeps it readable on any spectrogram.
     shade = Image.new("L", img.size, 0)
-    ImageDraw.Draw(shade).rectangle([0, int(SAVE_SIZE * 0.66), SAVE_SIZE, SAVE_SIZE], fill=170)
-    img = Image.composite(Image.new("RGB", img.size, (8, 8, 12)), img, shade.filter(ImageFilter.GaussianBlur(60)))
+    ImageDraw.Draw(shade).rectangle([0, int(_DRAW * 0.66), _DRAW, _DRAW], fill=170)
+    img = Image.composite(Image.new("RGB", img.size, (8, 8, 12)), img, shade.filter(ImageFilter.GaussianBlur(20)))
+    img = img.resize((SAVE_SIZE, SAVE_SIZE), Image.Resampling.BICUBIC)
     draw = ImageDraw.Draw(img)
     margin = SAVE_SIZE // 12
     big, small = _font(SAVE_SIZE // 12), _font(SAVE_SIZE // 28)
@@ -151,6 +152,12 @@ def to_jpeg(img, size: int, quality: int) -> bytes:
 
 
 def embed_jpeg(cover_path: Path) -> bytes:
+    st = Path(cover_path).stat()
+    return _embed_jpeg(str(cover_path), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=2)  # every track embeds the same picture: scale it down once
+def _embed_jpeg(cover_path: str, mtime_ns: int, size: int) -> bytes:
     from PIL import Image
 
     with Image.open(cover_path) as img:

@@ -20,6 +20,9 @@ ENCODER_MARGIN = {"mp3": 0.3, "flac": 0.1}
 METER_GUARD = 0.1
 LOUDNESS_TOLERANCE = 0.05  # LU: close enough that no meter disagrees about the target
 MAX_PASSES = 8
+# Past this much gain over plain normalisation the limiter is squashing, not limiting: a
+# track that peaky stays under the target (logged) rather than being flattened.
+MAX_EXTRA_GAIN = 12.0
 
 
 def level(audio: np.ndarray, sr: int, gain_db: float, ceiling_db: float, target: float | None) -> tuple[np.ndarray, dict]:
@@ -27,6 +30,7 @@ def level(audio: np.ndarray, sr: int, gain_db: float, ceiling_db: float, target:
     limited audio measures the target, since limiting takes some loudness back: secant
     steps, because under heavy limiting one more dB of gain gives well under one LU."""
     tried: list[tuple[float, float]] = []
+    first = gain_db
     while True:
         out, reduction = limit(audio * np.float32(10 ** (gain_db / 20)), sr, ceiling_db)
         if target is None:
@@ -39,7 +43,10 @@ def level(audio: np.ndarray, sr: int, gain_db: float, ceiling_db: float, target:
         if len(tried) > 1:
             (g0, l0), (g1, l1) = tried[-2], tried[-1]
             slope = (l1 - l0) / (g1 - g0) if g1 != g0 else 1.0
-        gain_db += (target - now) / float(np.clip(slope, 0.05, 1.0))
+        step = float(np.clip((target - now) / float(np.clip(slope, 0.05, 1.0)), -6.0, 6.0))
+        if gain_db >= first + MAX_EXTRA_GAIN and step > 0:
+            break
+        gain_db = min(gain_db + step, first + MAX_EXTRA_GAIN)
     return out, {"gain_db": gain_db, "limiter_db": reduction, "passes": max(1, len(tried))}
 
 
@@ -63,6 +70,9 @@ def master(audio: np.ndarray, sr_in: int, cfg, gain_db: float, album_mode: bool,
             break
         margin += excess + 0.05
     lufs = loudness.integrated_loudness(decoded, sr)
+    if target is not None and np.isfinite(lufs) and lufs < target - 0.5:
+        log.warning("%s: %.1f LUFS, under the %.1f target: more would need over %.0f dB of limiting",
+                    Path(path).name, lufs, target, MAX_EXTRA_GAIN)
     return {"loudness": lufs if np.isfinite(lufs) else None, "true_peak": peak if np.isfinite(peak) else None, "gain_db": info["gain_db"],
             "limiter_db": info["limiter_db"], "frames": len(out), "decoded_frames": len(decoded),
             "duration": len(out) / sr, "encodes": attempt}
