@@ -142,7 +142,7 @@ class PickStage(Stage):
             if r.data.get("manual"):
                 cell += " (manual)"
             elif r.data.get("all_rejected"):
-                cell += " (ALL REJECTED: least bad kept)"
+                cell += " (all rejected)"
             cells[r.unit] = cell
         return cells
 

@@ -17,6 +17,7 @@ from scipy import signal
 CLAP_WINDOW_S = 10.0  # CLAP's own input length; fixed windows, since random crops drift
 
 _loaded: dict[str, Any] = {}
+_logged: set[tuple[str, str]] = set()
 
 
 @contextlib.contextmanager
@@ -105,7 +106,8 @@ class LearnedScorers:
         if why:
             self.skipped["aesthetics"] = why
         for name, reason in self.skipped.items():
-            if log is not None:
+            if log is not None and (name, reason) not in _logged:  # once per process, not per round
+                _logged.add((name, reason))
                 log.info("Pick: %s scorer skipped: %s", name, reason)
 
     @staticmethod
