@@ -11,7 +11,7 @@ from .config import RenderConfig
 
 class RenderStage(Stage):
     name = "render"
-    version = "1"
+    version = "2"  # 2: per-take hash noise and the fast loop (other tokens than 1 for a seed)
     Config = RenderConfig
     needs = ("tracklist",)
     makes = ("take",)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class RenderConfig(BaseModel):
@@ -15,11 +15,26 @@ class RenderConfig(BaseModel):
     top_p: float = Field(0.0, ge=0, le=1)
     temperature: float = Field(1.0, gt=0)
     cfg: float = Field(3.0, ge=0, description="classifier-free guidance scale")
-    batch_size: int | Literal["auto"] = "auto"
+    # MusicGen was trained on 30 s windows; longer takes continue from the last
+    # (max_window - extend_stride) seconds, as AudioCraft does with the same defaults.
+    max_window: float = Field(30.0, gt=0, le=30, description="seconds one generation window holds")
+    extend_stride: float = Field(18.0, gt=0, description="seconds each continuation window adds")
+    batch_size: int | Literal["auto"] = Field("auto", description="takes per batch; auto sizes it from free GPU memory")
     device: str = "auto"
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+
+    @model_validator(mode="after")
+    def _check(self) -> "RenderConfig":
+        if self.extend_stride >= self.max_window:
+            raise ValueError("extend_stride must be less than max_window (the rest of the window is the prompt)")
+        if isinstance(self.batch_size, int) and self.batch_size < 1:
+            raise ValueError("batch_size must be >= 1 or 'auto'")
+        return self
 
     def key_fields(self) -> dict:
         # device, dtype and batch_size change speed, not what was asked for: changing them
         # keeps finished takes (their records still note where they came from).
-        return self.model_dump(include={"model", "duration", "top_k", "top_p", "temperature", "cfg"})
+        fields = {"model", "duration", "top_k", "top_p", "temperature", "cfg"}
+        if self.duration > self.max_window:  # windows only matter to takes that need several
+            fields |= {"max_window", "extend_stride"}
+        return self.model_dump(include=fields)

@@ -8,29 +8,86 @@ import numpy as np
 
 from albumgen import atomic
 from albumgen.audio.io import write_wav
-from albumgen.models.decode import Sampling, generate_codes
+from albumgen.errors import ModelError
+from albumgen.models.decode import Sampling
+from albumgen.models.fast import FastLoop, delays
 from albumgen.models.musicgen import decode_tokens, load_musicgen
+from albumgen.models.windows import Windows, generate_long
 from albumgen.stage import Context, Done, Unit
+
+from .progress import Progress
+
+MAX_BATCH = 64  # past this a step is compute-bound: bigger batches only add latency
+CPU_BATCH = 8  # on CPU a batch is for fewer Python steps, not memory: no point sizing it
+GPU_MEMORY_SHARE = 0.8  # of free memory for the caches; the rest for weights' workspaces, EnCodec
+
+
+def generate_takes(loop: FastLoop, prompts: list[str], seeds: list[int], frames: int, sampling: Sampling,
+                   windows: Windows, on_step=None):
+    """One batch of takes' tokens. A module-level seam: the OOM test wraps it."""
+    return generate_long(loop, prompts, seeds, frames, sampling, windows, on_step)
+
+
+def auto_batch_size(loop: FastLoop, window_frames: int, cfg_on: bool, pending: int) -> int:
+    """Takes per batch from free accelerator memory and the KV cache bytes a take needs."""
+    import torch
+
+    if loop.device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(loop.device)
+        n = int(free * GPU_MEMORY_SHARE // loop.kv_bytes_per_take(window_frames, cfg=cfg_on))
+    else:
+        n = CPU_BATCH
+    return max(1, min(n, MAX_BATCH, pending))
 
 
 def render_units(ctx: Context, units: list[Unit]) -> Iterator[Done]:
+    import torch
+
     cfg = ctx.stage_config("render")
     lm = load_musicgen(cfg.model, cfg.device, cfg.dtype)
-    frames = max(1, int(round(cfg.duration * lm.frame_rate)))
-    batch = cfg.batch_size if isinstance(cfg.batch_size, int) else 8
+    if "melody" in type(lm.model).__name__.lower():
+        raise ModelError(f"render.model: {cfg.model} is a melody checkpoint, which albumgen cannot render yet",
+                         "use a text-only MusicGen checkpoint")
+    rate = lm.frame_rate
+    frames = max(1, int(round(cfg.duration * rate)))
+    windows = Windows(max_frames=int(round(cfg.max_window * rate)), stride_frames=int(round(cfg.extend_stride * rate)))
     sampling = Sampling(top_k=cfg.top_k, top_p=cfg.top_p, temperature=cfg.temperature, cfg=cfg.cfg)
-    for start in range(0, len(units), batch):
+    loop = FastLoop(lm)
+    window_frames = min(frames, windows.max_frames)
+    batch = cfg.batch_size if isinstance(cfg.batch_size, int) else \
+        auto_batch_size(loop, window_frames, cfg.cfg > 1, len(units))
+    steps = windows.steps(frames, max(delays(lm.num_codebooks, lm.channels)))
+    progress = Progress(len(units), frames / rate, ctx.progress, ctx.log)
+    ctx.event("render_batch_size", batch_size=batch, auto=cfg.batch_size == "auto", device=lm.device)
+    start = 0
+    while start < len(units):
         group = units[start:start + batch]
         t0 = time.monotonic()
-        codes = generate_codes(lm, [u.payload["prompt"] for u in group], [u.payload["seed"] for u in group],
-                               frames, sampling)
-        audio = decode_tokens(lm, codes)
+        try:
+            codes = generate_takes(loop, [u.payload["prompt"] for u in group], [u.payload["seed"] for u in group],
+                                   frames, sampling, windows,
+                                   on_step=lambda done, n=len(group): progress.batch_step(n, done / steps))
+            # One take at a time: batched convolutions round differently, and a take's audio
+            # must be exactly what decoding its saved tokens alone gives back.
+            audio = [decode_tokens(lm, codes[i:i + 1])[0] for i in range(len(group))]
+        except torch.OutOfMemoryError:
+            if len(group) == 1:
+                raise ModelError(f"render: out of memory with one take of {cfg.model} on {lm.device}",
+                                 "lower render.max_window, set render.dtype to float16, or use a smaller model") from None
+            batch = len(group) // 2
+            if lm.device == "cuda":
+                torch.cuda.empty_cache()
+            ctx.event("render_oom", batch_size=batch, failed_batch=len(group))
+            ctx.log.warning("render: out of memory at batch %d, going on with batch %d", len(group), batch)
+            continue
         seconds = (time.monotonic() - t0) / len(group)
         for i, unit in enumerate(group):
-            yield _save_take(ctx, lm, unit, codes[i], audio[i], frames, seconds)
+            yield _save_take(ctx, lm, unit, codes[i], audio[i], frames, seconds, len(group), cfg)
+        start += len(group)
+        progress.takes_done(len(group))
 
 
-def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds: float) -> Done:
+def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds: float, batch: int, cfg) -> Done:
     p = unit.payload
     folder = ctx.path(f"manifest/takes/{p['track']}")
     wav = folder / f"take-{p['take']}.wav"
@@ -42,7 +99,8 @@ def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds:
             np.save(f, codes.cpu().numpy().astype(np.int16))
     meta = {"track": p["track"], "take": p["take"], "seed": p["seed"], "prompt": p["prompt"],
             "model": lm.model_id, "revision": lm.revision, "sample_rate": lm.sample_rate,
-            "channels": lm.channels, "frames": frames, "seconds": round(seconds, 3),
+            "channels": lm.channels, "frames": frames, "seconds": round(seconds, 3), "batch": batch,
+            "sampling": {"top_k": cfg.top_k, "top_p": cfg.top_p, "temperature": cfg.temperature, "cfg": cfg.cfg},
             "device": lm.device, "dtype": str(lm.dtype).replace("torch.", "")}
     atomic.write_json(meta_path, meta)
     return Done(unit, [wav, codes_path, meta_path], data=meta, seconds=seconds)

@@ -50,12 +50,13 @@ def build_tiny(stereo: bool = False, seed: int = 0):
     torch.manual_seed(seed)
     try:
         model = MusicgenForConditionalGeneration(config).eval()
-        # Random init leaves the decoder's output nearly silent; a wider spread on the
-        # EnCodec codebooks makes the noise audible so the rest of the pipeline has
-        # something to measure.
+        # EnCodec's codebooks are buffers that start at zero: left so, every token decodes to
+        # the same vector and every take to the same audio. Random codebook entries make each
+        # take's audio follow its tokens, so pick has different takes to tell apart.
         with torch.no_grad():
-            for p in model.audio_encoder.quantizer.parameters():
-                p.normal_(0.0, 1.0)
+            for name, buf in model.audio_encoder.quantizer.named_buffers():
+                if name.endswith(("codebook.embed", "codebook.embed_avg")):
+                    buf.normal_(0.0, 50.0)  # the random decoder damps them; 50 keeps takes audibly apart
     finally:
         torch.random.set_rng_state(state)
     model.generation_config = GenerationConfig(

@@ -1,0 +1,162 @@
+"""The render stage end to end on the tiny model: records, saved tokens, batches, OOM, windows."""
+from __future__ import annotations
+
+import io
+import logging
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from albumgen import runner
+from albumgen.config import load_config
+from albumgen.errors import ConfigError
+from albumgen.manifest import Manifest
+from albumgen.models.musicgen import decode_tokens, load_musicgen
+from albumgen.stages.render import engine
+from albumgen.stages.render.progress import Progress
+from helpers import write_pipeline
+
+TAKES = [f"t0{t}/take-{n}" for t in (1, 2) for n in (1, 2)]
+
+
+def build(folder, render: dict, progress: bool = False):
+    pipeline = write_pipeline(folder, {"render": render})
+    config, base = load_config(pipeline)
+    ctx = runner.make_context(config, base, pipeline.name, progress=progress)
+    runner.build(ctx, until="render")
+    return ctx.album_dir
+
+
+def takes(album) -> dict[str, tuple[np.ndarray, np.ndarray, dict]]:
+    out = {}
+    for rec in Manifest(album).records("render"):
+        stem = album / "manifest" / "takes" / rec.unit.replace("/", "/")
+        audio, sr = sf.read(f"{stem}.wav", dtype="float32", always_2d=True)
+        out[rec.unit] = (np.load(f"{stem}.codes"), audio, rec.data)
+    return out
+
+
+@pytest.fixture(scope="module")
+def batched(tmp_path_factory):
+    """Four takes of two tracks in one batch of four."""
+    return takes(build(tmp_path_factory.mktemp("batched"), {"batch_size": 4}))
+
+
+def test_takes_record_model_revision_seed_and_sampling(batched):
+    assert sorted(batched) == TAKES
+    codes, audio, rec = batched["t01/take-2"]
+    assert codes.shape == (4, 50) and codes.dtype == np.int16
+    assert audio.shape == (50 * 640, 1)
+    assert rec["model"] == "tiny" and rec["revision"] == "random" and rec["batch"] == 4
+    assert rec["sampling"] == {"top_k": 250, "top_p": 0.0, "temperature": 1.0, "cfg": 3.0}
+    assert (rec["frames"], rec["sample_rate"], rec["channels"], rec["dtype"]) == (50, 32000, 1, "float32")
+    seeds = {r["seed"] for _, _, r in batched.values()}
+    assert len(seeds) == 4  # every take its own seed ...
+    assert len({c.tobytes() for c, _, _ in batched.values()}) == 4  # ... and its own tokens
+
+
+def test_decoding_saved_tokens_gives_the_take_audio(batched):
+    lm = load_musicgen("tiny", "cpu")
+    for codes, audio, _ in batched.values():
+        again = decode_tokens(lm, torch.from_numpy(codes.astype(np.int64))[None])[0].numpy().T
+        assert np.array_equal(again, audio)
+
+
+def test_oom_halves_the_batch_and_takes_do_not_depend_on_it(tmp_path, monkeypatch, batched):
+    """Only one take fits: batch 4 -> 2 -> 1, logged, and every take as in one batch of 4."""
+    real = engine.generate_takes
+    tried = []
+
+    def small_gpu(loop, prompts, *args, **kwargs):
+        tried.append(len(prompts))
+        if len(prompts) > 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(loop, prompts, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "generate_takes", small_gpu)
+    album = build(tmp_path, {"batch_size": 4})
+    assert tried == [4, 2, 1, 1, 1, 1]
+    ooms = [(e["failed_batch"], e["batch_size"]) for e in Manifest(album).events() if e["event"] == "render_oom"]
+    assert ooms == [(4, 2), (2, 1)]
+    alone = takes(album)
+    assert sorted(alone) == TAKES
+    for unit, (codes, audio, rec) in alone.items():
+        assert rec["batch"] == 1
+        assert np.array_equal(codes, batched[unit][0]), unit
+        assert np.array_equal(audio, batched[unit][1]), unit
+
+
+def test_oom_with_one_take_is_a_clear_error(tmp_path, monkeypatch):
+    def no_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(engine, "generate_takes", no_memory)
+    with pytest.raises(Exception) as e:
+        build(tmp_path, {"batch_size": 1})
+    assert str(e.value) == ("render: out of memory with one take of tiny on cpu (lower render.max_window, "
+                            "set render.dtype to float16, or use a smaller model)")
+
+
+def test_stereo_takes_have_two_channels(tmp_path):
+    album = build(tmp_path, {"model": "tiny-stereo", "takes": 1, "duration": 0.5})
+    got = takes(album)
+    codes, audio, rec = got["t01/take-1"]
+    assert codes.shape == (8, 25) and audio.shape == (25 * 640, 2) and rec["channels"] == 2
+    assert not np.array_equal(audio[:, 0], audio[:, 1])
+    lm = load_musicgen("tiny-stereo", "cpu")
+    again = decode_tokens(lm, torch.from_numpy(codes.astype(np.int64))[None])[0].numpy().T
+    assert np.array_equal(again, audio)
+
+
+def test_long_takes_continue_window_after_window(tmp_path, caplog):
+    """1.6 s takes with 1 s windows: frames 0-49, then 30-79 continuing, then 60-79."""
+    caplog.set_level(logging.INFO, logger="albumgen")
+    album = build(tmp_path, {"takes": 1, "duration": 1.6, "max_window": 1.0, "extend_stride": 0.6})
+    got = takes(album)
+    codes, audio, rec = got["t02/take-1"]
+    assert codes.shape == (4, 80) and audio.shape == (80 * 640, 1) and rec["frames"] == 80
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("render: ")]
+    assert lines[-1].startswith("render: 2/2 takes, ") and lines[-1].endswith("ETA 0:00:00")
+
+
+def test_window_settings_are_checked():
+    from albumgen.config import parse_config
+
+    with pytest.raises(ConfigError) as e:
+        parse_config({"render": {"max_window": 10, "extend_stride": 10}})
+    assert str(e.value).startswith("render: extend_stride must be less than max_window")
+    with pytest.raises(ConfigError, match=r"render.max_window: must be <= 30"):
+        parse_config({"render": {"max_window": 40}})
+
+
+def test_progress_line_on_a_terminal_and_in_a_log(caplog):
+    now = [100.0]
+    clock = lambda: now[0]  # noqa: E731
+    tty = io.StringIO()
+    p = Progress(4, 10.0, tty=True, log=logging.getLogger("albumgen"), stream=tty, every=0, clock=clock)
+    now[0] = 110.0
+    p.batch_step(2, 0.5)  # one take's worth of audio (10 s) in 10 s
+    now[0] = 120.0
+    p.takes_done(2)
+    now[0] = 140.0
+    p.takes_done(2)
+    assert tty.getvalue() == ("\rrender: 0/4 takes, 1.00 audio s/s, ETA 0:00:30"
+                              "\rrender: 2/4 takes, 1.00 audio s/s, ETA 0:00:20"
+                              "\rrender: 4/4 takes, 1.00 audio s/s, ETA 0:00:00\n")
+    caplog.set_level(logging.INFO, logger="albumgen")
+    plain = Progress(3, 30.0, tty=False, log=logging.getLogger("albumgen"), every=0, clock=clock)
+    now[0] = 160.0
+    plain.takes_done(1)
+    assert [r.getMessage() for r in caplog.records] == ["render: 1/3 takes, 1.50 audio s/s, ETA 0:00:40"]
+
+
+def test_auto_batch_size_on_cpu_is_capped_by_the_pending_takes():
+    from albumgen.models.fast import FastLoop
+
+    loop = FastLoop(load_musicgen("tiny", "cpu"))
+    assert engine.auto_batch_size(loop, 1500, True, 3) == 3
+    assert engine.auto_batch_size(loop, 1500, True, 100) == engine.CPU_BATCH
+    # 2 rows (CFG) x 2 (K and V) x 2 layers x 32 dims x 4 bytes per position.
+    assert loop.kv_bytes_per_take(1500, text_len=64) == 2 * 2 * 2 * 32 * 4 * (1500 + 4 + 1 + 64)
