@@ -222,3 +222,15 @@ def test_rewrite_pass_keeps_intent_and_falls_back_per_prompt(server, tmp_path, m
         "Sad piano", "Fast synthwave", "Desert guitar"]
     build(path)
     assert server.calls == 1
+
+
+def test_retry_after_reads_seconds_http_dates_and_milliseconds():
+    import email.utils
+    import time
+
+    from albumgen.stages.prompts.llm import retry_after
+
+    assert retry_after({"retry-after": "0.25"}) == 0.25
+    assert retry_after({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
+    assert 8 <= retry_after({"retry-after": email.utils.formatdate(time.time() + 10, usegmt=True)}) <= 10
+    assert retry_after({"retry-after": "soon"}) is None and retry_after({}) is None

@@ -103,6 +103,12 @@ def test_numbered_list_inside_prose():
     assert cleaned(parse_text(reply)) == CLEAN
 
 
+def test_markdown_table_reply():
+    reply = ("| # | Title | Prompt |\n|---|:---|---|\n| 1 | Neon Rain | synthwave with gated drums, 110 bpm |\n"
+             "| 2 | Night Drive | dark outrun with arpeggios, 100 bpm |\n")
+    assert cleaned(parse_text(reply)) == CLEAN
+
+
 def test_csv_reply():
     reply = "title,prompt\nNeon Rain,\"synthwave with gated drums, 110 bpm\"\nNight Drive,\"dark outrun with arpeggios, 100 bpm\""
     assert cleaned(parse_text(reply)) == CLEAN

@@ -75,6 +75,9 @@ def parse_text(text: str) -> Parsed:
         if found:
             return found
     body = "\n".join(fenced) if fenced and any(b.strip() for b in fenced) else text
+    table = markdown_table(body)
+    if table is not None:
+        return Parsed(parse_csv(table))
     if looks_like_csv(body):
         return Parsed(parse_csv(body))
     return parse_lines(body)
@@ -220,6 +223,18 @@ def _is_header(header: list[str], rest: list[list[str]]) -> bool:
 
 
 # -- Markdown, TXT, prose ------------------------------------------------------------------
+def markdown_table(text: str) -> str | None:
+    """A Markdown table as CSV text (so one set of column rules serves both), or None."""
+    rows = [ln.strip().strip("|").split("|") for ln in text.split("\n") if ln.strip().startswith("|")]
+    rows = [[c.strip() for c in r] for r in rows if not all(re.fullmatch(r":?-{2,}:?", c.strip()) for c in r)]
+    if len(rows) < 2:
+        return None
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return out.getvalue()
+
+
+
 def parse_lines(text: str) -> Parsed:
     """One item per line or per list entry; with a list inside prose, only the list."""
     album, items, current = None, [], None
