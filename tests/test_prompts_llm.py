@@ -13,7 +13,7 @@ from albumgen.cli import main
 from albumgen.config import load_config
 from albumgen.errors import LLMError
 from helpers import write_pipeline
-from llm_server import LLMServer, chat, error, tracklist_json
+from llm_server import LLMServer, Scripted, chat, error, tracklist_json
 
 KEY = "sk-test-SECRET-4242-do-not-log"
 MODEL = "test-model"
@@ -184,6 +184,13 @@ def test_404_unknown_model(server, tmp_path):
     assert str(e) == (f"LLM server {server.base_url} (model {MODEL}) answered 404 (The model `{MODEL}` does not "
                       "exist) (check prompts.llm.model is a model the server has and prompts.llm.base_url "
                       "(usually ending in /v1))")
+
+
+def test_a_web_page_instead_of_an_api(server, tmp_path):
+    server.add(*[Scripted(200, "<html><body>Welcome to nginx!</body></html>")] * 2)
+    e = failure(server, tmp_path, max_attempts=2)
+    assert str(e) == (f"LLM server {server.base_url} (model {MODEL}) sent a reply that is not an OpenAI chat "
+                      "completion after 2 attempts (check prompts.llm.base_url points at an OpenAI-compatible API)")
 
 
 def test_server_not_running(tmp_path, monkeypatch):

@@ -155,6 +155,9 @@ class LLM:
         except openai.APIConnectionError:
             raise _Transient(LLMError(f"cannot reach {self.where}: connection failed",
                                       "start the server or fix prompts.llm.base_url")) from None
+        except (openai.APIError, ValueError):  # a 200 that is not a chat completion (an HTML page...)
+            raise _Transient(LLMError(f"{self.where} sent a reply that is not an OpenAI chat completion",
+                                      "check prompts.llm.base_url points at an OpenAI-compatible API")) from None
         if not getattr(resp, "choices", None):
             raise _Transient(LLMError(f"{self.where} sent a reply with no choices", "check the server"))
         choice = resp.choices[0]
