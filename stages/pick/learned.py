@@ -87,6 +87,15 @@ def availability(cfg, base_dir: Path | None = None) -> dict[str, str | None]:
     return {"clap": clap_folder(cfg, base_dir)[1], "aesthetics": aesthetics_checkpoint(cfg, base_dir)[1]}
 
 
+def clap_windows(frames: int, rate: int) -> list[tuple[int, int]]:
+    """(start, length) of the fixed windows CLAP sees: back to back from the start; a tail
+    shorter than half a window is dropped (repeat-padded, a few seconds would count as
+    much as ten). Fixed, not random, so a take always gets the same score."""
+    win = int(CLAP_WINDOW_S * rate)
+    starts = [s for s in range(0, max(1, frames), win) if s == 0 or frames - s >= win // 2]
+    return [(s, min(win, frames - s)) for s in starts]
+
+
 class LearnedScorers:
     """Loads what is available once, then scores takes one by one."""
 
@@ -151,11 +160,7 @@ class LearnedScorers:
         rate = processor.feature_extractor.sampling_rate
         mono = audio.mean(axis=1) if audio.ndim == 2 else audio
         mono = signal.resample_poly(mono.astype(np.float64), rate, sr).astype(np.float32) if sr != rate else mono
-        win = int(CLAP_WINDOW_S * rate)
-        # Non-overlapping windows from the start; a tail shorter than half a window is
-        # dropped (repeat-padding it would over-weight a few seconds).
-        starts = [s for s in range(0, max(1, len(mono)), win) if s == 0 or len(mono) - s >= win // 2]
-        windows = [mono[s:s + win] for s in starts]
+        windows = [mono[s:s + n] for s, n in clap_windows(len(mono), rate)]
         with torch.no_grad():
             inputs = processor(audio=windows, sampling_rate=rate, return_tensors="pt")
             emb = _features(model.get_audio_features(**inputs))
