@@ -75,6 +75,7 @@ def render_units(ctx: Context, units: list[Unit]) -> Iterator[Done]:
                 raise ModelError(f"render: out of memory with one take of {cfg.model} on {lm.device}",
                                  "lower render.max_window, set render.dtype to float16, or use a smaller model") from None
             batch = len(group) // 2
+            loop.reset()
             if lm.device == "cuda":
                 torch.cuda.empty_cache()
             ctx.event("render_oom", batch_size=batch, failed_batch=len(group))

@@ -96,6 +96,11 @@ class FastLoop:
         self._states: dict = {}
         self._pool = None
 
+    def reset(self) -> None:
+        """Drop caches and graphs (after an OOM, before retrying with a smaller batch)."""
+        self._states.clear()
+        self._pool = None
+
     def kv_bytes_per_take(self, window_frames: int, text_len: int = 64, cfg: bool = True) -> int:
         """Cache bytes one take needs: what batch_size 'auto' divides free memory by."""
         w = self.w

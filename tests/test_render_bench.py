@@ -1,0 +1,20 @@
+"""bench/render_throughput.py runs on CPU with the tiny model and prints its table."""
+from __future__ import annotations
+
+import runpy
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "render_throughput.py"
+
+
+def test_bench_prints_both_loops_and_the_greedy_check(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", [str(BENCH), "--model", "tiny", "--batch", "2", "--steps", "12",
+                                      "--check", "12", "--device", "cpu"])
+    runpy.run_path(str(BENCH), run_name="__main__")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("tiny on cpu (") and "float32, 12 steps, CFG 3, top-k 250" in out[0]
+    assert out[1] == "greedy tokens, first 9 frames: identical to transformers"
+    assert out[2].split() == ["batch", "loop", "ms/step", "audio", "s/s", "ratio", "floor", "ms", "of", "floor"]
+    assert [line.split()[:2] for line in out[3:]] == [["2", "transformers"], ["2", "albumgen"]]
+    assert out[4].split()[4].endswith("x")  # the ratio
