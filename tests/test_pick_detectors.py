@@ -104,11 +104,14 @@ def test_all_bad_takes_keep_the_least_bad():
 
 def test_fewer_hard_failures_beat_a_better_score():
     base = dict(feats("clean"))
-    two = {**base, "clipping": 0.5, "harsh": 0.5}
-    one = {**base, "clipping": 0.5, "tonal_share": 0.0}
+    # one hard failure, but everything else about it is poor
+    one = {**base, "harsh": 0.9, "pulse_clarity": 0.0, "tonal_share": 0.03, "tempo_drift": 0.5, "repetition": 0.85}
+    # two hard failures, each just over its threshold, otherwise the clean take
+    two = {**base, "clipping": 0.0011, "end_decay": 0.04}
     scored = combine([two, one], CFG)
-    assert [len(s["rejects"]) for s in scored] == [2, 2]
-    assert choose(combine([two, {**base, "harsh": 0.5}], CFG)) == 1
+    assert [len(s["rejects"]) for s in scored] == [2, 1]
+    assert scored[0]["score"] > scored[1]["score"]
+    assert choose(scored) == 1
 
 
 def test_hard_checks_are_configurable():
@@ -137,3 +140,17 @@ def test_a_take_shorter_than_the_analysis_windows_still_scores():
     f = features(F.music(seconds=0.3), F.SR)
     assert f["repetition"] == 0.0 and f["pulse_clarity"] == 0.0
     assert np.isfinite(list(f.values())).all()
+
+
+def test_malformed_overrides_file_is_a_clear_error(tmp_path):
+    from albumgen.errors import InputError
+    from albumgen.stages.pick import overrides
+
+    assert overrides.load(tmp_path) == {}
+    overrides.save(tmp_path, {"t02": 3, "t01": 1})
+    assert overrides.load(tmp_path) == {"t01": 1, "t02": 3}
+    (tmp_path / overrides.REL).write_text('{"schema_version": 1, "tracks": {"t01": 0}}')
+    with pytest.raises(InputError, match="tracks must map track ids to take numbers >= 1"):
+        overrides.load(tmp_path)
+    overrides.save(tmp_path, {})
+    assert not (tmp_path / overrides.REL).exists()
