@@ -37,7 +37,9 @@ class LLMConfig(BaseModel):
 
     def candidate_count(self, tracks: int) -> int:
         # More than needed, so cleaning can drop the weak ones and still fill the album.
-        return self.candidates or max(tracks + 2, math.ceil(tracks * 1.5))
+        if self.candidates:
+            return max(self.candidates, tracks)  # fewer than the album needs can never fill it
+        return max(tracks + 2, math.ceil(tracks * 1.5))
 
 
 class InlineTrack(BaseModel):
