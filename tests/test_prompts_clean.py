@@ -63,7 +63,8 @@ def test_titles_lose_decoration_but_keep_their_words():
 
 # -- properties ---------------------------------------------------------------------------
 _chatbot = st.sampled_from(["1. ", "- ", "* ", "**", '"', "“", "```", "\n", "  ", "Track 2: ", "vocals ", "lyrics ",
-                            "album artwork ", "Create a ", "synthwave ", "90 bpm", ", ", "\u200b", "ß", "ﬁ", "#"])
+                            "album artwork ", "Create a ", "synthwave ", "90 bpm", ", ", "\u200b", "ß", "ﬁ", "#",
+                            "{", "}", "[", "]", '"prompt": ', '"tracks": [', "| ", "|---|", "title,prompt\n"])
 _texts = st.one_of(st.text(max_size=200), st.lists(st.one_of(_chatbot, st.text(max_size=8)), max_size=30).map("".join))
 
 

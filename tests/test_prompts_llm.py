@@ -12,6 +12,7 @@ from albumgen import runner
 from albumgen.cli import main
 from albumgen.config import load_config
 from albumgen.errors import LLMError
+from albumgen.manifest import Manifest
 from helpers import write_pipeline
 from llm_server import LLMServer, Scripted, chat, error, tracklist_json
 
@@ -77,6 +78,17 @@ def test_clean_json_reply_stored_once_resume_and_fewer_tracks_make_no_call(serve
     rec3, _ = build(path)
     assert server.calls == 1
     assert tracks_of(rec3)[:2] == tracks_of(rec) and tracks_of(rec3)[2][1] == "Glass City"
+
+
+def test_a_crash_after_the_reply_never_pays_twice(server, tmp_path):
+    server.add(chat(tracklist_json(FOUR)))
+    path = pipeline(tmp_path, server.base_url)
+    rec, ctx = build(path)
+    # As if killed after the reply was stored but before the tracklist record committed.
+    Manifest(ctx.album_dir).drop("prompts", "tracklist")
+    (ctx.album_dir / "manifest/prompts/tracklist.json").unlink()
+    again, _ = build(path)
+    assert server.calls == 1 and again.data == rec.data
 
 
 def test_more_tracks_than_stored_candidates_asks_again(server, tmp_path):
