@@ -74,6 +74,17 @@ def test_take_tokens_do_not_depend_on_batch_layout(loop):
     assert torch.equal(loop.generate(PROMPTS, SEEDS, FRAMES, s), batch[:2])  # and again: same tokens
 
 
+def test_graph_path_gives_the_eager_tokens(lm, loop):
+    """The per-bucket capture path (warm-up step, counter restored, replays), run on CPU with
+    a stand-in for the CUDA graph; small buckets so a take crosses several."""
+    s = Sampling(top_k=20)
+    graphed = FastLoop(lm, bucket=8, graphs=True)
+    got = graphed.generate(PROMPTS, SEEDS, FRAMES, s)
+    assert torch.equal(got, loop.generate(PROMPTS, SEEDS, FRAMES, s))
+    assert sorted(next(iter(graphed._states.values())).graphs) == [8, 16, 24, 32, 40, FRAMES + lm.num_codebooks // lm.channels]
+    assert torch.equal(graphed.generate(PROMPTS, SEEDS, FRAMES, s), got)  # graphs reused on a new batch
+
+
 def test_noise_is_a_function_of_seed_step_codebook_token():
     counters = noise.token_counters(4, 64, "cpu")
     keys = noise.take_keys([1, 2, 1], "cpu")

@@ -121,6 +121,16 @@ def test_long_takes_continue_window_after_window(tmp_path, caplog):
     assert lines[-1].startswith("render: 2/2 takes, ") and lines[-1].endswith("ETA 0:00:00")
 
 
+def test_a_checkpoint_folder_beside_the_pipeline_renders(tmp_path):
+    from albumgen.models.tiny import build_tiny, byte_tokenizer
+
+    build_tiny().save_pretrained(tmp_path / "ckpt")
+    byte_tokenizer().save_pretrained(tmp_path / "ckpt")
+    album = build(tmp_path, {"model": "ckpt", "takes": 1, "duration": 0.2})
+    rec = takes(album)["t01/take-1"][2]
+    assert rec["model"] == str((tmp_path / "ckpt").resolve()) and rec["revision"].startswith("folder:")
+
+
 def test_window_settings_are_checked():
     from albumgen.config import parse_config
 

@@ -1,7 +1,9 @@
 """Rendering pending takes: batches across tracks, per-take seeds, tokens kept beside audio."""
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -40,11 +42,19 @@ def auto_batch_size(loop: FastLoop, window_frames: int, cfg_on: bool, pending: i
     return max(1, min(n, MAX_BATCH, pending))
 
 
+def model_source(model: str, base_dir: Path) -> str:
+    """A relative checkpoint folder is relative to pipeline.yaml, like every path in it."""
+    local = Path(os.path.expanduser(model))
+    if model not in ("tiny", "tiny-stereo") and not local.is_absolute() and (base_dir / local).is_dir():
+        return str((base_dir / local).resolve())
+    return model
+
+
 def render_units(ctx: Context, units: list[Unit]) -> Iterator[Done]:
     import torch
 
     cfg = ctx.stage_config("render")
-    lm = load_musicgen(cfg.model, cfg.device, cfg.dtype)
+    lm = load_musicgen(model_source(cfg.model, ctx.base_dir), cfg.device, cfg.dtype)
     if "melody" in type(lm.model).__name__.lower():
         raise ModelError(f"render.model: {cfg.model} is a melody checkpoint, which albumgen cannot render yet",
                          "use a text-only MusicGen checkpoint")

@@ -90,7 +90,7 @@ class FastLoop:
         self.device = torch.device(lm.device)
         cuda = self.device.type == "cuda"
         self.bucket = bucket or (128 if cuda else 64)
-        self.use_graphs = cuda if graphs is None else (graphs and cuda)
+        self.use_graphs = cuda if graphs is None else graphs
         self.pad = lm.model.decoder.config.pad_token_id
         self.counters = noise.token_counters(self.w.codebooks, self.w.vocab, self.device)
         self._states: dict = {}
@@ -243,18 +243,29 @@ class FastLoop:
         """The step for one length bucket as a CUDA graph, captured on first use."""
         g = st.graphs.get(length)
         if g is None:
-            if self._pool is None:
-                self._pool = torch.cuda.graph_pool_handle()
             saved = st.pos.clone()
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):  # warm-up run: lazy inits must not happen in capture
+            if self.device.type == "cuda":
+                if self._pool is None:
+                    self._pool = torch.cuda.graph_pool_handle()
+                side = torch.cuda.Stream()
+                side.wait_stream(torch.cuda.current_stream())
+                with torch.cuda.stream(side):  # warm-up run: lazy inits must not happen in capture
+                    self._step(st, length, s)
+                torch.cuda.current_stream().wait_stream(side)
+            else:
                 self._step(st, length, s)
-            torch.cuda.current_stream().wait_stream(side)
-            # The warm-up wrote the same values the replay will; only the counter must go back.
+            # The warm-up wrote the values the replay will write again; only the counter goes back.
             st.pos.copy_(saved)
-            g = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(g, pool=self._pool):
-                self._step(st, length, s)
+            if self.device.type == "cuda":
+                g = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(g, pool=self._pool):
+                    self._step(st, length, s)
+            else:  # stands in for a graph so CPU tests run the same warm-up and bucket logic
+                g = _Replay(lambda: self._step(st, length, s))
             st.graphs[length] = g
         return g
+
+
+class _Replay:
+    def __init__(self, fn):
+        self.replay = fn
