@@ -91,6 +91,19 @@ def test_a_crash_after_the_reply_never_pays_twice(server, tmp_path):
     assert server.calls == 1 and again.data == rec.data
 
 
+def test_hand_edited_stored_reply_is_read_back_without_a_call(server, tmp_path):
+    server.add(chat(tracklist_json(FOUR)))
+    path = pipeline(tmp_path, server.base_url)
+    rec, ctx = build(path)
+    stored = ctx.album_dir / next(p for p in rec.outputs if "/llm-" in p)
+    data = json.loads(stored.read_text("utf-8"))
+    data["candidates"][1]["prompt"] = "bright city pop with slap bass, 112 bpm"
+    stored.write_text(json.dumps(data), "utf-8")
+    again, _ = build(path)
+    assert server.calls == 1
+    assert tracks_of(again)[1] == ("t02", "Night Drive", "Bright city pop with slap bass, 112 bpm")
+
+
 def test_more_tracks_than_stored_candidates_asks_again(server, tmp_path):
     server.add(chat(tracklist_json(FOUR)))
     build(pipeline(tmp_path, server.base_url, tracks=2))
