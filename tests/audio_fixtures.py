@@ -147,6 +147,27 @@ def hard_cut(sr: int = SR, seconds: float = SECONDS) -> np.ndarray:
     return x
 
 
+def drifting_tempo(sr: int = SR, seconds: float = SECONDS, bpm=(100.0, 150.0), seed: int = 4) -> np.ndarray:
+    """Chords and a drum kit whose tempo slides from bpm[0] to bpm[1]: no steady beat."""
+    rng = np.random.default_rng(seed)
+    n = int(sr * seconds)
+    out = np.zeros(n)
+    for m in CHORDS[0]:
+        _add(out, 0.15 * _note(sr, _hz(m), seconds, decay=0.2), 0)
+    t, k = 0.0, 0
+    while t < seconds:
+        start = int(t * sr)
+        _add(out, 0.4 * _hat(sr, rng), start)
+        if k % 4 == 0:
+            _add(out, 0.9 * _kick(sr, rng), start)
+        if k % 4 == 2:
+            _add(out, 0.5 * _snare(sr, rng), start)
+        bpm_now = bpm[0] + (bpm[1] - bpm[0]) * t / seconds
+        t += 30.0 / bpm_now  # eighth notes
+        k += 1
+    return 0.5 * out / np.max(np.abs(out))
+
+
 FAILURES = {  # fixture -> the check it must trip
     "white_noise": ("noise", white_noise),
     "pink_noise": ("noise", pink_noise),

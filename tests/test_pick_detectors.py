@@ -154,3 +154,14 @@ def test_malformed_overrides_file_is_a_clear_error(tmp_path):
         overrides.load(tmp_path)
     overrides.save(tmp_path, {})
     assert not (tmp_path / overrides.REL).exists()
+
+
+def test_unstable_tempo_is_labelled_and_a_steady_one_is_not():
+    steady = features(F.drifting_tempo(seconds=12, bpm=(120, 120)), F.SR)
+    sliding = features(F.drifting_tempo(seconds=12, bpm=(110, 130)), F.SR)
+    lost = features(F.drifting_tempo(seconds=12, bpm=(100, 140)), F.SR)
+    assert steady["tempo_drift"] < 0.001 and abs(steady["tempo"] - 120) < 1
+    assert sliding["tempo_drift"] > 30 * steady["tempo_drift"]
+    assert steady["pulse_clarity"] > sliding["pulse_clarity"] > lost["pulse_clarity"]
+    labels = [{c["check"] for c in checks(f, CFG)} & {"rhythm", "tempo"} for f in (steady, sliding, lost)]
+    assert labels == [set(), {"tempo"}, {"rhythm"}]
