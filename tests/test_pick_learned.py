@@ -3,7 +3,6 @@ download), and used when they are: a tiny random CLAP built in code stands in fo
 laion/larger_clap_music, so the real loading and windowing code runs offline."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import audio_fixtures as F
