@@ -46,10 +46,17 @@ def _read_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
     return data, sr
 
 
-def write_wav(path: Path, audio: np.ndarray, sr: int, subtype: str = "FLOAT") -> None:
-    """Atomically write (frames, channels) or (frames,) float audio."""
+def write_wav(path: Path, audio: np.ndarray, sr: int) -> None:
+    """Atomically write (frames, channels) or (frames,) audio as 32-bit float WAV.
+
+    scipy, not libsndfile: libsndfile adds a PEAK chunk with a timestamp to float WAVs, so
+    the same take written twice would differ in bytes and a take's hash would depend on
+    when it was rendered rather than on what it holds.
+    """
+    from scipy.io import wavfile
+
     with atomic.atomic_path(Path(path)) as tmp:
-        sf.write(str(tmp), np.asarray(audio, dtype=np.float32), sr, subtype=subtype, format="WAV")
+        wavfile.write(str(tmp), sr, np.ascontiguousarray(audio, dtype=np.float32))
 
 
 def to_mono(audio: np.ndarray) -> np.ndarray:
