@@ -34,12 +34,14 @@ def auto_batch_size(loop: FastLoop, window_frames: int, cfg_on: bool, pending: i
     """Takes per batch from free accelerator memory and the KV cache bytes a take needs."""
     import torch
 
-    if loop.device.type == "cuda":
-        free, _total = torch.cuda.mem_get_info(loop.device)
-        n = int(free * GPU_MEMORY_SHARE // loop.kv_bytes_per_take(window_frames, cfg=cfg_on))
-    else:
-        n = CPU_BATCH
-    return max(1, min(n, MAX_BATCH, pending))
+    if loop.device.type != "cuda":
+        return max(1, min(CPU_BATCH, pending))
+    free, _total = torch.cuda.mem_get_info(loop.device)
+    return batch_for_memory(free, loop.kv_bytes_per_take(window_frames, cfg=cfg_on), pending)
+
+
+def batch_for_memory(free_bytes: int, take_bytes: int, pending: int) -> int:
+    return max(1, min(int(free_bytes * GPU_MEMORY_SHARE // take_bytes), MAX_BATCH, pending))
 
 
 def model_source(model: str, base_dir: Path) -> str:
