@@ -7,6 +7,7 @@ reason, which the pick records and logs, and the weight-free scorers decide alon
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -137,12 +138,17 @@ class LearnedScorers:
         self._clap = _loaded[key]
 
     def _load_aesthetics(self, ckpt: str) -> None:
-        from audiobox_aesthetics.infer import initialize_predictor
+        from audiobox_aesthetics import infer
 
         key = f"aes:{ckpt}"
         if key not in _loaded:
             with _offline():
-                _loaded[key] = initialize_predictor(ckpt=ckpt)
+                if hasattr(infer, "initialize_predictor"):  # newer releases
+                    _loaded[key] = infer.initialize_predictor(ckpt=ckpt)
+                else:  # the first release: build and set up the predictor by hand
+                    predictor = infer.AesWavlmPredictorMultiOutput(checkpoint_pth=ckpt, data_col="path")
+                    predictor.setup_model()
+                    _loaded[key] = predictor
         self._aes = _loaded[key]
 
     def score(self, audio: np.ndarray, sr: int, prompt: str | None) -> dict[str, float]:
@@ -175,6 +181,8 @@ class LearnedScorers:
 
         wav = torch.from_numpy(np.ascontiguousarray(np.atleast_2d(audio.T if audio.ndim == 2 else audio)))
         res = self._aes.forward([{"path": wav.float(), "sample_rate": sr}])[0]
+        if isinstance(res, str):  # the first release returns each row as a JSON string
+            res = json.loads(res)
         axes = {k.lower(): float(v) for k, v in res.items()}
         # Production complexity (PC) says how busy a take is, not how good: left out.
         good = [axes[k] for k in ("ce", "cu", "pq") if k in axes]
