@@ -56,15 +56,11 @@ def render_units(ctx: Context, units: list[Unit]) -> Iterator[Done]:
     import torch
 
     cfg = ctx.stage_config("render")
-    lm = load_musicgen(model_source(cfg.model, ctx.base_dir), cfg.device, cfg.dtype)
-    if "melody" in type(lm.model).__name__.lower():
-        raise ModelError(f"render.model: {cfg.model} is a melody checkpoint, which albumgen cannot render yet",
-                         "use a text-only MusicGen checkpoint")
+    lm, loop = _load(model_source(cfg.model, ctx.base_dir), cfg.device, cfg.dtype)
     rate = lm.frame_rate
     frames = max(1, int(round(cfg.duration * rate)))
     windows = Windows(max_frames=int(round(cfg.max_window * rate)), stride_frames=int(round(cfg.extend_stride * rate)))
     sampling = Sampling(top_k=cfg.top_k, top_p=cfg.top_p, temperature=cfg.temperature, cfg=cfg.cfg)
-    loop = FastLoop(lm)
     window_frames = min(frames, windows.max_frames)
     batch = cfg.batch_size if isinstance(cfg.batch_size, int) else \
         auto_batch_size(loop, window_frames, cfg.cfg > 1, len(units))
@@ -82,7 +78,9 @@ def render_units(ctx: Context, units: list[Unit]) -> Iterator[Done]:
             # One take at a time: batched convolutions round differently, and a take's audio
             # must be exactly what decoding its saved tokens alone gives back.
             audio = [decode_tokens(lm, codes[i:i + 1])[0] for i in range(len(group))]
-        except torch.OutOfMemoryError:
+        except (torch.OutOfMemoryError, RuntimeError) as e:
+            if not _out_of_memory(e):
+                raise
             if len(group) == 1:
                 raise ModelError(f"render: out of memory with one take of {cfg.model} on {lm.device}",
                                  "lower render.max_window, set render.dtype to float16, or use a smaller model") from None
@@ -98,6 +96,30 @@ def render_units(ctx: Context, units: list[Unit]) -> Iterator[Done]:
             yield _save_take(ctx, lm, unit, codes[i], audio[i], frames, seconds, len(group), cfg)
         start += len(group)
         progress.takes_done(len(group))
+
+
+_loaded: dict = {}
+
+
+def _load(source: str, device: str, dtype: str) -> tuple:
+    """The model and its loop, kept for the build's later rounds (pick may ask for more
+    takes): loading a real checkpoint takes longer than rendering a few takes."""
+    key = (source, device, dtype)
+    if key not in _loaded:
+        _loaded.clear()  # one model in memory at a time
+        lm = load_musicgen(source, device, dtype)
+        if "melody" in type(lm.model).__name__.lower():
+            raise ModelError(f"render.model: {source} is a melody checkpoint, which albumgen cannot render yet",
+                             "use a text-only MusicGen checkpoint")
+        _loaded[key] = (lm, FastLoop(lm))
+    return _loaded[key]
+
+
+def _out_of_memory(e: Exception) -> bool:
+    # CUDA raises torch.OutOfMemoryError; MPS a RuntimeError that says so.
+    import torch
+
+    return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
 
 
 def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds: float, batch: int, cfg) -> Done:
