@@ -53,7 +53,8 @@ def test_missing_pipeline(tmp_path):
         load_config(tmp_path / "nope.yaml")
 
 
-@pytest.mark.parametrize("name", ["pipeline.yaml", "examples/demo.yaml", "src/albumgen/starter.yaml"])
+@pytest.mark.parametrize("name", ["pipeline.yaml", "examples/demo.yaml", "examples/ollama.yaml",
+                                  "src/albumgen/starter.yaml"])
 def test_shipped_pipelines_are_valid(name):
     cfg, base = load_config(ROOT / name)
     assert base == (ROOT / name).parent
