@@ -160,3 +160,16 @@ def test_pick_without_take_shows_the_scores(album):
     assert lines[0] == f"t01: take {choice} - every take failed the hard checks"
     assert sum(line.startswith(" * take") for line in lines) == 1
     assert len([line for line in lines if "take " in line and "score" in line]) == 4
+
+
+def test_fewer_render_takes_later_keeps_the_retry_takes_and_settles(album):
+    pipeline, _ = album
+    pipeline.write_text(pipeline.read_text().replace("takes: 2", "takes: 1"))
+    ctx, report = build(pipeline)
+    # 1 + the 2 extra takes asked for earlier; take 4 is pruned; no new round starts
+    assert sorted(r.unit for r in ctx.manifest.records("render") if r.unit.startswith("t01")) == [
+        "t01/take-1", "t01/take-2", "t01/take-3"]
+    assert report.stages["render"].ran == 0 and report.stages["pick"].ran == 2
+    rec = ctx.manifest.record("pick", "t01")
+    assert (rec.data["extra_takes"], rec.data["retry_rounds"], rec.data["wants_takes"]) == (2, 2, 3)
+    assert not PickStage().wants_another_round(ctx)

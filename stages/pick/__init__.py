@@ -85,7 +85,10 @@ class PickStage(Stage):
         rounds = int(prev.data.get("retry_rounds", 0)) if prev else 0
         best = takes[auto]
         all_rejected = all(t["rejects"] for t in takes)
-        wants = len(takes)
+        # Render has exactly render.takes + extra_takes for the track by now (it prunes the
+        # rest), so asking for this many more is what its next plan will make.
+        rendered = sum(rel.endswith(".wav") for rel in unit.inputs)
+        wants = rendered
         manual = unit.payload["manual"]
         chosen = next((t for t in takes if t["take"] == manual), None) if manual else None
         if manual and chosen is None:
@@ -97,7 +100,7 @@ class PickStage(Stage):
         elif all_rejected and rounds < cfg.max_rounds and cfg.retry_takes > 0:
             extra += cfg.retry_takes
             rounds += 1
-            wants = len(takes) + cfg.retry_takes
+            wants = rendered + cfg.retry_takes
             ctx.log.info("Pick: every take of %s failed the hard checks; asking for %d more (round %d of %d)",
                          unit.id, cfg.retry_takes, rounds, cfg.max_rounds)
         elif all_rejected:
