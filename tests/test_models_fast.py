@@ -85,6 +85,24 @@ def test_graph_path_gives_the_eager_tokens(lm, loop):
     assert torch.equal(graphed.generate(PROMPTS, SEEDS, FRAMES, s), got)  # graphs reused on a new batch
 
 
+def test_a_refused_capture_falls_back_to_eager_steps(lm, loop, caplog):
+    s = Sampling(top_k=20)
+    graphed = FastLoop(lm, bucket=8, graphs=True)
+    real, calls = graphed._graph, []
+
+    def refuse_third(st, length, s):  # the third bucket's capture fails
+        calls.append(length)
+        if len(calls) == 3:
+            st.pos.add_(1)  # a capture that fails half way must not leave the counter moved
+            raise RuntimeError("operation not permitted when stream is capturing")
+        return real(st, length, s)
+
+    graphed._graph = refuse_third
+    got = graphed.generate(PROMPTS, SEEDS, FRAMES, s)
+    assert torch.equal(got, loop.generate(PROMPTS, SEEDS, FRAMES, s))
+    assert calls == [8, 16, 24] and not graphed.use_graphs and "CUDA graph capture failed" in caplog.text
+
+
 def test_noise_is_a_function_of_seed_step_codebook_token():
     counters = noise.token_counters(4, 64, "cpu")
     keys = noise.take_keys([1, 2, 1], "cpu")

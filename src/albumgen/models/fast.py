@@ -17,6 +17,7 @@ new batch of the same shape reuse the graphs after their inputs are copied in.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import torch
@@ -24,6 +25,8 @@ import torch.nn.functional as F
 
 from . import noise
 from .decode import Sampling, encode_text, filter_logits, undelay
+
+log = logging.getLogger("albumgen")
 
 TEXT_BUCKET = 32  # text lengths pad up to this, so one captured graph serves many prompts
 
@@ -130,8 +133,9 @@ class FastLoop:
         steps = max_pos - 1 - known
         for i in range(steps):
             length = self._bucket(known + i + 1, max_pos)
-            if self.use_graphs:
-                self._graph(st, length, sampling).replay()
+            graph = self._graph_or_none(st, length, sampling) if self.use_graphs else None
+            if graph is not None:
+                graph.replay()
             else:
                 self._step(st, length, sampling)
             if on_step is not None and ((i + 1) % 25 == 0 or i + 1 == steps):
@@ -238,6 +242,24 @@ class FastLoop:
         nxt = torch.where(forced < 0, nxt, forced)
         st.grid.index_copy_(2, nq, nxt.unsqueeze(-1))
         st.pos.add_(1)
+
+    def _graph_or_none(self, st: _State, length: int, s: Sampling):
+        """A graph for this bucket, or None (eager from here on) when capture is refused:
+        a torch/driver combination that cannot capture some kernel must still render."""
+        graph = st.graphs.get(length)
+        if graph is not None:
+            return graph
+        saved = st.pos.clone()
+        try:
+            return self._graph(st, length, s)
+        except RuntimeError as e:
+            if "out of memory" in str(e).lower():
+                raise  # the engine halves the batch
+            log.warning("render: CUDA graph capture failed (%s); decoding without graphs", str(e).splitlines()[0])
+            self.use_graphs = False
+            st.graphs.clear()
+            st.pos.copy_(saved)
+            return None
 
     def _graph(self, st: _State, length: int, s: Sampling):
         """The step for one length bucket as a CUDA graph, captured on first use."""
