@@ -218,3 +218,17 @@ def test_verbose_shows_traceback_for_errors(tmp_path):
     pipeline = write_pipeline(tmp_path, {"render": {"takes": 0}})
     r = cli("-v", "status", str(pipeline))
     assert r.exit_code == 2 and "Error: render.takes: must be >= 1" in r.stderr
+
+
+def test_retry_rounds_master_only_the_final_picks(tmp_path):
+    # Every tiny take fails the hard checks, so pick asks for one more round of takes;
+    # mastering must wait for the settled pick instead of mastering the interim one.
+    pipeline = write_pipeline(tmp_path, {"album": {"tracks": 1}, "render": {"takes": 1},
+                                         "pick": {"retry_takes": 1, "max_rounds": 1}})
+    album = tmp_path / "albums" / "test-album"
+    r = cli("build", str(pipeline))
+    assert r.exit_code == 0, r.output
+    ran = units_run(album, 0)
+    assert sorted(u for s, u in ran if s == "render") == ["t01/take-1", "t01/take-2"]
+    assert [u for s, u in ran if s == "pick"] == ["t01", "t01"]
+    assert [u for s, u in ran if s == "master"] == ["cover", "t01", "album"]

@@ -100,10 +100,16 @@ def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = ()) -
         started = time.monotonic()
         forced = set(force)
         for round_no in range(1, MAX_ROUNDS + 1):
+            again = False
             for stage in stages:
                 _run_stage(stage, ctx, report.stages.setdefault(stage.name, StageReport()), stage.name in forced)
+                # A stage that asked upstream for more work (pick's retry takes) restarts the
+                # round at once, so later stages (master) never work on an interim result.
+                if round_no < MAX_ROUNDS and stage.wants_another_round(ctx):
+                    again = True
+                    break
             forced = set()  # --force means once, not again in pick's retry rounds
-            if not any(s.wants_another_round(ctx) for s in stages):
+            if not again:
                 break
             log.info("Round %d: a stage asked for more work, running again", round_no + 1)
         manifest.event("build_done", seconds=round(time.monotonic() - started, 3), units_ran=report.ran)
