@@ -179,7 +179,7 @@ def main() -> None:
         for name, t in (("transformers", t_hf), ("albumgen", t_ag)):
             ms = t / steps * 1e3
             ratio = f"{t_hf / t:.1f}x" if name == "albumgen" else ""
-            print(f"{batch:>5} {name:>12} {ms:>9.2f} {audio / t:>10.1f} {ratio:>6} {fl:>9.3f} {fl / ms:>8.1%}")
+            print(f"{batch:>5} {name:>12} {ms:>9.2f} {audio / t:>10.2f} {ratio:>6} {fl:>9.3f} {fl / ms:>8.1%}")
 
 
 if __name__ == "__main__":
