@@ -46,6 +46,7 @@ def generate_long(loop, prompts: list[str], seeds: list[int], frames: int, sampl
     """Tokens (batch, codebooks, frames) for any length, one window after another."""
     codes = None
     done_steps = 0
+    delay = max(delays(loop.lm.num_codebooks, loop.lm.channels))
     for i, (start, n) in enumerate(windows.plan(frames)):
         prompt = None if i == 0 else codes[..., start:]
 
@@ -54,6 +55,6 @@ def generate_long(loop, prompts: list[str], seeds: list[int], frames: int, sampl
                 on_step(base + step)
 
         new = loop.generate(prompts, seeds, n, sampling, prompt_codes=prompt, frame_offset=start, on_step=progress)
-        done_steps += n + max(delays(loop.lm.num_codebooks, loop.lm.channels)) - (0 if prompt is None else prompt.shape[-1])
+        done_steps += n + delay - (0 if prompt is None else prompt.shape[-1])
         codes = new if codes is None else torch.cat([codes, new[..., codes.shape[-1] - start:]], dim=-1)
     return codes
