@@ -83,7 +83,8 @@ def render_units(ctx: Context, units: list[Unit]) -> Iterator[Done]:
                 raise
             if len(group) == 1:
                 raise ModelError(f"render: out of memory with one take of {cfg.model} on {lm.device}",
-                                 "lower render.max_window, set render.dtype to float16, or use a smaller model") from None
+                                 "lower render.max_window, set render.dtype to float16, or use a smaller model"
+                                 ) from None
             batch = len(group) // 2
             loop.reset()
             if lm.device == "cuda":
