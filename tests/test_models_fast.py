@@ -136,6 +136,8 @@ def test_continuation_past_the_window(lm, loop):
     assert torch.equal(codes[..., 50:80], second[..., 20:])
     assert not torch.equal(codes[..., 50:60], codes[..., 40:50])  # fresh noise, not a loop of the prompt
 
+    assert len(loop._states) == 1  # the shorter last window reused the first window's cache
+
     audio = decode_tokens(lm, codes)
     hop = lm.sample_rate // lm.frame_rate
     assert audio.shape == (2, lm.channels, 100 * hop)

@@ -9,6 +9,7 @@ import torch
 
 from albumgen.models.decode import Sampling
 from albumgen.models.fast import FastLoop
+from albumgen.models.windows import Windows, generate_long
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
 PROMPTS = ["80s pop track with bassy drums and synth", "lofi slow bpm electro chill with organic samples"]
@@ -34,6 +35,9 @@ def test_graphs_give_the_eager_tokens_on_cuda(small):
     assert graphed.use_graphs
     assert torch.equal(graphed.generate(PROMPTS, [1, 2], 300, s), eager)
     assert torch.equal(graphed.generate(PROMPTS, [1, 2], 300, s), eager)  # replayed graphs, new batch
+    windows = Windows(max_frames=200, stride_frames=120)  # prefill of a prompt on CUDA, then graphs
+    long_eager = generate_long(FastLoop(small, graphs=False), PROMPTS, [1, 2], 420, s, windows)
+    assert torch.equal(generate_long(graphed, PROMPTS, [1, 2], 420, s, windows), long_eager)
 
 
 def test_greedy_equals_transformers_for_100_steps_on_small(small):

@@ -67,10 +67,12 @@ class _Weights:
 
 @dataclass
 class _State:
-    """Every tensor one (batch, window, text length, sampling) shape needs, allocated once."""
+    """Every tensor one batch size and sampling setting needs, allocated once with room for
+    the longest window and text seen; shorter ones use a part (a take's last window, a
+    batch of shorter prompts) and keep the graphs already captured."""
 
     batch: int
-    max_pos: int
+    max_pos: int  # capacity in positions
     kc: torch.Tensor  # (layers, rows, heads, max_pos, head_dim) self-attention keys
     vc: torch.Tensor
     ck: torch.Tensor  # (layers, rows, heads, text, head_dim) cross-attention keys, per batch
@@ -142,14 +144,14 @@ class FastLoop:
                 if self.device.type == "cuda":
                     torch.cuda.synchronize()  # progress every 25 steps, not a sync per step
                 on_step(i + 1, steps)
-        return undelay(st.grid.reshape(b * k, max_pos), k, lm.channels, frames)
+        return undelay(st.grid[:, :, :max_pos].reshape(b * k, max_pos), k, lm.channels, frames)
 
     # -- state --------------------------------------------------------------------------
     def _state(self, b: int, max_pos: int, text: int, s: Sampling) -> _State:
-        key = (b, max_pos, text, s.cfg > 1, s.cfg, s.greedy, s.top_k, s.top_p, s.temperature)
+        key = (b, s.cfg > 1, s.cfg, s.greedy, s.top_k, s.top_p, s.temperature)
         st = self._states.get(key)
-        if st is None:
-            self._states.clear()  # one shape at a time: a new batch size frees the old cache
+        if st is None or st.max_pos < max_pos or st.ck.shape[3] < text:
+            self._states.clear()  # one at a time: a new batch size frees the old cache first
             w, dev, dt = self.w, self.device, self.lm.dtype
             rows = 2 * b if s.cfg > 1 else b
             kv = (len(w.layers), rows, w.heads_n, max_pos, w.head_dim)
