@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import json
 from pathlib import Path
 
@@ -232,3 +233,8 @@ def test_retry_rounds_master_only_the_final_picks(tmp_path):
     assert sorted(u for s, u in ran if s == "render") == ["t01/take-1", "t01/take-2"]
     assert [u for s, u in ran if s == "pick"] == ["t01", "t01"]
     assert [u for s, u in ran if s == "master"] == ["cover", "t01", "album"]
+    status = cli("status", str(pipeline))
+    row = next(line for line in status.output.splitlines() if "t01" in line)
+    cells = [c.strip() for c in row.strip("│ ").split("│")]
+    assert cells[2] == "2/2", row  # render: the retry round's take counts in the total
+    assert re.fullmatch(r"take [12] \(all rejected\)", cells[3]), row

@@ -47,4 +47,9 @@ class RenderStage(Stage):
             tid = rec.unit.split("/")[0]
             counts[tid] = counts.get(tid, 0) + 1
         cfg = ctx.stage_config("render")
-        return {tid: f"{n}/{cfg.takes}" for tid, n in counts.items()}
+        out = {}
+        for tid, n in counts.items():
+            pick = ctx.manifest.record("pick", tid)
+            extra = int(pick.data.get("extra_takes", 0)) if pick else 0  # retry rounds' takes count too
+            out[tid] = f"{n}/{cfg.takes + extra}"
+        return out
