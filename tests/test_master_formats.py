@@ -108,3 +108,11 @@ def test_silence_is_trimmed_before_mastering(tmp_path):
     rec = ctx.manifest.record("master", "t01").data
     assert abs(rec["duration"] - 2.0) <= 0.03  # 1 s before and 0.5 s after are gone, 10 ms pads kept
     assert decoded_frames(ctx.album_dir / rec["file"]) == rec["frames"]
+
+
+def test_a_silent_take_is_encoded_without_replaygain(tmp_path):
+    ctx = make_album(tmp_path, [("Hush", np.zeros((SR * 2, 2), dtype=np.float32))])
+    run_master(ctx)
+    rec = ctx.manifest.record("master", "t01").data
+    assert rec["loudness"] is None and rec["replaygain"] == {} and rec["frames"] == 2 * 44100
+    assert not any(f.desc.startswith("REPLAYGAIN") for f in ID3(ctx.album_dir / "01 - Hush.mp3").getall("TXXX"))

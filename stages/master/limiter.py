@@ -16,11 +16,10 @@ LOOKAHEAD = 0.005  # s: long enough for a smooth attack, short enough not to duc
 RELEASE_DB_PER_S = 40.0  # recovers 6 dB in 150 ms: no pumping on sustained material
 
 
-def gain_curve_db(audio: np.ndarray, sr: int, ceiling_db: float) -> np.ndarray:
-    """Attenuation in dB (>= 0) for every frame, so that audio * gain stays under ceiling."""
-    ceiling = 10 ** (ceiling_db / 20)
-    peaks = peak_envelope(audio)
-    need = 20 * np.log10(np.maximum(peaks, 1e-12) / ceiling)
+def gain_curve_db(envelope: np.ndarray, sr: int, ceiling_db: float) -> np.ndarray:
+    """Attenuation in dB (>= 0) for every frame, so that audio whose true-peak envelope
+    is `envelope` stays under the ceiling."""
+    need = 20 * np.log10(np.maximum(envelope, 1e-12)) - ceiling_db
     need = np.maximum(need, 0.0)
     if not need.any():
         return need
@@ -41,10 +40,15 @@ def gain_curve_db(audio: np.ndarray, sr: int, ceiling_db: float) -> np.ndarray:
     return (csum[idx] - csum[lo]) / (idx - lo)
 
 
-def limit(audio: np.ndarray, sr: int, ceiling_db: float) -> tuple[np.ndarray, float]:
-    """Limited audio and the largest gain reduction applied, in dB."""
-    att = gain_curve_db(audio, sr, ceiling_db)
-    if not att.any():
-        return audio, 0.0
-    gain = (10 ** (-att / 20)).astype(np.float32)
-    return (audio * gain[:, None]).astype(np.float32), float(att.max())
+def limit(audio: np.ndarray, sr: int, ceiling_db: float, gain_db: float = 0.0,
+          envelope: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """audio * gain, limited; and the largest gain reduction applied, in dB.
+
+    The true-peak envelope scales with the gain, so a caller trying several gains passes
+    the envelope of `audio` once instead of oversampling again for each.
+    """
+    if envelope is None:
+        envelope = peak_envelope(audio)
+    att = gain_curve_db(envelope, sr, ceiling_db - gain_db)
+    gain = (10 ** ((gain_db - att) / 20)).astype(np.float32)
+    return (audio * gain[:, None]).astype(np.float32), float(att.max(initial=0.0))

@@ -6,6 +6,8 @@ import pyloudnorm
 from scipy import signal
 
 OVERSAMPLE = 4  # BS.1770-4 annex 2: 4x is enough below 48 kHz to catch inter-sample peaks
+_CHUNK = 1 << 18  # frames per oversampling chunk (6 s at 44.1 kHz)
+_OVERLAP = 256  # frames; resample_poly's 4x filter reaches 10 input frames either side
 _ABS_GATE = -70.0
 _REL_GATE = -10.0
 
@@ -44,12 +46,22 @@ def pooled_loudness(blocks: list[np.ndarray], gains_db: list[float]) -> float:
 
 def peak_envelope(audio: np.ndarray) -> np.ndarray:
     """Per-sample true peak: the largest |value| of the 4x oversampled signal in the span
-    from each sample to the next, over all channels. Shape (frames,)."""
+    from each sample to the next, over all channels. Shape (frames,).
+
+    Works in chunks (overlapping by more than the interpolation filter reaches) so a long
+    track never holds its whole 4x copy in memory."""
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim == 1:
         audio = audio[:, None]
-    up = signal.resample_poly(audio, OVERSAMPLE, 1, axis=0)
-    return np.abs(up).reshape(len(audio), OVERSAMPLE * audio.shape[1]).max(axis=1)
+    n = len(audio)
+    out = np.empty(n, dtype=np.float32)
+    for start in range(0, n, _CHUNK):
+        lo, hi = max(0, start - _OVERLAP), min(n, start + _CHUNK + _OVERLAP)
+        up = signal.resample_poly(audio[lo:hi], OVERSAMPLE, 1, axis=0)
+        env = np.abs(up).reshape(hi - lo, OVERSAMPLE * audio.shape[1]).max(axis=1)
+        end = min(n, start + _CHUNK)
+        out[start:end] = env[start - lo:end - lo]
+    return out
 
 
 def true_peak_db(audio: np.ndarray) -> float:
