@@ -85,7 +85,7 @@ class MasterStage(Stage):
 
     def _analysis(self, ctx: Context, cfg: MasterConfig, unit: Unit):
         data = analyse({tid: _in_album(ctx, wav) for tid, wav in unit.payload.items()}, cfg)
-        path = ctx.path(f"{REPORTS}/analysis.json")
+        path = inside(ctx.path(REPORTS), "analysis.json")
         atomic.write_json(path, data)
         ctx.log.info("Album loudness %s LUFS: %+.2f dB on every track", data["loudness"], data["gain_db"])
         return [path], data
@@ -123,7 +123,7 @@ class MasterStage(Stage):
                 "seed": tags["seed"], "model": tags["model"], "revision": tags["revision"], "take": tags["take"],
                 "score": tags["score"], "replaygain": tags["replaygain"],
                 **m}
-        report = ctx.path(f"{REPORTS}/{unit.id}.json")
+        report = inside(ctx.path(REPORTS), f"{unit.id}.json")
         atomic.write_json(report, data)
         ctx.log.info("Mastered %s (%.2f LUFS, %.2f dBTP, limiter %.1f dB)", name, m["loudness"], m["true_peak"],
                      m["limiter_db"])
