@@ -125,8 +125,9 @@ class MasterStage(Stage):
                 **m}
         report = inside(ctx.path(REPORTS), f"{unit.id}.json")
         atomic.write_json(report, data)
-        ctx.log.info("Mastered %s (%.2f LUFS, %.2f dBTP, limiter %.1f dB)", name, m["loudness"], m["true_peak"],
-                     m["limiter_db"])
+        # A silent take has no integrated loudness (None): say so rather than fail to log.
+        loudness = "silent" if m["loudness"] is None else f"{m['loudness']:.2f} LUFS"
+        ctx.log.info("Mastered %s (%s, %.2f dBTP, limiter %.1f dB)", name, loudness, m["true_peak"], m["limiter_db"])
         return [path, report], data
 
     def _album(self, ctx: Context, cfg: MasterConfig, unit: Unit):
