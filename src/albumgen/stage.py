@@ -81,6 +81,10 @@ class Stage:
         """Make the given (pending) units, yielding each as soon as its outputs are in place."""
         raise NotImplementedError
 
+    def status(self, ctx: Context) -> dict[str, str]:
+        """One cell per track id for `albumgen status` (the prompts stage gives titles)."""
+        return {}
+
     def wants_another_round(self, ctx: Context) -> bool:
         """True when this stage asked upstream stages for more work (pick's retry takes)."""
         return False

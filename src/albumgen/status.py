@@ -7,7 +7,7 @@ from .stage import Context, NotReady
 
 def album_status(ctx: Context) -> dict:
     stages = runner.select_stages(None)
-    cells = {s.name: s.status(ctx) if hasattr(s, "status") else {} for s in stages}
+    cells = {s.name: s.status(ctx) for s in stages}
     titles = cells.get("prompts", {})
     rows = []
     for tid, title in titles.items():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .. import registry, runner
+from .. import runner
 from ..config import load_config
 from . import main
 
@@ -36,5 +36,3 @@ def build(pipeline: Path, until: str | None, force: tuple[str, ...], dry_run: bo
         done = ", ".join(f"{n} {r.ran}" for n, r in report.stages.items() if r.ran)
         click.echo(f"Built {report.album_dir} (units run: {done})")
 
-
-_ = registry  # stages are reached only through the registry, via the runner

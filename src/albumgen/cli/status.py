@@ -1,6 +1,7 @@
 """albumgen status FILE"""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import click
@@ -26,6 +27,7 @@ def status(pipeline: Path) -> None:
         out.add_column(col)
     for row in table["rows"]:
         out.add_row(*row)
-    Console(width=max(100, click.get_terminal_size()[0] if hasattr(click, "get_terminal_size") else 100)).print(out)
+    # Never narrower than 100 columns: piped into a log, rich would otherwise wrap at 80.
+    Console(width=max(100, shutil.get_terminal_size().columns)).print(out)
     for line in table["summary"]:
         click.echo(line)
