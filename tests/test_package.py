@@ -43,7 +43,7 @@ def test_installed_wheel_builds_an_album(wheel, tmp_path):
     assert r.returncode == 0, r.stderr
     work = tmp_path / "elsewhere"
     work.mkdir()
-    pipeline = write_pipeline(work, {"album": {"tracks": 1}, "render": {"takes": 1}})
+    write_pipeline(work, {"album": {"tracks": 1}, "render": {"takes": 1}})
     env = {**os.environ, "PYTHONPATH": str(target), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     code = ("import albumgen, albumgen.stages, sys; print(albumgen.__file__); print(albumgen.stages.__file__);"
             "from albumgen.cli import main; sys.argv=['albumgen','build','pipeline.yaml']; main()")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import registry
-from .config import PipelineBase
+from .config import PipelineBase, load_config
 from .errors import ConfigError, OutputError
 from .hashing import sha256_json
 from .manifest import AlbumLock, Manifest
@@ -50,6 +50,12 @@ def make_context(config: PipelineBase, base_dir: Path, pipeline_name: str, progr
                    log=log, progress=progress)
 
 
+def open_pipeline(path: Path, progress: bool = True) -> Context:
+    """Load and validate a pipeline file and open its album: what every command starts with."""
+    config, base_dir = load_config(path)
+    return make_context(config, base_dir, Path(path).name, progress=progress)
+
+
 def select_stages(until: str | None, force: tuple[str, ...] = ()) -> list[Stage]:
     names = registry.stage_names()
     for name in ([until] if until else []) + list(force):
@@ -85,16 +91,24 @@ def dry_run(ctx: Context, until: str | None = None, force: tuple[str, ...] = ())
     return report
 
 
+def _preflight(stages: list[Stage], ctx: Context) -> None:
+    """Plan every stage that can be planned before writing anything: a bad input (a missing
+    prompts file, a cover that is not there) stops the build here, with the manifest
+    exactly as it was. Only plans: which units are done is the stages' own run's business."""
+    for stage in stages:
+        try:
+            stage.plan(ctx)
+        except NotReady:
+            continue
+
+
 def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = ()) -> BuildReport:
     stages = select_stages(until, force)
     manifest = ctx.manifest
     manifest.ensure_writable()
     report = BuildReport(ctx.album_dir)
     with AlbumLock(manifest.dir):
-        # Plan everything that can be planned before writing anything: a bad input (a
-        # missing prompts file, a cover that is not there) stops the build here, with the
-        # manifest exactly as it was.
-        dry_run(ctx, until, force)
+        _preflight(stages, ctx)
         manifest.set_config_hash(sha256_json(ctx.config.model_dump(mode="json")))
         manifest.event("build_start", stages=[s.name for s in stages])
         started = time.monotonic()

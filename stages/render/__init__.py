@@ -23,9 +23,7 @@ class RenderStage(Stage):
             raise NotReady("prompts")
         units = []
         for track in tracklist.data["tracks"]:
-            pick = ctx.manifest.record("pick", track["id"])
-            extra = int(pick.data.get("extra_takes", 0)) if pick else 0  # pick's retry rounds ask for more
-            for n in range(1, cfg.takes + extra + 1):
+            for n in range(1, takes_wanted(ctx, track["id"]) + 1):
                 seed = derive_seed(ctx.config.album.seed, track["id"], n)
                 units.append(Unit(
                     id=f"{track['id']}/take-{n}",
@@ -46,10 +44,10 @@ class RenderStage(Stage):
         for rec in ctx.manifest.records("render"):
             tid = rec.unit.split("/")[0]
             counts[tid] = counts.get(tid, 0) + 1
-        cfg = ctx.stage_config("render")
-        out = {}
-        for tid, n in counts.items():
-            pick = ctx.manifest.record("pick", tid)
-            extra = int(pick.data.get("extra_takes", 0)) if pick else 0  # retry rounds' takes count too
-            out[tid] = f"{n}/{cfg.takes + extra}"
-        return out
+        return {tid: f"{n}/{takes_wanted(ctx, tid)}" for tid, n in counts.items()}
+
+
+def takes_wanted(ctx: Context, track_id: str) -> int:
+    """render.takes plus the takes pick's retry rounds asked for this track."""
+    pick = ctx.manifest.record("pick", track_id)
+    return ctx.stage_config("render").takes + (int(pick.data.get("extra_takes", 0)) if pick else 0)

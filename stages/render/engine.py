@@ -14,6 +14,7 @@ from albumgen.errors import ModelError
 from albumgen.models.decode import Sampling
 from albumgen.models.fast import FastLoop, delays
 from albumgen.models.musicgen import decode_tokens, load_musicgen
+from albumgen.models.tiny import PRESETS
 from albumgen.models.windows import Windows, generate_long
 from albumgen.stage import Context, Done, Unit
 
@@ -47,7 +48,7 @@ def batch_for_memory(free_bytes: int, take_bytes: int, pending: int) -> int:
 def model_source(model: str, base_dir: Path) -> str:
     """A relative checkpoint folder is relative to pipeline.yaml, like every path in it."""
     local = Path(os.path.expanduser(model))
-    if model not in ("tiny", "tiny-stereo") and not local.is_absolute() and (base_dir / local).is_dir():
+    if model not in PRESETS and not local.is_absolute() and (base_dir / local).is_dir():
         return str((base_dir / local).resolve())
     return model
 

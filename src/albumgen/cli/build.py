@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from .. import runner
-from ..config import load_config
 from . import main
 
 
@@ -18,8 +17,7 @@ from . import main
 @click.option("--dry-run", is_flag=True, help="Show what would run, write nothing.")
 def build(pipeline: Path, until: str | None, force: tuple[str, ...], dry_run: bool) -> None:
     """Build (or resume) the album a pipeline describes."""
-    config, base_dir = load_config(pipeline)
-    ctx = runner.make_context(config, base_dir, pipeline.name, progress=sys.stderr.isatty())
+    ctx = runner.open_pipeline(pipeline, progress=sys.stderr.isatty())
     if dry_run:
         report = runner.dry_run(ctx, until, force)
         click.echo(f"Album folder: {report.album_dir}")

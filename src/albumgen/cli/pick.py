@@ -6,7 +6,6 @@ from pathlib import Path
 import click
 
 from .. import registry, runner
-from ..config import load_config
 from ..errors import ConfigError
 from . import main
 
@@ -20,8 +19,7 @@ def pick(pipeline: Path, track: str, take: int | None, auto: bool) -> None:
     """Choose a track's take by hand (kept by later builds), or show its scores."""
     if take is not None and auto:
         raise ConfigError("--take and --auto contradict each other", "pass one of them")
-    config, base_dir = load_config(pipeline)
-    ctx = runner.make_context(config, base_dir, pipeline.name, progress=False)
+    ctx = runner.open_pipeline(pipeline, progress=False)
     stage = registry.get("pick")
     if take is None and not auto:
         _show(stage.describe(ctx, track))

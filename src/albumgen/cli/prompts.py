@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from .. import runner
-from ..config import load_config
 from . import main
 
 
@@ -16,8 +15,7 @@ from . import main
 @click.option("--json", "as_json", is_flag=True, help="Print the tracklist as JSON.")
 def prompts(pipeline: Path, as_json: bool) -> None:
     """Make (or show) the tracklist only: album title, track titles, prompts."""
-    config, base_dir = load_config(pipeline)
-    ctx = runner.make_context(config, base_dir, pipeline.name, progress=False)
+    ctx = runner.open_pipeline(pipeline, progress=False)
     runner.build(ctx, until="prompts")
     tracklist = ctx.manifest.record("prompts", "tracklist").data
     if as_json:

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from .. import runner
-from ..config import load_config
 from ..status import album_status
 from . import main
 
@@ -16,8 +15,7 @@ from . import main
 @click.argument("pipeline", type=click.Path(path_type=Path))
 def status(pipeline: Path) -> None:
     """Show each stage and each track: takes done, pick, mastered."""
-    config, base_dir = load_config(pipeline)
-    ctx = runner.make_context(config, base_dir, pipeline.name)
+    ctx = runner.open_pipeline(pipeline)
     table = album_status(ctx)
     from rich.console import Console
     from rich.table import Table

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
-from .tiny import TINY_ID, build_tiny, byte_tokenizer
+from .tiny import PRESETS, build_tiny, byte_tokenizer
 
 log = logging.getLogger("albumgen")
 
@@ -61,13 +61,12 @@ def pick_dtype(device: str, dtype: str = "auto"):
 
 
 def load_musicgen(model_id: str, device: str = "auto", dtype: str = "auto") -> LoadedModel:
-    import torch
     import transformers
 
     transformers.logging.set_verbosity_error()  # config warnings about pad ids are noise here
     device = pick_device(device)
     torch_dtype = pick_dtype(device, dtype)
-    if model_id == TINY_ID or model_id == "tiny-stereo":
+    if model_id in PRESETS:
         model = build_tiny(stereo=model_id == "tiny-stereo")
         tokenizer = byte_tokenizer()
         revision = "random"

@@ -7,6 +7,7 @@ seconds on a CPU. Its weights are random: it makes noise, and the render stage s
 from __future__ import annotations
 
 TINY_ID = "tiny"
+PRESETS = (TINY_ID, "tiny-stereo")  # render.model names built in code, never loaded
 
 
 def byte_tokenizer():
