@@ -6,12 +6,13 @@ export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 
 .PHONY: demo test bench clean-demo
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
-	# A CPU build of torch lies on some machines' disks (--no-index looks only there);
-	# taking it first stops pip from pulling a multi-GB CUDA build. Elsewhere this is a
-	# no-op and pip installs the machine's normal torch.
-	$(PY) -m pip install -q --no-index torch==2.13.0 2>/dev/null || echo "no local CPU torch wheel; using the normal torch"
+	$(PY) -m pip install -q --upgrade pip
+	# torch first, so nothing later pulls it in unpinned (an unpinned torch is a multi-GB
+	# CUDA build). With no NVIDIA GPU, take the CPU build (this disk has one; pip finds it
+	# through its find-links); with a GPU, or a torch already in the venv, keep the normal one.
+	bash tools/install_torch.sh $(PY)
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
