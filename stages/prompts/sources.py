@@ -21,9 +21,6 @@ from .config import InlineTrack, PromptsConfig
 from .llm import LLM, REWRITE_SCHEMA, TRACKLIST_SCHEMA, usage_total
 from .parse import Candidate, Parsed, parse_file, parse_text
 
-PROMPTS_DIR = "manifest/prompts"
-
-
 def gather(ctx: Context) -> tuple[dict, list[Path]]:
     """The tracklist, and the stored LLM replies it was made from (outputs of the unit)."""
     cfg: PromptsConfig = ctx.stage_config("prompts")
@@ -99,7 +96,7 @@ def llm_candidates(ctx: Context, cfg: PromptsConfig) -> tuple[Parsed, Path]:
     album = ctx.config.album
     request = {**cfg.llm.request_fields(album.seed), "candidates": cfg.llm.candidates,
                "brief": album.brief, "genre": album.genre, "title": album.title}
-    path = ctx.path(f"{PROMPTS_DIR}/llm-{sha256_json(request)[:16]}.json")
+    path = ctx.work_dir("prompts") / f"llm-{sha256_json(request)[:16]}.json"
     stored = _load(path)
     if stored is not None:
         parsed = Parsed([Candidate(c["prompt"], c.get("title")) for c in stored.get("candidates", [])],
@@ -142,7 +139,7 @@ def rewrite(ctx: Context, cfg: PromptsConfig, kept: list[Candidate]) -> tuple[li
     album = ctx.config.album
     originals = [c.prompt for c in kept]
     request = {**cfg.llm.request_fields(album.seed), "prompts": originals}
-    path = ctx.path(f"{PROMPTS_DIR}/rewrite-{sha256_json(request)[:16]}.json")
+    path = ctx.work_dir("prompts") / f"rewrite-{sha256_json(request)[:16]}.json"
     stored = _load(path)
     if stored is not None and len(stored.get("prompts", [])) == len(originals):
         ctx.log.info("Prompts: reusing the stored rewrite %s (no LLM call)", path.name)
