@@ -153,7 +153,7 @@ def llm_names(ctx: Context, cfg: PromptsConfig, prompts: list[str], taken: set[s
     album = ctx.config.album
     known: dict[str, str] = {}
     album_title = None
-    for old in sorted(ctx.path(PROMPTS_DIR).glob("names-*.json"), key=lambda p: p.stat().st_mtime):
+    for old in sorted(ctx.work_dir("prompts").glob("names-*.json"), key=lambda p: p.stat().st_mtime):
         stored = _load(old) or {}
         if isinstance(stored.get("names"), dict):
             known.update({k: v for k, v in stored["names"].items() if isinstance(v, str) and v})
@@ -162,7 +162,7 @@ def llm_names(ctx: Context, cfg: PromptsConfig, prompts: list[str], taken: set[s
     # tracklist record claims. Older files (for an earlier set) are read above and then
     # pruned by the runner once the new record commits.
     request = {**cfg.llm.request_fields(album.seed), "names_for": prompts, "brief": album.brief, "genre": album.genre}
-    path = ctx.path(f"{PROMPTS_DIR}/names-{sha256_json(request)[:16]}.json")
+    path = ctx.work_dir("prompts") / f"names-{sha256_json(request)[:16]}.json"
     missing = [p for p in dict.fromkeys(prompts) if p not in known]
     replies: list[dict] = []
     if missing:
