@@ -24,7 +24,7 @@ from .scoring import SCHEMA_VERSION, score_group
 
 class PickStage(Stage):
     name = "pick"
-    version = "2"
+    version = "3"  # 3: dull, dropout, stuck and hum checks (every pick is rescored)
     Config = PickConfig
     needs = (Tracklist, Take)
     makes = (Pick,)
