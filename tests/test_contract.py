@@ -11,6 +11,8 @@ from pydantic import BaseModel
 from albumgen import registry, runner
 from albumgen.artifacts import Master, Pick, Take, Tracklist, parse_take_id, take_id
 from albumgen.errors import StageError
+from albumgen.executors import LocalExecutor
+from albumgen.scheduler import run_frontier
 from albumgen.stage import Context, Done, Stage, Unit
 from helpers import write_pipeline
 
@@ -103,7 +105,7 @@ def test_runner_checks_what_a_unit_reports(album, tmp_path, report, needle):
     stage.report = report
     n = len(album.manifest.records("liar"))
     with pytest.raises(StageError) as e:
-        runner._run_stage(stage, album, runner.StageReport(), False)
+        run_frontier(album, [stage], LocalExecutor(album, workers=0), runner.BuildReport(album.album_dir), set())
     msg = str(e.value)
     assert msg.startswith("stage 'liar' unit u1 ") and needle.format(album=album.album_dir) in msg
     assert len(album.manifest.records("liar")) == n == 0  # nothing recorded

@@ -8,10 +8,10 @@ from __future__ import annotations
 import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from . import registry
 from .errors import ConfigError
@@ -30,9 +30,26 @@ class AlbumConfig(BaseModel):
     seed: int = Field(0, ge=0, description="album seed; every take's seed derives from it")
 
 
+class ExecutorConfig(BaseModel):
+    """Where units run (README "Many GPUs and clusters"). Never part of a unit key: the
+    album is the same on any executor."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["local"] = Field("local", description="local: this machine, render in-process, CPU units in a pool")
+    workers: int | Literal["auto"] = Field("auto", description="CPU worker processes; auto: cores - 1; 0: none")
+
+    @field_validator("workers")
+    @classmethod
+    def _workers(cls, v):
+        if isinstance(v, int) and v < 0:
+            raise ValueError("workers must be >= 0 or 'auto'")
+        return v
+
+
 class PipelineBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
     album: AlbumConfig = AlbumConfig()
+    executor: ExecutorConfig = ExecutorConfig()
     output_dir: str = Field("albums", description="relative to the pipeline file's folder")
 
 

@@ -17,6 +17,10 @@ class AlbumgenError(Exception):
     def __str__(self) -> str:
         return f"{self.what} ({self.fix})" if self.fix else self.what
 
+    def __reduce__(self):
+        # Raised in a worker process, re-raised in the driver: keep the fix across pickling.
+        return (self.__class__, (self.what, self.fix))
+
 
 class ConfigError(AlbumgenError):
     """pipeline.yaml is unreadable or invalid."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ class Manifest:
         self.path = self.dir / "manifest.json"
         self.events_path = self.dir / "events.jsonl"
         self.store = RecordStore(self.dir)
+        self._events_lock = threading.Lock()  # the device thread logs events too
 
     @property
     def state(self) -> ManifestFile:
@@ -103,7 +105,8 @@ class Manifest:
     # -- events ------------------------------------------------------------------------
     def event(self, event: str, **fields: Any) -> None:
         line = json.dumps({"ts": round(time.time(), 3), "event": event, **fields}, sort_keys=True)
-        append_line(self.events_path, line)
+        with self._events_lock:
+            append_line(self.events_path, line)
 
     def events(self) -> list[dict]:
         if not self.events_path.exists():

@@ -12,14 +12,10 @@ from .errors import ConfigError, OutputError, StageError
 from .hashing import sha256_json
 from .manifest import AlbumLock, Manifest
 from .naming import slugify
+from .scheduler import run_frontier
 from .stage import Context, NotReady, Stage
 
 log = logging.getLogger("albumgen")
-
-# Pick may ask render for more takes; each round is render+pick again. The stage's own
-# max_rounds is the real bound, this only guards against a stage that never settles.
-MAX_ROUNDS = 10
-
 
 @dataclass
 class StageReport:
@@ -27,6 +23,7 @@ class StageReport:
     ran: int = 0
     skipped: int = 0
     waiting_on: str | None = None
+    waiting: int = 0  # tracks with no unit planned yet (dry run)
 
 
 @dataclass
@@ -84,6 +81,7 @@ def dry_run(ctx: Context, until: str | None = None, force: tuple[str, ...] = ())
             rep.waiting_on = e.needs
             continue
         rep.planned = len(units)
+        rep.waiting = len(getattr(units, "waiting", ()))
         rep.skipped = sum(stage.name not in force and ctx.manifest.is_done(u.key, stage.name, u.id) for u in units)
         rep.ran = rep.planned - rep.skipped
     return report
@@ -100,7 +98,23 @@ def _preflight(stages: list[Stage], ctx: Context) -> None:
             continue
 
 
-def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = ()) -> BuildReport:
+def preflight_all(ctxs: list[Context], until: str | None = None, force: tuple[str, ...] = ()) -> None:
+    """Every album of a catalogue checked before any is touched: two pipelines writing one
+    album folder, or any album's bad input, stop the run with nothing written."""
+    stages = select_stages(until, force)
+    seen: dict[Path, Context] = {}
+    for ctx in ctxs:
+        if ctx.album_dir in seen:
+            raise ConfigError(f"two pipelines write one album folder, {ctx.album_dir}",
+                              "give each pipeline its own album.slug")
+        seen[ctx.album_dir] = ctx
+        _preflight(stages, ctx)
+
+
+def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), executor: str | None = None
+          ) -> BuildReport:
+    """Run every selected stage's units as their inputs appear (scheduler.py), on the
+    pipeline's executor; each finished unit is checked and recorded by this process."""
     stages = select_stages(until, force)
     manifest = ctx.manifest
     manifest.ensure_writable()
@@ -111,23 +125,25 @@ def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = ()) -
         manifest.set_config_hash(sha256_json(ctx.config.model_dump(mode="json")))
         manifest.event("build_start", stages=[s.name for s in stages])
         started = time.monotonic()
-        forced = set(force)
-        for round_no in range(1, MAX_ROUNDS + 1):
-            again = False
-            for stage in stages:
-                _run_stage(stage, ctx, report.stages.setdefault(stage.name, StageReport()), stage.name in forced)
-                # A stage that asked upstream for more work (pick's retry takes) restarts the
-                # round at once, so later stages (master) never work on an interim result.
-                if round_no < MAX_ROUNDS and stage.wants_another_round(ctx):
-                    again = True
-                    break
-            forced = set()  # --force means once, not again in pick's retry rounds
-            if not again:
-                break
-            log.info("Round %d: a stage asked for more work, running again", round_no + 1)
-        manifest.compact()
+        executor = make_executor(ctx, executor)
+        try:
+            run_frontier(ctx, stages, executor, report, set(force))
+        finally:
+            executor.close()
+            manifest.compact()  # what was committed is folded in, also after an error
         manifest.event("build_done", seconds=round(time.monotonic() - started, 3), units_ran=report.ran)
     return report
+
+
+def make_executor(ctx: Context, kind: str | None = None):
+    """The executor the pipeline (or --executor) asks for."""
+    cfg = ctx.config.executor
+    kind = kind or cfg.kind
+    if kind != "local":
+        raise ConfigError(f"executor.kind: unknown executor {kind!r}", "use local")
+    from .executors import LocalExecutor
+
+    return LocalExecutor(ctx, None if cfg.workers == "auto" else cfg.workers)
 
 
 def _warn_damage(ctx: Context) -> None:
@@ -184,30 +200,12 @@ def _commit(stage: Stage, ctx: Context, done) -> None:
 
 
 def _run_stage(stage: Stage, ctx: Context, rep: StageReport, force: bool) -> None:
-    manifest = ctx.manifest
-    try:
-        units = plan_stage(stage, ctx)
-    except NotReady as e:  # only possible when an upstream stage was not selected
-        rep.waiting_on = e.needs
-        log.info("Stage '%s' waits on '%s', skipping", stage.name, e.needs)
-        return
-    pending = [u for u in units if force or not manifest.is_done(u.key, stage.name, u.id)]
-    rep.planned = len(units)
-    _prune_stale(stage, ctx, {u.id for u in units})
-    if not force:
-        pending = _recover(stage, ctx, pending)
-    rep.skipped += len(units) - len(pending)
-    if not pending:
-        log.info("Stage '%s' didn't change, skipping (%d units up to date)", stage.name, len(units))
-        return
-    log.info("Stage '%s': running %d of %d units", stage.name, len(pending), len(units))
-    manifest.event("stage_start", stage=stage.name, pending=len(pending), planned=len(units))
-    t0 = time.monotonic()
-    for done in stage.run(ctx, pending):
-        _commit(stage, ctx, done)
-        manifest.event("unit_done", stage=stage.name, unit=done.unit.id, seconds=round(done.seconds, 3))
-        rep.ran += 1
-    manifest.event("stage_done", stage=stage.name, seconds=round(time.monotonic() - t0, 3))
+    """One stage alone, every unit in this process, on what the manifest holds now (for
+    tests and tools that feed a stage its inputs by hand)."""
+    from .executors import LocalExecutor
+
+    report = BuildReport(ctx.album_dir, {stage.name: rep})
+    run_frontier(ctx, [stage], LocalExecutor(ctx, workers=0), report, {stage.name} if force else set())
 
 
 def check_outputs(stage: Stage, ctx: Context, done) -> None:

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 
 class NotReady(Exception):
-    """A stage's inputs are not in the manifest yet (only seen by --dry-run and --until)."""
+    """None of a stage's units can be planned yet (no tracklist, say). A stage some of whose
+    units can be planned returns a Plan naming the groups that wait instead."""
 
     def __init__(self, needs: str):
         super().__init__(needs)
@@ -34,6 +35,22 @@ class Unit:
     inputs: dict[str, str]  # name -> sha256 of each input artifact (hashed)
     payload: Any = None  # whatever the stage needs to run it (not hashed)
     key: str = ""
+    # Readiness, read by the scheduler. group: the track the unit belongs to; it waits for
+    # the upstream stages' units of that track only. None: album-wide, it waits for every
+    # upstream unit. standalone: it needs nothing upstream beyond what let it be planned.
+    # after: ids of units of the same stage that must be done first.
+    group: str | None = None
+    standalone: bool = False
+    after: tuple[str, ...] = ()
+
+
+class Plan(list):
+    """The units a stage can plan now, plus the groups (tracks) that wait on upstream work
+    and will get units later. A plain list is a plan with nothing waiting."""
+
+    def __init__(self, units: list[Unit] = (), waiting: list[str] = ()):
+        super().__init__(units)
+        self.waiting = list(waiting)
 
 
 @dataclass
@@ -92,6 +109,9 @@ class Stage:
     # takes pick asks for. Not an ordering edge; a new one may give this stage new units.
     feedback: ClassVar[tuple[type[Artifact], ...]] = ()
     folder: ClassVar[str] = ""  # under manifest/: where ctx.work_dir(name) points (default: name)
+    # Where units run: "device" (in the driver's process, one batch at a time: render on the
+    # GPU), "cpu" (a worker process of the executor) or "driver" (in the driver itself).
+    resources: ClassVar[str] = "cpu"
     # Globs, relative to the work folder, of the JSON sidecars this stage writes with
     # recovery.write_sidecar: a lost record of such a unit is rebuilt from them.
     sidecars: ClassVar[tuple[str, ...]] = ()
@@ -105,7 +125,8 @@ class Stage:
         return unit_key(self.name, self.version, unit.config, unit.inputs)
 
     def plan(self, ctx: Context) -> list[Unit]:
-        """Every unit this stage should have for the current config and inputs."""
+        """Every unit this stage can have now for the current config and inputs (a Plan
+        when some groups must wait for upstream work)."""
         raise NotImplementedError
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:

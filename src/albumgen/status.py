@@ -20,7 +20,8 @@ def album_status(ctx: Context) -> dict:
             summary.append(f"{s.name}: waits on {e.needs}")
             continue
         done = sum(ctx.manifest.is_done(u.key, s.name, u.id) for u in units)
-        summary.append(f"{s.name}: {done}/{len(units)} units done")
+        waiting = len(getattr(units, "waiting", ()))
+        summary.append(f"{s.name}: {done}/{len(units)} units done" + (f", {waiting} tracks waiting" if waiting else ""))
     rec = ctx.manifest.record("prompts", "tracklist")
     album = rec.data["album_title"] if rec else (ctx.config.album.title or ctx.album_dir.name)
     return {"album": album, "columns": ["track", "title"] + [s.name for s in stages if s.name != "prompts"],

@@ -18,7 +18,7 @@ from albumgen.audio.io import read_audio
 from albumgen.errors import InputError
 from albumgen.hashing import sha256_file, sha256_json
 from albumgen.naming import inside, track_filename, unique_names
-from albumgen.stage import Context, Done, NotReady, Stage, Unit
+from albumgen.stage import Context, Done, NotReady, Plan, Stage, Unit
 
 from . import cover as covers
 from . import dsp, package, track
@@ -41,20 +41,26 @@ class MasterStage(Stage):
         tl, album = tracklist.model_dump(), ctx.config.album
         meta = {"album": tl["album_title"], "artist": album.artist, "album_artist": album.album_artist or album.artist,
                 "year": album.year, "genre": album.genre, "tracks": len(tl["tracks"])}
-        chosen = [(t, *_chosen_take(ctx, t)) for t in tl["tracks"]]
+        # A track is mastered as soon as its pick is in; album-wide units (the album-mode
+        # analysis, the playlist) wait for every track.
+        chosen = {t["id"]: got for t in tl["tracks"] if (got := _chosen_take(ctx, t)) is not None}
+        waiting = [t["id"] for t in tl["tracks"] if t["id"] not in chosen]
         units: list[Unit] = []
         analysis = None
-        if cfg.album_mode:
+        if cfg.album_mode and not waiting:
             analysis = self._unit(units, "analysis", cfg.model_dump(include=_ANALYSIS_FIELDS),
-                                  {t["id"]: take.wav_sha256 for t, pick, take in chosen},
-                                  {t["id"]: take.wav for t, pick, take in chosen})
+                                  {tid: take.wav_sha256 for tid, (pick, take) in chosen.items()},
+                                  {tid: take.wav for tid, (pick, take) in chosen.items()})
         cover_cfg = {"title": meta["album"], "artist": meta["artist"], "seed": album.seed, "file": cfg.cover}
         cover = self._unit(units, "cover", cover_cfg,
-                           {"file": _cover_hash(ctx, cfg.cover)} if cfg.cover else {}, meta)
+                           {"file": _cover_hash(ctx, cfg.cover)} if cfg.cover else {}, meta, standalone=True)
         ext = cfg.format
-        names = unique_names([track_filename(t["n"], len(chosen), t["title"], ext) for t, *_ in chosen])
+        names = unique_names([track_filename(t["n"], len(tl["tracks"]), t["title"], ext) for t in tl["tracks"]])
         track_cfg = cfg.model_dump(exclude={"cover"})
-        for (t, pick, take), name in zip(chosen, names):
+        for t, name in zip(tl["tracks"], names):
+            if t["id"] not in chosen or (cfg.album_mode and analysis is None):
+                continue  # in album mode a track's gain needs every track's loudness
+            pick, take = chosen[t["id"]]
             extra = take.model_extra or {}
             tags = {**meta, **t, "score": pick.score, "take": pick.choice, "seed": take.seed,
                     "model": extra.get("model"), "revision": extra.get("revision")}
@@ -62,14 +68,17 @@ class MasterStage(Stage):
             if analysis:
                 inputs["analysis"] = analysis.key
             self._unit(units, t["id"], {**track_cfg, "file": name}, inputs,
-                       {"tags": tags, "wav": take.wav, "file": name})
-        self._unit(units, "album", {**track_cfg, "slug": ctx.album_dir.name},
-                   {"tracks": sha256_json([u.key for u in units])}, {"meta": meta, "ids": [t["id"] for t, *_ in chosen]})
-        return units
+                       {"tags": tags, "wav": take.wav, "file": name}, group=t["id"],
+                       after=("cover", "analysis") if analysis else ("cover",))
+        if not waiting:
+            self._unit(units, "album", {**track_cfg, "slug": ctx.album_dir.name},
+                       {"tracks": sha256_json([u.key for u in units])},
+                       {"meta": meta, "ids": [t["id"] for t in tl["tracks"]]}, after=tuple(u.id for u in units))
+        return Plan(units, waiting)
 
-    def _unit(self, units: list[Unit], uid: str, config: dict, inputs: dict, payload) -> Unit:
+    def _unit(self, units: list[Unit], uid: str, config: dict, inputs: dict, payload, **ready) -> Unit:
         # Keyed here, not only by the runner: later units hash earlier units' keys.
-        unit = Unit(id=uid, config=config, inputs=inputs, payload=payload)
+        unit = Unit(id=uid, config=config, inputs=inputs, payload=payload, **ready)
         unit.key = self.key(unit)
         units.append(unit)
         return unit
@@ -160,13 +169,12 @@ def _replaygain(cfg: MasterConfig, m: dict, album: dict | None) -> dict:
             "reference": f"{RG_REFERENCE:.1f} LUFS"}
 
 
-def _chosen_take(ctx: Context, t: dict) -> tuple[Pick, Take]:
+def _chosen_take(ctx: Context, t: dict) -> tuple[Pick, Take] | None:
+    """The track's pick and its take, or None while either is missing."""
     pick = ctx.artifacts.pick(t["id"])
-    if pick is None:
-        raise NotReady("pick")
-    take = ctx.artifacts.take(t["id"], pick.choice)
+    take = ctx.artifacts.take(t["id"], pick.choice) if pick else None
     if take is None or take.wav != pick.wav:
-        raise NotReady("render")
+        return None
     return pick, take
 
 

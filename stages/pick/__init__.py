@@ -14,7 +14,7 @@ from albumgen.artifacts import Pick, Take, Tracklist, parse_take_id
 from albumgen.audio.io import read_audio
 from albumgen.hashing import sha256_json
 from albumgen.recovery import write_sidecar
-from albumgen.stage import Context, Done, NotReady, Stage, Unit
+from albumgen.stage import Context, Done, NotReady, Plan, Stage, Unit
 
 from . import overrides
 from .config import PickConfig
@@ -44,17 +44,20 @@ class PickStage(Stage):
         # Whether weights are here is part of the key: weights downloaded later rescore.
         config = {**cfg.model_dump(), "learned": {k: v is None for k, v in availability(cfg, ctx.base_dir).items()}}
         manual = overrides.load(ctx.album_dir)
-        units = []
+        units, waiting = [], []
         for track in tracklist.tracks:
             takes = by_track.get(track.id)
-            if not takes:
-                raise NotReady("render")
+            if not takes:  # the scheduler also holds a track back while its takes render
+                waiting.append(track.id)
+                continue
             inputs = dict(takes)
             if track.id in manual:
                 inputs["override"] = sha256_json({"take": manual[track.id]})
             units.append(Unit(id=track.id, config=config, inputs=inputs,
-                              payload={"track": track.model_dump(), "manual": manual.get(track.id)}))
-        return units
+                              payload={"track": track.model_dump(), "manual": manual.get(track.id)}, group=track.id))
+        if not units:
+            raise NotReady("render")
+        return Plan(units, waiting)
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
         cfg: PickConfig = ctx.stage_config("pick")

@@ -21,6 +21,7 @@ class PromptsStage(Stage):
     Config = PromptsConfig
     needs = ()
     makes = (Tracklist,)
+    resources = "driver"  # one unit, first of all; an LLM call needs no worker process
     sidecars = (TRACKLIST,)
 
     def plan(self, ctx: Context) -> list[Unit]:
@@ -33,7 +34,7 @@ class PromptsStage(Stage):
         inputs = {}
         if cfg.source == "file":
             inputs["file"] = sha256_file(cfg.resolve_file(ctx.base_dir))
-        return [Unit(id="tracklist", config=config, inputs=inputs)]
+        return [Unit(id="tracklist", config=config, inputs=inputs, standalone=True)]
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
         for unit in units:

@@ -18,6 +18,7 @@ class RenderStage(Stage):
     makes = (Take,)
     feedback = (Pick,)  # a pick may ask for more takes of its track (Pick.extra_takes)
     folder = "takes"
+    resources = "device"  # one loaded model, batches across tracks
     sidecars = ("*/take-*.json",)
 
     def plan(self, ctx: Context) -> list[Unit]:
@@ -35,6 +36,7 @@ class RenderStage(Stage):
                     # Only this track's prompt: editing one prompt re-renders that track only.
                     inputs={"prompt": sha256_text(track.prompt)},
                     payload={"track": track.id, "take": n, "seed": seed, "prompt": track.prompt},
+                    group=track.id,
                 ))
         return units
 

@@ -1,4 +1,4 @@
-"""albumgen build FILE"""
+"""albumgen build FILE..."""
 from __future__ import annotations
 
 import sys
@@ -11,26 +11,37 @@ from . import main
 
 
 @main.command()
-@click.argument("pipeline", type=click.Path(path_type=Path))
+@click.argument("pipelines", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PIPELINE...")
 @click.option("--until", metavar="STAGE", help="Stop after this stage.")
 @click.option("--force", "force", multiple=True, metavar="STAGE", help="Redo every unit of STAGE (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Show what would run, write nothing.")
-def build(pipeline: Path, until: str | None, force: tuple[str, ...], dry_run: bool) -> None:
-    """Build (or resume) the album a pipeline describes."""
-    ctx = runner.open_pipeline(pipeline, progress=sys.stderr.isatty())
-    if dry_run:
-        report = runner.dry_run(ctx, until, force)
-        click.echo(f"Album folder: {report.album_dir}")
-        for name, rep in report.stages.items():
-            if rep.waiting_on:
-                click.echo(f"  {name:8} waits on {rep.waiting_on}")
-            else:
-                click.echo(f"  {name:8} would run {rep.ran} of {rep.planned} units ({rep.skipped} up to date)")
-        return
-    report = runner.build(ctx, until, force)
-    if report.ran == 0:
-        click.echo(f"Nothing to do: every unit is up to date in {report.album_dir}")
-    else:
-        done = ", ".join(f"{n} {r.ran}" for n, r in report.stages.items() if r.ran)
-        click.echo(f"Built {report.album_dir} (units run: {done})")
+@click.option("--executor", type=click.Choice(["local"]), help="Where units run (default: the pipeline's executor.kind).")
+def build(pipelines: tuple[Path, ...], until: str | None, force: tuple[str, ...], dry_run: bool,
+          executor: str | None) -> None:
+    """Build (or resume) the albums the pipelines describe (several: a catalogue).
 
+    Every pipeline is loaded and checked before any album is touched, so one bad config
+    stops the run with nothing written."""
+    ctxs = [runner.open_pipeline(p, progress=sys.stderr.isatty()) for p in pipelines]
+    if dry_run:
+        for ctx in ctxs:
+            _show_dry_run(runner.dry_run(ctx, until, force))
+        return
+    runner.preflight_all(ctxs, until, force)
+    for ctx in ctxs:
+        report = runner.build(ctx, until, force, executor=executor)
+        if report.ran == 0:
+            click.echo(f"Nothing to do: every unit is up to date in {report.album_dir}")
+        else:
+            done = ", ".join(f"{n} {r.ran}" for n, r in report.stages.items() if r.ran)
+            click.echo(f"Built {report.album_dir} (units run: {done})")
+
+
+def _show_dry_run(report: runner.BuildReport) -> None:
+    click.echo(f"Album folder: {report.album_dir}")
+    for name, rep in report.stages.items():
+        if rep.waiting_on:
+            click.echo(f"  {name:8} waits on {rep.waiting_on}")
+        else:
+            click.echo(f"  {name:8} would run {rep.ran} of {rep.planned} units ({rep.skipped} up to date)"
+                       + (f"; {rep.waiting} tracks wait on upstream units" if rep.waiting else ""))

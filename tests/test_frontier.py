@@ -1,0 +1,96 @@
+"""The frontier scheduler and the local executor: units flow as soon as their inputs exist."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from albumgen.cli import main
+from albumgen.manifest import AlbumLock, Manifest
+from helpers import write_pipeline
+
+# batch_size 2 = one track's takes per batch, so a track is done while the next renders;
+# 6 s takes, so rendering dominates (as it does with a real model): the first track's pick
+# and master in the worker process finish well before the last three batches.
+PIPELINED = {"album": {"tracks": 4}, "render": {"takes": 2, "batch_size": 2, "duration": 6.0},
+             "executor": {"workers": 1}}
+
+
+def cli(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def album_files(album: Path) -> dict[str, str]:
+    skip = ("events.jsonl", "lock", "manifest.json", "journal.jsonl")
+    return {p.relative_to(album).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(album.rglob("*")) if p.is_file() and p.name not in skip}
+
+
+@pytest.fixture(scope="module")
+def pipelined(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("frontier")
+    pipeline = write_pipeline(folder, PIPELINED)
+    r = cli("build", str(pipeline))
+    assert r.exit_code == 0, r.output
+    return pipeline, folder / "albums" / "test-album"
+
+
+def test_a_track_is_mastered_while_later_takes_render(pipelined):
+    _, album = pipelined
+    done = [(e["stage"], e["unit"]) for e in Manifest(album).events() if e["event"] == "unit_done"]
+    last_render = max(i for i, (s, _) in enumerate(done) if s == "render")
+    first_master = done.index(("master", "t01"))
+    assert first_master < last_render, done
+    # ... and no track is mastered before its own pick, nor picked before its own takes.
+    for tid in ("t01", "t02", "t03", "t04"):
+        takes = [i for i, (s, u) in enumerate(done) if s == "render" and u.startswith(tid + "/")]
+        assert max(takes) < done.index(("pick", tid)) < done.index(("master", tid))
+    assert done.index(("master", "album")) == len(done) - 1  # the playlist waits for every track
+
+
+def test_cpu_units_in_worker_processes_make_the_same_album(tmp_path):
+    # Pick and master in a worker process (batches of 2) or in the driver (batches of 1).
+    albums = []
+    for name, over in (("pool", {"batch_size": 2, "workers": 1}), ("driver", {"batch_size": 1, "workers": 0})):
+        (tmp_path / name).mkdir()
+        pipeline = write_pipeline(tmp_path / name, {"album": {"tracks": 3}, "render": {"batch_size": over["batch_size"]},
+                                                    "executor": {"workers": over["workers"]}})
+        r = cli("build", str(pipeline))
+        assert r.exit_code == 0, r.output
+        albums.append(tmp_path / name / "albums" / "test-album")
+    here, album = albums
+    ours, theirs = album_files(here), album_files(album)
+    assert ours.keys() == theirs.keys()
+    differ = [rel for rel in ours if ours[rel] != theirs[rel]]
+    # Take sidecars and master reports note the batch and the seconds; every audio file,
+    # token file, pick choice and MP3 is byte for byte the same.
+    assert all(rel.endswith(".json") for rel in differ), differ
+    for tid in ("t01", "t02", "t03"):
+        assert Manifest(here).record("pick", tid).data == Manifest(album).record("pick", tid).data
+
+
+def test_status_reads_while_a_build_holds_the_album(pipelined):
+    pipeline, album = pipelined
+    with AlbumLock(album / "manifest"):
+        r = cli("status", str(pipeline))
+    assert r.exit_code == 0, r.output
+    assert "render: 8/8 units done" in r.output and "master: 6/6 units done" in r.output
+
+
+def test_catalogue_preflights_every_album_before_any_work(tmp_path):
+    a = write_pipeline(tmp_path, {"album": {"tracks": 1, "slug": "a"}, "render": {"takes": 1}}, name="a.yaml")
+    b = write_pipeline(tmp_path, {"album": {"tracks": 1, "slug": "b"}, "render": {"takes": 1}}, name="b.yaml")
+    bad = write_pipeline(tmp_path, {"album": {"slug": "c"}, "render": {"takes": 0}}, name="c.yaml")
+    r = cli("build", str(a), str(b), str(bad))
+    assert r.exit_code == 2
+    assert r.stderr.strip() == "Error: render.takes: must be >= 1 (fix c.yaml)"
+    assert not (tmp_path / "albums").exists()  # nothing ran, not even the good albums
+    same = write_pipeline(tmp_path, {"album": {"tracks": 1, "slug": "a"}}, name="same.yaml")
+    r = cli("build", str(a), str(same))
+    assert r.exit_code == 2 and "two pipelines write one album folder" in r.stderr
+    r = cli("build", str(a), str(b))
+    assert r.exit_code == 0, r.output
+    for slug in ("a", "b"):
+        assert len(list((tmp_path / "albums" / slug).glob("*.mp3"))) == 1
