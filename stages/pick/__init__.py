@@ -42,6 +42,7 @@ class PickStage(Stage):
         # Whether weights are here is part of the key: weights downloaded later rescore.
         config = {**cfg.model_dump(), "learned": {k: v is None for k, v in availability(cfg, ctx.base_dir).items()}}
         manual = overrides.load(ctx.album_dir)
+        more = overrides.load_more(ctx.album_dir)
         units = []
         for track in tracklist.data["tracks"]:
             takes = by_track.get(track["id"])
@@ -50,8 +51,11 @@ class PickStage(Stage):
             inputs = dict(takes)
             if track["id"] in manual:
                 inputs["override"] = sha256_json({"take": manual[track["id"]]})
+            if more.get(track["id"]):
+                inputs["more_takes"] = sha256_json({"more": more[track["id"]]})
             units.append(Unit(id=track["id"], config=config, inputs=inputs,
-                              payload={"track": track, "manual": manual.get(track["id"])}))
+                              payload={"track": track, "manual": manual.get(track["id"]),
+                                       "more": more.get(track["id"], 0)}))
         return units
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
@@ -83,12 +87,17 @@ class PickStage(Stage):
         # records with them, and the next build would ask again.
         extra = int(prev.data.get("extra_takes", 0)) if prev else 0
         rounds = int(prev.data.get("retry_rounds", 0)) if prev else 0
+        # Takes a person asked for (`albumgen pick --more`, the review page) since the last
+        # pick: added once, like a retry round's, and never taken back.
+        asked_before = int(prev.data.get("more_takes", 0)) if prev else 0
+        asked = max(0, unit.payload["more"] - asked_before)
+        extra += asked
         best = takes[auto]
         all_rejected = all(t["rejects"] for t in takes)
         # Render has exactly render.takes + extra_takes for the track by now (it prunes the
         # rest), so asking for this many more is what its next plan will make.
         rendered = sum(rel.endswith(".wav") for rel in unit.inputs)
-        wants = rendered
+        wants = rendered + asked
         manual = unit.payload["manual"]
         chosen = next((t for t in takes if t["take"] == manual), None) if manual else None
         if manual and chosen is None:
@@ -100,7 +109,7 @@ class PickStage(Stage):
         elif all_rejected and rounds < cfg.max_rounds and cfg.retry_takes > 0:
             extra += cfg.retry_takes
             rounds += 1
-            wants = rendered + cfg.retry_takes
+            wants += cfg.retry_takes
             ctx.log.info("Pick: every take of %s failed the hard checks; asking for %d more (round %d of %d)",
                          unit.id, cfg.retry_takes, rounds, cfg.max_rounds)
         elif all_rejected:
@@ -110,7 +119,7 @@ class PickStage(Stage):
             ctx.log.info("Pick: %s take %d (score %.2f)", unit.id, best["take"], best["score"])
         return {"choice": best["take"], "wav": best["wav"], "score": best["score"], "all_rejected": all_rejected,
                 "manual": chosen is not None, "extra_takes": extra, "retry_rounds": rounds, "wants_takes": wants,
-                "rejects": best["rejects"]}
+                "more_takes": max(asked_before, unit.payload["more"]), "rejects": best["rejects"]}
 
     def wants_another_round(self, ctx: Context) -> bool:
         rendered: dict[str, int] = {}
@@ -125,6 +134,12 @@ class PickStage(Stage):
         from .manual import set_choice
 
         return set_choice(ctx, track, take)
+
+    @staticmethod
+    def request_takes(ctx: Context, track: str, count: int) -> tuple[dict, int]:
+        from .manual import request_takes
+
+        return request_takes(ctx, track, count)
 
     @staticmethod
     def describe(ctx: Context, track: str) -> dict:

@@ -51,7 +51,7 @@ def main(verbose: bool) -> None:
 def _register() -> None:
     from . import build, init, status  # noqa: F401  (each adds its command to `main`)
 
-    for extra in ("prompts", "pick", "score"):
+    for extra in ("prompts", "pick", "score", "review"):
         try:
             __import__(f"{__name__}.{extra}")
         except ModuleNotFoundError as e:

@@ -1,4 +1,4 @@
-"""albumgen pick FILE --track N [--take M | --auto]"""
+"""albumgen pick FILE --track N [--take M | --auto | --more K]"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,12 +15,18 @@ from . import main
 @click.option("--track", required=True, metavar="N", help="Track number (3) or id (t03).")
 @click.option("--take", type=click.IntRange(min=1), metavar="M", help="Keep this take from now on.")
 @click.option("--auto", is_flag=True, help="Drop the manual choice: the picker decides again.")
-def pick(pipeline: Path, track: str, take: int | None, auto: bool) -> None:
+@click.option("--more", type=int, metavar="K", help="Render K more takes of this track on the next build.")
+def pick(pipeline: Path, track: str, take: int | None, auto: bool, more: int | None) -> None:
     """Choose a track's take by hand (kept by later builds), or show its scores."""
-    if take is not None and auto:
-        raise ConfigError("--take and --auto contradict each other", "pass one of them")
+    if sum((take is not None, auto, more is not None)) > 1:
+        raise ConfigError("--take, --auto and --more contradict each other", "pass one of them")
     ctx = runner.open_pipeline(pipeline, progress=False)
     stage = registry.get("pick")
+    if more is not None:
+        t, total = stage.request_takes(ctx, track, more)
+        click.echo(f"Track {t['n']} ({t['title']}) will get {more} more take{'s' * (more != 1)} "
+                   f"({total} asked for by hand in all): run `albumgen build {pipeline}` to render them")
+        return
     if take is None and not auto:
         _show(stage.describe(ctx, track))
         return
