@@ -25,7 +25,7 @@ def build_album(folder: Path) -> Path:
     man = Manifest(ctx.album_dir)
     rec = man.record("prompts", "tracklist")
     rec.data["tracks"][1].update(title=HOSTILE_TITLE, prompt=HOSTILE_PROMPT)
-    man.save()
+    man.commit(rec.key, "prompts", "tracklist", [ctx.album_dir / rel for rel in rec.outputs], rec.data)
     runner.build(runner.open_pipeline(pipeline, progress=False))  # the album as such a title makes it
     return pipeline
 

@@ -168,7 +168,7 @@ def test_keep_this_take_changes_the_overrides_and_the_next_build_remasters_only_
     wait(browser, "document.getElementById('message').textContent.includes('will use take')")
     assert json.loads((ctx.album_dir / "manifest/picks/overrides.json").read_text()) == {
         "schema_version": 1, "tracks": {"t01": other}}
-    assert "kept by hand" in browser.find_element(By.CSS_SELECTOR, ".track-head").text
+    wait(browser, "document.querySelector('.track-head').textContent.includes('kept by hand')")
 
     report = runner.build(runner.open_pipeline(ctx.base_dir / "pipeline.yaml", progress=False))
     assert (report.stages["render"].ran, report.stages["pick"].ran) == (0, 1)

@@ -1,8 +1,9 @@
 """What the review page shows, read from the album folder without the album lock.
 
 A running build replaces manifest.json, the pick reports and every take atomically and
-only appends to events.jsonl, so a reader always sees a whole earlier or a whole later
-state: it never needs the lock, and never makes a build wait.
+only appends to journal.jsonl and events.jsonl, so a reader always sees a whole earlier or a
+whole later state (the record store's own promise to readers): it never needs the lock, and
+never makes a build wait.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import os
 from pathlib import Path
 
 from ..manifest import Manifest
+from ..recovery import read_body
 from ..stage import Context
 
 OVERRIDES = "manifest/picks/overrides.json"
@@ -26,7 +28,7 @@ def fresh(ctx: Context) -> Context:
 def version(album_dir: Path) -> str:
     """Changes whenever anything the page shows changes: cheap enough to poll every second."""
     parts = []
-    for rel in ("manifest/manifest.json", "manifest/events.jsonl", OVERRIDES):
+    for rel in ("manifest/manifest.json", "manifest/journal.jsonl", "manifest/events.jsonl", OVERRIDES):
         try:
             st = (Path(album_dir) / rel).stat()
             parts.append(f"{st.st_mtime_ns}:{st.st_size}")
@@ -126,7 +128,7 @@ def track(ctx: Context, t: dict) -> dict:
 
 def _pick_report(ctx: Context, tid: str) -> dict:
     try:
-        return json.loads((ctx.album_dir / f"manifest/picks/{tid}.json").read_text("utf-8"))
+        return read_body(ctx.album_dir / f"manifest/picks/{tid}.json")
     except (OSError, ValueError):
         return {}
 
