@@ -114,14 +114,19 @@ def main() -> None:
     ap.add_argument("--takes", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--album", type=Path, help="make the album here and keep it; reused when it is there")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        pipeline = make_album(Path(tmp), args.tracks, args.takes, args.seconds)
+        folder = args.album or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        pipeline = folder / "pipeline.yaml"
+        if not pipeline.exists():
+            make_album(folder, args.tracks, args.takes, args.seconds)
         print(f"album: {args.tracks} tracks x {args.takes} takes of {args.seconds:g} s "
-              f"(synthesised in {time.perf_counter() - t0:.0f} s)")
+              f"(ready in {time.perf_counter() - t0:.0f} s)")
         ctx = runner.open_pipeline(pipeline, progress=False)
-        server = ReviewServer(ctx).start()
+        server = ReviewServer(ctx, prefetch=False).start()  # every picture drawn on request
         driver = browser(Path(tmp) / "profile")
         cache = ctx.album_dir / pictures.CACHE
         base, token = server.url.split("/?")[0], server.token

@@ -314,3 +314,33 @@ def test_cli_serves_until_interrupted(album):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_prefetch_draws_every_missing_picture_in_the_background(album):
+    pipeline, ctx = album
+    server = ReviewServer(ctx, prefetch=True)
+    try:
+        deadline = time.monotonic() + 120
+        cache = ctx.album_dir / pictures.CACHE
+        while time.monotonic() < deadline and len(list(cache.glob("*.png"))) < 6:
+            time.sleep(0.2)
+        assert sorted(p.name.split("-")[0] for p in cache.glob("*.png")) == ["master"] * 2 + ["take"] * 4
+    finally:
+        server.close()
+
+
+def test_loudness_picture_measures_as_bs1770_does(tmp_path):
+    """The integrated loudness drawn (the dashed line) is pyloudnorm's, and a track that gets
+    6 dB louder halfway shows it in the short-term curve."""
+    import numpy as np
+    import pyloudnorm
+
+    sr = 44100
+    t = np.arange(sr * 8) / sr
+    tone = 0.1 * np.sin(2 * np.pi * 440 * t) * np.where(t < 4, 1.0, 2.0)
+    audio = np.stack([tone, tone], axis=1).astype(np.float32)
+    momentary, short, integrated = pictures._loudness_curves(audio, sr)
+    assert integrated == pytest.approx(pyloudnorm.Meter(sr).integrated_loudness(audio.astype(np.float64)), abs=0.01)
+    quiet, loud = short[pictures.WIDTH // 4], short[pictures.WIDTH * 7 // 8]  # 2 s and 7 s
+    assert loud - quiet == pytest.approx(6.02, abs=0.05)
+    assert momentary[pictures.WIDTH // 2 - 30] == pytest.approx(quiet, abs=0.05)

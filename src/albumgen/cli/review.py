@@ -31,7 +31,7 @@ def review(pipeline: Path, port: int, host: str, no_open: bool, export_to: Path 
     from ..review.server import ReviewServer
 
     try:
-        server = ReviewServer(ctx, host, port)
+        server = ReviewServer(ctx, host, port, prefetch=True)
     except OSError as e:
         raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror}",
                           "pick another --port, or leave it out for a free one") from None

@@ -162,3 +162,22 @@ def _event_line(e: dict) -> str:
     when = time.strftime("%H:%M:%S", time.localtime(e.get("ts", 0)))
     rest = " ".join(f"{k}={v}" for k, v in sorted(e.items()) if k not in ("ts", "event"))
     return f"{when} {e.get('event', '?')} {rest}".strip()
+
+
+def picture_sources(ctx: Context) -> list[tuple[str, str, str]]:
+    """(kind, audio file, its recorded sha256) of every picture the pages show: mastered
+    tracks first (the album view), then each track's takes in album order."""
+    rec = ctx.manifest.record("prompts", "tracklist")
+    tracks = rec.data["tracks"] if rec else []
+    out = []
+    for t in tracks:
+        m = ctx.manifest.record("master", t["id"])
+        rel = m.data.get("file") if m else None
+        if rel in (m.outputs if m else {}):
+            out.append(("master", rel, m.outputs[rel].sha256))
+    for t in tracks:
+        for r in _take_records(ctx, t["id"]):
+            wav = next((x for x in r.outputs if x.endswith(".wav")), None)
+            if wav:
+                out.append(("take", wav, r.outputs[wav].sha256))
+    return out

@@ -150,31 +150,45 @@ def _spectrogram(mono: np.ndarray, sr: int) -> np.ndarray:
 
 
 def _k_weight(audio: np.ndarray, sr: int) -> np.ndarray:
-    """BS.1770's K-weighting (pyloudnorm's two biquads), per channel."""
+    """BS.1770's K-weighting (pyloudnorm's two biquads), both channels in one sosfilt pass."""
     from pyloudnorm.iirfilter import IIRfilter
+    from scipy.signal import sosfilt
 
     shelf = IIRfilter(4.0, 1 / np.sqrt(2), 1500.0, sr, "high_shelf")
     high_pass = IIRfilter(0.0, 0.5, 38.0, sr, "high_pass")
-    return np.stack([high_pass.apply_filter(shelf.apply_filter(ch)) for ch in audio.T], axis=1)
+    sos = np.array([np.concatenate([f.b, f.a]) / f.a[0] for f in (shelf, high_pass)])
+    return sosfilt(sos, audio, axis=0)
 
 
-def _block_loudness(weighted: np.ndarray, sr: int, seconds: float, starts: np.ndarray) -> np.ndarray:
+def warm_imports() -> None:
+    """Import what drawing needs (scipy.signal takes seconds on a busy machine) before
+    the first picture is asked for."""
+    from pyloudnorm.iirfilter import IIRfilter  # noqa: F401
+    from scipy.signal import sosfilt  # noqa: F401
+
+
+def _block_loudness(energy: np.ndarray, sr: int, seconds: float, starts: np.ndarray) -> np.ndarray:
+    """LUFS of the `seconds`-long block at each start; `energy` is the running sum of the
+    K-weighted power summed over channels (BS.1770 weighs left and right alike)."""
     n = int(seconds * sr)
-    power = np.concatenate([np.zeros((1, weighted.shape[1])), np.cumsum(weighted.astype(np.float64) ** 2, axis=0)])
-    ends = np.minimum(starts + n, len(weighted))
-    begins = np.maximum(ends - n, 0)
-    mean_sq = (power[ends] - power[begins]) / np.maximum(ends - begins, 1)[:, None]
-    return -0.691 + 10 * np.log10(np.sum(mean_sq, axis=1) + 1e-12)
+    # A block that would run past either end is moved inside, so every block is whole.
+    begins = np.clip(starts, 0, max(len(energy) - 1 - n, 0))
+    ends = np.minimum(begins + n, len(energy) - 1)
+    mean_sq = (energy[ends] - energy[begins]) / np.maximum(ends - begins, 1)
+    return -0.691 + 10 * np.log10(mean_sq + 1e-12)
 
 
 def _loudness_curves(audio: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, float | None]:
     weighted = _k_weight(audio, sr)
-    starts = _columns(len(weighted))[:-1]
-    momentary = _block_loudness(weighted, sr, 0.4, starts)
-    short = _block_loudness(weighted, sr, 3.0, starts)
+    power = np.einsum("ij,ij->i", weighted, weighted, dtype=np.float64)
+    energy = np.concatenate([[0.0], np.cumsum(power)])  # one pass serves every block length
+    edges = _columns(len(weighted))
+    centres = (edges[:-1] + edges[1:]) // 2  # each column shows the block centred on it
+    momentary = _block_loudness(energy, sr, 0.4, centres - int(0.2 * sr))
+    short = _block_loudness(energy, sr, 3.0, centres - int(1.5 * sr))
     # Integrated: 400 ms blocks every 100 ms, gated at -70 LUFS and 10 LU under their mean.
-    blocks = _block_loudness(weighted, sr, 0.4, np.arange(0, max(len(weighted) - int(0.4 * sr), 0) + 1,
-                                                          max(int(0.1 * sr), 1)))
+    hop = max(int(0.1 * sr), 1)
+    blocks = _block_loudness(energy, sr, 0.4, np.arange(0, max(len(weighted) - int(0.4 * sr), 0) + 1, hop))
     gated = blocks[blocks > -70]
     if len(gated) == 0:
         return momentary, short, None

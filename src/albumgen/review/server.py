@@ -15,7 +15,9 @@ import hmac
 import json
 import logging
 import re
+import os
 import secrets
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -58,14 +60,46 @@ def inside_album(album_dir: Path, rel: str) -> Path | None:
     return path
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        # A browser closes kept-alive connections and aborts media requests when it seeks:
+        # not worth a traceback on the terminal that shows the page's address.
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, (ConnectionResetError, BrokenPipeError, TimeoutError)):
+            log.debug("review: request from %s failed", client_address, exc_info=True)
+
+
 class ReviewServer:
-    def __init__(self, ctx: Context, host: str = "127.0.0.1", port: int = 0, token: str | None = None):
+    def __init__(self, ctx: Context, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
+                 prefetch: bool = False):
         self.ctx = ctx
         self.token = token or secrets.token_urlsafe(24)
-        self.httpd = ThreadingHTTPServer((host, port), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server((host, port), Handler)
         self.httpd.review = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
+        self._closing = threading.Event()
+        # Draw the pictures that are missing while the person reads the first page, at a
+        # low priority (a build may be running); requests draw what they need meanwhile.
+        threading.Thread(target=self._prefetch, args=(prefetch,), daemon=True).start()
+
+    def _prefetch(self, everything: bool) -> None:
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # this thread only, on Linux
+        except (AttributeError, OSError):
+            pass
+        pictures.warm_imports()
+        if not everything:
+            return
+        try:
+            ctx = model.fresh(self.ctx)
+            for kind, rel, sha in model.picture_sources(ctx):
+                if self._closing.is_set():
+                    return
+                pictures.cached_picture(ctx.album_dir, kind, rel, sha)
+        except Exception:  # noqa: BLE001 - a request draws it again and reports what fails
+            log.debug("review: drawing pictures ahead failed", exc_info=True)
 
     @property
     def url(self) -> str:
@@ -83,6 +117,7 @@ class ReviewServer:
         return self
 
     def close(self) -> None:
+        self._closing.set()
         if self._thread is not None:
             self.httpd.shutdown()
             self._thread.join(timeout=5)
