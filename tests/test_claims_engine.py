@@ -174,8 +174,7 @@ def test_ctrl_c_exits_130_and_the_build_resumes(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     try:
-        while not (album / "manifest" / "manifest.json").exists() or \
-                len(Manifest(album).records("render")) < 1:
+        while not (album / "manifest").is_dir() or len(Manifest(album).records("render")) < 1:
             assert proc.poll() is None, "build finished before it could be interrupted"
             assert time.monotonic() < deadline, "no take was rendered in time"
             time.sleep(0.05)
