@@ -16,6 +16,7 @@ from albumgen.models.fast import FastLoop, delays, is_out_of_memory
 from albumgen.models.musicgen import decode_tokens, load_musicgen
 from albumgen.models.tiny import PRESETS
 from albumgen.models.windows import Windows, generate_long
+from albumgen.recovery import write_sidecar
 from albumgen.stage import Context, Done, Unit
 
 from .progress import Progress
@@ -147,7 +148,7 @@ def _tell_graphs_off(ctx: Context, loop: FastLoop, progress: Progress) -> bool:
 
 def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds: float, batch: int, cfg) -> Done:
     p = unit.payload
-    folder = ctx.path(f"manifest/takes/{p['track']}")
+    folder = ctx.work_dir("render") / p["track"]
     wav = folder / f"take-{p['take']}.wav"
     codes_path = folder / f"take-{p['take']}.codes"
     meta_path = folder / f"take-{p['take']}.json"
@@ -164,5 +165,7 @@ def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds:
         import torch
 
         meta["gpu"] = torch.cuda.get_device_name(lm.device)
-    atomic.write_json(meta_path, meta)
-    return Done(unit, [wav, codes_path, meta_path], data=meta, seconds=seconds)
+    # Last, with the hashes of the audio and tokens: the sidecar that proves this take if
+    # its record is ever lost (albumgen.recovery).
+    hashes = write_sidecar(meta_path, meta, "render", unit, [wav, codes_path], ctx.album_dir)
+    return Done(unit, [wav, codes_path, meta_path], data=meta, seconds=seconds, hashes=hashes)
