@@ -127,7 +127,7 @@ def _out_of_memory(e: Exception) -> bool:
 
 def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds: float, batch: int, cfg) -> Done:
     p = unit.payload
-    folder = ctx.path(f"manifest/takes/{p['track']}")
+    folder = ctx.work_dir("render") / p["track"]
     wav = folder / f"take-{p['take']}.wav"
     codes_path = folder / f"take-{p['take']}.codes"
     meta_path = folder / f"take-{p['take']}.json"
