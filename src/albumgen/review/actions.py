@@ -11,6 +11,7 @@ from __future__ import annotations
 from .. import registry
 from ..errors import AlbumgenError, LockError
 from ..stage import Context
+from . import model
 
 ACTIONS = ("keep", "auto", "more")
 
@@ -37,9 +38,7 @@ def apply(ctx: Context, body: object) -> str:
     action, ref = body.get("action"), body.get("track")
     if action not in ACTIONS:
         raise ActionRefused(400, f"unknown action {action!r} (use one of: {', '.join(ACTIONS)})")
-    rec = ctx.manifest.record("prompts", "tracklist")
-    ids = [t["id"] for t in rec.data["tracks"]] if rec else []
-    if not isinstance(ref, str) or ref not in ids:
+    if not isinstance(ref, str) or model.find_track(ctx, ref) is None:
         raise ActionRefused(400, f"no track {ref!r} in this album")
     stage = registry.get("pick")
     try:

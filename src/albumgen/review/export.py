@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import atomic
+from ..artifacts import parse_take_id
 from ..errors import OutputError, StageError
 from ..stage import Context
 from . import model, pages, pictures
@@ -14,22 +15,20 @@ from . import model, pages, pictures
 def export(ctx: Context, out: Path) -> Path:
     ctx = model.fresh(ctx)
     out = Path(out).resolve()
-    rec = ctx.manifest.record("prompts", "tracklist")
-    if rec is None:
+    if ctx.artifacts.tracklist() is None:
         raise StageError(f"{ctx.album_dir} has no tracklist yet", "run `albumgen build` first")
 
     def picture(kind: str, unit: str) -> Path:
         if kind == "take":
-            r = ctx.manifest.record("render", unit)
-            rel = next(x for x in r.outputs if x.endswith(".wav"))
+            take = ctx.artifacts.take(*parse_take_id(unit))
+            rel, sha = take.wav, take.wav_sha256
         else:
-            r = ctx.manifest.record("master", unit)
-            rel = r.data["file"]
-        return pictures.cached_picture(ctx.album_dir, kind, rel, r.outputs[rel].sha256)
+            rel, sha, _ = model.master_file(ctx, unit)
+        return pictures.cached_picture(ctx.album_dir, kind, rel, sha)
 
     urls = pages.ExportUrls(ctx.album_dir, out.parent, picture)
     album = model.album(ctx)
-    tracks = [model.track(ctx, t) for t in rec.data["tracks"]]
+    tracks = [model.track(ctx, t) for t in model.tracks(ctx)]
     try:
         atomic.write_text(out, pages.export_document(album, tracks, urls))
     except OSError as e:

@@ -12,11 +12,12 @@ import json
 import os
 from pathlib import Path
 
+from ..artifacts import Pick
 from ..manifest import Manifest
 from ..recovery import read_body
 from ..stage import Context
 
-OVERRIDES = "manifest/picks/overrides.json"
+OVERRIDES = "overrides.json"  # in pick's folder
 EVENTS_SHOWN = 12
 
 
@@ -25,12 +26,14 @@ def fresh(ctx: Context) -> Context:
     return dataclasses.replace(ctx, manifest=Manifest(ctx.album_dir))
 
 
-def version(album_dir: Path) -> str:
+def version(ctx: Context) -> str:
     """Changes whenever anything the page shows changes: cheap enough to poll every second."""
     parts = []
-    for rel in ("manifest/manifest.json", "manifest/journal.jsonl", "manifest/events.jsonl", OVERRIDES):
+    manifest = ctx.album_dir / "manifest"
+    for path in (manifest / "manifest.json", manifest / "journal.jsonl", manifest / "events.jsonl",
+                 _picks_dir(ctx) / OVERRIDES):
         try:
-            st = (Path(album_dir) / rel).stat()
+            st = path.stat()
             parts.append(f"{st.st_mtime_ns}:{st.st_size}")
         except OSError:
             parts.append("-")
@@ -66,43 +69,52 @@ def running_build(album_dir: Path) -> int | None:
     return pid
 
 
+def tracks(ctx: Context) -> list[dict]:
+    tl = ctx.artifacts.tracklist()
+    return [t.model_dump() for t in tl.tracks] if tl else []
+
+
+def find_track(ctx: Context, tid: str) -> dict | None:
+    return next((t for t in tracks(ctx) if t["id"] == tid), None)
+
+
 def album(ctx: Context) -> dict:
     """The album view's data; `ctx` should be fresh()."""
-    man = ctx.manifest
-    rec = man.record("prompts", "tracklist")
-    tracks = rec.data["tracks"] if rec else []
-    title = rec.data["album_title"] if rec else (ctx.config.album.title or ctx.album_dir.name)
+    tl = ctx.artifacts.tracklist()
+    title = tl.album_title if tl else (ctx.config.album.title or ctx.album_dir.name)
     cover = "cover.jpg" if (ctx.album_dir / "cover.jpg").is_file() else None
     return {"title": title, "artist": ctx.config.album.artist, "cover": cover,
-            "tracks": [_track_summary(ctx, t) for t in tracks]}
+            "tracks": [_track_summary(ctx, t) for t in tracks(ctx)]}
+
+
+def master_file(ctx: Context, tid: str) -> tuple[str, str, dict] | None:
+    """(album-relative file, its sha256, the measurements) of a mastered track. The record,
+    not the Master artifact: the picture's key needs the file's recorded hash."""
+    rec = ctx.manifest.record(ctx.artifacts.producers["master"], tid)
+    rel = rec.data.get("file") if rec else None
+    if rel is None or rel not in rec.outputs:
+        return None
+    return rel, rec.outputs[rel].sha256, rec.data
 
 
 def _track_summary(ctx: Context, t: dict) -> dict:
-    man = ctx.manifest
-    pick = man.record("pick", t["id"])
-    master = man.record("master", t["id"])
     out = {"id": t["id"], "n": t["n"], "title": t["title"], "prompt": t.get("prompt", ""),
-           "takes": len(_take_records(ctx, t["id"])), "pick": _pick_label(pick), "master": None}
-    if master is not None and "file" in master.data:
-        rel = master.data["file"]
-        ref = master.outputs.get(rel)
-        out["master"] = {"file": rel, "sha256": ref.sha256 if ref else None,
-                         "loudness": master.data.get("loudness"), "true_peak": master.data.get("true_peak"),
-                         "duration": master.data.get("duration"), "take": master.data.get("take")}
+           "takes": len(ctx.artifacts.takes(t["id"])), "pick": _pick_label(ctx.artifacts.pick(t["id"])),
+           "master": None}
+    found = master_file(ctx, t["id"])
+    if found:
+        rel, sha, data = found
+        out["master"] = {"file": rel, "sha256": sha, "loudness": data.get("loudness"),
+                         "true_peak": data.get("true_peak"), "duration": data.get("duration"), "take": data.get("take")}
     return out
 
 
-def _pick_label(pick) -> dict | None:
+def _pick_label(pick: Pick | None) -> dict | None:
     """How the chosen take came to be: the words `albumgen status` uses."""
     if pick is None:
         return None
-    how = "manual" if pick.data.get("manual") else "all rejected" if pick.data.get("all_rejected") else "auto"
-    return {"take": pick.data["choice"], "how": how, "more_takes": int(pick.data.get("more_takes", 0))}
-
-
-def _take_records(ctx: Context, tid: str) -> list:
-    recs = [r for r in ctx.manifest.records("render") if r.unit.startswith(f"{tid}/take-")]
-    return sorted(recs, key=lambda r: int(r.unit.split("take-")[1]))
+    how = "manual" if pick.manual else "all rejected" if pick.all_rejected else "auto"
+    return {"take": pick.choice, "how": how, "more_takes": pick.more_takes}
 
 
 def track(ctx: Context, t: dict) -> dict:
@@ -110,15 +122,13 @@ def track(ctx: Context, t: dict) -> dict:
     summary = _track_summary(ctx, t)
     report = _pick_report(ctx, t["id"])
     scored = {s["take"]: s for s in report.get("takes", [])}
-    manual, more = _overrides(ctx.album_dir)
+    manual, more = _overrides(ctx)
     takes = []
-    for rec in _take_records(ctx, t["id"]):
-        n = int(rec.unit.split("take-")[1])
-        wav = next((rel for rel in rec.outputs if rel.endswith(".wav")), None)
-        if wav is None:
+    for take in ctx.artifacts.takes(t["id"]):
+        if not take.wav:
             continue
-        s = scored.get(n)
-        takes.append({"take": n, "wav": wav, "sha256": rec.outputs[wav].sha256, "seed": rec.data.get("seed"),
+        s = scored.get(take.take)
+        takes.append({"take": take.take, "wav": take.wav, "sha256": take.wav_sha256, "seed": take.seed,
                       "score": s["score"] if s else None, "rejects": s["rejects"] if s else [],
                       "warnings": s["warnings"] if s else [], "scored": s is not None})
     summary.update(takes=takes, skipped=report.get("skipped", {}), override=manual.get(t["id"]),
@@ -126,18 +136,22 @@ def track(ctx: Context, t: dict) -> dict:
     return summary
 
 
+def _picks_dir(ctx: Context) -> Path:
+    return ctx.work_dir(ctx.artifacts.producers["pick"])
+
+
 def _pick_report(ctx: Context, tid: str) -> dict:
     try:
-        return read_body(ctx.album_dir / f"manifest/picks/{tid}.json")
+        return read_body(_picks_dir(ctx) / f"{tid}.json")
     except (OSError, ValueError):
         return {}
 
 
-def _overrides(album_dir: Path) -> tuple[dict, dict]:
-    """The overrides file as the page shows it; a malformed one is the pick stage's to
-    report (at the next build or action), not a reason for the page to fail."""
+def _overrides(ctx: Context) -> tuple[dict, dict]:
+    """The overrides file (`albumgen pick`'s) as the page shows it; a malformed one is the
+    pick stage's to report (at the next build or action), not a reason for the page to fail."""
     try:
-        raw = json.loads((Path(album_dir) / OVERRIDES).read_text("utf-8"))
+        raw = json.loads((_picks_dir(ctx) / OVERRIDES).read_text("utf-8"))
         return dict(raw.get("tracks", {})), dict(raw.get("more_takes", {}))
     except (OSError, ValueError, AttributeError):
         return {}, {}
@@ -167,17 +181,7 @@ def _event_line(e: dict) -> str:
 def picture_sources(ctx: Context) -> list[tuple[str, str, str]]:
     """(kind, audio file, its recorded sha256) of every picture the pages show: mastered
     tracks first (the album view), then each track's takes in album order."""
-    rec = ctx.manifest.record("prompts", "tracklist")
-    tracks = rec.data["tracks"] if rec else []
-    out = []
-    for t in tracks:
-        m = ctx.manifest.record("master", t["id"])
-        rel = m.data.get("file") if m else None
-        if rel in (m.outputs if m else {}):
-            out.append(("master", rel, m.outputs[rel].sha256))
-    for t in tracks:
-        for r in _take_records(ctx, t["id"]):
-            wav = next((x for x in r.outputs if x.endswith(".wav")), None)
-            if wav:
-                out.append(("take", wav, r.outputs[wav].sha256))
+    ids = [t["id"] for t in tracks(ctx)]
+    out = [("master", f[0], f[1]) for f in map(lambda tid: master_file(ctx, tid), ids) if f]
+    out += [("take", take.wav, take.wav_sha256) for tid in ids for take in ctx.artifacts.takes(tid) if take.wav]
     return out

@@ -208,8 +208,7 @@ class Handler(BaseHTTPRequestHandler):
             return album["title"], pages.album_main(album, urls)
         if view.startswith("track:"):
             tid = view[len("track:"):]
-            rec = ctx.manifest.record("prompts", "tracklist")
-            track = next((t for t in (rec.data["tracks"] if rec else []) if t["id"] == tid), None)
+            track = model.find_track(ctx, tid)
             if track is None:
                 raise NotFound(f"no track {tid!r} in this album")
             nav = f'<p class="nav"><a href="{pages.esc(urls.album())}">&larr; album</a></p>'
@@ -226,7 +225,7 @@ class Handler(BaseHTTPRequestHandler):
     def _version(self, ctx: Context) -> str:
         # The build's pid is part of it: a killed build changes no file, but the page must
         # stop saying that one runs.
-        return f"{model.version(ctx.album_dir)}/{model.running_build(ctx.album_dir) or ''}"
+        return f"{model.version(ctx)}/{model.running_build(ctx.album_dir) or ''}"
 
     def _poll(self, ctx: Context, view: str, since: str) -> None:
         version = self._version(ctx)
@@ -268,18 +267,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def _picture(self, ctx: Context, path: str) -> None:
         if m := TAKE_PICTURE.fullmatch(path):
-            rec = ctx.manifest.record("render", f"{m.group(1)}/take-{int(m.group(2))}")
-            rel = next((r for r in rec.outputs if r.endswith(".wav")), None) if rec else None
-            kind = "take"
+            take = ctx.artifacts.take(m.group(1), int(m.group(2)))
+            kind, found = "take", (take.wav, take.wav_sha256) if take and take.wav else None
         elif m := MASTER_PICTURE.fullmatch(path):
-            rec = ctx.manifest.record("master", m.group(1))
-            rel = rec.data.get("file") if rec else None
-            kind = "master"
+            kind, found = "master", (model.master_file(ctx, m.group(1)) or (None, None))[:2]
         else:
             raise NotFound(path)
-        if rel is None or rel not in rec.outputs or inside_album(ctx.album_dir, rel) is None:
+        if not found or not found[0] or inside_album(ctx.album_dir, found[0]) is None:
             raise NotFound(path)
-        png = pictures.cached_picture(ctx.album_dir, kind, rel, rec.outputs[rel].sha256)
+        png = pictures.cached_picture(ctx.album_dir, kind, found[0], found[1])
         # The URL carries the audio's hash, so a cached copy can never be stale.
         self._send(200, png.read_bytes(), "image/png", {"Cache-Control": "private, max-age=31536000, immutable"})
 
