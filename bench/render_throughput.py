@@ -106,8 +106,10 @@ def floor_ms(lm: LoadedModel, batch: int, steps: int, text: int, gbs: float) -> 
 
 
 def time_transformers(lm, prompts, steps, greedy: bool, cache: str | None = None) -> tuple[float, torch.Tensor]:
-    """transformers' generate, timed; its tokens caught on their way to EnCodec.
-    cache: generate's cache_implementation (None: its default)."""
+    """transformers' generate, timed; its tokens caught on their way to EnCodec. cache: None
+    (generate's default), "static" (cache_implementation="static") or "static-object" (a
+    StaticCache built here and passed in, for versions whose MusicGen generate ignores the
+    first)."""
     ids, mask = lm.tokenize(prompts)
     ae = lm.model.audio_encoder
     caught = []
@@ -117,12 +119,13 @@ def time_transformers(lm, prompts, steps, greedy: bool, cache: str | None = None
         caught.append(codes[0])
         return _Dummy(codes)
 
+    extra = _cache_kwargs(lm, cache, steps)
     ae.decode = keep_tokens
     try:
         sync(lm.device)
         t = time.perf_counter()
         lm.model.generate(input_ids=ids, attention_mask=mask, do_sample=not greedy, guidance_scale=3.0, top_k=250,
-                          max_new_tokens=steps, **({"cache_implementation": cache} if cache else {}))
+                          max_new_tokens=steps, **extra)
         sync(lm.device)
         took = time.perf_counter() - t
     finally:
@@ -133,44 +136,62 @@ def time_transformers(lm, prompts, steps, greedy: bool, cache: str | None = None
     return took, codes.flatten(1, 2)
 
 
-def static_cache_reference(lm, prompts, steps: int = 12) -> tuple[bool, str]:
-    """Whether generate(cache_implementation="static") is a valid reference here: the decoder
-    really gets a static cache, and the greedy tokens are the default generate's."""
-    from transformers.cache_utils import StaticCache
+def _cache_kwargs(lm, cache: str | None, steps: int) -> dict:
+    if cache is None:
+        return {}
+    if cache == "static":
+        return {"cache_implementation": "static"}
+    import inspect
 
-    seen = set()
-    decoder = lm.model.decoder
-    forward, own = decoder.forward, vars(decoder).get("forward")
+    from transformers.cache_utils import DynamicCache, EncoderDecoderCache, StaticCache
 
-    def spy(*args, **kwargs):
-        cache = kwargs.get("cache", kwargs.get("past_key_values"))
-        self_cache = getattr(cache, "self_attention_cache", cache)
-        if self_cache is not None:
-            seen.add(type(self_cache).__name__)
-        return forward(*args, **kwargs)
+    cfg = lm.model.decoder.config
+    name = "cache" if "cache" in inspect.signature(type(lm.model.decoder).forward).parameters else "past_key_values"
+    return {name: EncoderDecoderCache(StaticCache(config=cfg, max_cache_len=steps + 1), DynamicCache(config=cfg))}
 
-    decoder.forward = spy
-    try:
-        _, got = time_transformers(lm, prompts, steps, greedy=True, cache="static")
-    except Exception as e:  # noqa: BLE001 - any refusal means: no static reference here
-        return False, f"generate raised {type(e).__name__}: {str(e).splitlines()[0][:120]}"
-    finally:
-        if own is None:
-            del decoder.forward  # back to the class's forward
-        else:
-            decoder.forward = own
+
+def static_cache_reference(lm, prompts, steps: int = 12) -> tuple[str | None, str]:
+    """transformers' static-cache generate as a reference, if it is a valid one here: the
+    decoder really gets a static cache, and the greedy tokens are the default generate's.
+    Returns the `cache` to time with (None: none is valid) and what was found."""
     import transformers
 
-    version = f"transformers {transformers.__version__}"
-    if not any(name == StaticCache.__name__ or "Static" in name for name in seen):
-        return False, f"{version} ignores it for MusicGen (the decoder got {', '.join(sorted(seen)) or 'no cache'})"
     _, want = time_transformers(lm, prompts, steps, greedy=True)
-    same = (got == want).all(dim=(0, 1))
-    if not same.all():
-        return False, f"{version}: its greedy tokens differ from the default's at frame {int((~same).nonzero()[0])}"
-    compiled = "compiled" if getattr(type(lm.model), "_can_compile_fullgraph", False) else "not compiled"
-    return True, f"{version}, {compiled} (transformers marks MusicGen {'' if compiled == 'compiled' else 'not '}" \
-                 "compilable)"
+    found = []
+    for cache in ("static", "static-object"):
+        seen = set()
+        decoder = lm.model.decoder
+        forward, own = decoder.forward, vars(decoder).get("forward")
+
+        def spy(*args, **kwargs):
+            c = kwargs.get("cache", kwargs.get("past_key_values"))
+            if c is not None:
+                seen.add(type(getattr(c, "self_attention_cache", c)).__name__)
+            return forward(*args, **kwargs)
+
+        decoder.forward = spy
+        try:
+            _, got = time_transformers(lm, prompts, steps, greedy=True, cache=cache)
+        except Exception as e:  # noqa: BLE001 - any refusal means: not a reference here
+            found.append(f"{cache}: generate raised {type(e).__name__}: {str(e).splitlines()[0][:100]}")
+            continue
+        finally:
+            if own is None:
+                del decoder.forward  # back to the class's forward
+            else:
+                decoder.forward = own
+        same = (got == want).all(dim=(0, 1))
+        if not any("Static" in name for name in seen):
+            found.append(f"{cache}: ignored for MusicGen (the decoder got {', '.join(sorted(seen)) or 'no cache'})")
+        elif not same.all():
+            found.append(f"{cache}: greedy tokens differ from the default's at frame {int((~same).nonzero()[0])}")
+        else:
+            compiled = getattr(type(lm.model), "_can_compile_fullgraph", False)
+            found.append(f"{cache}: a static cache, the default's greedy tokens, "
+                         f"{'compiled by' if compiled else 'not compiled: MusicGen not marked compilable in'} "
+                         f"transformers {transformers.__version__}")
+            return cache, "; ".join(found)
+    return None, f"transformers {transformers.__version__}: " + "; ".join(found)
 
 
 class _Dummy:
@@ -219,14 +240,14 @@ def main() -> None:
         first = int((~same).nonzero()[0]) if not same.all() else None
         print(f"greedy tokens, first {got.shape[-1]} frames: " +
               ("identical to transformers" if first is None else f"first difference at frame {first}"))
-    static, why = (False, "skipped (--no-static)") if args.no_static else static_cache_reference(lm, PROMPTS[:2])
+    static, why = (None, "skipped (--no-static)") if args.no_static else static_cache_reference(lm, PROMPTS[:2])
     print(f"static-cache generate: {'timed' if static else 'not timed'}: {why}")
     print(f"{'batch':>5} {'loop':>12} {'ms/step':>9} {'audio s/s':>10} {'ratio':>6} {'floor ms':>9} {'of floor':>8}")
     for batch in args.batch or [1, 4]:
         prompts = [PROMPTS[i % len(PROMPTS)] for i in range(batch)]
         time_albumgen(loop, prompts, steps, greedy=False)  # warm-up: allocations, graph capture
         times = {}
-        for name, cache in (("transformers", None), ("tf-static", "static"))[:2 if static else 1]:
+        for name, cache in (("transformers", None), ("tf-static", static))[:2 if static else 1]:
             time_transformers(lm, prompts, min(steps, 20), greedy=False, cache=cache)  # warm-up (and compile)
             times[name], _ = time_transformers(lm, prompts, steps, greedy=False, cache=cache)
         best = min(times.values())
