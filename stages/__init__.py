@@ -6,5 +6,6 @@ from .master import MasterStage
 from .pick import PickStage
 from .prompts import PromptsStage
 from .render import RenderStage
+from .sequence import SequenceStage
 
-STAGES = [PromptsStage, RenderStage, PickStage, MasterStage]
+STAGES = [PromptsStage, RenderStage, PickStage, SequenceStage, MasterStage]

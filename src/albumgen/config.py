@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -28,6 +28,8 @@ class AlbumConfig(BaseModel):
     year: int = Field(default_factory=lambda: datetime.date.today().year, ge=1900, le=2999)
     tracks: int = Field(8, ge=1, le=99)
     seed: int = Field(0, ge=0, description="album seed; every take's seed derives from it")
+    order: Literal["as_listed", "flow"] = Field(
+        "as_listed", description="running order: as the tracklist lists it, or flow (keys, tempos, energy)")
 
 
 class PipelineBase(BaseModel):

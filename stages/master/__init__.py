@@ -14,6 +14,7 @@ from typing import Iterator
 
 from albumgen import atomic
 from albumgen.audio.io import read_audio
+from albumgen.audio.loudness import integrated_loudness
 from albumgen.errors import InputError
 from albumgen.hashing import sha256_file, sha256_json
 from albumgen.naming import inside, track_filename, unique_names
@@ -43,29 +44,37 @@ class MasterStage(Stage):
         tl, album = tracklist.data, ctx.config.album
         meta = {"album": tl["album_title"], "artist": album.artist, "album_artist": album.album_artist or album.artist,
                 "year": album.year, "genre": album.genre, "tracks": len(tl["tracks"])}
-        chosen = [(t, *_chosen_take(ctx, t)) for t in tl["tracks"]]
+        chosen = [(t, *_chosen_take(ctx, t)) for t in _in_order(ctx, tl["tracks"])]
+        music = {t["id"]: _music(ctx, t["id"]) for t, *_ in chosen}
         units: list[Unit] = []
         analysis = None
         if cfg.album_mode:
             analysis = self._unit(units, "analysis", cfg.model_dump(include=_ANALYSIS_FIELDS),
-                                  {t["id"]: take.outputs[wav].sha256 for t, pick, take, wav in chosen},
-                                  {t["id"]: wav for t, pick, take, wav in chosen})
+                                  {t["id"]: sha256_json([take.outputs[wav].sha256, music[t["id"]]])
+                                   for t, pick, take, wav in chosen},
+                                  {t["id"]: {"wav": wav, "music": music[t["id"]]} for t, pick, take, wav in chosen})
         cover_cfg = {"title": meta["album"], "artist": meta["artist"], "seed": album.seed, "file": cfg.cover}
         cover = self._unit(units, "cover", cover_cfg,
                            {"file": _cover_hash(ctx, cfg.cover)} if cfg.cover else {}, meta)
         ext = cfg.format
-        names = unique_names([track_filename(t["n"], len(chosen), t["title"], ext) for t, *_ in chosen])
+        # Track numbers follow the running order (sequence's "order"), not the tracklist.
+        names = unique_names([track_filename(n, len(chosen), t["title"], ext) for n, (t, *_) in enumerate(chosen, 1)])
         track_cfg = cfg.model_dump(exclude={"cover"})
-        for (t, pick, take, wav), name in zip(chosen, names):
-            tags = {**meta, **t, "score": pick.data.get("score"), "take": pick.data["choice"],
+        for n, ((t, pick, take, wav), name) in enumerate(zip(chosen, names), 1):
+            m = music[t["id"]]
+            tags = {**meta, **t, "n": n, "score": pick.data.get("score"), "take": pick.data["choice"],
                     "seed": take.data.get("seed"), "model": take.data.get("model"),
-                    "revision": take.data.get("revision")}
-            inputs = {"take": take.outputs[wav].sha256, "cover": cover.key, "tags": sha256_json(tags)}
+                    "revision": take.data.get("revision"), "key": m.get("key"), "bpm": m.get("bpm")}
+            inputs = {"take": take.outputs[wav].sha256, "cover": cover.key, "tags": sha256_json(tags),
+                      "music": sha256_json(m)}
             if analysis:
                 inputs["analysis"] = analysis.key
-            self._unit(units, t["id"], {**track_cfg, "file": name}, inputs, {"tags": tags, "wav": wav, "file": name})
+            self._unit(units, t["id"], {**track_cfg, "file": name}, inputs,
+                       {"tags": tags, "wav": wav, "file": name, "music": m})
+        order = ctx.manifest.record("sequence", "order").data
         self._unit(units, "album", {**track_cfg, "slug": ctx.album_dir.name},
-                   {"tracks": sha256_json([u.key for u in units])}, {"meta": meta, "ids": [t["id"] for t, *_ in chosen]})
+                   {"tracks": sha256_json([u.key for u in units]), "order": sha256_json(order)},
+                   {"meta": meta, "ids": [t["id"] for t, *_ in chosen], "order": order})
         return units
 
     def _unit(self, units: list[Unit], uid: str, config: dict, inputs: dict, payload) -> Unit:
@@ -84,7 +93,7 @@ class MasterStage(Stage):
             yield Done(unit, outputs, data=data, seconds=time.monotonic() - t0)
 
     def _analysis(self, ctx: Context, cfg: MasterConfig, unit: Unit):
-        data = analyse({tid: _in_album(ctx, wav) for tid, wav in unit.payload.items()}, cfg)
+        data = analyse({tid: (_in_album(ctx, p["wav"]), p["music"]) for tid, p in unit.payload.items()}, cfg)
         path = inside(ctx.path(REPORTS), "analysis.json")
         atomic.write_json(path, data)
         ctx.log.info("Album loudness %s LUFS: %+.2f dB on every track", data["loudness"], data["gain_db"])
@@ -103,13 +112,11 @@ class MasterStage(Stage):
     def _track(self, ctx: Context, cfg: MasterConfig, unit: Unit):
         tags, name = dict(unit.payload["tags"]), unit.payload["file"]
         audio, sr = read_audio(_in_album(ctx, unit.payload["wav"]))
-        audio = dsp.prepare(audio, sr, cfg)
+        audio, end = dsp.prepare(audio, sr, cfg, unit.payload["music"])
         if cfg.album_mode:
             album = ctx.manifest.record("master", "analysis").data
             gain = album["gain_db"]
         else:
-            from .loudness import integrated_loudness
-
             before = integrated_loudness(audio, sr)
             gain = cfg.loudness - before if before > float("-inf") else 0.0
         path = inside(ctx.album_dir, name)
@@ -121,13 +128,14 @@ class MasterStage(Stage):
                      covers.embed_jpeg(ctx.path("cover.jpg")))
         data = {"file": name, "id": unit.id, "n": tags["n"], "title": tags["title"], "prompt": tags["prompt"],
                 "seed": tags["seed"], "model": tags["model"], "revision": tags["revision"], "take": tags["take"],
-                "score": tags["score"], "replaygain": tags["replaygain"],
-                **m}
+                "score": tags["score"], "replaygain": tags["replaygain"], "ending": end.record(),
+                **{k: unit.payload["music"].get(k) for k in ("key", "camelot", "bpm", "energy")}, **m}
         report = inside(ctx.path(REPORTS), f"{unit.id}.json")
         atomic.write_json(report, data)
         # A silent take has no integrated loudness (None): say so rather than fail to log.
         loudness = "silent" if m["loudness"] is None else f"{m['loudness']:.2f} LUFS"
-        ctx.log.info("Mastered %s (%s, %.2f dBTP, limiter %.1f dB)", name, loudness, m["true_peak"], m["limiter_db"])
+        ctx.log.info("Mastered %s (%s, %.2f dBTP, limiter %.1f dB; ends: %s)", name, loudness, m["true_peak"],
+                     m["limiter_db"], end.why)
         return [path, report], data
 
     def _album(self, ctx: Context, cfg: MasterConfig, unit: Unit):
@@ -136,14 +144,36 @@ class MasterStage(Stage):
         playlist = inside(ctx.album_dir, f"{ctx.album_dir.name}.m3u8")
         package.write_playlist(playlist, meta, tracks)
         album_json = inside(ctx.album_dir, "album.json")
-        package.write_album_json(album_json, meta, cfg, tracks)
+        order = unit.payload["order"]
+        for t in tracks:
+            t["order_why"] = order["why"].get(t["id"])
+        package.write_album_json(album_json, meta, cfg, tracks, {k: order[k] for k in ("mode", "cost")})
         return [playlist, album_json], {"tracks": len(tracks), "duration": round(sum(t["duration"] for t in tracks), 3)}
 
     def status(self, ctx: Context) -> dict[str, str]:
         return {r.unit: r.data["file"] for r in ctx.manifest.records("master") if "file" in r.data}
 
 
-_ANALYSIS_FIELDS = {"loudness", "true_peak", "trim", "trim_db", "fade_in", "fade_out"}
+_ANALYSIS_FIELDS = {"loudness", "true_peak", "trim", "trim_db", "fade_in", "fade_out", "ending"}
+
+
+def _in_order(ctx: Context, tracks: list[dict]) -> list[dict]:
+    order = ctx.manifest.record("sequence", "order")
+    if order is None:
+        raise NotReady("sequence")
+    by_id = {t["id"]: t for t in tracks}
+    if sorted(order.data["order"]) != sorted(by_id):
+        raise NotReady("sequence")  # an order of another tracklist: sequence runs first
+    return [by_id[tid] for tid in order.data["order"]]
+
+
+def _music(ctx: Context, tid: str) -> dict:
+    """What master reads of sequence's analysis: beats and the asked end for the ending,
+    key and tempo for the tags (not the chroma: it changes nothing here)."""
+    rec = ctx.manifest.record("sequence", tid)
+    if rec is None:
+        raise NotReady("sequence")
+    return {k: rec.data.get(k) for k in ("key", "camelot", "bpm", "energy", "beats", "asked_end")}
 
 
 def _replaygain(cfg: MasterConfig, m: dict, album: dict | None) -> dict:

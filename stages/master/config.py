@@ -14,7 +14,9 @@ class MasterConfig(BaseModel):
     trim: bool = Field(True, description="trim leading and trailing silence")
     trim_db: float = Field(-50.0, le=0, description="silence: quieter than this, dB below the track's peak")
     fade_in: float = Field(0.05, ge=0, le=10, description="seconds")
-    fade_out: float = Field(1.5, ge=0, le=30, description="seconds")
+    fade_out: float = Field(1.5, ge=0, le=30, description="seconds of fade when a track ends on a fade")
+    ending: Literal["auto", "fade", "cut"] = Field(
+        "auto", description="auto: cut at a clear phrase boundary near the end, else fade; fade; cut (fade if no beat)")
     sample_rate: int = Field(44100, ge=8000, le=192000)
     format: Literal["mp3", "flac"] = "mp3"
     bitrate: Literal["320k", "256k", "192k", "128k", "V0"] = Field("320k", description="MP3 CBR rate, or V0 (VBR)")

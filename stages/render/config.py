@@ -11,6 +11,7 @@ class RenderConfig(BaseModel):
     model: str = Field("facebook/musicgen-small", description="hub id, local folder, 'tiny' or 'tiny-stereo'")
     takes: int = Field(4, ge=1, le=64, description="takes rendered per track")
     duration: float = Field(30.0, gt=0, le=600, description="seconds of audio per take")
+    tail: float = Field(3.0, ge=0, le=30, description="seconds rendered past duration, room for master to end on a phrase")
     top_k: int = Field(250, ge=0)
     top_p: float = Field(0.0, ge=0, le=1)
     temperature: float = Field(1.0, gt=0)
@@ -31,10 +32,27 @@ class RenderConfig(BaseModel):
             raise ValueError("batch_size must be >= 1 or 'auto'")
         return self
 
+    @property
+    def tail_seconds(self) -> float:
+        """The tail actually rendered. It never costs a generation window of its own: a
+        take that fits one window keeps fitting it (at the default 30 s, no tail), and a
+        longer take adds its tail to the last window's continuation."""
+        if self.duration <= self.max_window:
+            return max(0.0, min(self.tail, self.max_window - self.duration))
+        return self.tail
+
+    @property
+    def seconds(self) -> float:
+        """Audio per take: the asked duration plus the tail."""
+        return self.duration + self.tail_seconds
+
     def key_fields(self) -> dict:
         # device, dtype and batch_size change speed, not what was asked for: changing them
         # keeps finished takes (their records still note where they came from).
         fields = {"model", "duration", "top_k", "top_p", "temperature", "cfg"}
-        if self.duration > self.max_window:  # windows only matter to takes that need several
+        if self.seconds > self.max_window:  # windows only matter to takes that need several
             fields |= {"max_window", "extend_stride"}
-        return self.model_dump(include=fields)
+        out = self.model_dump(include=fields)
+        if self.tail_seconds:  # no tail rendered: takes made before render.tail existed stay valid
+            out["tail"] = self.tail_seconds
+        return out
