@@ -15,6 +15,7 @@ class RenderStage(Stage):
     Config = RenderConfig
     needs = ("tracklist",)
     makes = ("take",)
+    sidecars = ("manifest/takes/*/take-*.json",)
 
     def plan(self, ctx: Context) -> list[Unit]:
         cfg: RenderConfig = ctx.stage_config("render")
