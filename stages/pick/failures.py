@@ -5,8 +5,9 @@ directly and, like every feature, is blind to gain, sample rate and channels.
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
 from scipy.ndimage import median_filter, uniform_filter1d
+
+from albumgen.audio.signal import resample
 
 from .analysis import RATE, SILENT_DB, Analysis
 
@@ -103,7 +104,7 @@ def hum(a: Analysis) -> dict[str, float]:
     the two mains. Hum never stops, so it is in the floor; music's low notes and kicks come
     and go and sink out of it, and a drum machine's line spectrum only exists over long
     windows. hum_hz: the mains frequency that won (0 when nothing stands out)."""
-    x = signal.resample_poly(a.mono, 1, HUM_DECIMATE)
+    x = resample(a.mono, HUM_DECIMATE, 1)  # the front end's resampler, rates as a ratio
     rate = RATE / HUM_DECIMATE
     seg = int(HUM_FRAME * rate)
     hop = seg // 4
