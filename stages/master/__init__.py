@@ -13,15 +13,17 @@ from pathlib import Path
 from typing import Iterator
 
 from albumgen import atomic
+from albumgen.audio.ffmpeg import decode
 from albumgen.audio.io import read_audio
 from albumgen.audio.loudness import integrated_loudness
-from albumgen.errors import InputError
+from albumgen.errors import InputError, StageError
 from albumgen.hashing import sha256_file, sha256_json
 from albumgen.naming import inside, track_filename, unique_names
 from albumgen.stage import Context, Done, NotReady, Stage, Unit
 
 from . import cover as covers
 from . import dsp, package, track
+from . import mix as mixing
 from .analysis import analyse
 from .config import MasterConfig
 from .tags import RG_REFERENCE, replaygain, tag_file
@@ -59,7 +61,8 @@ class MasterStage(Stage):
         ext = cfg.format
         # Track numbers follow the running order (sequence's "order"), not the tracklist.
         names = unique_names([track_filename(n, len(chosen), t["title"], ext) for n, (t, *_) in enumerate(chosen, 1)])
-        track_cfg = cfg.model_dump(exclude={"cover"})
+        # The mix's fields change only the mix: a mix switched on re-masters no track.
+        track_cfg = cfg.model_dump(exclude={"cover", "mix", "crossfade"})
         for n, ((t, pick, take, wav), name) in enumerate(zip(chosen, names), 1):
             m = music[t["id"]]
             tags = {**meta, **t, "n": n, "score": pick.data.get("score"), "take": pick.data["choice"],
@@ -71,10 +74,15 @@ class MasterStage(Stage):
                 inputs["analysis"] = analysis.key
             self._unit(units, t["id"], {**track_cfg, "file": name}, inputs,
                        {"tags": tags, "wav": wav, "file": name, "music": m})
+        ids = [t["id"] for t, *_ in chosen]
+        if cfg.mix:
+            self._unit(units, "mix", {**track_cfg, "crossfade": cfg.crossfade, "file": mixing.mix_name(meta["album"], ext)},
+                       {tid: u.key for tid, u in zip(ids, units[-len(ids):])},
+                       {"meta": meta, "ids": ids, "bpm": [music[tid].get("bpm") for tid in ids]})
         order = ctx.manifest.record("sequence", "order").data
-        self._unit(units, "album", {**track_cfg, "slug": ctx.album_dir.name},
+        self._unit(units, "album", {**track_cfg, "mix": cfg.mix, "slug": ctx.album_dir.name},
                    {"tracks": sha256_json([u.key for u in units]), "order": sha256_json(order)},
-                   {"meta": meta, "ids": [t["id"] for t, *_ in chosen], "order": order})
+                   {"meta": meta, "ids": ids, "order": order})
         return units
 
     def _unit(self, units: list[Unit], uid: str, config: dict, inputs: dict, payload) -> Unit:
@@ -88,7 +96,8 @@ class MasterStage(Stage):
         cfg: MasterConfig = ctx.stage_config("master")
         for unit in units:
             t0 = time.monotonic()
-            make = {"analysis": self._analysis, "cover": self._cover, "album": self._album}.get(unit.id, self._track)
+            make = {"analysis": self._analysis, "cover": self._cover, "mix": self._mix,
+                    "album": self._album}.get(unit.id, self._track)
             outputs, data = make(ctx, cfg, unit)
             yield Done(unit, outputs, data=data, seconds=time.monotonic() - t0)
 
@@ -138,6 +147,32 @@ class MasterStage(Stage):
                      m["limiter_db"], end.why)
         return [path, report], data
 
+    def _mix(self, ctx: Context, cfg: MasterConfig, unit: Unit):
+        meta, ids = unit.payload["meta"], unit.payload["ids"]
+        recs = [ctx.manifest.record("master", tid).data for tid in ids]
+        tracks = [decode(inside(ctx.album_dir, r["file"]), channels=2, error=StageError)[0] for r in recs]
+        sr = cfg.sample_rate
+        fades = [mixing.crossfade_seconds(cfg.crossfade, bpm) for bpm in unit.payload["bpm"][:-1]]
+        audio, starts = mixing.assemble(tracks, sr, fades)
+        name = unit.config["file"]
+        path = inside(ctx.album_dir, name)
+        before = integrated_loudness(audio, sr)
+        with atomic.atomic_path(path) as tmp:
+            m = track.master(audio, sr, cfg, cfg.loudness - before if before > float("-inf") else 0.0, False, tmp)
+            tag_file(tmp, cfg.format, {**meta, "title": f"{meta['album']} (continuous mix)", "track": 1, "tracks": 1,
+                                       "disc": cfg.disc, "discs": cfg.discs,
+                                       "prompt": f"continuous mix of {len(ids)} tracks"},
+                     covers.embed_jpeg(ctx.path("cover.jpg")))
+        cue = inside(ctx.album_dir, name.rsplit(".", 1)[0] + ".cue")
+        titles = [r["title"] for r in recs]
+        atomic.write_text(cue, mixing.cue_sheet(name, cfg.format, meta, titles, starts, sr))
+        data = {"file": name, "cue": cue.name, "starts": [round(s / sr, 4) for s in starts],
+                "crossfades": [round(f, 3) for f in fades], "loudness": None if m["loudness"] is None else
+                round(m["loudness"], 4), "true_peak": None if m["true_peak"] is None else round(m["true_peak"], 4),
+                "duration": round(m["duration"], 3), "encodes": m["encodes"]}
+        ctx.log.info("Mixed %s (%d tracks, %.0f s)", name, len(ids), m["duration"])
+        return [path, cue], data
+
     def _album(self, ctx: Context, cfg: MasterConfig, unit: Unit):
         meta = unit.payload["meta"]
         tracks = [ctx.manifest.record("master", tid).data for tid in unit.payload["ids"]]
@@ -147,7 +182,9 @@ class MasterStage(Stage):
         order = unit.payload["order"]
         for t in tracks:
             t["order_why"] = order["why"].get(t["id"])
-        package.write_album_json(album_json, meta, cfg, tracks, {k: order[k] for k in ("mode", "cost")})
+        mixed = ctx.manifest.record("master", "mix") if cfg.mix else None
+        package.write_album_json(album_json, meta, cfg, tracks, {k: order[k] for k in ("mode", "cost")},
+                                 mixed.data if mixed else None)
         return [playlist, album_json], {"tracks": len(tracks), "duration": round(sum(t["duration"] for t in tracks), 3)}
 
     def status(self, ctx: Context) -> dict[str, str]:

@@ -22,4 +22,6 @@ class MasterConfig(BaseModel):
     bitrate: Literal["320k", "256k", "192k", "128k", "V0"] = Field("320k", description="MP3 CBR rate, or V0 (VBR)")
     disc: int = Field(1, ge=1, description="disc number in the tags")
     discs: int = Field(1, ge=1, description="number of discs in the tags")
+    mix: bool = Field(False, description="also write '<album> (continuous mix)' with crossfades and a .cue sheet")
+    crossfade: float = Field(4.0, ge=0, le=30, description="seconds of crossfade in the mix, rounded to whole beats")
     cover: str | None = Field(None, description="cover image file; default: one generated from the album")

@@ -5,8 +5,8 @@ few seconds past the asked duration so there is music to end on. Near the asked 
 looks at every tracked beat for the place a person would stop the tape: a beat where the
 energy drops (the phrase ended, the band breathes). A clear drop is cut there; without
 one the track fades out onto the beat nearest the asked end, or onto its last sample when
-there is no beat grid to trust. Either way a short stretch of silence closes the file, so
-no track ends on a click or an MP3 frame's ringing.
+there is no beat grid to trust. Either way the last END_SILENCE of the track is digital
+silence, so no track ends on a click or an MP3 frame's ringing.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ SEARCH_BEFORE = 8.0  # s before the asked end where an ending may fall
 CLEAR_DIP_DB = 9.0  # a drop this deep after a beat is a phrase ending, not a quiet note
 LOUD_BEFORE_DB = 12.0  # the beat before the boundary must be within this of the track's level
 RELEASE = 0.15  # s: the longest release of a cut (a quarter beat when that is shorter)
-END_SILENCE = 0.1  # s of digital silence after every ending
+END_SILENCE = 0.05  # s of digital silence that close every track (inside its length, not added)
 _FRAME = 0.01  # s: energy frames
 
 
@@ -92,13 +92,18 @@ def _fade(seconds: float, end: float, beats: list[float], fade: float, why: str)
 
 
 def apply(audio: np.ndarray, sr: int, ending: Ending) -> np.ndarray:
-    """Cut at `at` with a raised-cosine release (or fade) of `length` before it, then
-    END_SILENCE of silence."""
+    """Stop at `at`: a raised-cosine release (or fade) over the last `length` that reaches
+    silence END_SILENCE before `at`, and silence from there. The track is no longer than
+    `at`: padding would lower a short track's loudness and move every later track in a mix."""
     stop = min(len(audio), int(round(ending.at * sr)))
     out = np.array(audio[:stop], dtype=np.float32, copy=True)
-    n = min(len(out), int(round(ending.length * sr)))
-    if n:
+    quiet = min(len(out), int(round(END_SILENCE * sr)))
+    n = int(round(ending.length * sr))
+    # The curve ends where the silence starts; a release too short to give up the silence
+    # keeps its own length and moves earlier instead.
+    n = min(len(out) - quiet, n - quiet if n >= 2 * quiet else n)
+    if n > 0:
         curve = (0.5 + 0.5 * np.cos(np.linspace(0, np.pi, n, dtype=np.float32)))
-        out[len(out) - n:] *= curve[:, None] if out.ndim == 2 else curve
-    pad = np.zeros((int(END_SILENCE * sr),) + out.shape[1:], dtype=np.float32)
-    return np.concatenate([out, pad])
+        out[len(out) - quiet - n:len(out) - quiet] *= curve[:, None] if out.ndim == 2 else curve
+    out[len(out) - quiet:] = 0.0
+    return out

@@ -17,7 +17,7 @@ def write_playlist(path: Path, meta: dict, tracks: list[dict]) -> None:
     atomic.write_text(path, "\n".join(lines) + "\n")
 
 
-def write_album_json(path: Path, meta: dict, cfg, tracks: list[dict], order: dict) -> None:
+def write_album_json(path: Path, meta: dict, cfg, tracks: list[dict], order: dict, mix: dict | None) -> None:
     keep = ("n", "id", "title", "file", "duration", "prompt", "seed", "model", "revision", "take", "score",
             "loudness", "true_peak", "replaygain", "key", "camelot", "bpm", "energy", "ending", "order_why")
     atomic.write_json(path, {
@@ -28,5 +28,6 @@ def write_album_json(path: Path, meta: dict, cfg, tracks: list[dict], order: dic
                       "format": cfg.format, "bitrate": cfg.bitrate if cfg.format == "mp3" else None,
                       "sample_rate": cfg.sample_rate, "ending": cfg.ending},
         "order": order,
+        "mix": mix,
         "tracklist": [{k: t.get(k) for k in keep} for t in tracks],
     })
