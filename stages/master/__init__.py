@@ -1,7 +1,8 @@
 """master: loudness-matched, tagged MP3s (or FLACs), cover art, a playlist and album.json.
 
 Units, in the order they run: "analysis" (album mode only: every track's loudness, one
-gain for the album), "cover", one per track id, "album" (playlist and album.json). A
+gain for the album), "cover", one per track id in running order, "mix" (master.mix only:
+the continuous mix and its cue sheet), "album" (playlist and album.json). A
 track's key holds its own take, title and tags, the master settings, the cover's key and,
 in album mode only, the analysis key; so a changed title re-masters that track alone and a
 changed master setting re-runs mastering alone.
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from albumgen import atomic
+from albumgen.artifacts import Master, Music, Order, Pick, Take, Tracklist
 from albumgen.audio.ffmpeg import decode
 from albumgen.audio.io import read_audio
 from albumgen.audio.loudness import integrated_loudness
@@ -28,22 +30,19 @@ from .analysis import analyse
 from .config import MasterConfig
 from .tags import RG_REFERENCE, replaygain, tag_file
 
-REPORTS = "manifest/master"
-
-
-class MasterStage(Stage):
+class MasterStage(Stage[MasterConfig]):
     name = "master"
     version = "2"
     Config = MasterConfig
-    needs = ("pick",)
-    makes = ("mp3", "cover", "playlist")
+    needs = (Tracklist, Take, Pick, Music, Order)
+    makes = (Master,)
 
     def plan(self, ctx: Context) -> list[Unit]:
-        cfg: MasterConfig = ctx.stage_config("master")
-        tracklist = ctx.manifest.record("prompts", "tracklist")
+        cfg = self.settings(ctx)
+        tracklist = ctx.artifacts.tracklist()
         if tracklist is None:
             raise NotReady("prompts")
-        tl, album = tracklist.data, ctx.config.album
+        tl, album = tracklist.model_dump(), ctx.config.album
         meta = {"album": tl["album_title"], "artist": album.artist, "album_artist": album.album_artist or album.artist,
                 "year": album.year, "genre": album.genre, "tracks": len(tl["tracks"])}
         chosen = [(t, *_chosen_take(ctx, t)) for t in _in_order(ctx, tl["tracks"])]
@@ -52,34 +51,32 @@ class MasterStage(Stage):
         analysis = None
         if cfg.album_mode:
             analysis = self._unit(units, "analysis", cfg.model_dump(include=_ANALYSIS_FIELDS),
-                                  {t["id"]: sha256_json([take.outputs[wav].sha256, music[t["id"]]])
-                                   for t, pick, take, wav in chosen},
-                                  {t["id"]: {"wav": wav, "music": music[t["id"]]} for t, pick, take, wav in chosen})
+                                  {t["id"]: sha256_json([take.wav_sha256, music[t["id"]]]) for t, pick, take in chosen},
+                                  {t["id"]: {"wav": take.wav, "music": music[t["id"]]} for t, pick, take in chosen})
         cover_cfg = {"title": meta["album"], "artist": meta["artist"], "seed": album.seed, "file": cfg.cover}
         cover = self._unit(units, "cover", cover_cfg,
                            {"file": _cover_hash(ctx, cfg.cover)} if cfg.cover else {}, meta)
         ext = cfg.format
-        # Track numbers follow the running order (sequence's "order"), not the tracklist.
+        # Track numbers follow the running order (sequence's Order), not the tracklist.
         names = unique_names([track_filename(n, len(chosen), t["title"], ext) for n, (t, *_) in enumerate(chosen, 1)])
         # The mix's fields change only the mix: a mix switched on re-masters no track.
         track_cfg = cfg.model_dump(exclude={"cover", "mix", "crossfade"})
-        for n, ((t, pick, take, wav), name) in enumerate(zip(chosen, names), 1):
-            m = music[t["id"]]
-            tags = {**meta, **t, "n": n, "score": pick.data.get("score"), "take": pick.data["choice"],
-                    "seed": take.data.get("seed"), "model": take.data.get("model"),
-                    "revision": take.data.get("revision"), "key": m.get("key"), "bpm": m.get("bpm")}
-            inputs = {"take": take.outputs[wav].sha256, "cover": cover.key, "tags": sha256_json(tags),
-                      "music": sha256_json(m)}
+        for n, ((t, pick, take), name) in enumerate(zip(chosen, names), 1):
+            extra, m = take.model_extra or {}, music[t["id"]]
+            tags = {**meta, **t, "n": n, "score": pick.score, "take": pick.choice, "seed": take.seed,
+                    "model": extra.get("model"), "revision": extra.get("revision"), "key": m["key"], "bpm": m["bpm"]}
+            inputs = {"take": take.wav_sha256, "cover": cover.key, "tags": sha256_json(tags), "music": sha256_json(m)}
             if analysis:
                 inputs["analysis"] = analysis.key
             self._unit(units, t["id"], {**track_cfg, "file": name}, inputs,
-                       {"tags": tags, "wav": wav, "file": name, "music": m})
+                       {"tags": tags, "wav": take.wav, "file": name, "music": m})
         ids = [t["id"] for t, *_ in chosen]
         if cfg.mix:
-            self._unit(units, "mix", {**track_cfg, "crossfade": cfg.crossfade, "file": mixing.mix_name(meta["album"], ext)},
+            self._unit(units, "mix", {**track_cfg, "crossfade": cfg.crossfade,
+                                      "file": mixing.mix_name(meta["album"], ext)},
                        {tid: u.key for tid, u in zip(ids, units[-len(ids):])},
-                       {"meta": meta, "ids": ids, "bpm": [music[tid].get("bpm") for tid in ids]})
-        order = ctx.manifest.record("sequence", "order").data
+                       {"meta": meta, "ids": ids, "bpm": [music[tid]["bpm"] for tid in ids]})
+        order = ctx.artifacts.order().model_dump()
         self._unit(units, "album", {**track_cfg, "mix": cfg.mix, "slug": ctx.album_dir.name},
                    {"tracks": sha256_json([u.key for u in units]), "order": sha256_json(order)},
                    {"meta": meta, "ids": ids, "order": order})
@@ -93,7 +90,7 @@ class MasterStage(Stage):
         return unit
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
-        cfg: MasterConfig = ctx.stage_config("master")
+        cfg = self.settings(ctx)
         for unit in units:
             t0 = time.monotonic()
             make = {"analysis": self._analysis, "cover": self._cover, "mix": self._mix,
@@ -103,7 +100,7 @@ class MasterStage(Stage):
 
     def _analysis(self, ctx: Context, cfg: MasterConfig, unit: Unit):
         data = analyse({tid: (_in_album(ctx, p["wav"]), p["music"]) for tid, p in unit.payload.items()}, cfg)
-        path = inside(ctx.path(REPORTS), "analysis.json")
+        path = inside(ctx.work_dir(self.name), "analysis.json")
         atomic.write_json(path, data)
         ctx.log.info("Album loudness %s LUFS: %+.2f dB on every track", data["loudness"], data["gain_db"])
         return [path], data
@@ -139,7 +136,7 @@ class MasterStage(Stage):
                 "seed": tags["seed"], "model": tags["model"], "revision": tags["revision"], "take": tags["take"],
                 "score": tags["score"], "replaygain": tags["replaygain"], "ending": end.record(),
                 **{k: unit.payload["music"].get(k) for k in ("key", "camelot", "bpm", "energy")}, **m}
-        report = inside(ctx.path(REPORTS), f"{unit.id}.json")
+        report = inside(ctx.work_dir(self.name), f"{unit.id}.json")
         atomic.write_json(report, data)
         # A silent take has no integrated loudness (None): say so rather than fail to log.
         loudness = "silent" if m["loudness"] is None else f"{m['loudness']:.2f} LUFS"
@@ -164,12 +161,11 @@ class MasterStage(Stage):
                                        "prompt": f"continuous mix of {len(ids)} tracks"},
                      covers.embed_jpeg(ctx.path("cover.jpg")))
         cue = inside(ctx.album_dir, name.rsplit(".", 1)[0] + ".cue")
-        titles = [r["title"] for r in recs]
-        atomic.write_text(cue, mixing.cue_sheet(name, cfg.format, meta, titles, starts, sr))
+        atomic.write_text(cue, mixing.cue_sheet(name, cfg.format, meta, [r["title"] for r in recs], starts, sr))
         data = {"file": name, "cue": cue.name, "starts": [round(s / sr, 4) for s in starts],
-                "crossfades": [round(f, 3) for f in fades], "loudness": None if m["loudness"] is None else
-                round(m["loudness"], 4), "true_peak": None if m["true_peak"] is None else round(m["true_peak"], 4),
-                "duration": round(m["duration"], 3), "encodes": m["encodes"]}
+                "crossfades": [round(f, 3) for f in fades], "duration": round(m["duration"], 3),
+                "loudness": None if m["loudness"] is None else round(m["loudness"], 4),
+                "true_peak": None if m["true_peak"] is None else round(m["true_peak"], 4), "encodes": m["encodes"]}
         ctx.log.info("Mixed %s (%d tracks, %.0f s)", name, len(ids), m["duration"])
         return [path, cue], data
 
@@ -195,22 +191,22 @@ _ANALYSIS_FIELDS = {"loudness", "true_peak", "trim", "trim_db", "fade_in", "fade
 
 
 def _in_order(ctx: Context, tracks: list[dict]) -> list[dict]:
-    order = ctx.manifest.record("sequence", "order")
+    order = ctx.artifacts.order()
     if order is None:
         raise NotReady("sequence")
     by_id = {t["id"]: t for t in tracks}
-    if sorted(order.data["order"]) != sorted(by_id):
+    if sorted(order.order) != sorted(by_id):
         raise NotReady("sequence")  # an order of another tracklist: sequence runs first
-    return [by_id[tid] for tid in order.data["order"]]
+    return [by_id[tid] for tid in order.order]
 
 
 def _music(ctx: Context, tid: str) -> dict:
     """What master reads of sequence's analysis: beats and the asked end for the ending,
     key and tempo for the tags (not the chroma: it changes nothing here)."""
-    rec = ctx.manifest.record("sequence", tid)
-    if rec is None:
+    music = ctx.artifacts.music(tid)
+    if music is None:
         raise NotReady("sequence")
-    return {k: rec.data.get(k) for k in ("key", "camelot", "bpm", "energy", "beats", "asked_end")}
+    return {k: getattr(music, k) for k in ("key", "camelot", "bpm", "energy", "beats", "asked_end")}
 
 
 def _replaygain(cfg: MasterConfig, m: dict, album: dict | None) -> dict:
@@ -228,15 +224,14 @@ def _replaygain(cfg: MasterConfig, m: dict, album: dict | None) -> dict:
             "reference": f"{RG_REFERENCE:.1f} LUFS"}
 
 
-def _chosen_take(ctx: Context, t: dict):
-    pick = ctx.manifest.record("pick", t["id"])
+def _chosen_take(ctx: Context, t: dict) -> tuple[Pick, Take]:
+    pick = ctx.artifacts.pick(t["id"])
     if pick is None:
         raise NotReady("pick")
-    wav = pick.data["wav"]
-    take = ctx.manifest.record("render", f"{t['id']}/take-{pick.data['choice']}")
-    if take is None or wav not in take.outputs:
+    take = ctx.artifacts.take(t["id"], pick.choice)
+    if take is None or take.wav != pick.wav:
         raise NotReady("render")
-    return pick, take, wav
+    return pick, take
 
 
 def _in_album(ctx: Context, rel: str) -> Path:

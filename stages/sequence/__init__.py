@@ -13,6 +13,7 @@ import time
 from typing import Iterator
 
 from albumgen import atomic
+from albumgen.artifacts import Music, Order, Pick, Take, Tracklist
 from albumgen.audio.io import read_audio
 from albumgen.audio.music import analyse, initial_key_tag
 from albumgen.hashing import sha256_json
@@ -21,37 +22,34 @@ from albumgen.stage import Context, Done, NotReady, Stage, Unit
 from . import order as flow
 from .config import SequenceConfig
 
-REPORTS = "manifest/sequence"
 
-
-class SequenceStage(Stage):
+class SequenceStage(Stage[SequenceConfig]):
     name = "sequence"
     version = "1"
     Config = SequenceConfig
-    needs = ("pick",)
-    makes = ("music", "order")
+    needs = (Tracklist, Take, Pick)
+    makes = (Music, Order)
 
     def plan(self, ctx: Context) -> list[Unit]:
-        tracklist = ctx.manifest.record("prompts", "tracklist")
+        tracklist = ctx.artifacts.tracklist()
         if tracklist is None:
             raise NotReady("prompts")
         units = []
-        for t in tracklist.data["tracks"]:
-            pick = ctx.manifest.record("pick", t["id"])
+        for t in tracklist.tracks:
+            pick = ctx.artifacts.pick(t.id)
             if pick is None:
                 raise NotReady("pick")
-            take = ctx.manifest.record("render", f"{t['id']}/take-{pick.data['choice']}")
-            wav = pick.data["wav"]
-            if take is None or wav not in take.outputs:
+            take = ctx.artifacts.take(t.id, pick.choice)
+            if take is None or take.wav != pick.wav:
                 raise NotReady("render")
             # The asked duration: render.tail renders past it, and the ending is sought near it.
-            asked = take.data.get("duration")
-            unit = Unit(id=t["id"], config={"asked_end": asked}, inputs={"take": take.outputs[wav].sha256},
-                        payload={"wav": wav})
+            asked = (take.model_extra or {}).get("duration")
+            unit = Unit(id=t.id, config={"asked_end": asked}, inputs={"take": take.wav_sha256},
+                        payload={"wav": take.wav})
             unit.key = self.key(unit)
             units.append(unit)
         mode = ctx.config.album.order
-        listed = [{"id": t["id"], "title": t["title"]} for t in tracklist.data["tracks"]]
+        listed = [{"id": t.id, "title": t.title} for t in tracklist.tracks]
         units.append(Unit(id="order", config={"order": mode}, inputs={"music": sha256_json([u.key for u in units])},
                           payload={"tracks": listed}))
         return units
@@ -66,7 +64,7 @@ class SequenceStage(Stage):
         audio, sr = read_audio(ctx.path(unit.payload["wav"]))
         music = analyse(audio, sr)
         data = {**music.summary(), "asked_end": unit.config["asked_end"]}
-        path = ctx.path(f"{REPORTS}/{unit.id}.json")
+        path = ctx.work_dir(self.name) / f"{unit.id}.json"
         atomic.write_json(path, data)
         ctx.log.info("Sequence: %s is %s, %s", unit.id, music.key,
                      f"{music.bpm:.1f} bpm" if music.bpm else "no steady beat")
@@ -83,7 +81,7 @@ class SequenceStage(Stage):
                 "why": {listed[i]["id"]: w for i, w in zip(idx, why)},
                 "cost": {"listed": round(flow.path_cost(tracks, list(range(len(listed)))), 4),
                          "chosen": round(flow.path_cost(tracks, idx), 4)}}
-        path = ctx.path(f"{REPORTS}/order.json")
+        path = ctx.work_dir(self.name) / "order.json"
         atomic.write_json(path, data)
         if mode == "flow":
             ctx.log.info("Sequence: flow order %s (key+tempo cost %.2f, listed %.2f)", " ".join(data["order"]),
