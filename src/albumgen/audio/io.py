@@ -9,6 +9,7 @@ import soundfile as sf
 from .. import atomic
 from ..errors import InputError
 from .ffmpeg import decode
+from .signal import to_mono  # noqa: F401  (its old home: the mono fold lives in signal.py)
 
 
 def read_audio(path: Path) -> tuple[np.ndarray, int]:

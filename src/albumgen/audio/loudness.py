@@ -33,3 +33,15 @@ def measure(audio: np.ndarray, sr: int) -> tuple[float, np.ndarray]:
 def integrated_loudness(audio: np.ndarray, sr: int) -> float:
     """(frames,) or (frames, channels); see the module's note for short and silent audio."""
     return measure(audio, sr)[0]
+
+
+def k_weight(audio: np.ndarray, sr: int) -> np.ndarray:
+    """BS.1770's K-weighting (pyloudnorm's two biquads), every channel in one sosfilt pass:
+    for loudness over time (the review page's curves) measured as the meter measures."""
+    from pyloudnorm.iirfilter import IIRfilter
+    from scipy.signal import sosfilt
+
+    shelf = IIRfilter(4.0, 1 / np.sqrt(2), 1500.0, sr, "high_shelf")
+    high_pass = IIRfilter(0.0, 0.5, 38.0, sr, "high_pass")
+    sos = np.array([np.concatenate([f.b, f.a]) / f.a[0] for f in (shelf, high_pass)])
+    return sosfilt(sos, audio, axis=0)
