@@ -12,11 +12,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from . import atomic
 from .errors import InputError, LockError, OutputError
 from .hashing import sha256_file
+from .inputs import MB, read_optional_text
 
 SCHEMA_VERSION = 1
 
@@ -38,6 +39,15 @@ class Record(BaseModel):
     finished_at: float
     seconds: float
 
+    @field_validator("outputs")
+    @classmethod
+    def _inside_album(cls, outputs: dict[str, OutputRef]) -> dict[str, OutputRef]:
+        # A pruned record's outputs are deleted: a hand-edited "../x" must never reach that.
+        for rel in outputs:
+            if rel.startswith("/") or "\\" in rel or ".." in rel.split("/") or not rel.strip("/"):
+                raise ValueError(f"output {rel!r} is not a path inside the album folder")
+        return outputs
+
 
 class ManifestFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -56,13 +66,17 @@ class Manifest:
 
     # -- loading -----------------------------------------------------------------------
     def _load(self) -> ManifestFile:
-        if not self.path.exists():
+        fix = "restore it from a backup or delete the manifest folder to rebuild"
+        # Through inputs: a FIFO, folder or symlink loop there is an error, not a hang or "empty".
+        text = read_optional_text(self.path, str(self.path), max_bytes=1024 * MB, fix=fix)
+        if text is None:
             return ManifestFile(schema_version=SCHEMA_VERSION)
         try:
-            raw = json.loads(self.path.read_text("utf-8"))
-        except (OSError, ValueError) as e:
-            raise InputError(f"{self.path} is not valid JSON: {e}",
-                             "restore it from a backup or delete the manifest folder to rebuild") from e
+            raw = json.loads(text)
+        except (ValueError, RecursionError) as e:
+            raise InputError(f"{self.path} is not valid JSON: {e}", fix) from e
+        if not isinstance(raw, dict):
+            raise InputError(f"{self.path} is not a manifest: it holds a JSON {type(raw).__name__}", fix)
         if raw.get("schema_version") != SCHEMA_VERSION:
             raise InputError(f"{self.path} has schema version {raw.get('schema_version')!r}, "
                              f"this albumgen reads {SCHEMA_VERSION}",

@@ -96,6 +96,7 @@ def _preflight(stages: list[Stage], ctx: Context) -> None:
     prompts file, a cover that is not there) stops the build here, with the manifest
     exactly as it was. Only plans: which units are done is the stages' own run's business."""
     for stage in stages:
+        stage.preflight(ctx)
         try:
             stage.plan(ctx)
         except NotReady:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from albumgen import atomic
 from albumgen.errors import InputError
+from albumgen.inputs import MB, read_optional_text
 
 REL = "manifest/picks/overrides.json"
 SCHEMA_VERSION = 1
@@ -18,19 +19,22 @@ SCHEMA_VERSION = 1
 
 def load(album_dir: Path) -> dict[str, int]:
     path = Path(album_dir) / REL
-    if not path.exists():
+    fix = "fix it, or delete it to drop every manual pick"
+    text = read_optional_text(path, str(path), max_bytes=MB, fix=fix)
+    if text is None:
         return {}
     try:
-        raw = json.loads(path.read_text("utf-8"))
-        if raw.get("schema_version") != SCHEMA_VERSION:
-            raise ValueError(f"schema version {raw.get('schema_version')!r}, expected {SCHEMA_VERSION}")
+        raw = json.loads(text)
+        if not isinstance(raw, dict) or raw.get("schema_version") != SCHEMA_VERSION:
+            found = raw.get("schema_version") if isinstance(raw, dict) else type(raw).__name__
+            raise ValueError(f"schema version {found!r}, expected {SCHEMA_VERSION}")
         tracks = raw["tracks"]
-        if not isinstance(tracks, dict) or not all(isinstance(v, int) and v >= 1 for v in tracks.values()):
+        # bool is an int to Python, but `true` is not a take number.
+        if not isinstance(tracks, dict) or not all(type(v) is int and v >= 1 for v in tracks.values()):
             raise ValueError("tracks must map track ids to take numbers >= 1")
         return {str(k): int(v) for k, v in tracks.items()}
-    except (OSError, ValueError, KeyError, AttributeError) as e:
-        raise InputError(f"{path} is malformed: {e}",
-                         "fix it, or delete it to drop every manual pick") from None
+    except (ValueError, KeyError, RecursionError) as e:
+        raise InputError(f"{path} is malformed: {' '.join(str(e).split())[:100]}", fix) from None
 
 
 def save(album_dir: Path, tracks: dict[str, int]) -> None:

@@ -9,6 +9,7 @@ from albumgen.hashing import sha256_file
 from albumgen.stage import Context, Done, Stage, Unit
 
 from .config import PromptsConfig
+from .parse import parse_file
 from .sources import gather
 
 TRACKLIST = "manifest/prompts/tracklist.json"
@@ -20,6 +21,11 @@ class PromptsStage(Stage):
     Config = PromptsConfig
     needs = ()
     makes = ("tracklist",)
+
+    def preflight(self, ctx: Context) -> None:
+        cfg: PromptsConfig = ctx.stage_config("prompts")
+        if cfg.source == "file":  # a file that is not text fails here, before anything runs
+            parse_file(cfg.resolve_file(ctx.base_dir), f"prompts.file: {cfg.file}")
 
     def plan(self, ctx: Context) -> list[Unit]:
         cfg: PromptsConfig = ctx.stage_config("prompts")

@@ -16,6 +16,11 @@ class RenderStage(Stage):
     needs = ("tracklist",)
     makes = ("take",)
 
+    def preflight(self, ctx: Context) -> None:
+        from albumgen.models.musicgen import check_device
+
+        check_device(ctx.stage_config("render").device)
+
     def plan(self, ctx: Context) -> list[Unit]:
         cfg: RenderConfig = ctx.stage_config("render")
         tracklist = ctx.manifest.record("prompts", "tracklist")
