@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import registry
+from . import interrupt, registry
 from .config import PipelineBase, load_config
 from .errors import ConfigError, OutputError
 from .hashing import sha256_json
@@ -159,6 +159,7 @@ def _run_stage(stage: Stage, ctx: Context, rep: StageReport, force: bool) -> Non
             _remove_unclaimed(ctx, set(old.outputs) - set(rec.outputs))
         manifest.event("unit_done", stage=stage.name, unit=done.unit.id, seconds=round(done.seconds, 3))
         rep.ran += 1
+        interrupt.check()  # a safe point: everything before it is recorded
     manifest.event("stage_done", stage=stage.name, seconds=round(time.monotonic() - t0, 3))
 
 

@@ -8,7 +8,7 @@ from typing import Iterator
 
 import numpy as np
 
-from albumgen import atomic
+from albumgen import atomic, interrupt
 from albumgen.audio.io import write_wav
 from albumgen.errors import ModelError
 from albumgen.models.decode import Sampling
@@ -75,7 +75,7 @@ def render_units(ctx: Context, units: list[Unit]) -> Iterator[Done]:
         try:
             codes = generate_takes(loop, [u.payload["prompt"] for u in group], [u.payload["seed"] for u in group],
                                    frames, sampling, windows,
-                                   on_step=lambda done, n=len(group): progress.batch_step(n, done / steps))
+                                   on_step=lambda done, n=len(group): _step(progress, n, done / steps))
             # One take at a time: batched convolutions round differently, and a take's audio
             # must be exactly what decoding its saved tokens alone gives back.
             audio = [decode_tokens(lm, codes[i:i + 1])[0] for i in range(len(group))]
@@ -98,6 +98,11 @@ def render_units(ctx: Context, units: list[Unit]) -> Iterator[Done]:
             yield _save_take(ctx, lm, unit, codes[i], audio[i], frames, seconds, len(group), cfg)
         start += len(group)
         progress.takes_done(len(group))
+
+
+def _step(progress: Progress, n: int, share: float) -> None:
+    progress.batch_step(n, share)
+    interrupt.check()  # Ctrl-C mid-batch: only the batch in flight is lost, never a recorded take
 
 
 _loaded: dict = {}
@@ -131,7 +136,7 @@ def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds:
     codes_path = folder / f"take-{p['take']}.codes"
     meta_path = folder / f"take-{p['take']}.json"
     write_wav(wav, audio.numpy().T, lm.sample_rate)
-    with atomic.atomic_path(codes_path) as tmp:
+    with atomic.atomic_path(codes_path, need=codes.numel() * 2 + 128) as tmp:
         with open(tmp, "wb") as f:
             np.save(f, codes.cpu().numpy().astype(np.int16))
     meta = {"track": p["track"], "take": p["take"], "seed": p["seed"], "prompt": p["prompt"],
