@@ -243,17 +243,19 @@ def test_rewrite_pass_keeps_intent_and_falls_back_per_prompt(server, tmp_path, m
         "source": "inline", "rewrite": True,
         "inline": ["sad piano", "Neon Rain: fast synthwave", {"title": "Dust", "prompt": "desert guitar"}],
         "llm": {"base_url": server.base_url, "model": MODEL, "api_key_env": "ALBUMGEN_TEST_KEY", "backoff": 0.01}}})
+    server.add(chat(json.dumps({"album_title": "Unused", "titles": ["Rainy Keys"]})))  # names the untitled one
     server.add(chat(json.dumps({"prompts": ["melancholic solo piano ballad with female vocals, 66 bpm",
                                             "design the album artwork in neon",
                                             "dusty desert blues guitar with slide, 90 bpm"]})))
     rec, _ = build(path)
-    assert tracks_of(rec) == [("t01", "Sad Piano", "Melancholic solo piano ballad with synth lead, 66 bpm"),
+    assert tracks_of(rec) == [("t01", "Rainy Keys", "Melancholic solo piano ballad with synth lead, 66 bpm"),
                               ("t02", "Neon Rain", "Fast synthwave"),
                               ("t03", "Dust", "Dusty desert blues guitar with slide, 90 bpm")]
-    assert json.loads(server.requests[0]["body"]["messages"][1]["content"].split("\n\n", 1)[1]) == [
+    assert json.loads(server.requests[0]["body"]["messages"][1]["content"].split("\n\n", 2)[2]) == ["Sad piano"]
+    assert json.loads(server.requests[1]["body"]["messages"][1]["content"].split("\n\n", 1)[1]) == [
         "Sad piano", "Fast synthwave", "Desert guitar"]
     build(path)
-    assert server.calls == 1
+    assert server.calls == 2
 
 
 def test_retry_after_reads_seconds_http_dates_and_milliseconds():

@@ -38,7 +38,7 @@ def _kind(mode: int) -> str | None:
 
 
 def check_file(path: Path, what: str, error: type[AlbumgenError] = InputError, max_bytes: int | None = None,
-               missing: tuple[str, str] | None = None) -> os.stat_result:
+               missing: tuple[str, str] | None = None, fix: str = "point it at a regular file") -> os.stat_result:
     """stat `path` and refuse anything but a readable regular file of at most `max_bytes`.
 
     `what` names the file in the message ("prompts.file: p.csv"); `missing` overrides the
@@ -55,7 +55,7 @@ def check_file(path: Path, what: str, error: type[AlbumgenError] = InputError, m
         raise error(f"{what} cannot be read: {e.strerror}", "check the path and its permissions") from None
     kind = _kind(st.st_mode)
     if kind:
-        raise error(f"{what} is {kind}", "point it at a regular file")
+        raise error(f"{what} is {kind}", fix)
     if max_bytes is not None and st.st_size > max_bytes:
         raise error(f"{what} is {human_size(st.st_size)}, more than the {human_size(max_bytes)} albumgen reads",
                     "check it is the right file")

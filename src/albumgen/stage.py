@@ -42,6 +42,7 @@ class Done:
     outputs: list[Path]
     data: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    hashes: dict[str, str] = field(default_factory=dict)  # album-relative path -> sha256, if known
 
 
 @dataclass
@@ -69,6 +70,9 @@ class Stage:
     Config: ClassVar[type[BaseModel]]
     needs: ClassVar[tuple[str, ...]] = ()
     makes: ClassVar[tuple[str, ...]] = ()
+    # Globs (album-relative) of the JSON sidecars this stage writes with
+    # recovery.write_sidecar: a lost record of such a unit is rebuilt from them.
+    sidecars: ClassVar[tuple[str, ...]] = ()
 
     def key(self, unit: Unit) -> str:
         return unit_key(self.name, self.version, unit.config, unit.inputs)

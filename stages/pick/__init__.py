@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from typing import Iterator
 
-from albumgen import atomic
 from albumgen.audio.io import read_audio
 from albumgen.hashing import sha256_json
+from albumgen.recovery import write_sidecar
 from albumgen.stage import Context, Done, NotReady, Stage, Unit
 
 from . import overrides
@@ -27,6 +27,8 @@ class PickStage(Stage):
     Config = PickConfig
     needs = ("take",)
     makes = ("pick",)
+    # overrides.json has no recovery block, so the glob may match it: it is ignored.
+    sidecars = ("manifest/picks/*.json",)
 
     def plan(self, ctx: Context) -> list[Unit]:
         tracklist = ctx.manifest.record("prompts", "tracklist")
@@ -70,7 +72,8 @@ class PickStage(Stage):
                       **data, "skipped": res.skipped, "errors": res.errors, "weights": cfg.weights.model_dump(),
                       "hard_checks": cfg.hard_checks, "takes": takes}
             path = ctx.path(f"manifest/picks/{unit.id}.json")
-            atomic.write_json(path, result)
+            # A sidecar: a lost pick record (it holds the retry rounds) is rebuilt from it.
+            write_sidecar(path, result, self.name, unit, [], ctx.album_dir, record_keys=list(data))
             yield Done(unit, [path], data=data, seconds=time.monotonic() - t0)
 
     def _decide(self, ctx: Context, cfg: PickConfig, unit: Unit, takes: list[dict], auto: int | None) -> dict:

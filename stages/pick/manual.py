@@ -6,10 +6,9 @@ half-made overrides file and two `albumgen pick` calls never lose each other's c
 """
 from __future__ import annotations
 
-import json
-
 from albumgen.errors import InputError, StageError
 from albumgen.manifest import AlbumLock
+from albumgen.recovery import read_body
 from albumgen.stage import Context
 
 from . import overrides
@@ -58,6 +57,6 @@ def describe(ctx: Context, ref: str) -> dict:
     path = ctx.path(f"manifest/picks/{track['id']}.json")
     if not path.exists():
         raise StageError(f"track {track['n']} has not been picked yet", "run `albumgen build` first")
-    report = json.loads(path.read_text("utf-8"))
+    report = read_body(path)  # without the recovery block
     report["override"] = overrides.load(ctx.album_dir).get(track["id"])
     return report

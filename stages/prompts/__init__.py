@@ -4,8 +4,8 @@ from __future__ import annotations
 import time
 from typing import Iterator
 
-from albumgen import atomic
 from albumgen.hashing import sha256_file
+from albumgen.recovery import write_sidecar
 from albumgen.stage import Context, Done, Stage, Unit
 
 from .config import PromptsConfig
@@ -21,6 +21,7 @@ class PromptsStage(Stage):
     Config = PromptsConfig
     needs = ()
     makes = ("tracklist",)
+    sidecars = (TRACKLIST,)
 
     def preflight(self, ctx: Context) -> None:
         cfg: PromptsConfig = ctx.stage_config("prompts")
@@ -44,7 +45,8 @@ class PromptsStage(Stage):
             t0 = time.monotonic()
             tracklist, stored_replies = gather(ctx)
             path = ctx.path(TRACKLIST)
-            atomic.write_json(path, tracklist)
+            # A sidecar: a lost record is rebuilt from it, so the LLM is never asked twice.
+            write_sidecar(path, tracklist, self.name, unit, stored_replies, ctx.album_dir)
             ctx.log.info("Tracklist: %r, %d tracks", tracklist["album_title"], len(tracklist["tracks"]))
             yield Done(unit, [path, *stored_replies], data=tracklist, seconds=time.monotonic() - t0)
 

@@ -15,6 +15,7 @@ class RenderStage(Stage):
     Config = RenderConfig
     needs = ("tracklist",)
     makes = ("take",)
+    sidecars = ("manifest/takes/*/take-*.json",)
 
     def preflight(self, ctx: Context) -> None:
         from albumgen.models.musicgen import check_device

@@ -16,6 +16,7 @@ from albumgen.models.fast import FastLoop, delays
 from albumgen.models.musicgen import decode_tokens, load_musicgen
 from albumgen.models.tiny import PRESETS
 from albumgen.models.windows import Windows, generate_long
+from albumgen.recovery import write_sidecar
 from albumgen.stage import Context, Done, Unit
 
 from .progress import Progress
@@ -144,5 +145,7 @@ def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds:
             "channels": lm.channels, "frames": frames, "seconds": round(seconds, 3), "batch": batch,
             "sampling": {"top_k": cfg.top_k, "top_p": cfg.top_p, "temperature": cfg.temperature, "cfg": cfg.cfg},
             "device": lm.device, "dtype": str(lm.dtype).replace("torch.", "")}
-    atomic.write_json(meta_path, meta)
-    return Done(unit, [wav, codes_path, meta_path], data=meta, seconds=seconds)
+    # Last, with the hashes of the audio and tokens: the sidecar that proves this take if
+    # its record is ever lost (albumgen.recovery).
+    hashes = write_sidecar(meta_path, meta, "render", unit, [wav, codes_path], ctx.album_dir)
+    return Done(unit, [wav, codes_path, meta_path], data=meta, seconds=seconds, hashes=hashes)

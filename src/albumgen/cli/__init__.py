@@ -59,7 +59,7 @@ def main(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from . import build, init, status  # noqa: F401  (each adds its command to `main`)
+    from . import build, init, repair, status  # noqa: F401  (each adds its command to `main`)
 
     for extra in ("prompts", "pick", "score"):
         try:
