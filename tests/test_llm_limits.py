@@ -165,3 +165,33 @@ def test_cleaning_stops_reading_once_the_album_is_full():
                                                 "Driving techno with acid bass, 128 bpm",
                                                 "Glassy arpeggios over strings, 90 bpm"]
     assert dict(cleaned.dropped) == {"duplicates": 1}
+
+
+@pytest.mark.parametrize("edit,what", [
+    (lambda d: d.update(candidates="four prompts"), 'candidates must be a list of {"title": ..., "prompt": "..."}'),
+    (lambda d: d["candidates"][0].update(prompt=7), 'candidates must be a list of {"title": ..., "prompt": "..."}'),
+    (lambda d: d.update(album_title=["x"]), "album_title must be a string or null"),
+], ids=["candidates a string", "a prompt a number", "album_title a list"])
+def test_a_stored_reply_broken_by_hand_is_an_error_not_a_paid_call(server, tmp_path, edit, what):
+    server.add(chat(tracklist_json(TWO)))
+    path = pipeline(tmp_path, server.base_url)
+    assert prompts(path).exit_code == 0
+    stored = next((tmp_path / "albums" / "llm-album").rglob("llm-*.json"))
+    data = json.loads(stored.read_text("utf-8"))
+    edit(data)
+    stored.write_text(json.dumps(data), "utf-8")
+    before = stored.read_bytes()
+    r = prompts(path)
+    assert r.stderr.splitlines()[-1] == f"Error: {stored}: {what} (fix it, or delete it to ask the LLM again)"
+    assert r.exit_code == 3 and server.calls == 1 and stored.read_bytes() == before
+
+
+def test_a_stored_reply_that_is_not_json_is_an_error(server, tmp_path):
+    server.add(chat(tracklist_json(TWO)))
+    path = pipeline(tmp_path, server.base_url)
+    assert prompts(path).exit_code == 0
+    stored = next((tmp_path / "albums" / "llm-album").rglob("llm-*.json"))
+    stored.write_bytes(stored.read_bytes()[:40])
+    r = prompts(path)
+    assert r.stderr.splitlines()[-1].startswith(f"Error: {stored} is not valid JSON (")
+    assert r.exit_code == 3 and server.calls == 1
