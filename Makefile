@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 
-.PHONY: demo test bench clean-demo
+.PHONY: demo test bench mutate clean-demo
 
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -22,6 +22,11 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
+
+# Named mutations (tools/mutate.py): each breaks one thing in a scratch copy and must make
+# a test fail. By hand, not in CI: tens of minutes on a 2-core machine. MUTATE=names to pick.
+mutate: $(VENV)/.installed
+	$(PY) tools/mutate.py $(MUTATE)
 
 bench: $(VENV)/.installed
 	$(PY) bench/render_throughput.py

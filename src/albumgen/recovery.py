@@ -51,8 +51,9 @@ def recover(stage: "Stage", ctx: "Context", pending: list["Unit"]) -> list["Done
 
     wanted = {(u.id, u.key): u for u in pending}
     found: dict[str, Done] = {}
+    folder = ctx.work_dir(stage.name)
     for pattern in stage.sidecars:
-        for path in sorted(ctx.album_dir.glob(pattern)):
+        for path in sorted(folder.glob(pattern)):
             done = _check(stage.name, ctx.album_dir, path, wanted)
             if done is not None:
                 found.setdefault(done.unit.id, done)

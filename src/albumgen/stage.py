@@ -1,6 +1,7 @@
-"""The stage contract (DESIGN.md): a named class with a config slice, declared inputs and
-outputs, that works in units. The runner owns skipping and committing; a stage only says
-what its units are and how to make them."""
+"""The stage contract (DESIGN.md, docs/architecture.md): a named class with a config slice,
+declared inputs and outputs (artifact types, read by the engine to order stages), that
+works in units. The runner owns skipping, recovering, checking and committing; a stage
+only says what its units are and how to make them."""
 from __future__ import annotations
 
 import logging
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterator
 
 from pydantic import BaseModel
 
+from .artifacts import Artifact, Artifacts
 from .hashing import unit_key
 
 if TYPE_CHECKING:
@@ -60,6 +62,20 @@ class Context:
     def path(self, rel: str) -> Path:
         return self.album_dir / rel
 
+    def work_dir(self, stage: str) -> Path:
+        """The folder a stage keeps its artifacts in (manifest/<its folder>), from the engine,
+        so no stage spells manifest paths by hand."""
+        from . import registry
+
+        return self.album_dir / "manifest" / registry.get(stage).folder
+
+    @property
+    def artifacts(self) -> Artifacts:
+        """Other stages' results as typed artifacts (Tracklist, Take, Pick, Master)."""
+        from . import registry
+
+        return Artifacts(self.manifest, registry.producers())
+
     def event(self, event: str, **fields: Any) -> None:
         self.manifest.event(event, **fields)
 
@@ -68,11 +84,22 @@ class Stage:
     name: ClassVar[str]
     version: ClassVar[str] = "1"  # bump when the same inputs would now give other outputs
     Config: ClassVar[type[BaseModel]]
-    needs: ClassVar[tuple[str, ...]] = ()
-    makes: ClassVar[tuple[str, ...]] = ()
-    # Globs (album-relative) of the JSON sidecars this stage writes with
+    # What the stage reads and what it makes; the engine orders stages by these and checks
+    # that every need has a maker (registry.stage_classes).
+    needs: ClassVar[tuple[type[Artifact], ...]] = ()
+    makes: ClassVar[tuple[type[Artifact], ...]] = ()
+    # Artifacts of a *later* stage this stage also reads: render reads Pick for the extra
+    # takes pick asks for. Not an ordering edge; a new one may give this stage new units.
+    feedback: ClassVar[tuple[type[Artifact], ...]] = ()
+    folder: ClassVar[str] = ""  # under manifest/: where ctx.work_dir(name) points (default: name)
+    # Globs, relative to the work folder, of the JSON sidecars this stage writes with
     # recovery.write_sidecar: a lost record of such a unit is rebuilt from them.
     sidecars: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if not cls.__dict__.get("folder") and "name" in cls.__dict__:
+            cls.folder = cls.name
 
     def key(self, unit: Unit) -> str:
         return unit_key(self.name, self.version, unit.config, unit.inputs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Iterator
 
+from albumgen.artifacts import Pick, Take, Tracklist, parse_take_id
 from albumgen.audio.io import read_audio
 from albumgen.hashing import sha256_json
 from albumgen.recovery import write_sidecar
@@ -23,37 +24,36 @@ from .scoring import SCHEMA_VERSION, score_group
 
 class PickStage(Stage):
     name = "pick"
-    version = "2"
+    version = "3"  # 3: dull, dropout, stuck and hum checks (every pick is rescored)
     Config = PickConfig
-    needs = ("take",)
-    makes = ("pick",)
+    needs = (Tracklist, Take)
+    makes = (Pick,)
+    folder = "picks"
     # overrides.json has no recovery block, so the glob may match it: it is ignored.
-    sidecars = ("manifest/picks/*.json",)
+    sidecars = ("*.json",)
 
     def plan(self, ctx: Context) -> list[Unit]:
-        tracklist = ctx.manifest.record("prompts", "tracklist")
+        tracklist = ctx.artifacts.tracklist()
         if tracklist is None:
             raise NotReady("prompts")
         by_track: dict[str, dict[str, str]] = {}
-        for rec in ctx.manifest.records("render"):
-            tid = rec.unit.split("/")[0]
-            wav = next((rel for rel in rec.outputs if rel.endswith(".wav")), None)
-            if wav:
-                by_track.setdefault(tid, {})[wav] = rec.outputs[wav].sha256
+        for take in ctx.artifacts.takes():
+            if take.wav:
+                by_track.setdefault(take.track, {})[take.wav] = take.wav_sha256
         cfg: PickConfig = ctx.stage_config("pick")
         # Whether weights are here is part of the key: weights downloaded later rescore.
         config = {**cfg.model_dump(), "learned": {k: v is None for k, v in availability(cfg, ctx.base_dir).items()}}
         manual = overrides.load(ctx.album_dir)
         units = []
-        for track in tracklist.data["tracks"]:
-            takes = by_track.get(track["id"])
+        for track in tracklist.tracks:
+            takes = by_track.get(track.id)
             if not takes:
                 raise NotReady("render")
             inputs = dict(takes)
-            if track["id"] in manual:
-                inputs["override"] = sha256_json({"take": manual[track["id"]]})
-            units.append(Unit(id=track["id"], config=config, inputs=inputs,
-                              payload={"track": track, "manual": manual.get(track["id"])}))
+            if track.id in manual:
+                inputs["override"] = sha256_json({"take": manual[track.id]})
+            units.append(Unit(id=track.id, config=config, inputs=inputs,
+                              payload={"track": track.model_dump(), "manual": manual.get(track.id)}))
         return units
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
@@ -71,7 +71,7 @@ class PickStage(Stage):
             result = {"schema_version": SCHEMA_VERSION, "track": unit.id, "prompt": track.get("prompt"),
                       **data, "skipped": res.skipped, "errors": res.errors, "weights": cfg.weights.model_dump(),
                       "hard_checks": cfg.hard_checks, "takes": takes}
-            path = ctx.path(f"manifest/picks/{unit.id}.json")
+            path = ctx.work_dir(self.name) / f"{unit.id}.json"
             # A sidecar: a lost pick record (it holds the retry rounds) is rebuilt from it.
             write_sidecar(path, result, self.name, unit, [], ctx.album_dir, record_keys=list(data))
             yield Done(unit, [path], data=data, seconds=time.monotonic() - t0)
@@ -81,11 +81,11 @@ class PickStage(Stage):
             from albumgen.errors import StageError
 
             raise StageError(f"pick: no take of {unit.id} could be read", "rerun the build to render them again")
-        prev = ctx.manifest.record("pick", unit.id)
+        prev = ctx.artifacts.pick(unit.id)
         # Never give back takes already asked for: render would prune them, and their
         # records with them, and the next build would ask again.
-        extra = int(prev.data.get("extra_takes", 0)) if prev else 0
-        rounds = int(prev.data.get("retry_rounds", 0)) if prev else 0
+        extra = prev.extra_takes if prev else 0
+        rounds = prev.retry_rounds if prev else 0
         best = takes[auto]
         all_rejected = all(t["rejects"] for t in takes)
         # Render has exactly render.takes + extra_takes for the track by now (it prunes the
@@ -117,10 +117,9 @@ class PickStage(Stage):
 
     def wants_another_round(self, ctx: Context) -> bool:
         rendered: dict[str, int] = {}
-        for rec in ctx.manifest.records("render"):
-            tid = rec.unit.split("/")[0]
-            rendered[tid] = rendered.get(tid, 0) + 1
-        return any(r.data.get("wants_takes", 0) > rendered.get(r.unit, 0) for r in ctx.manifest.records("pick"))
+        for take in ctx.artifacts.takes():
+            rendered[take.track] = rendered.get(take.track, 0) + 1
+        return any(p.wants_takes > rendered.get(p.track, 0) for p in ctx.artifacts.picks())
 
     # The library behind `albumgen pick` and `albumgen score`, reached through the registry.
     @staticmethod
@@ -154,4 +153,6 @@ class PickStage(Stage):
 
 
 def take_number(rel: str) -> int:
-    return int(rel.rsplit("take-", 1)[1].split(".")[0])
+    """The take number of a take's file path, ".../t03/take-2.wav" -> 2."""
+    folder, name = rel.rsplit("/", 2)[-2:]
+    return parse_take_id(f"{folder}/{name.split('.')[0]}")[1]

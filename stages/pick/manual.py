@@ -16,10 +16,10 @@ from . import overrides
 
 def resolve_track(ctx: Context, ref: str) -> dict:
     """A track by number ("3") or id ("t03")."""
-    rec = ctx.manifest.record("prompts", "tracklist")
-    if rec is None:
+    tracklist = ctx.artifacts.tracklist()
+    if tracklist is None:
         raise StageError(f"{ctx.album_dir} has no tracklist yet", "run `albumgen build` first")
-    tracks = rec.data["tracks"]
+    tracks = [t.model_dump() for t in tracklist.tracks]
     for t in tracks:
         if ref == t["id"] or (ref.isdigit() and int(ref) == t["n"]):
             return t
@@ -27,8 +27,7 @@ def resolve_track(ctx: Context, ref: str) -> dict:
 
 
 def rendered_takes(ctx: Context, tid: str) -> list[int]:
-    return sorted(int(r.unit.split("take-")[1]) for r in ctx.manifest.records("render")
-                  if r.unit.startswith(f"{tid}/take-"))
+    return [t.take for t in ctx.artifacts.takes(tid)]
 
 
 def set_choice(ctx: Context, ref: str, take: int | None) -> tuple[dict, int | None]:
@@ -54,7 +53,7 @@ def set_choice(ctx: Context, ref: str, take: int | None) -> tuple[dict, int | No
 def describe(ctx: Context, ref: str) -> dict:
     """The track's pick report (manifest/picks/<track>.json), or a StageError before one exists."""
     track = resolve_track(ctx, ref)
-    path = ctx.path(f"manifest/picks/{track['id']}.json")
+    path = ctx.work_dir("pick") / f"{track['id']}.json"
     if not path.exists():
         raise StageError(f"track {track['n']} has not been picked yet", "run `albumgen build` first")
     report = read_body(path)  # without the recovery block

@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from typing import Iterator
 
+from albumgen.artifacts import Tracklist
 from albumgen.hashing import sha256_file
 from albumgen.recovery import write_sidecar
 from albumgen.stage import Context, Done, Stage, Unit
@@ -12,7 +13,7 @@ from .config import PromptsConfig
 from .parse import parse_file
 from .sources import gather
 
-TRACKLIST = "manifest/prompts/tracklist.json"
+TRACKLIST = "tracklist.json"  # in the stage's work folder
 
 
 class PromptsStage(Stage):
@@ -20,7 +21,7 @@ class PromptsStage(Stage):
     version = "2"  # 2: the full cleaner, titles from sources, stored LLM replies
     Config = PromptsConfig
     needs = ()
-    makes = ("tracklist",)
+    makes = (Tracklist,)
     sidecars = (TRACKLIST,)
 
     def preflight(self, ctx: Context) -> None:
@@ -44,12 +45,12 @@ class PromptsStage(Stage):
         for unit in units:
             t0 = time.monotonic()
             tracklist, stored_replies = gather(ctx)
-            path = ctx.path(TRACKLIST)
+            path = ctx.work_dir(self.name) / TRACKLIST
             # A sidecar: a lost record is rebuilt from it, so the LLM is never asked twice.
             write_sidecar(path, tracklist, self.name, unit, stored_replies, ctx.album_dir)
             ctx.log.info("Tracklist: %r, %d tracks", tracklist["album_title"], len(tracklist["tracks"]))
             yield Done(unit, [path, *stored_replies], data=tracklist, seconds=time.monotonic() - t0)
 
     def status(self, ctx: Context) -> dict[str, str]:
-        rec = ctx.manifest.record("prompts", "tracklist")
-        return {t["id"]: t["title"] for t in rec.data["tracks"]} if rec else {}
+        tracklist = ctx.artifacts.tracklist()
+        return {t.id: t.title for t in tracklist.tracks} if tracklist else {}

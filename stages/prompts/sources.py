@@ -22,7 +22,6 @@ from .config import InlineTrack, PromptsConfig
 from .llm import LLM, NAMES_SCHEMA, REWRITE_SCHEMA, TRACKLIST_SCHEMA, usage_total
 from .parse import Candidate, Parsed, parse_file, parse_text
 
-PROMPTS_DIR = "manifest/prompts"
 MAX_STORED_BYTES = 64 * MB  # replies are capped at llm.MAX_REPLY_BYTES each, a few per file
 
 
@@ -114,7 +113,7 @@ def llm_candidates(ctx: Context, cfg: PromptsConfig) -> tuple[Parsed, Path]:
     album = ctx.config.album
     request = {**cfg.llm.request_fields(album.seed), "candidates": cfg.llm.candidates,
                "brief": album.brief, "genre": album.genre, "title": album.title}
-    path = ctx.path(f"{PROMPTS_DIR}/llm-{sha256_json(request)[:16]}.json")
+    path = ctx.work_dir("prompts") / f"llm-{sha256_json(request)[:16]}.json"
     stored = _load(path)
     if stored is not None:
         parsed = Parsed([Candidate(c["prompt"], c.get("title")) for c in stored.get("candidates", [])],
@@ -158,7 +157,7 @@ def llm_names(ctx: Context, cfg: PromptsConfig, prompts: list[str], taken: set[s
     album = ctx.config.album
     known: dict[str, str] = {}
     album_title = None
-    for old in sorted(ctx.path(PROMPTS_DIR).glob("names-*.json"), key=lambda p: p.stat().st_mtime):
+    for old in sorted(ctx.work_dir("prompts").glob("names-*.json"), key=lambda p: p.stat().st_mtime):
         stored = _load(old) or {}
         if isinstance(stored.get("names"), dict):
             known.update({k: v for k, v in stored["names"].items() if isinstance(v, str) and v})
@@ -167,7 +166,7 @@ def llm_names(ctx: Context, cfg: PromptsConfig, prompts: list[str], taken: set[s
     # tracklist record claims. Older files (for an earlier set) are read above and then
     # pruned by the runner once the new record commits.
     request = {**cfg.llm.request_fields(album.seed), "names_for": prompts, "brief": album.brief, "genre": album.genre}
-    path = ctx.path(f"{PROMPTS_DIR}/names-{sha256_json(request)[:16]}.json")
+    path = ctx.work_dir("prompts") / f"names-{sha256_json(request)[:16]}.json"
     missing = [p for p in dict.fromkeys(prompts) if p not in known]
     replies: list[dict] = []
     if missing:
@@ -208,7 +207,7 @@ def rewrite(ctx: Context, cfg: PromptsConfig, kept: list[Candidate]) -> tuple[li
     album = ctx.config.album
     originals = [c.prompt for c in kept]
     request = {**cfg.llm.request_fields(album.seed), "prompts": originals}
-    path = ctx.path(f"{PROMPTS_DIR}/rewrite-{sha256_json(request)[:16]}.json")
+    path = ctx.work_dir("prompts") / f"rewrite-{sha256_json(request)[:16]}.json"
     stored = _load(path)
     if stored is not None and len(stored.get("prompts", [])) == len(originals):
         ctx.log.info("Prompts: reusing the stored rewrite %s (no LLM call)", path.name)

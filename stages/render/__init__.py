@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from albumgen.artifacts import Pick, Take, Tracklist, parse_take_id, take_id
 from albumgen.hashing import derive_seed, sha256_text
 from albumgen.stage import Context, Done, NotReady, Stage, Unit
 
@@ -13,9 +14,11 @@ class RenderStage(Stage):
     name = "render"
     version = "2"  # 2: per-take hash noise and the fast loop (other tokens than 1 for a seed)
     Config = RenderConfig
-    needs = ("tracklist",)
-    makes = ("take",)
-    sidecars = ("manifest/takes/*/take-*.json",)
+    needs = (Tracklist,)
+    makes = (Take,)
+    feedback = (Pick,)  # a pick may ask for more takes of its track (Pick.extra_takes)
+    folder = "takes"
+    sidecars = ("*/take-*.json",)
 
     def preflight(self, ctx: Context) -> None:
         from albumgen.models.musicgen import check_device
@@ -24,19 +27,19 @@ class RenderStage(Stage):
 
     def plan(self, ctx: Context) -> list[Unit]:
         cfg: RenderConfig = ctx.stage_config("render")
-        tracklist = ctx.manifest.record("prompts", "tracklist")
+        tracklist = ctx.artifacts.tracklist()
         if tracklist is None:
             raise NotReady("prompts")
         units = []
-        for track in tracklist.data["tracks"]:
-            for n in range(1, takes_wanted(ctx, track["id"]) + 1):
-                seed = derive_seed(ctx.config.album.seed, track["id"], n)
+        for track in tracklist.tracks:
+            for n in range(1, takes_wanted(ctx, track.id) + 1):
+                seed = derive_seed(ctx.config.album.seed, track.id, n)
                 units.append(Unit(
-                    id=f"{track['id']}/take-{n}",
+                    id=take_id(track.id, n),
                     config={**cfg.key_fields(), "seed": seed},
                     # Only this track's prompt: editing one prompt re-renders that track only.
-                    inputs={"prompt": sha256_text(track["prompt"])},
-                    payload={"track": track["id"], "take": n, "seed": seed, "prompt": track["prompt"]},
+                    inputs={"prompt": sha256_text(track.prompt)},
+                    payload={"track": track.id, "take": n, "seed": seed, "prompt": track.prompt},
                 ))
         return units
 
@@ -47,13 +50,13 @@ class RenderStage(Stage):
 
     def status(self, ctx: Context) -> dict[str, str]:
         counts: dict[str, int] = {}
-        for rec in ctx.manifest.records("render"):
-            tid = rec.unit.split("/")[0]
+        for rec in ctx.manifest.records(self.name):
+            tid, _ = parse_take_id(rec.unit)
             counts[tid] = counts.get(tid, 0) + 1
         return {tid: f"{n}/{takes_wanted(ctx, tid)}" for tid, n in counts.items()}
 
 
 def takes_wanted(ctx: Context, track_id: str) -> int:
     """render.takes plus the takes pick's retry rounds asked for this track."""
-    pick = ctx.manifest.record("pick", track_id)
-    return ctx.stage_config("render").takes + (int(pick.data.get("extra_takes", 0)) if pick else 0)
+    pick = ctx.artifacts.pick(track_id)
+    return ctx.stage_config("render").takes + (pick.extra_takes if pick else 0)

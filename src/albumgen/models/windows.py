@@ -42,8 +42,9 @@ class Windows:
 
 
 def generate_long(loop, prompts: list[str], seeds: list[int], frames: int, sampling: Sampling, windows: Windows,
-                  on_step=None) -> torch.Tensor:
-    """Tokens (batch, codebooks, frames) for any length, one window after another."""
+                  on_step=None, rows: int | None = None) -> torch.Tensor:
+    """Tokens (batch, codebooks, frames) for any length, one window after another; rows as in
+    FastLoop.generate."""
     codes = None
     done_steps = 0
     delay = max(delays(loop.lm.num_codebooks, loop.lm.channels))
@@ -54,7 +55,8 @@ def generate_long(loop, prompts: list[str], seeds: list[int], frames: int, sampl
             if on_step is not None:
                 on_step(base + step)
 
-        new = loop.generate(prompts, seeds, n, sampling, prompt_codes=prompt, frame_offset=start, on_step=progress)
+        new = loop.generate(prompts, seeds, n, sampling, prompt_codes=prompt, frame_offset=start, on_step=progress,
+                            rows=rows)
         done_steps += n + delay - (0 if prompt is None else prompt.shape[-1])
         codes = new if codes is None else torch.cat([codes, new[..., codes.shape[-1] - start:]], dim=-1)
     return codes
