@@ -22,7 +22,7 @@ from .learned import LearnedScorers, availability
 from .scoring import SCHEMA_VERSION, score_group
 
 
-class PickStage(Stage):
+class PickStage(Stage[PickConfig]):
     name = "pick"
     version = "3"  # 3: dull, dropout, stuck and hum checks (every pick is rescored)
     Config = PickConfig
@@ -40,7 +40,7 @@ class PickStage(Stage):
         for take in ctx.artifacts.takes():
             if take.wav:
                 by_track.setdefault(take.track, {})[take.wav] = take.wav_sha256
-        cfg: PickConfig = ctx.stage_config("pick")
+        cfg = self.settings(ctx)
         # Whether weights are here is part of the key: weights downloaded later rescore.
         config = {**cfg.model_dump(), "learned": {k: v is None for k, v in availability(cfg, ctx.base_dir).items()}}
         manual = overrides.load(ctx.album_dir)
@@ -57,7 +57,7 @@ class PickStage(Stage):
         return units
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
-        cfg: PickConfig = ctx.stage_config("pick")
+        cfg = self.settings(ctx)
         learned = LearnedScorers(cfg, ctx.base_dir, ctx.log)
         for unit in units:
             t0 = time.monotonic()
@@ -121,24 +121,19 @@ class PickStage(Stage):
             rendered[take.track] = rendered.get(take.track, 0) + 1
         return any(p.wants_takes > rendered.get(p.track, 0) for p in ctx.artifacts.picks())
 
-    # The library behind `albumgen pick` and `albumgen score`, reached through the registry.
+    @classmethod
+    def commands(cls) -> list:
+        from .cli import pick, score
+
+        return [pick, score]
+
     @staticmethod
     def set_choice(ctx: Context, track: str, take: int | None) -> tuple[dict, int | None]:
+        """A person's choice for a track (a take, or None: the picker decides), as `albumgen
+        pick` makes it; the review page reaches it through the registry."""
         from .manual import set_choice
 
         return set_choice(ctx, track, take)
-
-    @staticmethod
-    def describe(ctx: Context, track: str) -> dict:
-        from .manual import describe
-
-        return describe(ctx, track)
-
-    @staticmethod
-    def score_files(paths: list, cfg: PickConfig | None = None, prompt: str | None = None, log=None) -> dict:
-        from .scoring import score_files
-
-        return score_files(paths, cfg, prompt, log)
 
     def status(self, ctx: Context) -> dict[str, str]:
         cells = {}

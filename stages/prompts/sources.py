@@ -25,9 +25,8 @@ from .parse import Candidate, Parsed, parse_file, parse_text
 MAX_STORED_BYTES = 64 * MB  # replies are capped at llm.MAX_REPLY_BYTES each, a few per file
 
 
-def gather(ctx: Context) -> tuple[dict, list[Path]]:
+def gather(ctx: Context, cfg: PromptsConfig) -> tuple[dict, list[Path]]:
     """The tracklist, and the stored LLM replies it was made from (outputs of the unit)."""
-    cfg: PromptsConfig = ctx.stage_config("prompts")
     album = ctx.config.album
     extra: list[Path] = []
     if cfg.source == "builtin":

@@ -10,7 +10,7 @@ from albumgen.stage import Context, Done, NotReady, Stage, Unit
 from .config import RenderConfig
 
 
-class RenderStage(Stage):
+class RenderStage(Stage[RenderConfig]):
     name = "render"
     version = "2"  # 2: per-take hash noise and the fast loop (other tokens than 1 for a seed)
     Config = RenderConfig
@@ -23,10 +23,10 @@ class RenderStage(Stage):
     def preflight(self, ctx: Context) -> None:
         from albumgen.models.musicgen import check_device
 
-        check_device(ctx.stage_config("render").device)
+        check_device(self.settings(ctx).device)
 
     def plan(self, ctx: Context) -> list[Unit]:
-        cfg: RenderConfig = ctx.stage_config("render")
+        cfg = self.settings(ctx)
         tracklist = ctx.artifacts.tracklist()
         if tracklist is None:
             raise NotReady("prompts")
@@ -46,7 +46,7 @@ class RenderStage(Stage):
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
         from .engine import render_units
 
-        yield from render_units(ctx, units)
+        yield from render_units(ctx, self.settings(ctx), units)
 
     def status(self, ctx: Context) -> dict[str, str]:
         counts: dict[str, int] = {}
@@ -59,4 +59,4 @@ class RenderStage(Stage):
 def takes_wanted(ctx: Context, track_id: str) -> int:
     """render.takes plus the takes pick's retry rounds asked for this track."""
     pick = ctx.artifacts.pick(track_id)
-    return ctx.stage_config("render").takes + (pick.extra_takes if pick else 0)
+    return RenderStage().settings(ctx).takes + (pick.extra_takes if pick else 0)

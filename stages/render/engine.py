@@ -19,6 +19,7 @@ from albumgen.models.windows import Windows, generate_long
 from albumgen.recovery import write_sidecar
 from albumgen.stage import Context, Done, Unit
 
+from .config import RenderConfig
 from .progress import Progress
 
 MAX_BATCH = 64  # past this a step is compute-bound: bigger batches only add latency
@@ -65,10 +66,9 @@ def model_source(model: str, base_dir: Path) -> str:
     return model
 
 
-def render_units(ctx: Context, units: list[Unit]) -> Iterator[Done]:
+def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator[Done]:
     import torch
 
-    cfg = ctx.stage_config("render")
     lm, loop = _load(model_source(cfg.model, ctx.base_dir), cfg.device, cfg.dtype)
     rate = lm.frame_rate
     frames = max(1, int(round(cfg.duration * rate)))

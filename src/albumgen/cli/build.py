@@ -36,7 +36,7 @@ def build(pipeline: Path, until: str | None, force: tuple[str, ...], dry_run: bo
             # A Ctrl-C in a terminal also reaches ffmpeg, whose failure is then only an echo of it.
             if isinstance(e, AlbumgenError) and not interrupt.requested():
                 raise
-            takes = len(ctx.manifest.records("render"))
+            takes = len(ctx.artifacts.takes())
             raise Interrupted(f"kept {takes} take{'' if takes == 1 else 's'}; "
                               f"run the same build again to resume") from None
     if report.ran == 0:
