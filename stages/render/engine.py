@@ -166,9 +166,12 @@ def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds:
             "channels": lm.channels, "frames": frames, "seconds": round(seconds, 3), "batch": batch,
             "sampling": {"top_k": cfg.top_k, "top_p": cfg.top_p, "temperature": cfg.temperature, "cfg": cfg.cfg},
             "device": lm.device, "dtype": str(lm.dtype).replace("torch.", "")}
-    if lm.device.startswith("cuda"):  # kernels, and so a take's last bits, differ between GPU models
-        import torch
+    # What a take's last bits depend on besides the seed (README, Reproducibility): the kernels
+    # of this torch build and, on CUDA, of this GPU model, at this batch size.
+    import torch
 
+    meta["torch"] = torch.__version__
+    if lm.device.startswith("cuda"):
         meta["gpu"] = torch.cuda.get_device_name(lm.device)
     # Last, with the hashes of the audio and tokens: the sidecar that proves this take if
     # its record is ever lost (albumgen.recovery).
