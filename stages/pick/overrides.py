@@ -42,7 +42,7 @@ def _read(album_dir: Path) -> dict[str, dict[str, int]]:
             found = raw.get("schema_version") if isinstance(raw, dict) else type(raw).__name__
             raise ValueError(f"schema version {found!r}, expected {SCHEMA_VERSION}")
         out = {}
-        for field, minimum, what in (("tracks", 1, "take numbers"), ("more_takes", 0, "numbers")):
+        for field, what, minimum in (("tracks", "take numbers", 1), ("more_takes", "counts", 0)):
             value = raw["tracks"] if field == "tracks" else raw.get(field, {})
             # bool is an int to Python, but `true` is not a take number.
             if not isinstance(value, dict) or not all(type(v) is int and v >= minimum for v in value.values()):
@@ -57,7 +57,10 @@ def save(album_dir: Path, tracks: dict[str, int], more_takes: dict[str, int] | N
     """Write both maps; `more_takes=None` keeps the ones on disk (a choice never drops a request)."""
     path = Path(album_dir) / REL
     if more_takes is None:
-        more_takes = load_more(album_dir)
+        try:
+            more_takes = load_more(album_dir)
+        except InputError:  # a malformed file is being replaced as a whole: nothing to keep
+            more_takes = {}
     more_takes = {k: v for k, v in more_takes.items() if v}
     if not tracks and not more_takes:
         path.unlink(missing_ok=True)
