@@ -3,10 +3,13 @@
 The `tiny` preset's random cross-attention barely moves its logits: greedy tokens with
 CFG 1 and CFG 3 agree on ~95% of positions, and two unrelated prompts on ~94%, so a
 broken text path (padding not masked, guidance off, the prompt dropped) can leave its
-tokens unchanged. `listening` is the same model with every cross-attention projection
-scaled by 6 (built in code here, nothing saved): CFG 1 vs 3 then agree on ~38% and two
-prompts on ~4-30%, so any of those breakages changes the tokens, and the comparisons
-below with transformers' own `generate` catch it.
+tokens unchanged. Its self-attention barely counts either (removed, 95% of greedy tokens
+stay), which would hide a continuation window whose prompt is cached at the wrong
+positions. `listening` is the same model, built in code here (nothing saved), with every
+cross-attention projection scaled by 6 and self-attention's q/k by 2 and v/out by 4: CFG
+1 vs 3 then agree on ~44% of tokens, two prompts on 0-31%, and without self-attention 68%
+stay. So any of those breakages changes the tokens, and the comparisons below with
+transformers' own `generate` catch it.
 """
 from __future__ import annotations
 
@@ -23,16 +26,19 @@ LONG = "a much longer prompt about drums, bass and a slow organ"  # 56 tokens: t
 PROMPTS = [SHORT, LONG]
 SEEDS = [11, 2**62 + 5]
 GREEDY = Sampling(greedy=True)
-SCALE = 6.0
+CROSS, SELF_QK, SELF_VO = 6.0, 2.0, 4.0
 
 
 def make_listening():
     lm = load_musicgen("tiny", "cpu")
     with torch.no_grad():
         for layer in lm.model.decoder.model.decoder.layers:
-            attn = layer.encoder_attn
-            for proj in (attn.q_proj, attn.k_proj, attn.v_proj, attn.out_proj):
-                proj.weight.mul_(SCALE)
+            cross, own = layer.encoder_attn, layer.self_attn
+            for proj in (cross.q_proj, cross.k_proj, cross.v_proj, cross.out_proj):
+                proj.weight.mul_(CROSS)
+            for proj, scale in ((own.q_proj, SELF_QK), (own.k_proj, SELF_QK), (own.v_proj, SELF_VO),
+                                (own.out_proj, SELF_VO)):
+                proj.weight.mul_(scale)
     return lm
 
 
