@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Iterator, TypeVar
 
 from pydantic import BaseModel
 
@@ -15,8 +15,12 @@ from .artifacts import Artifact, Artifacts
 from .hashing import unit_key
 
 if TYPE_CHECKING:
+    import click
+
     from .config import PipelineConfig
     from .manifest import Manifest
+
+C = TypeVar("C", bound=BaseModel)
 
 
 class NotReady(Exception):
@@ -56,9 +60,6 @@ class Context:
     log: logging.Logger
     progress: bool = True
 
-    def stage_config(self, name: str) -> Any:
-        return getattr(self.config, name)
-
     def path(self, rel: str) -> Path:
         return self.album_dir / rel
 
@@ -80,7 +81,10 @@ class Context:
         self.manifest.event(event, **fields)
 
 
-class Stage:
+class Stage(Generic[C]):
+    """Subclass as `class PickStage(Stage[PickConfig])` with `Config = PickConfig`: the stage
+    then reads its own slice, typed, with `self.settings(ctx)`."""
+
     name: ClassVar[str]
     version: ClassVar[str] = "1"  # bump when the same inputs would now give other outputs
     Config: ClassVar[type[BaseModel]]
@@ -100,6 +104,19 @@ class Stage:
         super().__init_subclass__(**kw)
         if not cls.__dict__.get("folder") and "name" in cls.__dict__:
             cls.folder = cls.name
+
+    def settings(self, ctx: Context) -> C:
+        """This stage's config slice, as its own Config type (validated by config.py)."""
+        cfg = getattr(ctx.config, self.name)
+        assert isinstance(cfg, self.Config), f"{self.name}: config slice is {type(cfg).__name__}"
+        return cfg  # type: ignore[return-value]
+
+    @classmethod
+    def commands(cls) -> list["click.Command"]:
+        """CLI commands this stage brings (llm's register_commands, beets' Plugin.commands()):
+        the engine's CLI adds them without knowing the stage. Imported lazily by the stage, so
+        `import albumgen.stages` stays free of click work."""
+        return []
 
     def key(self, unit: Unit) -> str:
         return unit_key(self.name, self.version, unit.config, unit.inputs)

@@ -26,7 +26,7 @@ from .analysis import analyse
 from .config import MasterConfig
 from .tags import RG_REFERENCE, replaygain, tag_file
 
-class MasterStage(Stage):
+class MasterStage(Stage[MasterConfig]):
     name = "master"
     version = "2"
     Config = MasterConfig
@@ -34,7 +34,7 @@ class MasterStage(Stage):
     makes = (Master,)
 
     def plan(self, ctx: Context) -> list[Unit]:
-        cfg: MasterConfig = ctx.stage_config("master")
+        cfg = self.settings(ctx)
         tracklist = ctx.artifacts.tracklist()
         if tracklist is None:
             raise NotReady("prompts")
@@ -75,7 +75,7 @@ class MasterStage(Stage):
         return unit
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
-        cfg: MasterConfig = ctx.stage_config("master")
+        cfg = self.settings(ctx)
         for unit in units:
             t0 = time.monotonic()
             make = {"analysis": self._analysis, "cover": self._cover, "album": self._album}.get(unit.id, self._track)

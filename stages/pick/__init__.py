@@ -22,7 +22,7 @@ from .learned import LearnedScorers, availability
 from .scoring import SCHEMA_VERSION, score_group
 
 
-class PickStage(Stage):
+class PickStage(Stage[PickConfig]):
     name = "pick"
     version = "3"  # 3: dull, dropout, stuck and hum checks (every pick is rescored)
     Config = PickConfig
@@ -40,10 +40,11 @@ class PickStage(Stage):
         for take in ctx.artifacts.takes():
             if take.wav:
                 by_track.setdefault(take.track, {})[take.wav] = take.wav_sha256
-        cfg: PickConfig = ctx.stage_config("pick")
+        cfg = self.settings(ctx)
         # Whether weights are here is part of the key: weights downloaded later rescore.
         config = {**cfg.model_dump(), "learned": {k: v is None for k, v in availability(cfg, ctx.base_dir).items()}}
         manual = overrides.load(ctx.album_dir)
+        more = overrides.load_more(ctx.album_dir)
         units = []
         for track in tracklist.tracks:
             takes = by_track.get(track.id)
@@ -52,12 +53,15 @@ class PickStage(Stage):
             inputs = dict(takes)
             if track.id in manual:
                 inputs["override"] = sha256_json({"take": manual[track.id]})
+            if more.get(track.id):
+                inputs["more_takes"] = sha256_json({"more": more[track.id]})
             units.append(Unit(id=track.id, config=config, inputs=inputs,
-                              payload={"track": track.model_dump(), "manual": manual.get(track.id)}))
+                              payload={"track": track.model_dump(), "manual": manual.get(track.id),
+                                       "more": more.get(track.id, 0)}))
         return units
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
-        cfg: PickConfig = ctx.stage_config("pick")
+        cfg = self.settings(ctx)
         learned = LearnedScorers(cfg, ctx.base_dir, ctx.log)
         for unit in units:
             t0 = time.monotonic()
@@ -86,12 +90,17 @@ class PickStage(Stage):
         # records with them, and the next build would ask again.
         extra = prev.extra_takes if prev else 0
         rounds = prev.retry_rounds if prev else 0
+        # Takes a person asked for (`albumgen pick --more`, the review page) since the last
+        # pick: added once, like a retry round's, and never taken back.
+        asked_before = prev.more_takes if prev else 0
+        asked = max(0, unit.payload["more"] - asked_before)
+        extra += asked
         best = takes[auto]
         all_rejected = all(t["rejects"] for t in takes)
         # Render has exactly render.takes + extra_takes for the track by now (it prunes the
         # rest), so asking for this many more is what its next plan will make.
         rendered = sum(rel.endswith(".wav") for rel in unit.inputs)
-        wants = rendered
+        wants = rendered + asked
         manual = unit.payload["manual"]
         chosen = next((t for t in takes if t["take"] == manual), None) if manual else None
         if manual and chosen is None:
@@ -103,7 +112,7 @@ class PickStage(Stage):
         elif all_rejected and rounds < cfg.max_rounds and cfg.retry_takes > 0:
             extra += cfg.retry_takes
             rounds += 1
-            wants = rendered + cfg.retry_takes
+            wants += cfg.retry_takes
             ctx.log.info("Pick: every take of %s failed the hard checks; asking for %d more (round %d of %d)",
                          unit.id, cfg.retry_takes, rounds, cfg.max_rounds)
         elif all_rejected:
@@ -113,7 +122,7 @@ class PickStage(Stage):
             ctx.log.info("Pick: %s take %d (score %.2f)", unit.id, best["take"], best["score"])
         return {"choice": best["take"], "wav": best["wav"], "score": best["score"], "all_rejected": all_rejected,
                 "manual": chosen is not None, "extra_takes": extra, "retry_rounds": rounds, "wants_takes": wants,
-                "rejects": best["rejects"]}
+                "more_takes": max(asked_before, unit.payload["more"]), "rejects": best["rejects"]}
 
     def wants_another_round(self, ctx: Context) -> bool:
         rendered: dict[str, int] = {}
@@ -121,24 +130,27 @@ class PickStage(Stage):
             rendered[take.track] = rendered.get(take.track, 0) + 1
         return any(p.wants_takes > rendered.get(p.track, 0) for p in ctx.artifacts.picks())
 
-    # The library behind `albumgen pick` and `albumgen score`, reached through the registry.
+    @classmethod
+    def commands(cls) -> list:
+        from .cli import pick, score
+
+        return [pick, score]
+
     @staticmethod
     def set_choice(ctx: Context, track: str, take: int | None) -> tuple[dict, int | None]:
+        """A person's choice for a track (a take, or None: the picker decides), as `albumgen
+        pick` makes it; the review page reaches it through the registry."""
         from .manual import set_choice
 
         return set_choice(ctx, track, take)
 
     @staticmethod
-    def describe(ctx: Context, track: str) -> dict:
-        from .manual import describe
+    def request_takes(ctx: Context, track: str, count: int) -> tuple[dict, int]:
+        """`count` more takes of a track at the next build, as `albumgen pick --more` asks;
+        the review page reaches it through the registry."""
+        from .manual import request_takes
 
-        return describe(ctx, track)
-
-    @staticmethod
-    def score_files(paths: list, cfg: PickConfig | None = None, prompt: str | None = None, log=None) -> dict:
-        from .scoring import score_files
-
-        return score_files(paths, cfg, prompt, log)
+        return request_takes(ctx, track, count)
 
     def status(self, ctx: Context) -> dict[str, str]:
         cells = {}

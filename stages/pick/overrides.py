@@ -1,8 +1,11 @@
-"""Human picks: manifest/picks/overrides.json, {"schema_version": 1, "tracks": {"t03": 5}}.
+"""Human picks: manifest/picks/overrides.json,
+{"schema_version": 1, "tracks": {"t03": 5}, "more_takes": {"t03": 2}}.
 
-Written by `albumgen pick` (under the album lock, atomically) and read by the pick
-stage's plan into each unit's key inputs: changing a track's override re-runs that
-track's pick, and through its record its mastering, and nothing else.
+`tracks`: the take a person chose. `more_takes`: how many takes a person asked for beyond
+render.takes, in total (optional; older files have none). Written by `albumgen pick` and
+`albumgen review` (under the album lock, atomically) and read by the pick stage's plan into
+each unit's key inputs: changing a track's entry re-runs that track's pick, and through its
+record its render and mastering, and nothing else.
 """
 from __future__ import annotations
 
@@ -17,25 +20,45 @@ SCHEMA_VERSION = 1
 
 
 def load(album_dir: Path) -> dict[str, int]:
+    """Chosen takes: track id -> take number."""
+    return _read(album_dir)["tracks"]
+
+
+def load_more(album_dir: Path) -> dict[str, int]:
+    """Takes asked for by hand: track id -> how many beyond render.takes, in total."""
+    return _read(album_dir)["more_takes"]
+
+
+def _read(album_dir: Path) -> dict[str, dict[str, int]]:
     path = Path(album_dir) / REL
     if not path.exists():
-        return {}
+        return {"tracks": {}, "more_takes": {}}
     try:
         raw = json.loads(path.read_text("utf-8"))
         if raw.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(f"schema version {raw.get('schema_version')!r}, expected {SCHEMA_VERSION}")
-        tracks = raw["tracks"]
-        if not isinstance(tracks, dict) or not all(isinstance(v, int) and v >= 1 for v in tracks.values()):
-            raise ValueError("tracks must map track ids to take numbers >= 1")
-        return {str(k): int(v) for k, v in tracks.items()}
+        out = {}
+        for field, minimum in (("tracks", 1), ("more_takes", 0)):
+            value = raw["tracks"] if field == "tracks" else raw.get(field, {})
+            if not isinstance(value, dict) or not all(isinstance(v, int) and v >= minimum for v in value.values()):
+                raise ValueError(f"{field} must map track ids to numbers >= {minimum}")
+            out[field] = {str(k): int(v) for k, v in value.items()}
+        return out
     except (OSError, ValueError, KeyError, AttributeError) as e:
         raise InputError(f"{path} is malformed: {e}",
                          "fix it, or delete it to drop every manual pick") from None
 
 
-def save(album_dir: Path, tracks: dict[str, int]) -> None:
+def save(album_dir: Path, tracks: dict[str, int], more_takes: dict[str, int] | None = None) -> None:
+    """Write both maps; `more_takes=None` keeps the ones on disk (a choice never drops a request)."""
     path = Path(album_dir) / REL
-    if not tracks:
+    if more_takes is None:
+        more_takes = load_more(album_dir)
+    more_takes = {k: v for k, v in more_takes.items() if v}
+    if not tracks and not more_takes:
         path.unlink(missing_ok=True)
         return
-    atomic.write_json(path, {"schema_version": SCHEMA_VERSION, "tracks": dict(sorted(tracks.items()))})
+    data: dict = {"schema_version": SCHEMA_VERSION, "tracks": dict(sorted(tracks.items()))}
+    if more_takes:  # absent when unused, so files written before it existed read the same
+        data["more_takes"] = dict(sorted(more_takes.items()))
+    atomic.write_json(path, data)

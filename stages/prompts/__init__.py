@@ -15,7 +15,7 @@ from .sources import gather
 TRACKLIST = "tracklist.json"  # in the stage's work folder
 
 
-class PromptsStage(Stage):
+class PromptsStage(Stage[PromptsConfig]):
     name = "prompts"
     version = "2"  # 2: the full cleaner, titles from sources, stored LLM replies
     Config = PromptsConfig
@@ -24,7 +24,7 @@ class PromptsStage(Stage):
     sidecars = (TRACKLIST,)
 
     def plan(self, ctx: Context) -> list[Unit]:
-        cfg: PromptsConfig = ctx.stage_config("prompts")
+        cfg = self.settings(ctx)
         album = ctx.config.album
         # Only what shapes the tracklist: never the key, its variable's name, timeouts or
         # retry settings, so changing those never re-asks the LLM.
@@ -38,13 +38,15 @@ class PromptsStage(Stage):
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
         for unit in units:
             t0 = time.monotonic()
-            tracklist, stored_replies = gather(ctx)
+            tracklist, stored_replies = gather(ctx, self.settings(ctx))
             path = ctx.work_dir(self.name) / TRACKLIST
             # A sidecar: a lost record is rebuilt from it, so the LLM is never asked twice.
             write_sidecar(path, tracklist, self.name, unit, stored_replies, ctx.album_dir)
             ctx.log.info("Tracklist: %r, %d tracks", tracklist["album_title"], len(tracklist["tracks"]))
             yield Done(unit, [path, *stored_replies], data=tracklist, seconds=time.monotonic() - t0)
 
-    def status(self, ctx: Context) -> dict[str, str]:
-        tracklist = ctx.artifacts.tracklist()
-        return {t.id: t.title for t in tracklist.tracks} if tracklist else {}
+    @classmethod
+    def commands(cls) -> list:
+        from .cli import prompts
+
+        return [prompts]

@@ -21,9 +21,8 @@ from .config import InlineTrack, PromptsConfig
 from .llm import LLM, NAMES_SCHEMA, REWRITE_SCHEMA, TRACKLIST_SCHEMA, usage_total
 from .parse import Candidate, Parsed, parse_file, parse_text
 
-def gather(ctx: Context) -> tuple[dict, list[Path]]:
+def gather(ctx: Context, cfg: PromptsConfig) -> tuple[dict, list[Path]]:
     """The tracklist, and the stored LLM replies it was made from (outputs of the unit)."""
-    cfg: PromptsConfig = ctx.stage_config("prompts")
     album = ctx.config.album
     extra: list[Path] = []
     if cfg.source == "builtin":

@@ -10,7 +10,7 @@ from albumgen.stage import Context, Done, NotReady, Stage, Unit
 from .config import RenderConfig
 
 
-class RenderStage(Stage):
+class RenderStage(Stage[RenderConfig]):
     name = "render"
     version = "2"  # 2: per-take hash noise and the fast loop (other tokens than 1 for a seed)
     Config = RenderConfig
@@ -21,7 +21,7 @@ class RenderStage(Stage):
     sidecars = ("*/take-*.json",)
 
     def plan(self, ctx: Context) -> list[Unit]:
-        cfg: RenderConfig = ctx.stage_config("render")
+        cfg = self.settings(ctx)
         tracklist = ctx.artifacts.tracklist()
         if tracklist is None:
             raise NotReady("prompts")
@@ -41,7 +41,7 @@ class RenderStage(Stage):
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
         from .engine import render_units
 
-        yield from render_units(ctx, units)
+        yield from render_units(ctx, self.settings(ctx), units)
 
     def status(self, ctx: Context) -> dict[str, str]:
         counts: dict[str, int] = {}
@@ -54,4 +54,4 @@ class RenderStage(Stage):
 def takes_wanted(ctx: Context, track_id: str) -> int:
     """render.takes plus the takes pick's retry rounds asked for this track."""
     pick = ctx.artifacts.pick(track_id)
-    return ctx.stage_config("render").takes + (pick.extra_takes if pick else 0)
+    return RenderStage().settings(ctx).takes + (pick.extra_takes if pick else 0)

@@ -19,6 +19,7 @@ from albumgen.models.windows import Windows, generate_long
 from albumgen.recovery import write_sidecar
 from albumgen.stage import Context, Done, Unit
 
+from .config import RenderConfig
 from .progress import Progress
 
 MAX_BATCH = 64  # past this a step is compute-bound: bigger batches only add latency
@@ -65,10 +66,9 @@ def model_source(model: str, base_dir: Path) -> str:
     return model
 
 
-def render_units(ctx: Context, units: list[Unit]) -> Iterator[Done]:
+def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator[Done]:
     import torch
 
-    cfg = ctx.stage_config("render")
     lm, loop = _load(model_source(cfg.model, ctx.base_dir), cfg.device, cfg.dtype)
     rate = lm.frame_rate
     frames = max(1, int(round(cfg.duration * rate)))
@@ -161,9 +161,12 @@ def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds:
             "channels": lm.channels, "frames": frames, "seconds": round(seconds, 3), "batch": batch,
             "sampling": {"top_k": cfg.top_k, "top_p": cfg.top_p, "temperature": cfg.temperature, "cfg": cfg.cfg},
             "device": lm.device, "dtype": str(lm.dtype).replace("torch.", "")}
-    if lm.device.startswith("cuda"):  # kernels, and so a take's last bits, differ between GPU models
-        import torch
+    # What a take's last bits depend on besides the seed (README, Reproducibility): the kernels
+    # of this torch build and, on CUDA, of this GPU model, at this batch size.
+    import torch
 
+    meta["torch"] = torch.__version__
+    if lm.device.startswith("cuda"):
         meta["gpu"] = torch.cuda.get_device_name(lm.device)
     # Last, with the hashes of the audio and tokens: the sidecar that proves this take if
     # its record is ever lost (albumgen.recovery).
