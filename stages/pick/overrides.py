@@ -38,10 +38,10 @@ def _read(album_dir: Path) -> dict[str, dict[str, int]]:
         if raw.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(f"schema version {raw.get('schema_version')!r}, expected {SCHEMA_VERSION}")
         out = {}
-        for field, minimum in (("tracks", 1), ("more_takes", 0)):
+        for field, what, minimum in (("tracks", "take numbers", 1), ("more_takes", "counts", 0)):
             value = raw["tracks"] if field == "tracks" else raw.get(field, {})
             if not isinstance(value, dict) or not all(isinstance(v, int) and v >= minimum for v in value.values()):
-                raise ValueError(f"{field} must map track ids to numbers >= {minimum}")
+                raise ValueError(f"{field} must map track ids to {what} >= {minimum}")
             out[field] = {str(k): int(v) for k, v in value.items()}
         return out
     except (OSError, ValueError, KeyError, AttributeError) as e:
@@ -53,7 +53,10 @@ def save(album_dir: Path, tracks: dict[str, int], more_takes: dict[str, int] | N
     """Write both maps; `more_takes=None` keeps the ones on disk (a choice never drops a request)."""
     path = Path(album_dir) / REL
     if more_takes is None:
-        more_takes = load_more(album_dir)
+        try:
+            more_takes = load_more(album_dir)
+        except InputError:  # a malformed file is being replaced as a whole: nothing to keep
+            more_takes = {}
     more_takes = {k: v for k, v in more_takes.items() if v}
     if not tracks and not more_takes:
         path.unlink(missing_ok=True)
