@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 class RenderConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    backend: Literal["transformers", "audiocraft"] = Field(
+        "transformers", description="library that runs the model; audiocraft needs the audiocraft extra")
     model: str = Field("facebook/musicgen-small", description="hub id, local folder, 'tiny' or 'tiny-stereo'")
     takes: int = Field(4, ge=1, le=64, description="takes rendered per track")
     duration: float = Field(30.0, gt=0, le=600, description="seconds of audio per take")
@@ -37,4 +39,7 @@ class RenderConfig(BaseModel):
         fields = {"model", "duration", "top_k", "top_p", "temperature", "cfg"}
         if self.duration > self.max_window:  # windows only matter to takes that need several
             fields |= {"max_window", "extend_stride"}
+        # Fields added later enter the key only when set, so existing takes keep their keys.
+        if self.backend != "transformers":
+            fields.add("backend")
         return self.model_dump(include=fields)

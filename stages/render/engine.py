@@ -57,7 +57,7 @@ def render_units(ctx: Context, units: list[Unit]) -> Iterator[Done]:
     import torch
 
     cfg = ctx.stage_config("render")
-    lm, loop = _load(model_source(cfg.model, ctx.base_dir), cfg.device, cfg.dtype)
+    lm, loop = _load(model_source(cfg.model, ctx.base_dir), cfg.device, cfg.dtype, cfg.backend)
     rate = lm.frame_rate
     frames = max(1, int(round(cfg.duration * rate)))
     windows = Windows(max_frames=int(round(cfg.max_window * rate)), stride_frames=int(round(cfg.extend_stride * rate)))
@@ -78,7 +78,7 @@ def render_units(ctx: Context, units: list[Unit]) -> Iterator[Done]:
                                    on_step=lambda done, n=len(group): progress.batch_step(n, done / steps))
             # One take at a time: batched convolutions round differently, and a take's audio
             # must be exactly what decoding its saved tokens alone gives back.
-            audio = [decode_tokens(lm, codes[i:i + 1])[0] for i in range(len(group))]
+            audio = [decode(lm, codes[i:i + 1])[0] for i in range(len(group))]
         except (torch.OutOfMemoryError, RuntimeError) as e:
             if not _out_of_memory(e):
                 raise
@@ -103,10 +103,16 @@ def render_units(ctx: Context, units: list[Unit]) -> Iterator[Done]:
 _loaded: dict = {}
 
 
-def _load(source: str, device: str, dtype: str) -> tuple:
+def _load(source: str, device: str, dtype: str, backend: str = "transformers") -> tuple:
     """The model and its loop, kept for the build's later rounds (pick may ask for more
     takes): loading a real checkpoint takes longer than rendering a few takes."""
-    key = (source, device, dtype)
+    key = (source, device, dtype, backend)
+    if key not in _loaded and backend == "audiocraft":
+        from albumgen.models.audiocraft_backend import AudioCraftLoop, load_audiocraft
+
+        _loaded.clear()
+        lm = load_audiocraft(source, device, dtype)
+        _loaded[key] = (lm, AudioCraftLoop(lm))
     if key not in _loaded:
         _loaded.clear()  # one model in memory at a time
         lm = load_musicgen(source, device, dtype)
@@ -115,6 +121,15 @@ def _load(source: str, device: str, dtype: str) -> tuple:
                              "use a text-only MusicGen checkpoint")
         _loaded[key] = (lm, FastLoop(lm))
     return _loaded[key]
+
+
+def decode(lm, codes):
+    """Audio of tokens through the EnCodec of the backend that made them."""
+    if getattr(lm, "backend", "transformers") == "audiocraft":
+        from albumgen.models.audiocraft_backend import decode_tokens as decode_audiocraft
+
+        return decode_audiocraft(lm, codes)
+    return decode_tokens(lm, codes)
 
 
 def _out_of_memory(e: Exception) -> bool:
@@ -135,7 +150,7 @@ def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds:
         with open(tmp, "wb") as f:
             np.save(f, codes.cpu().numpy().astype(np.int16))
     meta = {"track": p["track"], "take": p["take"], "seed": p["seed"], "prompt": p["prompt"],
-            "model": lm.model_id, "revision": lm.revision, "sample_rate": lm.sample_rate,
+            "backend": cfg.backend, "model": lm.model_id, "revision": lm.revision, "sample_rate": lm.sample_rate,
             "channels": lm.channels, "frames": frames, "seconds": round(seconds, 3), "batch": batch,
             "sampling": {"top_k": cfg.top_k, "top_p": cfg.top_p, "temperature": cfg.temperature, "cfg": cfg.cfg},
             "device": lm.device, "dtype": str(lm.dtype).replace("torch.", "")}
