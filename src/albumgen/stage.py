@@ -66,7 +66,7 @@ class Context:
 class Stage:
     name: ClassVar[str]
     version: ClassVar[str] = "1"  # bump when the same inputs would now give other outputs
-    Config: ClassVar[type[BaseModel]]
+    Config: ClassVar[type[BaseModel] | None]  # None: configured by another stage's section
     needs: ClassVar[tuple[str, ...]] = ()
     makes: ClassVar[tuple[str, ...]] = ()
 

@@ -167,6 +167,9 @@ def _chosen_take(ctx: Context, t: dict):
         raise NotReady("pick")
     wav = pick.data["wav"]
     take = ctx.manifest.record("render", f"{t['id']}/take-{pick.data['choice']}")
+    decoded = ctx.manifest.record("decode", f"{t['id']}/take-{pick.data['choice']}")
+    if decoded is not None and wav in decoded.outputs:
+        take = decoded  # audio decoded again (render.decoder: mbd); its data carries the take's seed and model
     if take is None or wav not in take.outputs:
         raise NotReady("render")
     return pick, take, wav

@@ -33,11 +33,13 @@ class PickStage(Stage):
         if tracklist is None:
             raise NotReady("prompts")
         by_track: dict[str, dict[str, str]] = {}
+        decoded = {r.unit: r for r in ctx.manifest.records("decode")}  # render.decoder: mbd
         for rec in ctx.manifest.records("render"):
             tid = rec.unit.split("/")[0]
-            wav = next((rel for rel in rec.outputs if rel.endswith(".wav")), None)
+            audio = decoded.get(rec.unit, rec)
+            wav = next((rel for rel in audio.outputs if rel.endswith(".wav")), None)
             if wav:
-                by_track.setdefault(tid, {})[wav] = rec.outputs[wav].sha256
+                by_track.setdefault(tid, {})[wav] = audio.outputs[wav].sha256
         cfg: PickConfig = ctx.stage_config("pick")
         # Whether weights are here is part of the key: weights downloaded later rescore.
         config = {**cfg.model_dump(), "learned": {k: v is None for k, v in availability(cfg, ctx.base_dir).items()}}

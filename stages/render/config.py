@@ -13,6 +13,8 @@ class RenderConfig(BaseModel):
     model: str = Field("facebook/musicgen-small", description="hub id, local folder, 'tiny' or 'tiny-stereo'")
     takes: int = Field(4, ge=1, le=64, description="takes rendered per track")
     duration: float = Field(30.0, gt=0, le=600, description="seconds of audio per take")
+    decoder: Literal["encodec", "mbd"] = Field(
+        "encodec", description="tokens to audio: the model's EnCodec, or MultiBandDiffusion (audiocraft extra)")
     top_k: int = Field(250, ge=0)
     top_p: float = Field(0.0, ge=0, le=1)
     temperature: float = Field(1.0, gt=0)
