@@ -106,3 +106,16 @@ def test_backend_is_part_of_the_take_key_only_when_set():
 
     assert "backend" not in RenderConfig().key_fields()
     assert RenderConfig(backend="audiocraft").key_fields()["backend"] == "audiocraft"
+
+
+def test_takes_continue_the_intro_and_keep_its_tokens(tmp_path):
+    from albumgen.models.reference import intro_codes
+    from test_render_intro import write_intro
+
+    intro = write_intro(tmp_path)
+    got = takes(build(tmp_path, {**AC, "intro": "intro.wav", "duration": 0.8}))
+    want = intro_codes(load_audiocraft("tiny", "cpu"), intro, 40, 1500).numpy()[0]
+    assert want.shape == (4, 15)
+    for unit, (codes, _, _) in got.items():
+        assert codes.shape == (4, 40) and np.array_equal(codes[:, :15], want), unit
+    assert len({c[:, 15:].tobytes() for c, _, _ in got.values()}) == 4

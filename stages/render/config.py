@@ -1,9 +1,12 @@
 """render: config slice and its defaults (MusicGen's own sampling defaults)."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from albumgen.errors import InputError
 
 
 class RenderConfig(BaseModel):
@@ -23,6 +26,7 @@ class RenderConfig(BaseModel):
     # (max_window - extend_stride) seconds, as AudioCraft does with the same defaults.
     max_window: float = Field(30.0, gt=0, le=30, description="seconds one generation window holds")
     extend_stride: float = Field(18.0, gt=0, description="seconds each continuation window adds")
+    intro: str | None = Field(None, description="audio file every take continues from (relative to the pipeline file)")
     batch_size: int | Literal["auto"] = Field("auto", description="takes per batch; auto sizes it from free GPU memory")
     device: str = "auto"
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
@@ -44,4 +48,15 @@ class RenderConfig(BaseModel):
         # Fields added later enter the key only when set, so existing takes keep their keys.
         if self.backend != "transformers":
             fields.add("backend")
+        if self.intro:  # its contents enter the key as an input hash
+            fields.add("intro")
         return self.model_dump(include=fields)
+
+
+def resolve_audio(base_dir: Path, rel: str, field: str) -> Path:
+    """An audio file the pipeline names, relative to the pipeline file like every path in it."""
+    path = (base_dir / rel).expanduser().resolve()
+    if not path.is_file():
+        raise InputError(f"{field}: {rel} not found (looked in {path.parent})",
+                         "check the path; it is relative to the pipeline file")
+    return path

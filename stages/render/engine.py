@@ -26,9 +26,9 @@ GPU_MEMORY_SHARE = 0.8  # of free memory for the caches; the rest for weights' w
 
 
 def generate_takes(loop: FastLoop, prompts: list[str], seeds: list[int], frames: int, sampling: Sampling,
-                   windows: Windows, on_step=None):
+                   windows: Windows, on_step=None, intro=None):
     """One batch of takes' tokens. A module-level seam: the OOM test wraps it."""
-    return generate_long(loop, prompts, seeds, frames, sampling, windows, on_step)
+    return generate_long(loop, prompts, seeds, frames, sampling, windows, on_step, intro=intro)
 
 
 def auto_batch_size(loop: FastLoop, window_frames: int, cfg_on: bool, pending: int) -> int:
@@ -66,6 +66,13 @@ def render_units(ctx: Context, units: list[Unit]) -> Iterator[Done]:
     batch = cfg.batch_size if isinstance(cfg.batch_size, int) else \
         auto_batch_size(loop, window_frames, cfg.cfg > 1, len(units))
     steps = windows.steps(frames, max(delays(lm.num_codebooks, lm.channels)))
+    intro = None
+    if cfg.intro:
+        from albumgen.models.reference import intro_codes
+
+        from .config import resolve_audio
+
+        intro = intro_codes(lm, resolve_audio(ctx.base_dir, cfg.intro, "render.intro"), frames, windows.max_frames)
     progress = Progress(len(units), frames / rate, ctx.progress, ctx.log)
     ctx.event("render_batch_size", batch_size=batch, auto=cfg.batch_size == "auto", device=lm.device)
     start = 0
@@ -75,7 +82,8 @@ def render_units(ctx: Context, units: list[Unit]) -> Iterator[Done]:
         try:
             codes = generate_takes(loop, [u.payload["prompt"] for u in group], [u.payload["seed"] for u in group],
                                    frames, sampling, windows,
-                                   on_step=lambda done, n=len(group): progress.batch_step(n, done / steps))
+                                   on_step=lambda done, n=len(group): progress.batch_step(n, done / steps),
+                                   intro=intro)
             # One take at a time: batched convolutions round differently, and a take's audio
             # must be exactly what decoding its saved tokens alone gives back.
             audio = [decode(lm, codes[i:i + 1])[0] for i in range(len(group))]
