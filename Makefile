@@ -11,7 +11,7 @@ AC_TORCH ?= torch==2.14.1
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 
-.PHONY: demo test test-audiocraft bench clean-demo
+.PHONY: demo test test-audiocraft bench mutate clean-demo
 
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -43,6 +43,11 @@ test: $(VENV)/.installed $(AC_VENV)/.installed
 
 test-audiocraft: $(AC_VENV)/.installed
 	$(AC_PY) -m pytest -q -m audiocraft
+
+# Named mutations (tools/mutate.py): each breaks one thing in a scratch copy and must make
+# a test fail. By hand, not in CI: tens of minutes on a 2-core machine. MUTATE=names to pick.
+mutate: $(VENV)/.installed
+	$(PY) tools/mutate.py $(MUTATE)
 
 bench: $(VENV)/.installed
 	$(PY) bench/render_throughput.py

@@ -14,9 +14,9 @@ from albumgen.config import load_config
 from albumgen.errors import LLMError
 from albumgen.manifest import Manifest
 from helpers import write_pipeline
+from keyleak import KEY, key_sweep  # noqa: F401  (autouse: every test here is swept for the key)
 from llm_server import LLMServer, Scripted, chat, error, tracklist_json
 
-KEY = "sk-test-SECRET-4242-do-not-log"
 MODEL = "test-model"
 FOUR = [("Neon Rain", "synthwave with gated drums, 110 bpm"), ("Night Drive", "dark outrun with arpeggios, 100 bpm"),
         ("Glass City", "glassy arpeggios over a slow 80 bpm groove"), ("Last Exit", "moody piano and tape hiss, 70 bpm")]
@@ -78,6 +78,18 @@ def test_clean_json_reply_stored_once_resume_and_fewer_tracks_make_no_call(serve
     rec3, _ = build(path)
     assert server.calls == 1
     assert tracks_of(rec3)[:2] == tracks_of(rec) and tracks_of(rec3)[2][1] == "Glass City"
+
+
+def test_a_changed_key_attempt_count_or_backoff_makes_no_call(server, tmp_path, monkeypatch):
+    """README: a changed timeout, attempt count or key makes no LLM call (they are transport)."""
+    server.add(chat(tracklist_json(FOUR)))
+    rec, _ = build(pipeline(tmp_path, server.base_url))
+    monkeypatch.setenv("ALBUMGEN_TEST_KEY", KEY + "-rotated")  # the same variable, a new key
+    rec2, _ = build(pipeline(tmp_path, server.base_url, max_attempts=7, backoff=2))
+    monkeypatch.setenv("ROTATED_KEY", KEY)  # the key moved to another variable
+    rec3, _ = build(pipeline(tmp_path, server.base_url, api_key_env="ROTATED_KEY", max_attempts=1))
+    assert server.calls == 1
+    assert rec.key == rec2.key == rec3.key and rec3.data == rec.data
 
 
 def test_a_crash_after_the_reply_never_pays_twice(server, tmp_path):
@@ -243,17 +255,19 @@ def test_rewrite_pass_keeps_intent_and_falls_back_per_prompt(server, tmp_path, m
         "source": "inline", "rewrite": True,
         "inline": ["sad piano", "Neon Rain: fast synthwave", {"title": "Dust", "prompt": "desert guitar"}],
         "llm": {"base_url": server.base_url, "model": MODEL, "api_key_env": "ALBUMGEN_TEST_KEY", "backoff": 0.01}}})
+    server.add(chat(json.dumps({"album_title": "Unused", "titles": ["Rainy Keys"]})))  # names the untitled one
     server.add(chat(json.dumps({"prompts": ["melancholic solo piano ballad with female vocals, 66 bpm",
                                             "design the album artwork in neon",
                                             "dusty desert blues guitar with slide, 90 bpm"]})))
     rec, _ = build(path)
-    assert tracks_of(rec) == [("t01", "Sad Piano", "Melancholic solo piano ballad with synth lead, 66 bpm"),
+    assert tracks_of(rec) == [("t01", "Rainy Keys", "Melancholic solo piano ballad with synth lead, 66 bpm"),
                               ("t02", "Neon Rain", "Fast synthwave"),
                               ("t03", "Dust", "Dusty desert blues guitar with slide, 90 bpm")]
-    assert json.loads(server.requests[0]["body"]["messages"][1]["content"].split("\n\n", 1)[1]) == [
+    assert json.loads(server.requests[0]["body"]["messages"][1]["content"].split("\n\n", 2)[2]) == ["Sad piano"]
+    assert json.loads(server.requests[1]["body"]["messages"][1]["content"].split("\n\n", 1)[1]) == [
         "Sad piano", "Fast synthwave", "Desert guitar"]
     build(path)
-    assert server.calls == 1
+    assert server.calls == 2
 
 
 def test_retry_after_reads_seconds_http_dates_and_milliseconds():

@@ -122,3 +122,10 @@ def test_garbage_gives_no_usable_prompt():
 
 def test_candidate_defaults():
     assert Candidate("x") == Candidate("x", None)
+
+
+@pytest.mark.parametrize("header", ["prompt", "Prompts", '"description"'])
+def test_a_one_column_header_is_not_a_prompt(header):
+    parsed = parse_text(f'{header}\n"synthwave with gated drums, 110 bpm"\ndark outrun with arpeggios, 100 bpm\n')
+    assert [c.prompt.strip('"') for c in parsed.candidates] == ["synthwave with gated drums, 110 bpm",
+                                                                 "dark outrun with arpeggios, 100 bpm"]

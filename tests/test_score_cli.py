@@ -52,6 +52,8 @@ def test_json_reports_every_file_and_picks_the_music(files):
     assert set(clean) == {"file", "sample_rate", "channels", "score", "picked", "rejects", "warnings", "checks",
                           "features", "z"}
     assert abs(clean["features"]["seconds"] - SECONDS) < 0.01
+    # The features for generated music's own failures (issue 12), dull_db from the group.
+    assert {"hf_db", "dull_db", "dropouts", "stuck_s", "hum_db", "hum_hz"} <= set(clean["features"])
     assert set(report["skipped"]) == {"clap", "aesthetics"} and report["errors"] == []
 
 

@@ -1,8 +1,9 @@
 """The manifest directory: records of finished units, the lock, the event log.
 
 A record is the commit point of a unit (DESIGN.md): outputs are os.replace'd into place
-first, then the record is added and manifest.json rewritten atomically. A crash between
-the two leaves an output with no record, which the next build simply redoes.
+first, then the record is appended to the record store (records.py: a journal folded into
+manifest.json). A crash between the two leaves outputs with no record; their sidecar says
+what they are, so the next build recovers them instead of redoing them (recovery.py).
 """
 from __future__ import annotations
 
@@ -12,38 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
-from . import atomic
-from .errors import InputError, LockError, OutputError
+from .errors import LockError, OutputError
 from .hashing import sha256_file
+from .records import SCHEMA_VERSION, ManifestFile, OutputRef, Record, RecordStore, append_line
 
-SCHEMA_VERSION = 1
-
-
-class OutputRef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    sha256: str
-    size: int
-    mtime_ns: int
-
-
-class Record(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    key: str
-    stage: str
-    unit: str
-    outputs: dict[str, OutputRef]  # path relative to the album folder -> what was written
-    data: dict[str, Any] = {}
-    finished_at: float
-    seconds: float
-
-
-class ManifestFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    schema_version: int
-    album_config_hash: str = ""
-    records: dict[str, Record] = {}  # "stage/unit" -> the live record of that unit
+__all__ = ["SCHEMA_VERSION", "AlbumLock", "Manifest", "ManifestFile", "OutputRef", "Record"]
 
 
 class Manifest:
@@ -52,26 +26,16 @@ class Manifest:
         self.dir = self.album_dir / "manifest"
         self.path = self.dir / "manifest.json"
         self.events_path = self.dir / "events.jsonl"
-        self.state = self._load()
+        self.store = RecordStore(self.dir)
 
-    # -- loading -----------------------------------------------------------------------
-    def _load(self) -> ManifestFile:
-        if not self.path.exists():
-            return ManifestFile(schema_version=SCHEMA_VERSION)
-        try:
-            raw = json.loads(self.path.read_text("utf-8"))
-        except (OSError, ValueError) as e:
-            raise InputError(f"{self.path} is not valid JSON: {e}",
-                             "restore it from a backup or delete the manifest folder to rebuild") from e
-        if raw.get("schema_version") != SCHEMA_VERSION:
-            raise InputError(f"{self.path} has schema version {raw.get('schema_version')!r}, "
-                             f"this albumgen reads {SCHEMA_VERSION}",
-                             "use the albumgen version that made it, or delete the manifest folder")
-        try:
-            return ManifestFile.model_validate(raw)
-        except ValidationError as e:
-            raise InputError(f"{self.path} is malformed: {e.errors()[0]['msg']}",
-                             "delete the manifest folder to rebuild") from e
+    @property
+    def state(self) -> ManifestFile:
+        return self.store.state
+
+    @property
+    def damage(self) -> list[str]:
+        """What of the record store could not be read (its units are recovered from files)."""
+        return self.store.damage
 
     def ensure_writable(self) -> None:
         try:
@@ -111,45 +75,35 @@ class Manifest:
         return True
 
     def commit(self, key: str, stage: str, unit: str, outputs: list[Path], data: dict | None = None,
-               seconds: float = 0.0) -> Record:
+               seconds: float = 0.0, hashes: dict[str, str] | None = None) -> Record:
+        """Record a finished unit: one journal line, the same cost at any manifest size.
+        `hashes` (relative path -> sha256) saves hashing files the caller just checked."""
         refs = {}
         for path in outputs:
             path = Path(path)
             st = path.stat()
-            refs[path.relative_to(self.album_dir).as_posix()] = OutputRef(
-                sha256=sha256_file(path), size=st.st_size, mtime_ns=st.st_mtime_ns)
+            rel = path.relative_to(self.album_dir).as_posix()
+            digest = (hashes or {}).get(rel) or sha256_file(path)
+            refs[rel] = OutputRef(sha256=digest, size=st.st_size, mtime_ns=st.st_mtime_ns)
         rec = Record(key=key, stage=stage, unit=unit, outputs=refs, data=data or {},
                      finished_at=time.time(), seconds=round(seconds, 3))
-        self.state.records[f"{stage}/{unit}"] = rec
-        self.save()
+        self.store.put(rec)
         return rec
 
     def drop(self, stage: str, unit: str) -> None:
-        if self.state.records.pop(f"{stage}/{unit}", None) is not None:
-            self.save()
+        self.store.drop(f"{stage}/{unit}")
 
     def set_config_hash(self, h: str) -> None:
-        if self.state.album_config_hash != h:
-            self.state.album_config_hash = h
-            self.save()
+        self.store.set_config_hash(h)
 
-    def save(self) -> None:
-        atomic.write_json(self.path, self.state.model_dump(mode="json"))
+    def compact(self) -> bool:
+        """Fold the journal into manifest.json; call only under the album lock."""
+        return self.store.compact()
 
     # -- events ------------------------------------------------------------------------
     def event(self, event: str, **fields: Any) -> None:
         line = json.dumps({"ts": round(time.time(), 3), "event": event, **fields}, sort_keys=True)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        # Append-only. A kill mid-write leaves a torn last line: start on a fresh line so only
-        # that line is lost (readers skip it), not the next event too.
-        with open(self.events_path, "a+b") as f:
-            if f.tell() > 0:
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":
-                    line = "\n" + line
-            f.write((line + "\n").encode("utf-8"))
-            f.flush()
-            os.fsync(f.fileno())
+        append_line(self.events_path, line)
 
     def events(self) -> list[dict]:
         if not self.events_path.exists():

@@ -6,9 +6,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import registry
+from . import recovery, registry
 from .config import PipelineBase, load_config
-from .errors import ConfigError, OutputError
+from .errors import ConfigError, OutputError, StageError
 from .hashing import sha256_json
 from .manifest import AlbumLock, Manifest
 from .naming import slugify
@@ -61,10 +61,8 @@ def select_stages(until: str | None, force: tuple[str, ...] = ()) -> list[Stage]
     for name in ([until] if until else []) + list(force):
         if name not in names:
             raise ConfigError(f"unknown stage {name!r}", f"use one of: {', '.join(names)}")
-    classes = registry.stage_classes()
-    if until:
-        classes = classes[: names.index(until) + 1]
-    return [cls() for cls in classes]
+    wanted = registry.upstream(until) if until else names
+    return [cls() for cls in registry.stage_classes() if cls.name in wanted]
 
 
 def plan_stage(stage: Stage, ctx: Context) -> list:
@@ -109,6 +107,7 @@ def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = ()) -
     report = BuildReport(ctx.album_dir)
     with AlbumLock(manifest.dir):
         _preflight(stages, ctx)
+        _warn_damage(ctx)
         manifest.set_config_hash(sha256_json(ctx.config.model_dump(mode="json")))
         manifest.event("build_start", stages=[s.name for s in stages])
         started = time.monotonic()
@@ -126,8 +125,62 @@ def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = ()) -
             if not again:
                 break
             log.info("Round %d: a stage asked for more work, running again", round_no + 1)
+        manifest.compact()
         manifest.event("build_done", seconds=round(time.monotonic() - started, 3), units_ran=report.ran)
     return report
+
+
+def _warn_damage(ctx: Context) -> None:
+    for what in ctx.manifest.damage:
+        log.warning("Warning: %s; rebuilding its records from the files on disk", what)
+        ctx.manifest.event("manifest_damaged", what=what)
+
+
+def repair(ctx: Context) -> dict[str, int]:
+    """Rebuild every record the files on disk prove, without running anything: stage by
+    stage, as far as recovered records let later stages plan. Returns units per stage."""
+    manifest = ctx.manifest
+    manifest.ensure_writable()
+    recovered: dict[str, int] = {}
+    with AlbumLock(manifest.dir):
+        _warn_damage(ctx)
+        for stage in select_stages(None):
+            try:
+                units = plan_stage(stage, ctx)
+            except NotReady:
+                break
+            pending = [u for u in units if not manifest.is_done(u.key, stage.name, u.id)]
+            recovered[stage.name] = len(pending) - len(_recover(stage, ctx, pending))
+        manifest.compact()
+    return recovered
+
+
+def _recover(stage: Stage, ctx: Context, pending: list) -> list:
+    """Commit the pending units whose outputs are intact on disk; returns the rest."""
+    if not pending or not stage.sidecars:
+        return pending
+    found = recovery.recover(stage, ctx, pending)
+    for done in found:
+        _commit(stage, ctx, done)
+        ctx.manifest.event("unit_recovered", stage=stage.name, unit=done.unit.id)
+    if found:
+        log.warning("Stage '%s': %d units recovered from their files on disk (their records were missing)",
+                    stage.name, len(found))
+    ids = {d.unit.id for d in found}
+    return [u for u in pending if u.id not in ids]
+
+
+def _commit(stage: Stage, ctx: Context, done) -> None:
+    manifest = ctx.manifest
+    check_outputs(stage, ctx, done)
+    old = manifest.record(stage.name, done.unit.id)
+    try:
+        rec = manifest.commit(done.unit.key, stage.name, done.unit.id, done.outputs, done.data, done.seconds,
+                              hashes=done.hashes)
+    except OSError as e:
+        raise OutputError(f"cannot record {stage.name}/{done.unit.id}: {e}", "check free disk space") from e
+    if old is not None:  # e.g. a renamed track: its old MP3 must not linger in the album
+        _remove_unclaimed(ctx, set(old.outputs) - set(rec.outputs))
 
 
 def _run_stage(stage: Stage, ctx: Context, rep: StageReport, force: bool) -> None:
@@ -140,8 +193,10 @@ def _run_stage(stage: Stage, ctx: Context, rep: StageReport, force: bool) -> Non
         return
     pending = [u for u in units if force or not manifest.is_done(u.key, stage.name, u.id)]
     rep.planned = len(units)
-    rep.skipped += len(units) - len(pending)
     _prune_stale(stage, ctx, {u.id for u in units})
+    if not force:
+        pending = _recover(stage, ctx, pending)
+    rep.skipped += len(units) - len(pending)
     if not pending:
         log.info("Stage '%s' didn't change, skipping (%d units up to date)", stage.name, len(units))
         return
@@ -149,16 +204,27 @@ def _run_stage(stage: Stage, ctx: Context, rep: StageReport, force: bool) -> Non
     manifest.event("stage_start", stage=stage.name, pending=len(pending), planned=len(units))
     t0 = time.monotonic()
     for done in stage.run(ctx, pending):
-        old = manifest.record(stage.name, done.unit.id)
-        try:
-            rec = manifest.commit(done.unit.key, stage.name, done.unit.id, done.outputs, done.data, done.seconds)
-        except OSError as e:
-            raise OutputError(f"cannot record {stage.name}/{done.unit.id}: {e}", "check free disk space") from e
-        if old is not None:  # e.g. a renamed track: its old MP3 must not linger in the album
-            _remove_unclaimed(ctx, set(old.outputs) - set(rec.outputs))
+        _commit(stage, ctx, done)
         manifest.event("unit_done", stage=stage.name, unit=done.unit.id, seconds=round(done.seconds, 3))
         rep.ran += 1
     manifest.event("stage_done", stage=stage.name, seconds=round(time.monotonic() - t0, 3))
+
+
+def check_outputs(stage: Stage, ctx: Context, done) -> None:
+    """The worker checks the contract (luigi's complete() after run()): every output a unit
+    reports is a file inside the album folder before anything is recorded."""
+    root = ctx.album_dir.resolve()
+    if not done.outputs:
+        raise StageError(f"stage '{stage.name}' unit {done.unit.id} reported no outputs",
+                         "a bug in the stage: every unit must write at least one file")
+    for out in done.outputs:
+        path = Path(out) if Path(out).is_absolute() else ctx.album_dir / out
+        if not path.resolve().is_relative_to(root):
+            raise StageError(f"stage '{stage.name}' unit {done.unit.id} reported {out}, outside the album folder {root}",
+                             "a bug in the stage: outputs must be written under the album folder")
+        if not path.is_file():
+            raise StageError(f"stage '{stage.name}' unit {done.unit.id} reported {out}, which does not exist",
+                             "a bug in the stage: write each output before yielding the unit")
 
 
 def _prune_stale(stage: Stage, ctx: Context, live_ids: set[str]) -> None:

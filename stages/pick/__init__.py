@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 from typing import Iterator
 
-from albumgen import atomic
+from albumgen.artifacts import Pick, Take, TakeAudio, Tracklist, parse_take_id
 from albumgen.audio.io import read_audio
 from albumgen.hashing import sha256_json
+from albumgen.recovery import write_sidecar
 from albumgen.stage import Context, Done, NotReady, Stage, Unit
 
 from . import overrides
@@ -21,43 +22,42 @@ from .learned import LearnedScorers, availability
 from .scoring import SCHEMA_VERSION, score_group
 
 
-class PickStage(Stage):
+class PickStage(Stage[PickConfig]):
     name = "pick"
-    version = "2"
+    version = "3"  # 3: dull, dropout, stuck and hum checks (every pick is rescored)
     Config = PickConfig
-    needs = ("take",)
-    makes = ("pick",)
+    needs = (Tracklist, Take, TakeAudio)  # TakeAudio: a take's audio decoded again (render.decoder)
+    makes = (Pick,)
+    folder = "picks"
+    # overrides.json has no recovery block, so the glob may match it: it is ignored.
+    sidecars = ("*.json",)
 
     def plan(self, ctx: Context) -> list[Unit]:
-        tracklist = ctx.manifest.record("prompts", "tracklist")
+        tracklist = ctx.artifacts.tracklist()
         if tracklist is None:
             raise NotReady("prompts")
         by_track: dict[str, dict[str, str]] = {}
-        decoded = {r.unit: r for r in ctx.manifest.records("decode")}  # render.decoder: mbd
-        for rec in ctx.manifest.records("render"):
-            tid = rec.unit.split("/")[0]
-            audio = decoded.get(rec.unit, rec)
-            wav = next((rel for rel in audio.outputs if rel.endswith(".wav")), None)
-            if wav:
-                by_track.setdefault(tid, {})[wav] = audio.outputs[wav].sha256
-        cfg: PickConfig = ctx.stage_config("pick")
+        for take in ctx.artifacts.takes():
+            if take.wav:
+                by_track.setdefault(take.track, {})[take.wav] = take.wav_sha256
+        cfg = self.settings(ctx)
         # Whether weights are here is part of the key: weights downloaded later rescore.
         config = {**cfg.model_dump(), "learned": {k: v is None for k, v in availability(cfg, ctx.base_dir).items()}}
         manual = overrides.load(ctx.album_dir)
         units = []
-        for track in tracklist.data["tracks"]:
-            takes = by_track.get(track["id"])
+        for track in tracklist.tracks:
+            takes = by_track.get(track.id)
             if not takes:
                 raise NotReady("render")
             inputs = dict(takes)
-            if track["id"] in manual:
-                inputs["override"] = sha256_json({"take": manual[track["id"]]})
-            units.append(Unit(id=track["id"], config=config, inputs=inputs,
-                              payload={"track": track, "manual": manual.get(track["id"])}))
+            if track.id in manual:
+                inputs["override"] = sha256_json({"take": manual[track.id]})
+            units.append(Unit(id=track.id, config=config, inputs=inputs,
+                              payload={"track": track.model_dump(), "manual": manual.get(track.id)}))
         return units
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
-        cfg: PickConfig = ctx.stage_config("pick")
+        cfg = self.settings(ctx)
         learned = LearnedScorers(cfg, ctx.base_dir, ctx.log)
         for unit in units:
             t0 = time.monotonic()
@@ -71,8 +71,9 @@ class PickStage(Stage):
             result = {"schema_version": SCHEMA_VERSION, "track": unit.id, "prompt": track.get("prompt"),
                       **data, "skipped": res.skipped, "errors": res.errors, "weights": cfg.weights.model_dump(),
                       "hard_checks": cfg.hard_checks, "takes": takes}
-            path = ctx.path(f"manifest/picks/{unit.id}.json")
-            atomic.write_json(path, result)
+            path = ctx.work_dir(self.name) / f"{unit.id}.json"
+            # A sidecar: a lost pick record (it holds the retry rounds) is rebuilt from it.
+            write_sidecar(path, result, self.name, unit, [], ctx.album_dir, record_keys=list(data))
             yield Done(unit, [path], data=data, seconds=time.monotonic() - t0)
 
     def _decide(self, ctx: Context, cfg: PickConfig, unit: Unit, takes: list[dict], auto: int | None) -> dict:
@@ -80,11 +81,11 @@ class PickStage(Stage):
             from albumgen.errors import StageError
 
             raise StageError(f"pick: no take of {unit.id} could be read", "rerun the build to render them again")
-        prev = ctx.manifest.record("pick", unit.id)
+        prev = ctx.artifacts.pick(unit.id)
         # Never give back takes already asked for: render would prune them, and their
         # records with them, and the next build would ask again.
-        extra = int(prev.data.get("extra_takes", 0)) if prev else 0
-        rounds = int(prev.data.get("retry_rounds", 0)) if prev else 0
+        extra = prev.extra_takes if prev else 0
+        rounds = prev.retry_rounds if prev else 0
         best = takes[auto]
         all_rejected = all(t["rejects"] for t in takes)
         # Render has exactly render.takes + extra_takes for the track by now (it prunes the
@@ -116,29 +117,23 @@ class PickStage(Stage):
 
     def wants_another_round(self, ctx: Context) -> bool:
         rendered: dict[str, int] = {}
-        for rec in ctx.manifest.records("render"):
-            tid = rec.unit.split("/")[0]
-            rendered[tid] = rendered.get(tid, 0) + 1
-        return any(r.data.get("wants_takes", 0) > rendered.get(r.unit, 0) for r in ctx.manifest.records("pick"))
+        for take in ctx.artifacts.takes():
+            rendered[take.track] = rendered.get(take.track, 0) + 1
+        return any(p.wants_takes > rendered.get(p.track, 0) for p in ctx.artifacts.picks())
 
-    # The library behind `albumgen pick` and `albumgen score`, reached through the registry.
+    @classmethod
+    def commands(cls) -> list:
+        from .cli import pick, score
+
+        return [pick, score]
+
     @staticmethod
     def set_choice(ctx: Context, track: str, take: int | None) -> tuple[dict, int | None]:
+        """A person's choice for a track (a take, or None: the picker decides), as `albumgen
+        pick` makes it; the review page reaches it through the registry."""
         from .manual import set_choice
 
         return set_choice(ctx, track, take)
-
-    @staticmethod
-    def describe(ctx: Context, track: str) -> dict:
-        from .manual import describe
-
-        return describe(ctx, track)
-
-    @staticmethod
-    def score_files(paths: list, cfg: PickConfig | None = None, prompt: str | None = None, log=None) -> dict:
-        from .scoring import score_files
-
-        return score_files(paths, cfg, prompt, log)
 
     def status(self, ctx: Context) -> dict[str, str]:
         cells = {}
@@ -153,4 +148,6 @@ class PickStage(Stage):
 
 
 def take_number(rel: str) -> int:
-    return int(rel.rsplit("take-", 1)[1].split(".")[0])
+    """The take number of a take's file path, ".../t03/take-2.wav" -> 2."""
+    folder, name = rel.rsplit("/", 2)[-2:]
+    return parse_take_id(f"{folder}/{name.split('.')[0]}")[1]

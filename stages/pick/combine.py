@@ -26,6 +26,10 @@ SCORED = {
     "pulse_clarity": (+1, 0.1),
     "tempo_drift": (-1, 0.01),
     "end_decay": (+1, 0.05),
+    "dull_db": (-1, 3.0),
+    "dropouts": (-1, 0.5),
+    "stuck_s": (-1, 0.5),
+    "hum_db": (-1, 6.0),  # a prominence of a few dB is no peak: ranking on it would be noise
     "clap": (+1, 0.02),
     "aesthetics": (+1, 0.2),
 }
@@ -62,6 +66,14 @@ def checks(f: dict[str, float], cfg: PickConfig) -> list[dict]:
         trip("drone", f"static: the spectrum moves {f['novelty_db']:.1f} dB")
     if f["end_decay"] < cfg.min_end_decay:
         trip("abrupt_end", f"stops dead ({f['end_decay'] * 1000:.0f} ms to silence)")
+    if f.get("dull_db", 0.0) > cfg.max_dull_db:
+        trip("dull", f"muffled: its 4-11 kHz band sits {f['dull_db']:.0f} dB under the other takes'")
+    if f.get("dropouts", 0) > cfg.max_dropouts:
+        trip("dropout", f"{f['dropouts']:.0f} dropout(s): the sound falls away for a moment mid-take")
+    if f.get("stuck_s", 0.0) > cfg.max_stuck_s:
+        trip("stuck", f"stuck on one short segment for {f['stuck_s']:.1f} s")
+    if f.get("hum_db", 0.0) > cfg.max_hum_db and not silent:
+        trip("hum", f"mains hum at {f.get('hum_hz', 0):.0f} Hz ({f['hum_db']:.0f} dB over its neighbourhood)")
     if not silent and f["pulse_clarity"] < cfg.min_pulse_clarity:
         trip("rhythm", f"no steady pulse (clarity {f['pulse_clarity']:.2f})")
     elif not silent and f["tempo_drift"] > cfg.max_tempo_drift:
@@ -75,8 +87,24 @@ def robust_z(values: np.ndarray, floor: float) -> np.ndarray:
     return np.clip((values - med) / scale, -Z_CLIP, Z_CLIP)
 
 
+def with_group(feats: list[dict[str, float]]) -> list[dict[str, float]]:
+    """Each take's features plus those that only mean something against the other takes:
+    dull_db, how far its high band (hf_db) sits under the median of the others' (0 when
+    it does not, and for a lone take). A bass solo whose takes are all dark is not dull;
+    the one take of a bright prompt that came out muffled is."""
+    out = []
+    for i, f in enumerate(feats):
+        g = dict(f)
+        others = [o["hf_db"] for j, o in enumerate(feats) if j != i and "hf_db" in o]
+        if "hf_db" in f:
+            g["dull_db"] = round(max(0.0, float(np.median(others)) - f["hf_db"]), 5) if others else 0.0
+        out.append(g)
+    return out
+
+
 def combine(feats: list[dict[str, float]], cfg: PickConfig) -> list[dict]:
     """Per take: checks, rejects, z-scores and the weighted score (higher is better)."""
+    feats = with_group(feats)
     weights = cfg.weights.model_dump()
     z = {}
     for name, (direction, floor) in SCORED.items():

@@ -8,6 +8,7 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
 
 from .analysis import SILENT_DB, Analysis, analyse
+from .failures import bandwidth, dropouts, hum, stuck
 
 FLOOR_DB = -45.0  # floors below this are all "clean": 16-bit audio 26 dB down already sits at ~-53
 
@@ -24,6 +25,8 @@ def features(audio: np.ndarray, sr: int) -> dict[str, float]:
     out.update(structure(a))
     out.update(rhythm(a))
     out["end_decay"] = end_decay(a)
+    for measure in (bandwidth, dropouts, stuck, hum):
+        out.update(measure(a))
     return {k: round(float(v), 5) for k, v in sorted(out.items())}
 
 

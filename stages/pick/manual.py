@@ -6,10 +6,9 @@ half-made overrides file and two `albumgen pick` calls never lose each other's c
 """
 from __future__ import annotations
 
-import json
-
 from albumgen.errors import InputError, StageError
 from albumgen.manifest import AlbumLock
+from albumgen.recovery import read_body
 from albumgen.stage import Context
 
 from . import overrides
@@ -17,10 +16,10 @@ from . import overrides
 
 def resolve_track(ctx: Context, ref: str) -> dict:
     """A track by number ("3") or id ("t03")."""
-    rec = ctx.manifest.record("prompts", "tracklist")
-    if rec is None:
+    tracklist = ctx.artifacts.tracklist()
+    if tracklist is None:
         raise StageError(f"{ctx.album_dir} has no tracklist yet", "run `albumgen build` first")
-    tracks = rec.data["tracks"]
+    tracks = [t.model_dump() for t in tracklist.tracks]
     for t in tracks:
         if ref == t["id"] or (ref.isdigit() and int(ref) == t["n"]):
             return t
@@ -28,8 +27,7 @@ def resolve_track(ctx: Context, ref: str) -> dict:
 
 
 def rendered_takes(ctx: Context, tid: str) -> list[int]:
-    return sorted(int(r.unit.split("take-")[1]) for r in ctx.manifest.records("render")
-                  if r.unit.startswith(f"{tid}/take-"))
+    return [t.take for t in ctx.artifacts.takes(tid)]
 
 
 def set_choice(ctx: Context, ref: str, take: int | None) -> tuple[dict, int | None]:
@@ -55,9 +53,9 @@ def set_choice(ctx: Context, ref: str, take: int | None) -> tuple[dict, int | No
 def describe(ctx: Context, ref: str) -> dict:
     """The track's pick report (manifest/picks/<track>.json), or a StageError before one exists."""
     track = resolve_track(ctx, ref)
-    path = ctx.path(f"manifest/picks/{track['id']}.json")
+    path = ctx.work_dir("pick") / f"{track['id']}.json"
     if not path.exists():
         raise StageError(f"track {track['n']} has not been picked yet", "run `albumgen build` first")
-    report = json.loads(path.read_text("utf-8"))
+    report = read_body(path)  # without the recovery block
     report["override"] = overrides.load(ctx.album_dir).get(track["id"])
     return report

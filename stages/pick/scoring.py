@@ -12,7 +12,7 @@ import numpy as np
 from albumgen.audio.io import read_audio
 from albumgen.errors import AlbumgenError
 
-from .combine import choose, combine
+from .combine import choose, combine, with_group
 from .config import PickConfig
 from .features import features
 from .learned import LearnedScorers
@@ -54,6 +54,7 @@ def score_group(items: list[tuple[str, Loader]], cfg: PickConfig, prompt: str | 
         feats.append(f)
         names.append(name)
         info.append({"sample_rate": int(sr), "channels": int(audio.shape[1]) if audio.ndim == 2 else 1})
+    feats = with_group(feats)  # so the report shows dull_db beside the rest
     scored = combine(feats, cfg) if feats else []
     takes = [{"name": n, **meta, "features": f, **s} for n, meta, f, s in zip(names, info, feats, scored)]
     return GroupResult(takes=takes, choice=choose(scored) if scored else None,

@@ -40,6 +40,11 @@ REWRITE_SCHEMA = {
     "properties": {"prompts": {"type": "array", "items": {"type": "string"}}},
     "required": ["prompts"], "additionalProperties": False,
 }
+NAMES_SCHEMA = {
+    "type": "object",
+    "properties": {"album_title": {"type": "string"}, "titles": {"type": "array", "items": {"type": "string"}}},
+    "required": ["album_title", "titles"], "additionalProperties": False,
+}
 
 
 @dataclass

@@ -253,6 +253,8 @@ def parse_lines(text: str) -> Parsed:
             current.append(line.strip())  # the prompt under a title-only list item
         elif line.lstrip().startswith("#") or (line.rstrip().endswith(":") and len(line.split()) <= 12):
             current = None  # headings and "Here are your prompts:" introduce, they are not prompts
+        elif line.strip().strip("\"'").lower() in _HEADER_WORDS:
+            current = None  # a one-column file's header ("prompt"): a label, not a prompt
         else:
             current = None
             items.append(([line], False))

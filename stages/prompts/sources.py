@@ -12,21 +12,17 @@ from pathlib import Path
 
 from albumgen import atomic
 from albumgen.errors import StageError
-from albumgen.hashing import sha256_json
+from albumgen.hashing import derive_seed, sha256_json
 from albumgen.stage import Context
 
-from .builtin import compose
+from .builtin import compose, name_tracks, title_each
 from .clean import clean_candidates, clean_one, clean_title, dedupe_key, drop_reason
 from .config import InlineTrack, PromptsConfig
-from .llm import LLM, REWRITE_SCHEMA, TRACKLIST_SCHEMA, usage_total
+from .llm import LLM, NAMES_SCHEMA, REWRITE_SCHEMA, TRACKLIST_SCHEMA, usage_total
 from .parse import Candidate, Parsed, parse_file, parse_text
 
-PROMPTS_DIR = "manifest/prompts"
-
-
-def gather(ctx: Context) -> tuple[dict, list[Path]]:
+def gather(ctx: Context, cfg: PromptsConfig) -> tuple[dict, list[Path]]:
     """The tracklist, and the stored LLM replies it was made from (outputs of the unit)."""
-    cfg: PromptsConfig = ctx.stage_config("prompts")
     album = ctx.config.album
     extra: list[Path] = []
     if cfg.source == "builtin":
@@ -44,12 +40,16 @@ def gather(ctx: Context) -> tuple[dict, list[Path]]:
         parsed, path = llm_candidates(ctx, cfg)
         extra.append(path)
         where = f"the LLM reply (stored in {path.relative_to(ctx.album_dir).as_posix()})"
-    # Titles come from the prompts as the source wrote them, before any rewrite.
-    kept = [Candidate(c.prompt, c.title or title_from_prompt(c.prompt)) for c in select(parsed, cfg, album.tracks, where)]
+    kept = select(parsed, cfg, album.tracks, where)
+    album_title = album.title or clean_title(parsed.album_title)
+    # Names come from the prompts as the source wrote them, before any rewrite.
+    if not album_title or any(not c.title for c in kept):
+        kept, named, path = name_untitled(ctx, cfg, kept)
+        album_title = album_title or named
+        extra += [path] if path else []
     if cfg.rewrite:
         kept, path = rewrite(ctx, cfg, kept)
         extra.append(path)
-    album_title = album.title or clean_title(parsed.album_title) or "Untitled Album"
     return tracklist(album_title, kept), extra
 
 
@@ -76,7 +76,7 @@ def select(parsed: Parsed, cfg: PromptsConfig, tracks: int, where: str) -> list[
 def tracklist(album_title: str, kept: list[Candidate]) -> dict:
     titles: list[str] = []
     for cand in kept:
-        title = cand.title or title_from_prompt(cand.prompt)
+        title = cand.title or "Untitled"
         n = 2
         base = title
         while title.casefold() in (t.casefold() for t in titles):  # two tracks, one name: confusing in a player
@@ -87,11 +87,20 @@ def tracklist(album_title: str, kept: list[Candidate]) -> dict:
                        for i, (t, c) in enumerate(zip(titles, kept), start=1)]}
 
 
-def title_from_prompt(prompt: str, words: int = 4) -> str:
-    stop = {"a", "an", "the", "with", "and", "of", "in", "on", "at", "for", "to", "track", "song", "music"}
-    picked = [w.strip(",.;:!?()\"'") for w in prompt.split()]
-    picked = [w for w in picked if w and w.lower() not in stop][:words]
-    return " ".join(w.capitalize() for w in picked) or "Untitled"
+def name_untitled(ctx: Context, cfg: PromptsConfig, kept: list[Candidate]) -> tuple[list[Candidate], str, Path | None]:
+    """Titles for the tracks a source left untitled, and an album title, as a person would name
+    them: by the LLM when one is configured (one call, stored like every reply), else by the
+    composer's title generator. Titles the source gave are kept and their words not reused."""
+    given = {w for c in kept if c.title for w in c.title.split()}
+    untitled = [c.prompt for c in kept if not c.title]
+    seed = ctx.config.album.seed
+    if cfg.uses_llm:
+        album_title, titles, path = llm_names(ctx, cfg, untitled, given)
+    else:
+        album_title, _ = name_tracks(0, derive_seed("album-title", seed), taken=given)
+        titles, path = title_each(untitled, seed, given | set(album_title.split())), None
+    named = iter(titles)
+    return [c if c.title else Candidate(c.prompt, next(named)) for c in kept], album_title, path
 
 
 # -- the LLM -------------------------------------------------------------------------------
@@ -99,7 +108,7 @@ def llm_candidates(ctx: Context, cfg: PromptsConfig) -> tuple[Parsed, Path]:
     album = ctx.config.album
     request = {**cfg.llm.request_fields(album.seed), "candidates": cfg.llm.candidates,
                "brief": album.brief, "genre": album.genre, "title": album.title}
-    path = ctx.path(f"{PROMPTS_DIR}/llm-{sha256_json(request)[:16]}.json")
+    path = ctx.work_dir("prompts") / f"llm-{sha256_json(request)[:16]}.json"
     stored = _load(path)
     if stored is not None:
         parsed = Parsed([Candidate(c["prompt"], c.get("title")) for c in stored.get("candidates", [])],
@@ -136,13 +145,64 @@ def candidates_message(brief: str, genre: str, title: str | None, count: int) ->
             'Reply with JSON only: {"album_title": "...", "tracks": [{"title": "...", "prompt": "..."}]}')
 
 
+def llm_names(ctx: Context, cfg: PromptsConfig, prompts: list[str], taken: set[str]) -> tuple[str, list[str], Path]:
+    """Names for `prompts` and the album from one LLM call, stored so a resume never pays twice.
+    Names stored for the same prompts by earlier calls are reused, so editing one prompt asks
+    (and renames) only that one."""
+    album = ctx.config.album
+    known: dict[str, str] = {}
+    album_title = None
+    for old in sorted(ctx.work_dir("prompts").glob("names-*.json"), key=lambda p: p.stat().st_mtime):
+        stored = _load(old) or {}
+        if isinstance(stored.get("names"), dict):
+            known.update({k: v for k, v in stored["names"].items() if isinstance(v, str) and v})
+            album_title = stored.get("album_title") or album_title
+    # The file for this exact set of prompts holds every name they need; it is what the
+    # tracklist record claims. Older files (for an earlier set) are read above and then
+    # pruned by the runner once the new record commits.
+    request = {**cfg.llm.request_fields(album.seed), "names_for": prompts, "brief": album.brief, "genre": album.genre}
+    path = ctx.work_dir("prompts") / f"names-{sha256_json(request)[:16]}.json"
+    missing = [p for p in dict.fromkeys(prompts) if p not in known]
+    replies: list[dict] = []
+    if missing:
+        llm = LLM(cfg.llm, album.seed, ctx.log)
+        avoid = taken | {w for t in known.values() for w in t.split()}
+
+        def accept(content: str) -> tuple[tuple[str, list[str]] | None, bool]:
+            parsed = parse_text(content)
+            titles = [clean_title(c.title or c.prompt, 60) for c in parsed.candidates]
+            ok = len(titles) == len(missing) and all(titles)
+            return ((clean_title(parsed.album_title) or "", titles) if ok else None), ok
+
+        (named_album, titles), replies = llm.ask(names_message(album.brief, album.genre, missing, avoid), "names",
+                                                 NAMES_SCHEMA, accept)
+        album_title = album_title or named_album
+        known.update(zip(missing, titles))
+    else:
+        ctx.log.info("Prompts: every track already has a stored name (no LLM call)")
+    if missing or not path.exists():
+        _store(path, {"kind": "names", "request": request, "replies": replies, "usage": usage_total(replies),
+                      "album_title": album_title, "names": {p: known[p] for p in prompts}})
+    return album_title or "Untitled Album", [known[p] for p in prompts], path
+
+
+def names_message(brief: str, genre: str, prompts: list[str], avoid: set[str]) -> str:
+    taken = f" Do not use these words, other tracks have them: {', '.join(sorted(avoid))}." if avoid else ""
+    return (f"Album brief: {brief or 'an album of ' + genre}\nGenre: {genre}\n\n"
+            f"Name this album and each of these {len(prompts)} instrumental tracks, in order. Titles are short "
+            "(one to four words) and evocative, as an artist would name them, not a summary of the prompt; "
+            f"use no word twice across the album.{taken}\n"
+            'Reply with JSON only: {"album_title": "...", "titles": ["...", "..."]}\n\n'
+            + json.dumps(prompts, ensure_ascii=False, indent=1))
+
+
 def rewrite(ctx: Context, cfg: PromptsConfig, kept: list[Candidate]) -> tuple[list[Candidate], Path]:
     """One LLM pass turning each prompt into a MusicGen-style description. A rewritten prompt
     that cleaning would drop, or that collides with another, keeps its original wording."""
     album = ctx.config.album
     originals = [c.prompt for c in kept]
     request = {**cfg.llm.request_fields(album.seed), "prompts": originals}
-    path = ctx.path(f"{PROMPTS_DIR}/rewrite-{sha256_json(request)[:16]}.json")
+    path = ctx.work_dir("prompts") / f"rewrite-{sha256_json(request)[:16]}.json"
     stored = _load(path)
     if stored is not None and len(stored.get("prompts", [])) == len(originals):
         ctx.log.info("Prompts: reusing the stored rewrite %s (no LLM call)", path.name)

@@ -12,12 +12,14 @@ from albumgen import atomic
 from albumgen.audio.io import write_wav
 from albumgen.errors import ModelError
 from albumgen.models.decode import Sampling
-from albumgen.models.fast import FastLoop, delays
+from albumgen.models.fast import FastLoop, delays, is_out_of_memory
 from albumgen.models.musicgen import decode_tokens, load_musicgen
 from albumgen.models.tiny import PRESETS
 from albumgen.models.windows import Windows, generate_long
+from albumgen.recovery import write_sidecar
 from albumgen.stage import Context, Done, Unit
 
+from .config import RenderConfig
 from .progress import Progress
 
 MAX_BATCH = 64  # past this a step is compute-bound: bigger batches only add latency
@@ -26,19 +28,30 @@ GPU_MEMORY_SHARE = 0.8  # of free memory for the caches; the rest for weights' w
 
 
 def generate_takes(loop: FastLoop, prompts: list[str], seeds: list[int], frames: int, sampling: Sampling,
-                   windows: Windows, on_step=None, intro=None):
+                   windows: Windows, on_step=None, rows: int | None = None, intro=None):
     """One batch of takes' tokens. A module-level seam: the OOM test wraps it."""
-    return generate_long(loop, prompts, seeds, frames, sampling, windows, on_step, intro=intro)
+    return generate_long(loop, prompts, seeds, frames, sampling, windows, on_step, rows=rows, intro=intro)
 
 
 def auto_batch_size(loop: FastLoop, window_frames: int, cfg_on: bool, pending: int) -> int:
     """Takes per batch from free accelerator memory and the KV cache bytes a take needs."""
+    # An earlier round's cache (pick's retry rounds render again in this process) is memory
+    # this round can use: measured while it is held, a second round would get a smaller batch.
+    loop.reset()
+    free = free_memory(loop.device)
+    if free is None:
+        return max(1, min(CPU_BATCH, pending))
+    return batch_for_memory(free, loop.kv_bytes_per_take(window_frames, cfg=cfg_on), pending)
+
+
+def free_memory(device) -> int | None:
+    """Free accelerator bytes, None off CUDA. A module-level seam: tests model a device with it."""
     import torch
 
-    if loop.device.type != "cuda":
-        return max(1, min(CPU_BATCH, pending))
-    free, _total = torch.cuda.mem_get_info(loop.device)
-    return batch_for_memory(free, loop.kv_bytes_per_take(window_frames, cfg=cfg_on), pending)
+    if device.type != "cuda":
+        return None
+    torch.cuda.empty_cache()  # blocks the caching allocator keeps are free for the new cache
+    return torch.cuda.mem_get_info(device)[0]
 
 
 def batch_for_memory(free_bytes: int, take_bytes: int, pending: int) -> int:
@@ -53,10 +66,9 @@ def model_source(model: str, base_dir: Path) -> str:
     return model
 
 
-def render_units(ctx: Context, units: list[Unit]) -> Iterator[Done]:
+def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator[Done]:
     import torch
 
-    cfg = ctx.stage_config("render")
     lm, loop = _load(model_source(cfg.model, ctx.base_dir), cfg.device, cfg.dtype, cfg.backend)
     rate = lm.frame_rate
     frames = max(1, int(round(cfg.duration * rate)))
@@ -75,20 +87,25 @@ def render_units(ctx: Context, units: list[Unit]) -> Iterator[Done]:
         intro = intro_codes(lm, resolve_audio(ctx.base_dir, cfg.intro, "render.intro"), frames, windows.max_frames)
     progress = Progress(len(units), frames / rate, ctx.progress, ctx.log)
     ctx.event("render_batch_size", batch_size=batch, auto=cfg.batch_size == "auto", device=lm.device)
+    # A set batch size is a fixed shape: a short batch is padded to it, so on CUDA (where the
+    # kernels depend on the row count) a take renders the same in any round, resume or worker.
+    fixed = cfg.batch_size != "auto"
+    graphs_told = False
     start = 0
     while start < len(units):
         group = units[start:start + batch]
+        rows = batch if fixed else len(group)
         t0 = time.monotonic()
         try:
             codes = generate_takes(loop, [u.payload["prompt"] for u in group], [u.payload["seed"] for u in group],
                                    frames, sampling, windows,
                                    on_step=lambda done, n=len(group): progress.batch_step(n, done / steps),
-                                   intro=intro)
+                                   rows=rows, intro=intro)
             # One take at a time: batched convolutions round differently, and a take's audio
             # must be exactly what decoding its saved tokens alone gives back.
             audio = [decode(lm, codes[i:i + 1])[0] for i in range(len(group))]
         except (torch.OutOfMemoryError, RuntimeError) as e:
-            if not _out_of_memory(e):
+            if not is_out_of_memory(e):
                 raise
             if len(group) == 1:
                 raise ModelError(f"render: out of memory with one take of {cfg.model} on {lm.device}",
@@ -101,9 +118,11 @@ def render_units(ctx: Context, units: list[Unit]) -> Iterator[Done]:
             ctx.event("render_oom", batch_size=batch, failed_batch=len(group))
             ctx.log.warning("render: out of memory at batch %d, going on with batch %d", len(group), batch)
             continue
+        if loop.graphs_off and not graphs_told:
+            graphs_told = _tell_graphs_off(ctx, loop, progress)
         seconds = (time.monotonic() - t0) / len(group)
         for i, unit in enumerate(group):
-            yield _save_take(ctx, lm, unit, codes[i], audio[i], frames, seconds, len(group), cfg)
+            yield _save_take(ctx, lm, unit, codes[i], audio[i], frames, seconds, rows, cfg)
         start += len(group)
         progress.takes_done(len(group))
 
@@ -140,16 +159,18 @@ def decode(lm, codes):
     return decode_tokens(lm, codes)
 
 
-def _out_of_memory(e: Exception) -> bool:
-    # CUDA raises torch.OutOfMemoryError; MPS a RuntimeError that says so.
-    import torch
-
-    return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
+def _tell_graphs_off(ctx: Context, loop: FastLoop, progress: Progress) -> bool:
+    """A refused graph capture leaves the render several times slower: say so in the events,
+    the log and the progress line, not only in one warning at capture time."""
+    ctx.event("render_graphs_off", reason=loop.graphs_off)
+    ctx.log.warning("render: CUDA graphs are off (%s); decoding eagerly, several times slower", loop.graphs_off)
+    progress.note = "CUDA graphs off"
+    return True
 
 
 def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds: float, batch: int, cfg) -> Done:
     p = unit.payload
-    folder = ctx.path(f"manifest/takes/{p['track']}")
+    folder = ctx.work_dir("render") / p["track"]
     wav = folder / f"take-{p['take']}.wav"
     codes_path = folder / f"take-{p['take']}.codes"
     meta_path = folder / f"take-{p['take']}.json"
@@ -162,5 +183,11 @@ def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds:
             "channels": lm.channels, "frames": frames, "seconds": round(seconds, 3), "batch": batch,
             "sampling": {"top_k": cfg.top_k, "top_p": cfg.top_p, "temperature": cfg.temperature, "cfg": cfg.cfg},
             "device": lm.device, "dtype": str(lm.dtype).replace("torch.", "")}
-    atomic.write_json(meta_path, meta)
-    return Done(unit, [wav, codes_path, meta_path], data=meta, seconds=seconds)
+    if lm.device.startswith("cuda"):  # kernels, and so a take's last bits, differ between GPU models
+        import torch
+
+        meta["gpu"] = torch.cuda.get_device_name(lm.device)
+    # Last, with the hashes of the audio and tokens: the sidecar that proves this take if
+    # its record is ever lost (albumgen.recovery).
+    hashes = write_sidecar(meta_path, meta, "render", unit, [wav, codes_path], ctx.album_dir)
+    return Done(unit, [wav, codes_path, meta_path], data=meta, seconds=seconds, hashes=hashes)

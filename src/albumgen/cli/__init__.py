@@ -49,14 +49,15 @@ def main(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from . import build, init, status  # noqa: F401  (each adds its command to `main`)
+    from .. import registry
+    from . import build, init, repair, status  # noqa: F401  (each adds its command to `main`)
 
-    for extra in ("prompts", "pick", "score"):
-        try:
-            __import__(f"{__name__}.{extra}")
-        except ModuleNotFoundError as e:
-            if e.name != f"{__name__}.{extra}":
-                raise
+    # Stages bring their own commands (pick, score, prompts...): the CLI names none of them.
+    for stage in registry.stage_classes():
+        for command in stage.commands():
+            if command.name in main.commands:
+                raise RuntimeError(f"stage {stage.name} adds a command {command.name!r} that exists already")
+            main.add_command(command)
 
 
 _register()

@@ -122,6 +122,7 @@ class AudioCraftLoop:
 
         self.lm = lm
         self.device = torch.device(lm.device)
+        self.graphs_off = None  # no CUDA graphs here: AudioCraft's own modules run eagerly
 
     def reset(self) -> None:
         """Nothing is kept between batches (the streaming state lives inside one call)."""
@@ -158,14 +159,16 @@ class AudioCraftLoop:
         return attr
 
     def generate(self, prompts: list[str], seeds: list[int], frames: int, sampling: Sampling,
-                 prompt_codes=None, frame_offset: int = 0, on_step=None, melodies: list | None = None):
+                 prompt_codes=None, frame_offset: int = 0, on_step=None, rows: int | None = None,
+                 melodies: list | None = None):
         """Tokens (batch, codebooks, frames); the first prompt_codes.shape[-1] frames are the
         given prompt. frame_offset is the absolute frame of this window's start.
 
         AudioCraft's cross-attention has no mask: padded text positions (zeros) still take
         attention weight, so a take's tokens would depend on the longest prompt in its batch.
         So takes are decoded in groups whose conditions have the same shapes (a track's takes
-        share a prompt, so a group is at least a track's takes), each exactly as if alone."""
+        share a prompt, so a group is at least a track's takes), each exactly as if alone.
+        `rows` (FastLoop's fixed CUDA row count) is not applied: groups already vary in size."""
         import torch
 
         model = self.lm.model

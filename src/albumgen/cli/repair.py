@@ -1,0 +1,23 @@
+"""albumgen repair FILE"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .. import runner
+from . import main
+
+
+@main.command()
+@click.argument("pipeline", type=click.Path(path_type=Path))
+def repair(pipeline: Path) -> None:
+    """Rebuild lost manifest records from the files on disk (nothing is rendered).
+
+    Takes, the tracklist and picks carry a sidecar with their unit key and hashes; every
+    one whose files are intact gets its record back. `build` does the same by itself when
+    it finds the manifest damaged; this command does it without running any stage."""
+    ctx = runner.open_pipeline(pipeline)
+    recovered = runner.repair(ctx)
+    done = ", ".join(f"{name} {n}" for name, n in recovered.items() if n) or "none"
+    click.echo(f"Repaired {ctx.album_dir} (records recovered: {done})")
