@@ -233,6 +233,8 @@ def test_a_set_batch_size_is_a_fixed_shape(tmp_path, monkeypatch, batched):
     got = takes(build(tmp_path, {"batch_size": 3}))
     assert sorted(got) == TAKES
     assert {rec["batch"] for _, _, rec in got.values()} == {3}
+    assert {rec["torch"] for _, _, rec in got.values()} == {torch.__version__}  # what the last bits depend on
+    assert not any("gpu" in rec for _, _, rec in got.values())  # named on CUDA only
     for unit, (codes, _, _) in got.items():
         assert np.array_equal(codes, batched[unit][0]), unit
     (_lm, loop), = engine._loaded.values()

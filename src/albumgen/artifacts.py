@@ -72,6 +72,7 @@ class Pick(Artifact):
     all_rejected: bool = False
     manual: bool = False
     extra_takes: int = 0  # takes asked of render beyond render.takes (the feedback)
+    more_takes: int = 0  # how many of those a person asked for (`albumgen pick --more`, review)
     retry_rounds: int = 0
     wants_takes: int = 0  # takes the track should have; more than rendered: render again
 

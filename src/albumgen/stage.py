@@ -121,6 +121,11 @@ class Stage(Generic[C]):
     def key(self, unit: Unit) -> str:
         return unit_key(self.name, self.version, unit.config, unit.inputs)
 
+    def preflight(self, ctx: Context) -> None:
+        """Check, before a build does any work, what no plan can: the machine has the device
+        asked for, a file the stage reads late (a cover) is what it claims. Raise an
+        AlbumgenError; the manifest is untouched at this point."""
+
     def plan(self, ctx: Context) -> list[Unit]:
         """Every unit this stage should have for the current config and inputs."""
         raise NotImplementedError

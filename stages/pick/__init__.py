@@ -44,6 +44,7 @@ class PickStage(Stage[PickConfig]):
         # Whether weights are here is part of the key: weights downloaded later rescore.
         config = {**cfg.model_dump(), "learned": {k: v is None for k, v in availability(cfg, ctx.base_dir).items()}}
         manual = overrides.load(ctx.album_dir)
+        more = overrides.load_more(ctx.album_dir)
         units = []
         for track in tracklist.tracks:
             takes = by_track.get(track.id)
@@ -52,8 +53,11 @@ class PickStage(Stage[PickConfig]):
             inputs = dict(takes)
             if track.id in manual:
                 inputs["override"] = sha256_json({"take": manual[track.id]})
+            if more.get(track.id):
+                inputs["more_takes"] = sha256_json({"more": more[track.id]})
             units.append(Unit(id=track.id, config=config, inputs=inputs,
-                              payload={"track": track.model_dump(), "manual": manual.get(track.id)}))
+                              payload={"track": track.model_dump(), "manual": manual.get(track.id),
+                                       "more": more.get(track.id, 0)}))
         return units
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
@@ -86,12 +90,17 @@ class PickStage(Stage[PickConfig]):
         # records with them, and the next build would ask again.
         extra = prev.extra_takes if prev else 0
         rounds = prev.retry_rounds if prev else 0
+        # Takes a person asked for (`albumgen pick --more`, the review page) since the last
+        # pick: added once, like a retry round's, and never taken back.
+        asked_before = prev.more_takes if prev else 0
+        asked = max(0, unit.payload["more"] - asked_before)
+        extra += asked
         best = takes[auto]
         all_rejected = all(t["rejects"] for t in takes)
         # Render has exactly render.takes + extra_takes for the track by now (it prunes the
         # rest), so asking for this many more is what its next plan will make.
         rendered = sum(rel.endswith(".wav") for rel in unit.inputs)
-        wants = rendered
+        wants = rendered + asked
         manual = unit.payload["manual"]
         chosen = next((t for t in takes if t["take"] == manual), None) if manual else None
         if manual and chosen is None:
@@ -103,7 +112,7 @@ class PickStage(Stage[PickConfig]):
         elif all_rejected and rounds < cfg.max_rounds and cfg.retry_takes > 0:
             extra += cfg.retry_takes
             rounds += 1
-            wants = rendered + cfg.retry_takes
+            wants += cfg.retry_takes
             ctx.log.info("Pick: every take of %s failed the hard checks; asking for %d more (round %d of %d)",
                          unit.id, cfg.retry_takes, rounds, cfg.max_rounds)
         elif all_rejected:
@@ -113,7 +122,7 @@ class PickStage(Stage[PickConfig]):
             ctx.log.info("Pick: %s take %d (score %.2f)", unit.id, best["take"], best["score"])
         return {"choice": best["take"], "wav": best["wav"], "score": best["score"], "all_rejected": all_rejected,
                 "manual": chosen is not None, "extra_takes": extra, "retry_rounds": rounds, "wants_takes": wants,
-                "rejects": best["rejects"]}
+                "more_takes": max(asked_before, unit.payload["more"]), "rejects": best["rejects"]}
 
     def wants_another_round(self, ctx: Context) -> bool:
         rendered: dict[str, int] = {}
@@ -134,6 +143,14 @@ class PickStage(Stage[PickConfig]):
         from .manual import set_choice
 
         return set_choice(ctx, track, take)
+
+    @staticmethod
+    def request_takes(ctx: Context, track: str, count: int) -> tuple[dict, int]:
+        """`count` more takes of a track at the next build, as `albumgen pick --more` asks;
+        the review page reaches it through the registry."""
+        from .manual import request_takes
+
+        return request_takes(ctx, track, count)
 
     def status(self, ctx: Context) -> dict[str, str]:
         cells = {}

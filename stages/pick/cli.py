@@ -1,4 +1,4 @@
-"""The pick stage's commands: `albumgen pick FILE --track N [--take M | --auto]` and
+"""The pick stage's commands: `albumgen pick FILE --track N [--take M | --auto | --more K]` and
 `albumgen score FILE...` (added to the CLI through PickStage.commands())."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from albumgen import runner
 from albumgen.config import load_config
 from albumgen.errors import ConfigError, InputError
 
-from .manual import describe, set_choice
+from .manual import describe, request_takes, set_choice
 from .scoring import score_files
 
 
@@ -20,11 +20,17 @@ from .scoring import score_files
 @click.option("--track", required=True, metavar="N", help="Track number (3) or id (t03).")
 @click.option("--take", type=click.IntRange(min=1), metavar="M", help="Keep this take from now on.")
 @click.option("--auto", is_flag=True, help="Drop the manual choice: the picker decides again.")
-def pick(pipeline: Path, track: str, take: int | None, auto: bool) -> None:
+@click.option("--more", type=int, metavar="K", help="Render K more takes of this track on the next build.")
+def pick(pipeline: Path, track: str, take: int | None, auto: bool, more: int | None) -> None:
     """Choose a track's take by hand (kept by later builds), or show its scores."""
-    if take is not None and auto:
-        raise ConfigError("--take and --auto contradict each other", "pass one of them")
+    if sum((take is not None, auto, more is not None)) > 1:
+        raise ConfigError("--take, --auto and --more contradict each other", "pass one of them")
     ctx = runner.open_pipeline(pipeline, progress=False)
+    if more is not None:
+        t, total = request_takes(ctx, track, more)
+        click.echo(f"Track {t['n']} ({t['title']}) will get {more} more take{'s' * (more != 1)} "
+                   f"({total} asked for by hand in all): run `albumgen build {pipeline}` to render them")
+        return
     if take is None and not auto:
         _show(describe(ctx, track))
         return

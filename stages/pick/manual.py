@@ -13,6 +13,9 @@ from albumgen.stage import Context
 
 from . import overrides
 
+# One request's ceiling: a typo (100 for 10) should not queue hours of GPU time.
+MAX_MORE = 32
+
 
 def resolve_track(ctx: Context, ref: str) -> dict:
     """A track by number ("3") or id ("t03")."""
@@ -48,6 +51,23 @@ def set_choice(ctx: Context, ref: str, take: int | None) -> tuple[dict, int | No
         overrides.save(ctx.album_dir, current)
     ctx.manifest.event("pick_override", track=track["id"], take=take)
     return track, take
+
+
+def request_takes(ctx: Context, ref: str, count: int) -> tuple[dict, int]:
+    """Ask render for `count` more takes of the track on the next build; returns the total
+    asked for by hand so far. The pick stage turns it into its record's extra_takes (which
+    render reads), so the takes render exactly as pick's own retry takes do."""
+    track = resolve_track(ctx, ref)
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_MORE:
+        raise InputError(f"more takes must be a whole number from 1 to {MAX_MORE}, got {count!r}",
+                         "ask for fewer, several times if need be")
+    ctx.manifest.ensure_writable()
+    with AlbumLock(ctx.manifest.dir):
+        more = overrides.load_more(ctx.album_dir)
+        more[track["id"]] = more.get(track["id"], 0) + count
+        overrides.save(ctx.album_dir, overrides.load(ctx.album_dir), more)
+    ctx.manifest.event("pick_more_takes", track=track["id"], count=count, total=more[track["id"]])
+    return track, more[track["id"]]
 
 
 def describe(ctx: Context, ref: str) -> dict:

@@ -20,6 +20,11 @@ class RenderStage(Stage[RenderConfig]):
     folder = "takes"
     sidecars = ("*/take-*.json",)
 
+    def preflight(self, ctx: Context) -> None:
+        from albumgen.models.musicgen import check_device
+
+        check_device(self.settings(ctx).device)
+
     def plan(self, ctx: Context) -> list[Unit]:
         cfg = self.settings(ctx)
         tracklist = ctx.artifacts.tracklist()

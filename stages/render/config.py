@@ -1,10 +1,11 @@
 """render: config slice and its defaults (MusicGen's own sampling defaults)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from albumgen.errors import InputError
 
@@ -13,7 +14,8 @@ class RenderConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     backend: Literal["transformers", "audiocraft"] = Field(
         "transformers", description="library that runs the model; audiocraft needs the audiocraft extra")
-    model: str = Field("facebook/musicgen-small", description="hub id, local folder, 'tiny' or 'tiny-stereo'")
+    model: str = Field("facebook/musicgen-small", min_length=1,
+                       description="hub id, local folder, 'tiny' or 'tiny-stereo'")
     takes: int = Field(4, ge=1, le=64, description="takes rendered per track")
     duration: float = Field(30.0, gt=0, le=600, description="seconds of audio per take")
     decoder: Literal["encodec", "mbd"] = Field(
@@ -30,6 +32,13 @@ class RenderConfig(BaseModel):
     batch_size: int | Literal["auto"] = Field("auto", description="takes per batch; auto sizes it from free GPU memory")
     device: str = "auto"
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, device: str) -> str:
+        if not re.fullmatch(r"auto|cpu|mps|cuda(?::\d{1,2})?", device):
+            raise ValueError(f"must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
+        return device
 
     @model_validator(mode="after")
     def _check(self) -> "RenderConfig":

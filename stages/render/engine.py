@@ -8,7 +8,7 @@ from typing import Iterator
 
 import numpy as np
 
-from albumgen import atomic
+from albumgen import atomic, interrupt
 from albumgen.audio.io import write_wav
 from albumgen.errors import ModelError
 from albumgen.models.decode import Sampling
@@ -99,7 +99,7 @@ def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
         try:
             codes = generate_takes(loop, [u.payload["prompt"] for u in group], [u.payload["seed"] for u in group],
                                    frames, sampling, windows,
-                                   on_step=lambda done, n=len(group): progress.batch_step(n, done / steps),
+                                   on_step=lambda done, n=len(group): _step(progress, n, done / steps),
                                    rows=rows, intro=intro)
             # One take at a time: batched convolutions round differently, and a take's audio
             # must be exactly what decoding its saved tokens alone gives back.
@@ -125,6 +125,11 @@ def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
             yield _save_take(ctx, lm, unit, codes[i], audio[i], frames, seconds, rows, cfg)
         start += len(group)
         progress.takes_done(len(group))
+
+
+def _step(progress: Progress, n: int, share: float) -> None:
+    progress.batch_step(n, share)
+    interrupt.check()  # Ctrl-C mid-batch: only the batch in flight is lost, never a recorded take
 
 
 _loaded: dict = {}
@@ -175,7 +180,7 @@ def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds:
     codes_path = folder / f"take-{p['take']}.codes"
     meta_path = folder / f"take-{p['take']}.json"
     write_wav(wav, audio.numpy().T, lm.sample_rate)
-    with atomic.atomic_path(codes_path) as tmp:
+    with atomic.atomic_path(codes_path, need=codes.numel() * 2 + 128) as tmp:
         with open(tmp, "wb") as f:
             np.save(f, codes.cpu().numpy().astype(np.int16))
     meta = {"track": p["track"], "take": p["take"], "seed": p["seed"], "prompt": p["prompt"],
@@ -183,9 +188,12 @@ def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds:
             "channels": lm.channels, "frames": frames, "seconds": round(seconds, 3), "batch": batch,
             "sampling": {"top_k": cfg.top_k, "top_p": cfg.top_p, "temperature": cfg.temperature, "cfg": cfg.cfg},
             "device": lm.device, "dtype": str(lm.dtype).replace("torch.", "")}
-    if lm.device.startswith("cuda"):  # kernels, and so a take's last bits, differ between GPU models
-        import torch
+    # What a take's last bits depend on besides the seed (README, Reproducibility): the kernels
+    # of this torch build and, on CUDA, of this GPU model, at this batch size.
+    import torch
 
+    meta["torch"] = torch.__version__
+    if lm.device.startswith("cuda"):
         meta["gpu"] = torch.cuda.get_device_name(lm.device)
     # Last, with the hashes of the audio and tokens: the sidecar that proves this take if
     # its record is ever lost (albumgen.recovery).
