@@ -56,7 +56,8 @@ class PipelineBase(BaseModel):
 def pipeline_model() -> type[PipelineBase]:
     fields: dict[str, Any] = {}
     for cls in registry.stage_classes():
-        fields[cls.name] = (cls.Config, Field(default_factory=cls.Config))
+        if cls.Config is not None:  # a stage configured by another's section has none of its own
+            fields[cls.name] = (cls.Config, Field(default_factory=cls.Config))
     return create_model("PipelineConfig", __base__=PipelineBase, **fields)
 
 

@@ -87,7 +87,7 @@ class Stage(Generic[C]):
 
     name: ClassVar[str]
     version: ClassVar[str] = "1"  # bump when the same inputs would now give other outputs
-    Config: ClassVar[type[BaseModel]]
+    Config: ClassVar[type[BaseModel] | None]  # None: configured by another stage's section
     # What the stage reads and what it makes; the engine orders stages by these and checks
     # that every need has a maker (registry.stage_classes).
     needs: ClassVar[tuple[type[Artifact], ...]] = ()

@@ -4,10 +4,10 @@ from __future__ import annotations
 from typing import Iterator
 
 from albumgen.artifacts import Pick, Take, Tracklist, parse_take_id, take_id
-from albumgen.hashing import derive_seed, sha256_text
+from albumgen.hashing import derive_seed, sha256_file, sha256_text
 from albumgen.stage import Context, Done, NotReady, Stage, Unit
 
-from .config import RenderConfig
+from .config import RenderConfig, resolve_audio
 
 
 class RenderStage(Stage[RenderConfig]):
@@ -30,6 +30,8 @@ class RenderStage(Stage[RenderConfig]):
         tracklist = ctx.artifacts.tracklist()
         if tracklist is None:
             raise NotReady("prompts")
+        # The intro's contents, not its name: a re-recorded intro renders again.
+        shared = {"intro": sha256_file(resolve_audio(ctx.base_dir, cfg.intro, "render.intro"))} if cfg.intro else {}
         units = []
         for track in tracklist.tracks:
             for n in range(1, takes_wanted(ctx, track.id) + 1):
@@ -38,7 +40,7 @@ class RenderStage(Stage[RenderConfig]):
                     id=take_id(track.id, n),
                     config={**cfg.key_fields(), "seed": seed},
                     # Only this track's prompt: editing one prompt re-renders that track only.
-                    inputs={"prompt": sha256_text(track.prompt)},
+                    inputs={"prompt": sha256_text(track.prompt), **shared},
                     payload={"track": track.id, "take": n, "seed": seed, "prompt": track.prompt},
                 ))
         return units
