@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Iterator
 
-from albumgen.artifacts import Pick, Take, Tracklist, parse_take_id
+from albumgen.artifacts import Pick, Take, TakeAudio, Tracklist, parse_take_id
 from albumgen.audio.io import read_audio
 from albumgen.hashing import sha256_json
 from albumgen.recovery import write_sidecar
@@ -26,7 +26,7 @@ class PickStage(Stage[PickConfig]):
     name = "pick"
     version = "3"  # 3: dull, dropout, stuck and hum checks (every pick is rescored)
     Config = PickConfig
-    needs = (Tracklist, Take)
+    needs = (Tracklist, Take, TakeAudio)  # TakeAudio: a take's audio decoded again (render.decoder)
     makes = (Pick,)
     folder = "picks"
     # overrides.json has no recovery block, so the glob may match it: it is ignored.
