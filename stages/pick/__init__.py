@@ -35,11 +35,14 @@ class PickStage(Stage):
         if tracklist is None:
             raise NotReady("prompts")
         by_track: dict[str, dict[str, str]] = {}
+        joins: dict[str, dict[str, list[float]]] = {}  # where each take's windows meet
         for rec in ctx.manifest.records("render"):
             tid = rec.unit.split("/")[0]
             wav = next((rel for rel in rec.outputs if rel.endswith(".wav")), None)
             if wav:
                 by_track.setdefault(tid, {})[wav] = rec.outputs[wav].sha256
+                if rec.data.get("joins"):
+                    joins.setdefault(tid, {})[wav] = list(rec.data["joins"])
         cfg: PickConfig = ctx.stage_config("pick")
         # Whether weights are here is part of the key: weights downloaded later rescore.
         config = {**cfg.model_dump(), "learned": {k: v is None for k, v in availability(cfg, ctx.base_dir).items()}}
@@ -52,8 +55,11 @@ class PickStage(Stage):
             inputs = dict(takes)
             if track["id"] in manual:
                 inputs["override"] = sha256_json({"take": manual[track["id"]]})
+            if track["id"] in joins:
+                inputs["joins"] = sha256_json(joins[track["id"]])
             units.append(Unit(id=track["id"], config=config, inputs=inputs,
-                              payload={"track": track, "manual": manual.get(track["id"])}))
+                              payload={"track": track, "manual": manual.get(track["id"]),
+                                       "joins": joins.get(track["id"], {})}))
         return units
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
@@ -64,7 +70,7 @@ class PickStage(Stage):
             track = unit.payload["track"]
             wavs = sorted((rel for rel in unit.inputs if rel.endswith(".wav")), key=take_number)
             res = score_group([(rel, (lambda rel=rel: read_audio(ctx.path(rel)))) for rel in wavs], cfg,
-                              track.get("prompt"), learned)
+                              track.get("prompt"), learned, unit.payload.get("joins"))
             takes = [{"take": take_number(t["name"]), "wav": t["name"], **{k: v for k, v in t.items() if k != "name"}}
                      for t in res.takes]
             data = self._decide(ctx, cfg, unit, takes, res.choice)

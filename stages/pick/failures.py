@@ -99,8 +99,8 @@ HUM_FRAME = 0.5  # seconds: short enough to fall between kicks and bass notes
 def hum(a: Analysis) -> dict[str, float]:
     """hum_db: how far 50 or 60 Hz and its harmonics stand over their neighbourhood (12-30 Hz
     away) in the take's floor spectrum, the level each frequency keeps in 90% of 0.5 s
-    frames; the mean of the two most prominent of the first four harmonics, the better of
-    the two mains. Hum never stops, so it is in the floor; music's low notes and kicks come
+    frames; the fundamental's prominence, or the second most prominent of the first four
+    harmonics if higher, the better of the two mains. Hum never stops, so it is in the floor; music's low notes and kicks come
     and go and sink out of it, and a drum machine's line spectrum only exists over long
     windows. hum_hz: the mains frequency that won (0 when nothing stands out)."""
     x = signal.resample_poly(a.mono, 1, HUM_DECIMATE)
@@ -128,9 +128,15 @@ def hum(a: Analysis) -> dict[str, float]:
             near = np.arange(i - int(3 / df), i + int(3 / df) + 1)
             j = near[np.argmax(floor[near])]
             ring = np.r_[i - int(30 / df): i - int(12 / df), i + int(12 / df): i + int(30 / df)]
-            # Only a peak centred on the mains frequency: a note 1 Hz off (G1 is 49 Hz) is music.
-            prom.append(floor[j] - np.median(floor[ring]) if abs(j - i) * df <= 0.75 else 0.0)
-        score = float(np.mean(sorted(prom)[-2:]))
+            # Only a narrow peak centred on the mains frequency: a note 1 Hz off (G1 is 49 Hz)
+            # is music, and so is a kick's tail, a bump several Hz wide (a line falls 6 dB
+            # within 3 Hz either side in a 0.5 s Hann window).
+            w = int(3 / df)
+            narrow = min(floor[j] - floor[j - w], floor[j] - floor[j + w]) >= 6.0
+            prom.append(floor[j] - np.median(floor[ring]) if abs(j - i) * df <= 0.75 and narrow else 0.0)
+        # The fundamental alone, or else the second most prominent harmonic: one persistent
+        # partial of a held chord near 240 Hz is not hum; mains hum rarely has one line.
+        score = float(max(prom[0], sorted(prom)[-2]))
         if score > best:
             best, best_hz = score, mains
     return {"hum_db": best, "hum_hz": best_hz}

@@ -96,7 +96,8 @@ def render_units(ctx: Context, units: list[Unit]) -> Iterator[Done]:
             continue
         seconds = (time.monotonic() - t0) / len(group)
         for i, unit in enumerate(group):
-            yield _save_take(ctx, lm, unit, codes[i], audio[i], frames, seconds, len(group), cfg)
+            yield _save_take(ctx, lm, unit, codes[i], audio[i], frames, seconds, len(group), cfg,
+                             joins=window_joins(windows, frames, rate))
         start += len(group)
         progress.takes_done(len(group))
 
@@ -125,7 +126,14 @@ def _out_of_memory(e: Exception) -> bool:
     return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
 
 
-def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds: float, batch: int, cfg) -> Done:
+def window_joins(windows: Windows, frames: int, rate: float) -> list[float]:
+    """Seconds where each continuation window's new audio begins: pick looks for seams
+    there (a take that jumps or clicks exactly where two windows meet)."""
+    return [round((start + windows.prompt_frames) / rate, 3) for start, _ in windows.plan(frames)[1:]]
+
+
+def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds: float, batch: int, cfg,
+               joins: list[float] | None = None) -> Done:
     p = unit.payload
     folder = ctx.path(f"manifest/takes/{p['track']}")
     wav = folder / f"take-{p['take']}.wav"
@@ -139,7 +147,7 @@ def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds:
             "model": lm.model_id, "revision": lm.revision, "sample_rate": lm.sample_rate,
             "channels": lm.channels, "frames": frames, "seconds": round(seconds, 3), "batch": batch,
             "sampling": {"top_k": cfg.top_k, "top_p": cfg.top_p, "temperature": cfg.temperature, "cfg": cfg.cfg},
-            "device": lm.device, "dtype": str(lm.dtype).replace("torch.", "")}
+            "device": lm.device, "dtype": str(lm.dtype).replace("torch.", ""), "joins": joins or []}
     # Last, with the hashes of the audio and tokens: the sidecar that proves this take if
     # its record is ever lost (albumgen.recovery).
     hashes = write_sidecar(meta_path, meta, "render", unit, [wav, codes_path], ctx.album_dir)
