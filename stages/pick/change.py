@@ -76,10 +76,10 @@ def jump(a: Analysis) -> dict[str, float]:
     """jump: the largest geometric mean, over all splits, of the timbre and the harmony
     contrast (1 = no split separates the take); jump_at: the split, in seconds."""
     block = max(1, int(round(JUMP_BLOCK * RATE / HOP)))
-    timbre, chroma = features_at(a, block)
     side = int(round(JUMP_SIDE / JUMP_BLOCK))
-    if len(timbre) < 2 * side + 1:
+    if a.bands_db.shape[0] // block < 2 * side + 1:  # too short to have two sides
         return {"jump": 1.0, "jump_at": 0.0}
+    timbre, chroma = features_at(a, block)
     dt = np.linalg.norm(timbre[:, None, :] - timbre[None, :, :], axis=2)
     dc = 1.0 - np.clip(chroma @ chroma.T, -1.0, 1.0)
     both = np.sqrt(split_contrast(dt, side) * split_contrast(dc, side))
