@@ -1,14 +1,20 @@
 """Render throughput: transformers' `generate` and albumgen's loop side by side, same batch.
 
-    .venv/bin/python bench/render_throughput.py --model tiny              # CPU, seconds
-    python bench/render_throughput.py --model medium --batch 32 --steps 500   # on a GPU
+    .venv/bin/python bench/render_throughput.py --model tiny                  # CPU, seconds
+    python bench/render_throughput.py --model medium --batch 32 --steps 1504  # on a GPU
 
 Models are built in code with the real checkpoints' architectures and random weights, so
 nothing is downloaded; speed depends on shapes, not on weight values. EnCodec decoding is
-left out of both timings (it is the same call in both, once per take). Prints ms/step,
-audio seconds per second, the ratio, and the share of the bandwidth floor: the time the
-bytes one step must read (decoder weights + KV caches) take at the memory's bandwidth.
-This is a benchmark, not a test: nothing here asserts a speed.
+left out of every timing (it is the same call in all, once per take). Two references:
+transformers' default `generate`, and its best setting, `cache_implementation="static"`
+(which transformers also compiles when it marks the model compilable), run only when this
+transformers version really decodes MusicGen with a static cache and gets the default's
+greedy tokens: a reference that computes something else is no reference. Prints ms/step,
+audio seconds per second, albumgen's ratio to the fastest valid reference, and the share of
+the bandwidth floor: the time the bytes one step must read (the decoder weights a step uses,
+the self-attention cache up to the step, the cross-attention cache) take at the memory's
+bandwidth. 1504 steps is one 30 s window (1500 frames + the codebook delay). This is a
+benchmark, not a test: nothing here asserts a speed.
 """
 from __future__ import annotations
 
@@ -86,17 +92,24 @@ def bandwidth_gbs(device: str) -> tuple[float, str]:
 
 
 def floor_ms(lm: LoadedModel, batch: int, steps: int, text: int, gbs: float) -> float:
-    """Bytes one average step must read, at peak bandwidth."""
+    """Bytes one average step must read, at peak bandwidth. Not counted: the embeddings (a
+    step gathers a few rows) and the cross-attention key/value projections (applied once
+    per batch to the text, not per step)."""
     dec = lm.model.decoder
     size = torch.finfo(lm.dtype).bits // 8
-    weights = sum(p.numel() for n, p in dec.named_parameters() if "embed_tokens" not in n) * size
+    once = ("embed_tokens", "encoder_attn.k_proj", "encoder_attn.v_proj")
+    weights = sum(p.numel() for n, p in dec.named_parameters() if not any(w in n for w in once)) * size
     cfg = dec.config
     rows = 2 * batch  # CFG
     kv = rows * cfg.num_hidden_layers * 2 * cfg.hidden_size * size * (steps / 2 + text)
     return (weights + kv) / (gbs * 1e9) * 1e3
 
 
-def time_transformers(lm, prompts, steps, greedy: bool) -> tuple[float, torch.Tensor]:
+def time_transformers(lm, prompts, steps, greedy: bool, cache: str | None = None) -> tuple[float, torch.Tensor]:
+    """transformers' generate, timed; its tokens caught on their way to EnCodec. cache: None
+    (generate's default), "static" (cache_implementation="static") or "static-object" (a
+    StaticCache built here and passed in, for versions whose MusicGen generate ignores the
+    first)."""
     ids, mask = lm.tokenize(prompts)
     ae = lm.model.audio_encoder
     caught = []
@@ -106,12 +119,13 @@ def time_transformers(lm, prompts, steps, greedy: bool) -> tuple[float, torch.Te
         caught.append(codes[0])
         return _Dummy(codes)
 
+    extra = _cache_kwargs(lm, cache, steps)
     ae.decode = keep_tokens
     try:
         sync(lm.device)
         t = time.perf_counter()
         lm.model.generate(input_ids=ids, attention_mask=mask, do_sample=not greedy, guidance_scale=3.0, top_k=250,
-                          max_new_tokens=steps)
+                          max_new_tokens=steps, **extra)
         sync(lm.device)
         took = time.perf_counter() - t
     finally:
@@ -120,6 +134,64 @@ def time_transformers(lm, prompts, steps, greedy: bool) -> tuple[float, torch.Te
         return took, caught[0]
     codes = torch.stack(caught, dim=2)  # stereo: left (even) and right (odd) codebooks came apart
     return took, codes.flatten(1, 2)
+
+
+def _cache_kwargs(lm, cache: str | None, steps: int) -> dict:
+    if cache is None:
+        return {}
+    if cache == "static":
+        return {"cache_implementation": "static"}
+    import inspect
+
+    from transformers.cache_utils import DynamicCache, EncoderDecoderCache, StaticCache
+
+    cfg = lm.model.decoder.config
+    name = "cache" if "cache" in inspect.signature(type(lm.model.decoder).forward).parameters else "past_key_values"
+    return {name: EncoderDecoderCache(StaticCache(config=cfg, max_cache_len=steps + 1), DynamicCache(config=cfg))}
+
+
+def static_cache_reference(lm, prompts, steps: int = 12) -> tuple[str | None, str]:
+    """transformers' static-cache generate as a reference, if it is a valid one here: the
+    decoder really gets a static cache, and the greedy tokens are the default generate's.
+    Returns the `cache` to time with (None: none is valid) and what was found."""
+    import transformers
+
+    _, want = time_transformers(lm, prompts, steps, greedy=True)
+    found = []
+    for cache in ("static", "static-object"):
+        seen = set()
+        decoder = lm.model.decoder
+        forward, own = decoder.forward, vars(decoder).get("forward")
+
+        def spy(*args, **kwargs):
+            c = kwargs.get("cache", kwargs.get("past_key_values"))
+            if c is not None:
+                seen.add(type(getattr(c, "self_attention_cache", c)).__name__)
+            return forward(*args, **kwargs)
+
+        decoder.forward = spy
+        try:
+            _, got = time_transformers(lm, prompts, steps, greedy=True, cache=cache)
+        except Exception as e:  # noqa: BLE001 - any refusal means: not a reference here
+            found.append(f"{cache}: generate raised {type(e).__name__}: {str(e).splitlines()[0][:100]}")
+            continue
+        finally:
+            if own is None:
+                del decoder.forward  # back to the class's forward
+            else:
+                decoder.forward = own
+        same = (got == want).all(dim=(0, 1))
+        if not any("Static" in name for name in seen):
+            found.append(f"{cache}: ignored for MusicGen (the decoder got {', '.join(sorted(seen)) or 'no cache'})")
+        elif not same.all():
+            found.append(f"{cache}: greedy tokens differ from the default's at frame {int((~same).nonzero()[0])}")
+        else:
+            compiled = getattr(type(lm.model), "_can_compile_fullgraph", False)
+            found.append(f"{cache}: a static cache, the default's greedy tokens, "
+                         f"{'compiled by' if compiled else 'not compiled: MusicGen not marked compilable in'} "
+                         f"transformers {transformers.__version__}")
+            return cache, "; ".join(found)
+    return None, f"transformers {transformers.__version__}: " + "; ".join(found)
 
 
 class _Dummy:
@@ -145,13 +217,14 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--dtype", default="auto", help="auto: bf16/fp16 on GPU, fp32 on CPU")
     ap.add_argument("--check", type=int, default=100, help="greedy steps compared token for token (0: skip)")
+    ap.add_argument("--no-static", action="store_true", help="skip the static-cache reference")
     args = ap.parse_args()
     import transformers
 
     transformers.logging.set_verbosity_error()
     device = pick_device(args.device)
     dtype = pick_dtype(device, args.dtype)
-    steps = args.steps or (500 if device == "cuda" else 100)
+    steps = args.steps or (1504 if device == "cuda" else 100)
     if device == "cpu":
         torch.set_num_threads(1)  # shared CI cores: more threads only spin against each other
     lm = load(args.model, device, dtype)
@@ -167,18 +240,23 @@ def main() -> None:
         first = int((~same).nonzero()[0]) if not same.all() else None
         print(f"greedy tokens, first {got.shape[-1]} frames: " +
               ("identical to transformers" if first is None else f"first difference at frame {first}"))
+    static, why = (None, "skipped (--no-static)") if args.no_static else static_cache_reference(lm, PROMPTS[:2])
+    print(f"static-cache generate: {'timed' if static else 'not timed'}: {why}")
     print(f"{'batch':>5} {'loop':>12} {'ms/step':>9} {'audio s/s':>10} {'ratio':>6} {'floor ms':>9} {'of floor':>8}")
     for batch in args.batch or [1, 4]:
         prompts = [PROMPTS[i % len(PROMPTS)] for i in range(batch)]
         time_albumgen(loop, prompts, steps, greedy=False)  # warm-up: allocations, graph capture
-        time_transformers(lm, prompts, min(steps, 20), greedy=False)
-        t_hf, _ = time_transformers(lm, prompts, steps, greedy=False)
-        t_ag, _ = time_albumgen(loop, prompts, steps, greedy=False)
+        times = {}
+        for name, cache in (("transformers", None), ("tf-static", static))[:2 if static else 1]:
+            time_transformers(lm, prompts, min(steps, 20), greedy=False, cache=cache)  # warm-up (and compile)
+            times[name], _ = time_transformers(lm, prompts, steps, greedy=False, cache=cache)
+        best = min(times.values())
+        times["albumgen"], _ = time_albumgen(loop, prompts, steps, greedy=False)
         fl = floor_ms(lm, batch, steps, 32, gbs)
         audio = batch * (steps - max(delays(lm.num_codebooks, lm.channels))) / lm.frame_rate
-        for name, t in (("transformers", t_hf), ("albumgen", t_ag)):
+        for name, t in times.items():
             ms = t / steps * 1e3
-            ratio = f"{t_hf / t:.1f}x" if name == "albumgen" else ""
+            ratio = f"{best / t:.1f}x" if name == "albumgen" else ""
             print(f"{batch:>5} {name:>12} {ms:>9.2f} {audio / t:>10.2f} {ratio:>6} {fl:>9.3f} {fl / ms:>8.1%}")
 
 

@@ -1,12 +1,16 @@
 """The fast loop against transformers' generate and the reference loop, on the tiny model."""
 from __future__ import annotations
 
+import weakref
+
 import pytest
 import torch
+from torch.utils import _pytree as pytree
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from albumgen.models import noise
 from albumgen.models.decode import Sampling, generate_codes
-from albumgen.models.fast import FastLoop
+from albumgen.models.fast import FastLoop, is_out_of_memory
 from albumgen.models.musicgen import decode_tokens, load_musicgen
 from albumgen.models.windows import Windows, generate_long
 
@@ -102,6 +106,7 @@ def test_a_refused_capture_falls_back_to_eager_steps(lm, loop, caplog):
     got = graphed.generate(PROMPTS, SEEDS, FRAMES, s)
     assert torch.equal(got, loop.generate(PROMPTS, SEEDS, FRAMES, s))
     assert calls == [8, 16, 24] and not graphed.use_graphs and "CUDA graph capture failed" in caplog.text
+    assert graphed.graphs_off == "operation not permitted when stream is capturing"  # what the engine reports
 
 
 def test_noise_is_a_function_of_seed_step_codebook_token():
@@ -149,3 +154,121 @@ def test_continuation_past_the_window(lm, loop):
         assert around.pow(2).mean().sqrt() > 0.1 * rms  # no gap
         # No click: no sample step at the join beyond what the take's own audio has in 1 of 1000.
         assert diff[join - 8: join + 8].max() <= torch.quantile(diff, 0.999)
+
+
+class _PeakStorageBytes(TorchDispatchMode):
+    """Peak bytes of the storages alive among those given at the start and those that ops
+    allocate (outputs of at least `least` bytes on a storage no input has: views and in-place
+    writes allocate nothing), sampled at each allocation. Weak references only, so a storage
+    counts exactly while the code under test keeps it alive."""
+
+    def __init__(self, tensors, least: int):
+        super().__init__()
+        self.refs = [weakref.ref(t) for t in tensors]
+        self.least = least
+        self.peak = self.alive()
+
+    def alive(self) -> int:
+        self.refs = [r for r in self.refs if r() is not None]
+        storages = {r().untyped_storage().data_ptr(): r().untyped_storage().nbytes() for r in self.refs}
+        return sum(storages.values())
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        inputs = {a.untyped_storage().data_ptr() for a in pytree.tree_leaves((args, kwargs))
+                  if isinstance(a, torch.Tensor)}
+        for t in pytree.tree_leaves(out):
+            if isinstance(t, torch.Tensor) and t.nbytes >= self.least and t.untyped_storage().data_ptr() not in inputs:
+                self.refs.append(weakref.ref(t))
+                self.peak = max(self.peak, self.alive())
+        return out
+
+
+def test_a_growing_state_frees_the_old_cache_before_allocating_the_new(lm):
+    """A longer window with >32-token prompts needs a bigger state; at no moment are the old
+    and the new cache alive together (sized to most of free memory, both would not fit)."""
+    loop = FastLoop(lm)
+    s = Sampling(top_k=20)
+    loop.generate(["calm piano"] * 2, [1, 2], 40, s)
+    (old,) = loop._states.values()
+    least = old.kc.nbytes  # the caches, not the step's activations
+    tensors = [t for t in vars(old).values() if isinstance(t, torch.Tensor)]
+    del old
+    with _PeakStorageBytes(tensors, least) as peak:
+        del tensors
+        loop.generate([PROMPTS[1]] * 2, [1, 2], 100, s)
+    (new,) = loop._states.values()
+    assert new.ck.shape[3] == 64 and new.max_pos > 100  # it did grow, in text and window
+    assert peak.peak <= new.nbytes()  # the new state alone (with the old one still held: + its bytes)
+    assert loop.held_bytes() == new.nbytes()
+
+
+def test_fused_weights_are_the_modules_weights_not_a_copy(lm, loop):
+    """q/k/v, embeddings and heads are fused into one tensor each, and the modules' own
+    parameters became views of it: no second copy (0.7 GB for medium, 1.2 GB for large)."""
+    def storages(tensors):
+        return {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}
+
+    params = list(lm.model.decoder.parameters())
+    fused = loop.w.qkv + [loop.w.emb, loop.w.heads]
+    assert storages(fused).keys() <= storages(params).keys()
+    param_bytes = sum(p.nbytes for p in params)
+    assert sum(storages(params).values()) == param_bytes  # the views tile their storages exactly
+    attn = lm.model.decoder.model.decoder.layers[0].self_attn
+    assert loop.w.qkv[0][: attn.q_proj.weight.shape[0]].data_ptr() == attn.q_proj.weight.data_ptr()
+    again = FastLoop(lm)  # a second loop on the same model finds the weights fused already
+    assert [t.data_ptr() for t in again.w.qkv] == [t.data_ptr() for t in loop.w.qkv]
+    assert again.w.heads.data_ptr() == loop.w.heads.data_ptr() and torch.equal(again.w.emb, loop.w.emb)
+    assert sum(storages(list(lm.model.decoder.parameters())).values()) == param_bytes
+
+
+def test_each_state_captures_its_graphs_into_its_own_pool(lm):
+    """Replacing a state and capturing again into the freed graphs' pool is a known CUDA
+    allocator assertion: every state gets a fresh pool (CPU stand-in graphs record theirs)."""
+    s = Sampling(top_k=20)
+    graphed = FastLoop(lm, bucket=8, graphs=True)
+    graphed.generate(PROMPTS, SEEDS, 20, s)
+    (first,) = graphed._states.values()
+    pool = first.pool
+    assert pool is not None and {g.pool for g in first.graphs.values()} == {pool}
+    del first
+    graphed.generate(PROMPTS + ["strings"], SEEDS + [7], 20, s)
+    (second,) = graphed._states.values()
+    assert second.pool is not None and second.pool is not pool
+    assert {g.pool for g in second.graphs.values()} == {second.pool} and graphed.use_graphs
+
+
+def test_allocation_failures_are_out_of_memory_not_a_refused_capture(lm, loop):
+    """cuBLAS says CUBLAS_STATUS_ALLOC_FAILED, not "out of memory": still memory, so the
+    engine's smaller batch is the answer, not decoding without graphs for the rest of the run."""
+    for text in ("CUDA out of memory. Tried to allocate 2.00 GiB",
+                 "CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`",
+                 "cuDNN error: CUDNN_STATUS_ALLOC_FAILED"):
+        assert is_out_of_memory(RuntimeError(text)), text
+    assert is_out_of_memory(torch.OutOfMemoryError("x"))
+    assert not is_out_of_memory(RuntimeError("operation not permitted when stream is capturing"))
+    graphed = FastLoop(lm, bucket=8, graphs=True)
+
+    def no_workspace(st, length, s):
+        raise RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`")
+
+    graphed._graph = no_workspace
+    with pytest.raises(RuntimeError, match="CUBLAS_STATUS_ALLOC_FAILED"):
+        graphed.generate(PROMPTS, SEEDS, FRAMES, Sampling(top_k=20))
+    assert graphed.use_graphs and graphed.graphs_off is None
+
+
+def test_padded_rows_give_the_takes_of_the_unpadded_batch(lm, loop):
+    """rows=N computes a batch as N takes (copies of the last one fill it) and returns only
+    the real ones: the shape a take is computed in can be fixed whatever the batch holds."""
+    s = Sampling(top_k=20)
+    want = loop.generate(PROMPTS, SEEDS, FRAMES, s)
+    padded = FastLoop(lm)
+    got = padded.generate(PROMPTS, SEEDS, FRAMES, s, rows=5)
+    assert torch.equal(got, want)
+    (st,) = padded._states.values()
+    assert st.batch == 5
+    windows = Windows(max_frames=30, stride_frames=20)  # the continuation prompt is padded too
+    assert torch.equal(generate_long(padded, PROMPTS, SEEDS, 50, s, windows, rows=3),
+                       generate_long(loop, PROMPTS, SEEDS, 50, s, windows))
+    assert next(iter(padded._states.values())).batch == 3

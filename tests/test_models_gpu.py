@@ -45,3 +45,54 @@ def test_greedy_equals_transformers_for_100_steps_on_small(small):
     _, want = module.time_transformers(small, PROMPTS, 100, greedy=True)
     _, got = module.time_albumgen(FastLoop(small), PROMPTS, 100, greedy=True)
     assert torch.equal(got, want.to(got.device))
+
+
+@pytest.fixture(scope="module")
+def small_bf16():
+    return bench().load("small", "cuda", torch.bfloat16)  # what a render uses on a GPU
+
+
+def test_a_take_does_not_change_with_its_neighbours_at_a_fixed_row_count_on_cuda(small_bf16):
+    """What a set render.batch_size promises (README, Reproducibility): at the same row count a
+    take's tokens do not depend on what the other rows hold, nor on its own text bucket."""
+    s = Sampling()
+    loop = FastLoop(small_bf16)
+    long = "a slow ambient piece with warm analog pads, distant choir, soft rain and a felt piano line"
+    batch = loop.generate([PROMPTS[0], long, PROMPTS[1], "jazz trio"], [1, 2, 3, 4], 200, s)
+    other = loop.generate([PROMPTS[0], "string quartet", "techno", "folk"], [1, 9, 8, 7], 200, s)
+    padded = loop.generate([PROMPTS[0]], [1], 200, s, rows=4)
+    assert torch.equal(other[0], batch[0])
+    assert torch.equal(padded[0], batch[0])
+
+
+def test_a_growing_state_never_holds_two_caches_on_cuda(small_bf16):
+    """Short prompts, then >32-token ones: the state grows (text 32 -> 64+). The peak rise
+    above what was allocated (the old state included) stays below the new state's size."""
+    s = Sampling()
+    loop = FastLoop(small_bf16)
+    loop.generate(["jazz trio"] * 8, list(range(8)), 300, s)
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    loop.generate([PROMPTS[1] * 2] * 8, list(range(8)), 300, s)
+    torch.cuda.synchronize()
+    (st,) = loop._states.values()
+    assert st.ck.shape[3] > 32
+    assert torch.cuda.max_memory_allocated() - base < st.nbytes()
+
+
+def test_graphs_stay_on_across_batch_sizes_with_a_pool_per_state_on_cuda(small_bf16):
+    """8 -> 3 -> 8 on one loop: each change replaces the state and captures again into a
+    fresh pool; graphs stay on and the tokens are the eager loop's."""
+    s = Sampling()
+    loop, eager = FastLoop(small_bf16), FastLoop(small_bf16, graphs=False)
+    pools = []
+    for b in (8, 3, 8):
+        prompts = [PROMPTS[i % 2] for i in range(b)]
+        got = loop.generate(prompts, list(range(b)), 150, s)
+        assert torch.equal(got, eager.generate(prompts, list(range(b)), 150, s))
+        (st,) = loop._states.values()
+        pools.append(st.pool)
+        assert loop.use_graphs and loop.graphs_off is None and st.graphs
+    assert len({repr(p) for p in pools}) == 3  # graph_pool_handle() ids, one per state
+

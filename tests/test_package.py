@@ -33,6 +33,7 @@ def test_wheel_contains_every_stage_module(wheel):
     engine = {p.relative_to(ROOT / "src").as_posix() for p in (ROOT / "src" / "albumgen").rglob("*.py")}
     assert sorted(e for e in engine if e not in names) == []
     assert "albumgen/starter.yaml" in names
+    assert {"albumgen/review/review.css", "albumgen/review/review.js", "albumgen/review/play.js"} <= names
     assert any(n.endswith("entry_points.txt") for n in names)
 
 

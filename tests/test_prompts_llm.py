@@ -14,9 +14,9 @@ from albumgen.config import load_config
 from albumgen.errors import LLMError
 from albumgen.manifest import Manifest
 from helpers import write_pipeline
+from keyleak import KEY, key_sweep  # noqa: F401  (autouse: every test here is swept for the key)
 from llm_server import LLMServer, Scripted, chat, error, tracklist_json
 
-KEY = "sk-test-SECRET-4242-do-not-log"
 MODEL = "test-model"
 FOUR = [("Neon Rain", "synthwave with gated drums, 110 bpm"), ("Night Drive", "dark outrun with arpeggios, 100 bpm"),
         ("Glass City", "glassy arpeggios over a slow 80 bpm groove"), ("Last Exit", "moody piano and tape hiss, 70 bpm")]
@@ -78,6 +78,18 @@ def test_clean_json_reply_stored_once_resume_and_fewer_tracks_make_no_call(serve
     rec3, _ = build(path)
     assert server.calls == 1
     assert tracks_of(rec3)[:2] == tracks_of(rec) and tracks_of(rec3)[2][1] == "Glass City"
+
+
+def test_a_changed_key_attempt_count_or_backoff_makes_no_call(server, tmp_path, monkeypatch):
+    """README: a changed timeout, attempt count or key makes no LLM call (they are transport)."""
+    server.add(chat(tracklist_json(FOUR)))
+    rec, _ = build(pipeline(tmp_path, server.base_url))
+    monkeypatch.setenv("ALBUMGEN_TEST_KEY", KEY + "-rotated")  # the same variable, a new key
+    rec2, _ = build(pipeline(tmp_path, server.base_url, max_attempts=7, backoff=2))
+    monkeypatch.setenv("ROTATED_KEY", KEY)  # the key moved to another variable
+    rec3, _ = build(pipeline(tmp_path, server.base_url, api_key_env="ROTATED_KEY", max_attempts=1))
+    assert server.calls == 1
+    assert rec.key == rec2.key == rec3.key and rec3.data == rec.data
 
 
 def test_a_crash_after_the_reply_never_pays_twice(server, tmp_path):

@@ -179,3 +179,66 @@ def test_auto_batch_size_on_cpu_is_capped_by_the_pending_takes():
     assert engine.batch_for_memory(20 * 2**30, medium, 100) == 18
     assert engine.batch_for_memory(75 * 2**30, medium, 100) == engine.MAX_BATCH  # an idle 80 GB card
     assert engine.batch_for_memory(2**30, medium, 100) == 1  # too little memory still tries one
+
+
+def test_a_second_round_in_the_process_gets_the_same_auto_batch(tmp_path, monkeypatch):
+    """pick's retry rounds render again in the same process with the kept loop: its cache
+    from the round before is memory this round can use, not memory in use. The GPU is
+    modelled: free memory is what the loop's caches leave of a card sized for 2 takes."""
+    from albumgen.models.fast import FastLoop
+
+    take = FastLoop(load_musicgen("tiny", "cpu")).kv_bytes_per_take(50, cfg=True)
+    card = int(2.5 * take / engine.GPU_MEMORY_SHARE)
+
+    def free_memory(device):
+        (_lm, loop), = engine._loaded.values()
+        return card - loop.held_bytes()
+
+    monkeypatch.setattr(engine, "_loaded", {})
+    monkeypatch.setattr(engine, "free_memory", free_memory)
+    album = build(tmp_path, {"takes": 2})  # 4 takes
+    build(tmp_path, {"takes": 3})  # a second round in this process: 2 more
+    (_lm, loop), = engine._loaded.values()
+    assert loop.held_bytes() > 0.5 * take  # the first round's cache was there to be counted
+    sizes = [e["batch_size"] for e in Manifest(album).events() if e["event"] == "render_batch_size"]
+    assert sizes == [2, 2]
+
+
+def test_a_refused_graph_capture_is_an_event_a_warning_and_on_the_progress_line(tmp_path, monkeypatch, caplog):
+    """Decoding without graphs is several times slower: a build must say so, not only log
+    one warning at capture time. (CPU stand-in graphs; the capture is refused.)"""
+    from albumgen.models.fast import FastLoop
+
+    class RefusingLoop(FastLoop):
+        def __init__(self, lm):
+            super().__init__(lm, bucket=8, graphs=True)
+
+        def _graph(self, st, length, s):
+            raise RuntimeError("CUDA error: operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(engine, "_loaded", {})
+    monkeypatch.setattr(engine, "FastLoop", RefusingLoop)
+    caplog.set_level(logging.INFO, logger="albumgen")
+    album = build(tmp_path, {"batch_size": 2})
+    off = [e for e in Manifest(album).events() if e["event"] == "render_graphs_off"]
+    assert [e["reason"] for e in off] == ["CUDA error: operation not permitted when stream is capturing"]
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("render: CUDA graphs are off (CUDA error: operation not permitted") for m in messages)
+    progress = [m for m in messages if m.startswith("render: ") and " takes, " in m]
+    assert progress[-1].endswith("ETA 0:00:00 (CUDA graphs off)")
+
+
+def test_a_set_batch_size_is_a_fixed_shape(tmp_path, monkeypatch, batched):
+    """batch_size 3 with 4 takes: the short second batch is padded to 3 takes, so every take
+    is computed in the same shape (on CUDA the kernels, and a take's last bits, follow the
+    row count); the records say so and the tokens are the batch-of-4 ones."""
+    monkeypatch.setattr(engine, "_loaded", {})
+    got = takes(build(tmp_path, {"batch_size": 3}))
+    assert sorted(got) == TAKES
+    assert {rec["batch"] for _, _, rec in got.values()} == {3}
+    assert {rec["torch"] for _, _, rec in got.values()} == {torch.__version__}  # what the last bits depend on
+    assert not any("gpu" in rec for _, _, rec in got.values())  # named on CUDA only
+    for unit, (codes, _, _) in got.items():
+        assert np.array_equal(codes, batched[unit][0]), unit
+    (_lm, loop), = engine._loaded.values()
+    assert [st.batch for st in loop._states.values()] == [3]  # one state: the short batch did not resize it

@@ -6,9 +6,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import recovery, registry
+from . import album_year, interrupt, recovery, registry
 from .config import PipelineBase, load_config
-from .errors import ConfigError, OutputError
+from .errors import ConfigError, OutputError, StageError
 from .hashing import sha256_json
 from .manifest import AlbumLock, Manifest
 from .naming import slugify
@@ -61,10 +61,8 @@ def select_stages(until: str | None, force: tuple[str, ...] = ()) -> list[Stage]
     for name in ([until] if until else []) + list(force):
         if name not in names:
             raise ConfigError(f"unknown stage {name!r}", f"use one of: {', '.join(names)}")
-    classes = registry.stage_classes()
-    if until:
-        classes = classes[: names.index(until) + 1]
-    return [cls() for cls in classes]
+    wanted = registry.upstream(until) if until else names
+    return [cls() for cls in registry.stage_classes() if cls.name in wanted]
 
 
 def plan_stage(stage: Stage, ctx: Context) -> list:
@@ -96,6 +94,7 @@ def _preflight(stages: list[Stage], ctx: Context) -> None:
     prompts file, a cover that is not there) stops the build here, with the manifest
     exactly as it was. Only plans: which units are done is the stages' own run's business."""
     for stage in stages:
+        stage.preflight(ctx)
         try:
             stage.plan(ctx)
         except NotReady:
@@ -109,6 +108,7 @@ def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = ()) -
     report = BuildReport(ctx.album_dir)
     with AlbumLock(manifest.dir):
         _preflight(stages, ctx)
+        album_year.pin(ctx.config, ctx.album_dir)  # the first build fixes an unset album.year
         _warn_damage(ctx)
         manifest.set_config_hash(sha256_json(ctx.config.model_dump(mode="json")))
         manifest.event("build_start", stages=[s.name for s in stages])
@@ -174,6 +174,7 @@ def _recover(stage: Stage, ctx: Context, pending: list) -> list:
 
 def _commit(stage: Stage, ctx: Context, done) -> None:
     manifest = ctx.manifest
+    check_outputs(stage, ctx, done)
     old = manifest.record(stage.name, done.unit.id)
     try:
         rec = manifest.commit(done.unit.key, stage.name, done.unit.id, done.outputs, done.data, done.seconds,
@@ -208,7 +209,25 @@ def _run_stage(stage: Stage, ctx: Context, rep: StageReport, force: bool) -> Non
         _commit(stage, ctx, done)
         manifest.event("unit_done", stage=stage.name, unit=done.unit.id, seconds=round(done.seconds, 3))
         rep.ran += 1
+        interrupt.check()  # a safe point: everything before it is recorded
     manifest.event("stage_done", stage=stage.name, seconds=round(time.monotonic() - t0, 3))
+
+
+def check_outputs(stage: Stage, ctx: Context, done) -> None:
+    """The worker checks the contract (luigi's complete() after run()): every output a unit
+    reports is a file inside the album folder before anything is recorded."""
+    root = ctx.album_dir.resolve()
+    if not done.outputs:
+        raise StageError(f"stage '{stage.name}' unit {done.unit.id} reported no outputs",
+                         "a bug in the stage: every unit must write at least one file")
+    for out in done.outputs:
+        path = Path(out) if Path(out).is_absolute() else ctx.album_dir / out
+        if not path.resolve().is_relative_to(root):
+            raise StageError(f"stage '{stage.name}' unit {done.unit.id} reported {out}, outside the album folder {root}",
+                             "a bug in the stage: outputs must be written under the album folder")
+        if not path.is_file():
+            raise StageError(f"stage '{stage.name}' unit {done.unit.id} reported {out}, which does not exist",
+                             "a bug in the stage: write each output before yielding the unit")
 
 
 def _prune_stale(stage: Stage, ctx: Context, live_ids: set[str]) -> None:

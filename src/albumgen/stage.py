@@ -1,20 +1,26 @@
-"""The stage contract (DESIGN.md): a named class with a config slice, declared inputs and
-outputs, that works in units. The runner owns skipping and committing; a stage only says
-what its units are and how to make them."""
+"""The stage contract (DESIGN.md, docs/architecture.md): a named class with a config slice,
+declared inputs and outputs (artifact types, read by the engine to order stages), that
+works in units. The runner owns skipping, recovering, checking and committing; a stage
+only says what its units are and how to make them."""
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Iterator, TypeVar
 
 from pydantic import BaseModel
 
+from .artifacts import Artifact, Artifacts
 from .hashing import unit_key
 
 if TYPE_CHECKING:
+    import click
+
     from .config import PipelineConfig
     from .manifest import Manifest
+
+C = TypeVar("C", bound=BaseModel)
 
 
 class NotReady(Exception):
@@ -54,28 +60,71 @@ class Context:
     log: logging.Logger
     progress: bool = True
 
-    def stage_config(self, name: str) -> Any:
-        return getattr(self.config, name)
-
     def path(self, rel: str) -> Path:
         return self.album_dir / rel
+
+    def work_dir(self, stage: str) -> Path:
+        """The folder a stage keeps its artifacts in (manifest/<its folder>), from the engine,
+        so no stage spells manifest paths by hand."""
+        from . import registry
+
+        return self.album_dir / "manifest" / registry.get(stage).folder
+
+    @property
+    def artifacts(self) -> Artifacts:
+        """Other stages' results as typed artifacts (Tracklist, Take, Pick, Master)."""
+        from . import registry
+
+        return Artifacts(self.manifest, registry.producers())
 
     def event(self, event: str, **fields: Any) -> None:
         self.manifest.event(event, **fields)
 
 
-class Stage:
+class Stage(Generic[C]):
+    """Subclass as `class PickStage(Stage[PickConfig])` with `Config = PickConfig`: the stage
+    then reads its own slice, typed, with `self.settings(ctx)`."""
+
     name: ClassVar[str]
     version: ClassVar[str] = "1"  # bump when the same inputs would now give other outputs
-    Config: ClassVar[type[BaseModel]]
-    needs: ClassVar[tuple[str, ...]] = ()
-    makes: ClassVar[tuple[str, ...]] = ()
-    # Globs (album-relative) of the JSON sidecars this stage writes with
+    Config: ClassVar[type[BaseModel] | None]  # None: configured by another stage's section
+    # What the stage reads and what it makes; the engine orders stages by these and checks
+    # that every need has a maker (registry.stage_classes).
+    needs: ClassVar[tuple[type[Artifact], ...]] = ()
+    makes: ClassVar[tuple[type[Artifact], ...]] = ()
+    # Artifacts of a *later* stage this stage also reads: render reads Pick for the extra
+    # takes pick asks for. Not an ordering edge; a new one may give this stage new units.
+    feedback: ClassVar[tuple[type[Artifact], ...]] = ()
+    folder: ClassVar[str] = ""  # under manifest/: where ctx.work_dir(name) points (default: name)
+    # Globs, relative to the work folder, of the JSON sidecars this stage writes with
     # recovery.write_sidecar: a lost record of such a unit is rebuilt from them.
     sidecars: ClassVar[tuple[str, ...]] = ()
 
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if not cls.__dict__.get("folder") and "name" in cls.__dict__:
+            cls.folder = cls.name
+
+    def settings(self, ctx: Context) -> C:
+        """This stage's config slice, as its own Config type (validated by config.py)."""
+        cfg = getattr(ctx.config, self.name)
+        assert isinstance(cfg, self.Config), f"{self.name}: config slice is {type(cfg).__name__}"
+        return cfg  # type: ignore[return-value]
+
+    @classmethod
+    def commands(cls) -> list["click.Command"]:
+        """CLI commands this stage brings (llm's register_commands, beets' Plugin.commands()):
+        the engine's CLI adds them without knowing the stage. Imported lazily by the stage, so
+        `import albumgen.stages` stays free of click work."""
+        return []
+
     def key(self, unit: Unit) -> str:
         return unit_key(self.name, self.version, unit.config, unit.inputs)
+
+    def preflight(self, ctx: Context) -> None:
+        """Check, before a build does any work, what no plan can: the machine has the device
+        asked for, a file the stage reads late (a cover) is what it claims. Raise an
+        AlbumgenError; the manifest is untouched at this point."""
 
     def plan(self, ctx: Context) -> list[Unit]:
         """Every unit this stage should have for the current config and inputs."""

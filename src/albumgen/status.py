@@ -1,17 +1,19 @@
-"""The status table: one row per track, one column per stage, from the manifest alone."""
+"""The status table: one row per track, one column per stage that reports on tracks, from
+the manifest alone. Titles come from the Tracklist artifact; the stages' own cells from
+their `status()` hook, so this module names no stage."""
 from __future__ import annotations
 
 from . import runner
-from .stage import Context, NotReady
+from .stage import Context, NotReady, Stage
 
 
 def album_status(ctx: Context) -> dict:
     stages = runner.select_stages(None)
-    cells = {s.name: s.status(ctx) for s in stages}
-    titles = cells.get("prompts", {})
-    rows = []
-    for tid, title in titles.items():
-        rows.append([tid, title] + [cells[s.name].get(tid, "-") for s in stages if s.name != "prompts"])
+    shown = [s for s in stages if type(s).status is not Stage.status]
+    cells = {s.name: s.status(ctx) for s in shown}
+    tracklist = ctx.artifacts.tracklist()
+    rows = [[t.id, t.title] + [cells[s.name].get(t.id, "-") for s in shown]
+            for t in (tracklist.tracks if tracklist else [])]
     summary = []
     for s in stages:
         try:
@@ -21,7 +23,6 @@ def album_status(ctx: Context) -> dict:
             continue
         done = sum(ctx.manifest.is_done(u.key, s.name, u.id) for u in units)
         summary.append(f"{s.name}: {done}/{len(units)} units done")
-    rec = ctx.manifest.record("prompts", "tracklist")
-    album = rec.data["album_title"] if rec else (ctx.config.album.title or ctx.album_dir.name)
-    return {"album": album, "columns": ["track", "title"] + [s.name for s in stages if s.name != "prompts"],
-            "rows": rows, "summary": summary}
+    album = tracklist.album_title if tracklist else (ctx.config.album.title or ctx.album_dir.name)
+    return {"album": album, "columns": ["track", "title"] + [s.name for s in shown], "rows": rows,
+            "summary": summary}

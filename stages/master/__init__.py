@@ -13,9 +13,12 @@ from pathlib import Path
 from typing import Iterator
 
 from albumgen import atomic
+from albumgen.album_year import album_year
+from albumgen.artifacts import Master, Pick, Take, Tracklist
 from albumgen.audio.io import read_audio
 from albumgen.errors import InputError
 from albumgen.hashing import sha256_file, sha256_json
+from albumgen.inputs import check_file
 from albumgen.naming import inside, track_filename, unique_names
 from albumgen.stage import Context, Done, NotReady, Stage, Unit
 
@@ -25,45 +28,48 @@ from .analysis import analyse
 from .config import MasterConfig
 from .tags import RG_REFERENCE, replaygain, tag_file
 
-REPORTS = "manifest/master"
-
-
-class MasterStage(Stage):
+class MasterStage(Stage[MasterConfig]):
     name = "master"
     version = "2"
     Config = MasterConfig
-    needs = ("pick",)
-    makes = ("mp3", "cover", "playlist")
+    needs = (Tracklist, Take, Pick)
+    makes = (Master,)
+
+    def preflight(self, ctx: Context) -> None:
+        cfg = self.settings(ctx)
+        if cfg.cover:  # read only after every take renders: check it before the first
+            covers.open_cover(ctx.base_dir / cfg.cover, cfg.cover).close()
 
     def plan(self, ctx: Context) -> list[Unit]:
-        cfg: MasterConfig = ctx.stage_config("master")
-        tracklist = ctx.manifest.record("prompts", "tracklist")
+        cfg = self.settings(ctx)
+        tracklist = ctx.artifacts.tracklist()
         if tracklist is None:
             raise NotReady("prompts")
-        tl, album = tracklist.data, ctx.config.album
+        tl, album = tracklist.model_dump(), ctx.config.album
         meta = {"album": tl["album_title"], "artist": album.artist, "album_artist": album.album_artist or album.artist,
-                "year": album.year, "genre": album.genre, "tracks": len(tl["tracks"])}
+                "year": album_year(ctx.config, ctx.album_dir), "genre": album.genre, "tracks": len(tl["tracks"])}
         chosen = [(t, *_chosen_take(ctx, t)) for t in tl["tracks"]]
         units: list[Unit] = []
         analysis = None
         if cfg.album_mode:
             analysis = self._unit(units, "analysis", cfg.model_dump(include=_ANALYSIS_FIELDS),
-                                  {t["id"]: take.outputs[wav].sha256 for t, pick, take, wav in chosen},
-                                  {t["id"]: wav for t, pick, take, wav in chosen})
+                                  {t["id"]: take.wav_sha256 for t, pick, take in chosen},
+                                  {t["id"]: take.wav for t, pick, take in chosen})
         cover_cfg = {"title": meta["album"], "artist": meta["artist"], "seed": album.seed, "file": cfg.cover}
         cover = self._unit(units, "cover", cover_cfg,
                            {"file": _cover_hash(ctx, cfg.cover)} if cfg.cover else {}, meta)
         ext = cfg.format
         names = unique_names([track_filename(t["n"], len(chosen), t["title"], ext) for t, *_ in chosen])
         track_cfg = cfg.model_dump(exclude={"cover"})
-        for (t, pick, take, wav), name in zip(chosen, names):
-            tags = {**meta, **t, "score": pick.data.get("score"), "take": pick.data["choice"],
-                    "seed": take.data.get("seed"), "model": take.data.get("model"),
-                    "revision": take.data.get("revision")}
-            inputs = {"take": take.outputs[wav].sha256, "cover": cover.key, "tags": sha256_json(tags)}
+        for (t, pick, take), name in zip(chosen, names):
+            extra = take.model_extra or {}
+            tags = {**meta, **t, "score": pick.score, "take": pick.choice, "seed": take.seed,
+                    "model": extra.get("model"), "revision": extra.get("revision")}
+            inputs = {"take": take.wav_sha256, "cover": cover.key, "tags": sha256_json(tags)}
             if analysis:
                 inputs["analysis"] = analysis.key
-            self._unit(units, t["id"], {**track_cfg, "file": name}, inputs, {"tags": tags, "wav": wav, "file": name})
+            self._unit(units, t["id"], {**track_cfg, "file": name}, inputs,
+                       {"tags": tags, "wav": take.wav, "file": name})
         self._unit(units, "album", {**track_cfg, "slug": ctx.album_dir.name},
                    {"tracks": sha256_json([u.key for u in units])}, {"meta": meta, "ids": [t["id"] for t, *_ in chosen]})
         return units
@@ -76,7 +82,7 @@ class MasterStage(Stage):
         return unit
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
-        cfg: MasterConfig = ctx.stage_config("master")
+        cfg = self.settings(ctx)
         for unit in units:
             t0 = time.monotonic()
             make = {"analysis": self._analysis, "cover": self._cover, "album": self._album}.get(unit.id, self._track)
@@ -85,7 +91,7 @@ class MasterStage(Stage):
 
     def _analysis(self, ctx: Context, cfg: MasterConfig, unit: Unit):
         data = analyse({tid: _in_album(ctx, wav) for tid, wav in unit.payload.items()}, cfg)
-        path = inside(ctx.path(REPORTS), "analysis.json")
+        path = inside(ctx.work_dir(self.name), "analysis.json")
         atomic.write_json(path, data)
         ctx.log.info("Album loudness %s LUFS: %+.2f dB on every track", data["loudness"], data["gain_db"])
         return [path], data
@@ -93,7 +99,7 @@ class MasterStage(Stage):
     def _cover(self, ctx: Context, cfg: MasterConfig, unit: Unit):
         meta = unit.payload
         if cfg.cover:
-            img = covers.user_cover(ctx.base_dir / cfg.cover)
+            img = covers.user_cover(ctx.base_dir / cfg.cover, cfg.cover)
         else:
             img = covers.generated_cover(meta["album"], meta["artist"], ctx.config.album.seed)
         path = inside(ctx.album_dir, "cover.jpg")
@@ -123,7 +129,7 @@ class MasterStage(Stage):
                 "seed": tags["seed"], "model": tags["model"], "revision": tags["revision"], "take": tags["take"],
                 "score": tags["score"], "replaygain": tags["replaygain"],
                 **m}
-        report = inside(ctx.path(REPORTS), f"{unit.id}.json")
+        report = inside(ctx.work_dir(self.name), f"{unit.id}.json")
         atomic.write_json(report, data)
         # A silent take has no integrated loudness (None): say so rather than fail to log.
         loudness = "silent" if m["loudness"] is None else f"{m['loudness']:.2f} LUFS"
@@ -161,15 +167,14 @@ def _replaygain(cfg: MasterConfig, m: dict, album: dict | None) -> dict:
             "reference": f"{RG_REFERENCE:.1f} LUFS"}
 
 
-def _chosen_take(ctx: Context, t: dict):
-    pick = ctx.manifest.record("pick", t["id"])
+def _chosen_take(ctx: Context, t: dict) -> tuple[Pick, Take]:
+    pick = ctx.artifacts.pick(t["id"])
     if pick is None:
         raise NotReady("pick")
-    wav = pick.data["wav"]
-    take = ctx.manifest.record("render", f"{t['id']}/take-{pick.data['choice']}")
-    if take is None or wav not in take.outputs:
+    take = ctx.artifacts.take(t["id"], pick.choice)
+    if take is None or take.wav != pick.wav:
         raise NotReady("render")
-    return pick, take, wav
+    return pick, take
 
 
 def _in_album(ctx: Context, rel: str) -> Path:
@@ -181,6 +186,6 @@ def _in_album(ctx: Context, rel: str) -> Path:
 
 def _cover_hash(ctx: Context, rel: str) -> str:
     path = ctx.base_dir / rel
-    if not path.is_file():
-        raise InputError(f"master.cover: {rel} not found", "check the path; it is relative to the pipeline file")
+    check_file(path, f"master.cover: {rel}", max_bytes=covers.MAX_COVER_BYTES,
+               missing=(f"master.cover: {rel} not found", "check the path; it is relative to the pipeline file"))
     return sha256_file(path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Iterator
 
+from albumgen.artifacts import Pick, Take, TakeAudio, Tracklist, parse_take_id
 from albumgen.audio.io import read_audio
 from albumgen.hashing import sha256_json
 from albumgen.recovery import write_sidecar
@@ -21,49 +22,51 @@ from .learned import LearnedScorers, availability
 from .scoring import SCHEMA_VERSION, score_group
 
 
-class PickStage(Stage):
+class PickStage(Stage[PickConfig]):
     name = "pick"
     version = "3"  # 3: dull, dropout, stuck and hum checks (every pick is rescored)
     Config = PickConfig
-    needs = ("take",)
-    makes = ("pick",)
+    needs = (Tracklist, Take, TakeAudio)  # TakeAudio: a take's audio decoded again (render.decoder)
+    makes = (Pick,)
+    folder = "picks"
     # overrides.json has no recovery block, so the glob may match it: it is ignored.
-    sidecars = ("manifest/picks/*.json",)
+    sidecars = ("*.json",)
 
     def plan(self, ctx: Context) -> list[Unit]:
-        tracklist = ctx.manifest.record("prompts", "tracklist")
+        tracklist = ctx.artifacts.tracklist()
         if tracklist is None:
             raise NotReady("prompts")
         by_track: dict[str, dict[str, str]] = {}
         joins: dict[str, dict[str, list[float]]] = {}  # where each take's windows meet
-        for rec in ctx.manifest.records("render"):
-            tid = rec.unit.split("/")[0]
-            wav = next((rel for rel in rec.outputs if rel.endswith(".wav")), None)
-            if wav:
-                by_track.setdefault(tid, {})[wav] = rec.outputs[wav].sha256
-                if rec.data.get("joins"):
-                    joins.setdefault(tid, {})[wav] = list(rec.data["joins"])
-        cfg: PickConfig = ctx.stage_config("pick")
+        for take in ctx.artifacts.takes():
+            if take.wav:
+                by_track.setdefault(take.track, {})[take.wav] = take.wav_sha256
+                if take.joins:
+                    joins.setdefault(take.track, {})[take.wav] = list(take.joins)
+        cfg = self.settings(ctx)
         # Whether weights are here is part of the key: weights downloaded later rescore.
         config = {**cfg.model_dump(), "learned": {k: v is None for k, v in availability(cfg, ctx.base_dir).items()}}
         manual = overrides.load(ctx.album_dir)
+        more = overrides.load_more(ctx.album_dir)
         units = []
-        for track in tracklist.data["tracks"]:
-            takes = by_track.get(track["id"])
+        for track in tracklist.tracks:
+            takes = by_track.get(track.id)
             if not takes:
                 raise NotReady("render")
             inputs = dict(takes)
-            if track["id"] in manual:
-                inputs["override"] = sha256_json({"take": manual[track["id"]]})
-            if track["id"] in joins:
-                inputs["joins"] = sha256_json(joins[track["id"]])
-            units.append(Unit(id=track["id"], config=config, inputs=inputs,
-                              payload={"track": track, "manual": manual.get(track["id"]),
-                                       "joins": joins.get(track["id"], {})}))
+            if track.id in manual:
+                inputs["override"] = sha256_json({"take": manual[track.id]})
+            if more.get(track.id):
+                inputs["more_takes"] = sha256_json({"more": more[track.id]})
+            if track.id in joins:
+                inputs["joins"] = sha256_json(joins[track.id])
+            units.append(Unit(id=track.id, config=config, inputs=inputs,
+                              payload={"track": track.model_dump(), "manual": manual.get(track.id),
+                                       "more": more.get(track.id, 0), "joins": joins.get(track.id, {})}))
         return units
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
-        cfg: PickConfig = ctx.stage_config("pick")
+        cfg = self.settings(ctx)
         learned = LearnedScorers(cfg, ctx.base_dir, ctx.log)
         for unit in units:
             t0 = time.monotonic()
@@ -77,7 +80,7 @@ class PickStage(Stage):
             result = {"schema_version": SCHEMA_VERSION, "track": unit.id, "prompt": track.get("prompt"),
                       **data, "skipped": res.skipped, "errors": res.errors, "weights": cfg.weights.model_dump(),
                       "hard_checks": cfg.hard_checks, "takes": takes}
-            path = ctx.path(f"manifest/picks/{unit.id}.json")
+            path = ctx.work_dir(self.name) / f"{unit.id}.json"
             # A sidecar: a lost pick record (it holds the retry rounds) is rebuilt from it.
             write_sidecar(path, result, self.name, unit, [], ctx.album_dir, record_keys=list(data))
             yield Done(unit, [path], data=data, seconds=time.monotonic() - t0)
@@ -87,17 +90,22 @@ class PickStage(Stage):
             from albumgen.errors import StageError
 
             raise StageError(f"pick: no take of {unit.id} could be read", "rerun the build to render them again")
-        prev = ctx.manifest.record("pick", unit.id)
+        prev = ctx.artifacts.pick(unit.id)
         # Never give back takes already asked for: render would prune them, and their
         # records with them, and the next build would ask again.
-        extra = int(prev.data.get("extra_takes", 0)) if prev else 0
-        rounds = int(prev.data.get("retry_rounds", 0)) if prev else 0
+        extra = prev.extra_takes if prev else 0
+        rounds = prev.retry_rounds if prev else 0
+        # Takes a person asked for (`albumgen pick --more`, the review page) since the last
+        # pick: added once, like a retry round's, and never taken back.
+        asked_before = prev.more_takes if prev else 0
+        asked = max(0, unit.payload["more"] - asked_before)
+        extra += asked
         best = takes[auto]
         all_rejected = all(t["rejects"] for t in takes)
         # Render has exactly render.takes + extra_takes for the track by now (it prunes the
         # rest), so asking for this many more is what its next plan will make.
         rendered = sum(rel.endswith(".wav") for rel in unit.inputs)
-        wants = rendered
+        wants = rendered + asked
         manual = unit.payload["manual"]
         chosen = next((t for t in takes if t["take"] == manual), None) if manual else None
         if manual and chosen is None:
@@ -109,7 +117,7 @@ class PickStage(Stage):
         elif all_rejected and rounds < cfg.max_rounds and cfg.retry_takes > 0:
             extra += cfg.retry_takes
             rounds += 1
-            wants = rendered + cfg.retry_takes
+            wants += cfg.retry_takes
             ctx.log.info("Pick: every take of %s failed the hard checks; asking for %d more (round %d of %d)",
                          unit.id, cfg.retry_takes, rounds, cfg.max_rounds)
         elif all_rejected:
@@ -119,33 +127,35 @@ class PickStage(Stage):
             ctx.log.info("Pick: %s take %d (score %.2f)", unit.id, best["take"], best["score"])
         return {"choice": best["take"], "wav": best["wav"], "score": best["score"], "all_rejected": all_rejected,
                 "manual": chosen is not None, "extra_takes": extra, "retry_rounds": rounds, "wants_takes": wants,
-                "rejects": best["rejects"]}
+                "more_takes": max(asked_before, unit.payload["more"]), "rejects": best["rejects"]}
 
     def wants_another_round(self, ctx: Context) -> bool:
         rendered: dict[str, int] = {}
-        for rec in ctx.manifest.records("render"):
-            tid = rec.unit.split("/")[0]
-            rendered[tid] = rendered.get(tid, 0) + 1
-        return any(r.data.get("wants_takes", 0) > rendered.get(r.unit, 0) for r in ctx.manifest.records("pick"))
+        for take in ctx.artifacts.takes():
+            rendered[take.track] = rendered.get(take.track, 0) + 1
+        return any(p.wants_takes > rendered.get(p.track, 0) for p in ctx.artifacts.picks())
 
-    # The library behind `albumgen pick` and `albumgen score`, reached through the registry.
+    @classmethod
+    def commands(cls) -> list:
+        from .cli import pick, score
+
+        return [pick, score]
+
     @staticmethod
     def set_choice(ctx: Context, track: str, take: int | None) -> tuple[dict, int | None]:
+        """A person's choice for a track (a take, or None: the picker decides), as `albumgen
+        pick` makes it; the review page reaches it through the registry."""
         from .manual import set_choice
 
         return set_choice(ctx, track, take)
 
     @staticmethod
-    def describe(ctx: Context, track: str) -> dict:
-        from .manual import describe
+    def request_takes(ctx: Context, track: str, count: int) -> tuple[dict, int]:
+        """`count` more takes of a track at the next build, as `albumgen pick --more` asks;
+        the review page reaches it through the registry."""
+        from .manual import request_takes
 
-        return describe(ctx, track)
-
-    @staticmethod
-    def score_files(paths: list, cfg: PickConfig | None = None, prompt: str | None = None, log=None) -> dict:
-        from .scoring import score_files
-
-        return score_files(paths, cfg, prompt, log)
+        return request_takes(ctx, track, count)
 
     def status(self, ctx: Context) -> dict[str, str]:
         cells = {}
@@ -160,4 +170,6 @@ class PickStage(Stage):
 
 
 def take_number(rel: str) -> int:
-    return int(rel.rsplit("take-", 1)[1].split(".")[0])
+    """The take number of a take's file path, ".../t03/take-2.wav" -> 2."""
+    folder, name = rel.rsplit("/", 2)[-2:]
+    return parse_take_id(f"{folder}/{name.split('.')[0]}")[1]

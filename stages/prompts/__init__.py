@@ -4,26 +4,33 @@ from __future__ import annotations
 import time
 from typing import Iterator
 
+from albumgen.artifacts import Tracklist
 from albumgen.hashing import sha256_file
 from albumgen.recovery import write_sidecar
 from albumgen.stage import Context, Done, Stage, Unit
 
 from .config import PromptsConfig
+from .parse import parse_file
 from .sources import gather
 
-TRACKLIST = "manifest/prompts/tracklist.json"
+TRACKLIST = "tracklist.json"  # in the stage's work folder
 
 
-class PromptsStage(Stage):
+class PromptsStage(Stage[PromptsConfig]):
     name = "prompts"
     version = "2"  # 2: the full cleaner, titles from sources, stored LLM replies
     Config = PromptsConfig
     needs = ()
-    makes = ("tracklist",)
+    makes = (Tracklist,)
     sidecars = (TRACKLIST,)
 
+    def preflight(self, ctx: Context) -> None:
+        cfg = self.settings(ctx)
+        if cfg.source == "file":  # a file that is not text fails here, before anything runs
+            parse_file(cfg.resolve_file(ctx.base_dir), f"prompts.file: {cfg.file}")
+
     def plan(self, ctx: Context) -> list[Unit]:
-        cfg: PromptsConfig = ctx.stage_config("prompts")
+        cfg = self.settings(ctx)
         album = ctx.config.album
         # Only what shapes the tracklist: never the key, its variable's name, timeouts or
         # retry settings, so changing those never re-asks the LLM.
@@ -37,13 +44,15 @@ class PromptsStage(Stage):
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
         for unit in units:
             t0 = time.monotonic()
-            tracklist, stored_replies = gather(ctx)
-            path = ctx.path(TRACKLIST)
+            tracklist, stored_replies = gather(ctx, self.settings(ctx))
+            path = ctx.work_dir(self.name) / TRACKLIST
             # A sidecar: a lost record is rebuilt from it, so the LLM is never asked twice.
             write_sidecar(path, tracklist, self.name, unit, stored_replies, ctx.album_dir)
             ctx.log.info("Tracklist: %r, %d tracks", tracklist["album_title"], len(tracklist["tracks"]))
             yield Done(unit, [path, *stored_replies], data=tracklist, seconds=time.monotonic() - t0)
 
-    def status(self, ctx: Context) -> dict[str, str]:
-        rec = ctx.manifest.record("prompts", "tracklist")
-        return {t["id"]: t["title"] for t in rec.data["tracks"]} if rec else {}
+    @classmethod
+    def commands(cls) -> list:
+        from .cli import prompts
+
+        return [prompts]

@@ -8,17 +8,18 @@ from typing import Iterator
 
 import numpy as np
 
-from albumgen import atomic
+from albumgen import atomic, interrupt
 from albumgen.audio.io import write_wav
 from albumgen.errors import ModelError
 from albumgen.models.decode import Sampling
-from albumgen.models.fast import FastLoop, delays
+from albumgen.models.fast import FastLoop, delays, is_out_of_memory
 from albumgen.models.musicgen import decode_tokens, load_musicgen
 from albumgen.models.tiny import PRESETS
 from albumgen.models.windows import Windows, generate_long
 from albumgen.recovery import write_sidecar
 from albumgen.stage import Context, Done, Unit
 
+from .config import RenderConfig
 from .progress import Progress
 
 MAX_BATCH = 64  # past this a step is compute-bound: bigger batches only add latency
@@ -27,19 +28,30 @@ GPU_MEMORY_SHARE = 0.8  # of free memory for the caches; the rest for weights' w
 
 
 def generate_takes(loop: FastLoop, prompts: list[str], seeds: list[int], frames: int, sampling: Sampling,
-                   windows: Windows, on_step=None):
+                   windows: Windows, on_step=None, rows: int | None = None, intro=None):
     """One batch of takes' tokens. A module-level seam: the OOM test wraps it."""
-    return generate_long(loop, prompts, seeds, frames, sampling, windows, on_step)
+    return generate_long(loop, prompts, seeds, frames, sampling, windows, on_step, rows=rows, intro=intro)
 
 
 def auto_batch_size(loop: FastLoop, window_frames: int, cfg_on: bool, pending: int) -> int:
     """Takes per batch from free accelerator memory and the KV cache bytes a take needs."""
+    # An earlier round's cache (pick's retry rounds render again in this process) is memory
+    # this round can use: measured while it is held, a second round would get a smaller batch.
+    loop.reset()
+    free = free_memory(loop.device)
+    if free is None:
+        return max(1, min(CPU_BATCH, pending))
+    return batch_for_memory(free, loop.kv_bytes_per_take(window_frames, cfg=cfg_on), pending)
+
+
+def free_memory(device) -> int | None:
+    """Free accelerator bytes, None off CUDA. A module-level seam: tests model a device with it."""
     import torch
 
-    if loop.device.type != "cuda":
-        return max(1, min(CPU_BATCH, pending))
-    free, _total = torch.cuda.mem_get_info(loop.device)
-    return batch_for_memory(free, loop.kv_bytes_per_take(window_frames, cfg=cfg_on), pending)
+    if device.type != "cuda":
+        return None
+    torch.cuda.empty_cache()  # blocks the caching allocator keeps are free for the new cache
+    return torch.cuda.mem_get_info(device)[0]
 
 
 def batch_for_memory(free_bytes: int, take_bytes: int, pending: int) -> int:
@@ -54,11 +66,10 @@ def model_source(model: str, base_dir: Path) -> str:
     return model
 
 
-def render_units(ctx: Context, units: list[Unit]) -> Iterator[Done]:
+def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator[Done]:
     import torch
 
-    cfg = ctx.stage_config("render")
-    lm, loop = _load(model_source(cfg.model, ctx.base_dir), cfg.device, cfg.dtype)
+    lm, loop = _load(model_source(cfg.model, ctx.base_dir), cfg.device, cfg.dtype, cfg.backend)
     rate = lm.frame_rate
     frames = max(1, int(round(cfg.duration * rate)))
     windows = Windows(max_frames=int(round(cfg.max_window * rate)), stride_frames=int(round(cfg.extend_stride * rate)))
@@ -67,21 +78,34 @@ def render_units(ctx: Context, units: list[Unit]) -> Iterator[Done]:
     batch = cfg.batch_size if isinstance(cfg.batch_size, int) else \
         auto_batch_size(loop, window_frames, cfg.cfg > 1, len(units))
     steps = windows.steps(frames, max(delays(lm.num_codebooks, lm.channels)))
+    intro = None
+    if cfg.intro:
+        from albumgen.models.reference import intro_codes
+
+        from .config import resolve_audio
+
+        intro = intro_codes(lm, resolve_audio(ctx.base_dir, cfg.intro, "render.intro"), frames, windows.max_frames)
     progress = Progress(len(units), frames / rate, ctx.progress, ctx.log)
     ctx.event("render_batch_size", batch_size=batch, auto=cfg.batch_size == "auto", device=lm.device)
+    # A set batch size is a fixed shape: a short batch is padded to it, so on CUDA (where the
+    # kernels depend on the row count) a take renders the same in any round, resume or worker.
+    fixed = cfg.batch_size != "auto"
+    graphs_told = False
     start = 0
     while start < len(units):
         group = units[start:start + batch]
+        rows = batch if fixed else len(group)
         t0 = time.monotonic()
         try:
             codes = generate_takes(loop, [u.payload["prompt"] for u in group], [u.payload["seed"] for u in group],
                                    frames, sampling, windows,
-                                   on_step=lambda done, n=len(group): progress.batch_step(n, done / steps))
+                                   on_step=lambda done, n=len(group): _step(progress, n, done / steps),
+                                   rows=rows, intro=intro)
             # One take at a time: batched convolutions round differently, and a take's audio
             # must be exactly what decoding its saved tokens alone gives back.
-            audio = [decode_tokens(lm, codes[i:i + 1])[0] for i in range(len(group))]
+            audio = [decode(lm, codes[i:i + 1])[0] for i in range(len(group))]
         except (torch.OutOfMemoryError, RuntimeError) as e:
-            if not _out_of_memory(e):
+            if not is_out_of_memory(e):
                 raise
             if len(group) == 1:
                 raise ModelError(f"render: out of memory with one take of {cfg.model} on {lm.device}",
@@ -94,21 +118,34 @@ def render_units(ctx: Context, units: list[Unit]) -> Iterator[Done]:
             ctx.event("render_oom", batch_size=batch, failed_batch=len(group))
             ctx.log.warning("render: out of memory at batch %d, going on with batch %d", len(group), batch)
             continue
+        if loop.graphs_off and not graphs_told:
+            graphs_told = _tell_graphs_off(ctx, loop, progress)
         seconds = (time.monotonic() - t0) / len(group)
         for i, unit in enumerate(group):
-            yield _save_take(ctx, lm, unit, codes[i], audio[i], frames, seconds, len(group), cfg,
+            yield _save_take(ctx, lm, unit, codes[i], audio[i], frames, seconds, rows, cfg,
                              joins=window_joins(windows, frames, rate))
         start += len(group)
         progress.takes_done(len(group))
 
 
+def _step(progress: Progress, n: int, share: float) -> None:
+    progress.batch_step(n, share)
+    interrupt.check()  # Ctrl-C mid-batch: only the batch in flight is lost, never a recorded take
+
+
 _loaded: dict = {}
 
 
-def _load(source: str, device: str, dtype: str) -> tuple:
+def _load(source: str, device: str, dtype: str, backend: str = "transformers") -> tuple:
     """The model and its loop, kept for the build's later rounds (pick may ask for more
     takes): loading a real checkpoint takes longer than rendering a few takes."""
-    key = (source, device, dtype)
+    key = (source, device, dtype, backend)
+    if key not in _loaded and backend == "audiocraft":
+        from albumgen.models.audiocraft_backend import AudioCraftLoop, load_audiocraft
+
+        _loaded.clear()
+        lm = load_audiocraft(source, device, dtype)
+        _loaded[key] = (lm, AudioCraftLoop(lm))
     if key not in _loaded:
         _loaded.clear()  # one model in memory at a time
         lm = load_musicgen(source, device, dtype)
@@ -119,11 +156,22 @@ def _load(source: str, device: str, dtype: str) -> tuple:
     return _loaded[key]
 
 
-def _out_of_memory(e: Exception) -> bool:
-    # CUDA raises torch.OutOfMemoryError; MPS a RuntimeError that says so.
-    import torch
+def decode(lm, codes):
+    """Audio of tokens through the EnCodec of the backend that made them."""
+    if getattr(lm, "backend", "transformers") == "audiocraft":
+        from albumgen.models.audiocraft_backend import decode_tokens as decode_audiocraft
 
-    return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
+        return decode_audiocraft(lm, codes)
+    return decode_tokens(lm, codes)
+
+
+def _tell_graphs_off(ctx: Context, loop: FastLoop, progress: Progress) -> bool:
+    """A refused graph capture leaves the render several times slower: say so in the events,
+    the log and the progress line, not only in one warning at capture time."""
+    ctx.event("render_graphs_off", reason=loop.graphs_off)
+    ctx.log.warning("render: CUDA graphs are off (%s); decoding eagerly, several times slower", loop.graphs_off)
+    progress.note = "CUDA graphs off"
+    return True
 
 
 def window_joins(windows: Windows, frames: int, rate: float) -> list[float]:
@@ -135,19 +183,26 @@ def window_joins(windows: Windows, frames: int, rate: float) -> list[float]:
 def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds: float, batch: int, cfg,
                joins: list[float] | None = None) -> Done:
     p = unit.payload
-    folder = ctx.path(f"manifest/takes/{p['track']}")
+    folder = ctx.work_dir("render") / p["track"]
     wav = folder / f"take-{p['take']}.wav"
     codes_path = folder / f"take-{p['take']}.codes"
     meta_path = folder / f"take-{p['take']}.json"
     write_wav(wav, audio.numpy().T, lm.sample_rate)
-    with atomic.atomic_path(codes_path) as tmp:
+    with atomic.atomic_path(codes_path, need=codes.numel() * 2 + 128) as tmp:
         with open(tmp, "wb") as f:
             np.save(f, codes.cpu().numpy().astype(np.int16))
     meta = {"track": p["track"], "take": p["take"], "seed": p["seed"], "prompt": p["prompt"],
-            "model": lm.model_id, "revision": lm.revision, "sample_rate": lm.sample_rate,
+            "backend": cfg.backend, "model": lm.model_id, "revision": lm.revision, "sample_rate": lm.sample_rate,
             "channels": lm.channels, "frames": frames, "seconds": round(seconds, 3), "batch": batch,
             "sampling": {"top_k": cfg.top_k, "top_p": cfg.top_p, "temperature": cfg.temperature, "cfg": cfg.cfg},
             "device": lm.device, "dtype": str(lm.dtype).replace("torch.", ""), "joins": joins or []}
+    # What a take's last bits depend on besides the seed (README, Reproducibility): the kernels
+    # of this torch build and, on CUDA, of this GPU model, at this batch size.
+    import torch
+
+    meta["torch"] = torch.__version__
+    if lm.device.startswith("cuda"):
+        meta["gpu"] = torch.cuda.get_device_name(lm.device)
     # Last, with the hashes of the audio and tokens: the sidecar that proves this take if
     # its record is ever lost (albumgen.recovery).
     hashes = write_sidecar(meta_path, meta, "render", unit, [wav, codes_path], ctx.album_dir)

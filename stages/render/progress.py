@@ -28,6 +28,7 @@ class Progress:
         self.clock = clock
         self.t0 = clock()
         self._last = 0.0
+        self.note = ""  # a condition worth seeing on every line (e.g. CUDA graphs off)
         self.lines: list[str] = []
 
     def line(self) -> str:
@@ -36,7 +37,8 @@ class Progress:
         rate = audio / elapsed
         left = (self.total - self.done - self.partial) * self.take_seconds
         eta = _hms(left / rate) if rate > 0 else "?"
-        return f"render: {self.done}/{self.total} takes, {rate:.2f} audio s/s, ETA {eta}"
+        note = f" ({self.note})" if self.note else ""
+        return f"render: {self.done}/{self.total} takes, {rate:.2f} audio s/s, ETA {eta}{note}"
 
     def batch_step(self, batch: int, fraction: float) -> None:
         """Called during a batch: `fraction` of its `batch` takes is generated."""

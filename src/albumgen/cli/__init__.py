@@ -4,10 +4,13 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
+from pathlib import Path
 
 import click
 
-from ..errors import AlbumgenError
+from ..atomic import DISK_FULL, disk_full
+from ..errors import AlbumgenError, OutputError
+from ..interrupt import Interrupted
 
 log = logging.getLogger("albumgen")
 
@@ -20,13 +23,19 @@ class AlbumgenGroup(click.Group):
             log.debug("%s", traceback.format_exc())
             click.echo(f"Error: {e}", err=True)
             ctx.exit(e.exit_code)
+        except Interrupted as e:
+            click.echo(f"Interrupted: {e}", err=True)
+            ctx.exit(130)
         except KeyboardInterrupt:
-            click.echo("Error: interrupted (finished units are kept: run the same command to resume)", err=True)
+            click.echo("Interrupted: finished units are kept; run the same command again to resume", err=True)
             ctx.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as e:  # a bug: say so in one line, the traceback goes to --verbose
             log.debug("%s", traceback.format_exc())
+            if isinstance(e, OSError) and e.errno in DISK_FULL:  # a full disk is not a bug
+                click.echo(f"Error: {disk_full(e, Path(e.filename) if e.filename else None)}", err=True)
+                ctx.exit(OutputError.exit_code)
             click.echo(f"Error: internal error: {type(e).__name__}: {e} (rerun with --verbose and report it)", err=True)
             ctx.exit(70)
 
@@ -49,14 +58,15 @@ def main(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from . import build, init, repair, status  # noqa: F401  (each adds its command to `main`)
+    from .. import registry
+    from . import build, init, repair, review, status  # noqa: F401  (each adds its command to `main`)
 
-    for extra in ("prompts", "pick", "score"):
-        try:
-            __import__(f"{__name__}.{extra}")
-        except ModuleNotFoundError as e:
-            if e.name != f"{__name__}.{extra}":
-                raise
+    # Stages bring their own commands (pick, score, prompts...): the CLI names none of them.
+    for stage in registry.stage_classes():
+        for command in stage.commands():
+            if command.name in main.commands:
+                raise RuntimeError(f"stage {stage.name} adds a command {command.name!r} that exists already")
+            main.add_command(command)
 
 
 _register()

@@ -29,6 +29,16 @@ from .decode import Sampling, encode_text, filter_logits, undelay
 log = logging.getLogger("albumgen")
 
 TEXT_BUCKET = 32  # text lengths pad up to this, so one captured graph serves many prompts
+# Allocation failures that do not say "out of memory": a GEMM or convolution whose workspace
+# did not fit. They are memory, to be met by a smaller batch, not a refused graph capture.
+_ALLOC_FAILED = ("CUBLAS_STATUS_ALLOC_FAILED", "CUDNN_STATUS_ALLOC_FAILED", "cudaErrorMemoryAllocation")
+
+
+def is_out_of_memory(e: BaseException) -> bool:
+    """CUDA's OutOfMemoryError, MPS's RuntimeError that says so, and cuBLAS/cuDNN's own words."""
+    text = str(e)
+    return isinstance(e, torch.OutOfMemoryError) or "out of memory" in text.lower() or \
+        any(word in text for word in _ALLOC_FAILED)
 
 
 def delays(num_codebooks: int, channels: int) -> list[int]:
@@ -36,9 +46,37 @@ def delays(num_codebooks: int, channels: int) -> list[int]:
     return [k // 2 if channels == 2 else k for k in range(num_codebooks)]
 
 
+def _fuse(params: list[torch.Tensor], stack: bool = False) -> torch.Tensor:
+    """params back to back in one tensor (concatenated, or stacked along a new first dim),
+    with each parameter then made a view of its part: the fused tensor is the only copy, and
+    the modules (transformers' own forward, generate) read the same memory. Parameters that
+    are already consecutive parts of one storage (a second FastLoop on the same model) are
+    viewed as one tensor without a copy."""
+    parts = [p.detach() for p in params]
+    first = parts[0]
+    offset, consecutive = first.storage_offset(), True
+    for p in parts:
+        consecutive &= p.is_contiguous() and p.untyped_storage().data_ptr() == first.untyped_storage().data_ptr() \
+            and p.storage_offset() == offset
+        offset += p.numel()
+    shape = (len(parts), *first.shape) if stack else (sum(p.shape[0] for p in parts), *first.shape[1:])
+    if consecutive:
+        strides = [1]
+        for n in reversed(shape[1:]):
+            strides.insert(0, strides[0] * n)
+        return first.as_strided(shape, strides, first.storage_offset())
+    fused = torch.stack(parts) if stack else torch.cat(parts)
+    start = 0
+    for i, p in enumerate(params):
+        p.data = fused[i] if stack else fused[start:start + p.shape[0]]
+        start += p.shape[0]
+    return fused
+
+
 class _Weights:
     """The decoder's weights regrouped for one-row steps: fused q/k/v, stacked embeddings
-    and heads (one GEMM for all codebooks instead of one per codebook)."""
+    and heads (one GEMM for all codebooks instead of one per codebook). Fused in place
+    (_fuse): a second copy would cost 0.7 GB of memory for medium, 1.2 GB for large."""
 
     def __init__(self, lm):
         dec = lm.model.decoder
@@ -52,10 +90,10 @@ class _Weights:
         self.vocab = cfg.vocab_size
         self.codebooks = cfg.num_codebooks
         with torch.no_grad():
-            self.emb = torch.stack([e.weight for e in core.embed_tokens])  # (K, V+1, D)
-            self.qkv = [torch.cat([l.self_attn.q_proj.weight, l.self_attn.k_proj.weight,
-                                   l.self_attn.v_proj.weight]) for l in self.layers]
-            self.heads = torch.cat([h.weight for h in dec.lm_heads])  # (K*V, D)
+            self.emb = _fuse([e.weight for e in core.embed_tokens], stack=True)  # (K, V+1, D)
+            self.qkv = [_fuse([l.self_attn.q_proj.weight, l.self_attn.k_proj.weight, l.self_attn.v_proj.weight])
+                        for l in self.layers]
+            self.heads = _fuse([h.weight for h in dec.lm_heads])  # (K*V, D)
         self.kidx = torch.arange(self.codebooks, device=self.emb.device).view(1, -1, 1)
 
     def positions(self, n: int) -> torch.Tensor:
@@ -84,6 +122,12 @@ class _State:
     pos: torch.Tensor  # (1,) input position of the next step
     offset: torch.Tensor  # (1,) absolute frame of position 0, so windows get fresh noise
     graphs: dict = field(default_factory=dict)
+    # Its own graph memory pool: capturing a new state's graphs into the pool of graphs that
+    # were just freed with the old state is a known allocator assertion.
+    pool: object = None
+
+    def nbytes(self) -> int:
+        return sum(t.nbytes for t in vars(self).values() if isinstance(t, torch.Tensor))
 
 
 class FastLoop:
@@ -99,12 +143,17 @@ class FastLoop:
         self.pad = lm.model.decoder.config.pad_token_id
         self.counters = noise.token_counters(self.w.codebooks, self.w.vocab, self.device)
         self._states: dict = {}
-        self._pool = None
+        self.graphs_off: str | None = None  # why capture was refused, once it was
 
     def reset(self) -> None:
-        """Drop caches and graphs (after an OOM, before retrying with a smaller batch)."""
+        """Drop caches and graphs (after an OOM, before measuring free memory for a batch)."""
+        for st in self._states.values():
+            st.graphs.clear()  # graphs first: they point into the state's tensors and pool
         self._states.clear()
-        self._pool = None
+
+    def held_bytes(self) -> int:
+        """Bytes the kept states' tensors hold (KV caches, cross-attention, token grids)."""
+        return sum(st.nbytes() for st in self._states.values())
 
     def kv_bytes_per_take(self, window_frames: int, text_len: int = 64, cfg: bool = True) -> int:
         """Cache bytes one take needs: what batch_size 'auto' divides free memory by."""
@@ -116,9 +165,22 @@ class FastLoop:
     # -- public -------------------------------------------------------------------------
     @torch.no_grad()
     def generate(self, prompts: list[str], seeds: list[int], frames: int, sampling: Sampling,
-                 prompt_codes: torch.Tensor | None = None, frame_offset: int = 0, on_step=None) -> torch.Tensor:
+                 prompt_codes: torch.Tensor | None = None, frame_offset: int = 0, on_step=None,
+                 rows: int | None = None) -> torch.Tensor:
         """Tokens (batch, codebooks, frames); the first prompt_codes.shape[-1] frames are the
-        given prompt. frame_offset is the absolute frame of this window's start."""
+        given prompt. frame_offset is the absolute frame of this window's start. rows: compute
+        in exactly this many takes, the batch padded with copies of its last take (dropped from
+        the result): on CUDA the kernels, and so the last bits of a take's logits, depend on
+        the row count, not on what the other rows hold."""
+        n = len(prompts)
+        if rows is not None and rows > n:
+            pad = rows - n
+            prompts, seeds = prompts + prompts[-1:] * pad, seeds + seeds[-1:] * pad
+            if prompt_codes is not None:
+                prompt_codes = torch.cat([prompt_codes, prompt_codes[-1:].expand(pad, -1, -1)])
+        return self._generate(prompts, seeds, frames, sampling, prompt_codes, frame_offset, on_step)[:n]
+
+    def _generate(self, prompts, seeds, frames, sampling, prompt_codes, frame_offset, on_step) -> torch.Tensor:
         lm, w = self.lm, self.w
         b, k = len(prompts), w.codebooks
         dl = delays(k, lm.channels)
@@ -151,7 +213,10 @@ class FastLoop:
         key = (b, s.cfg > 1, s.cfg, s.greedy, s.top_k, s.top_p, s.temperature)
         st = self._states.get(key)
         if st is None or st.max_pos < max_pos or st.ck.shape[3] < text:
-            self._states.clear()  # one at a time: a new batch size frees the old cache first
+            # One at a time, and the old cache unreferenced (this name too) before the new one
+            # is allocated: sized to most of free memory, both at once would not fit.
+            st = None
+            self.reset()
             w, dev, dt = self.w, self.device, self.lm.dtype
             rows = 2 * b if s.cfg > 1 else b
             kv = (len(w.layers), rows, w.heads_n, max_pos, w.head_dim)
@@ -255,9 +320,10 @@ class FastLoop:
         try:
             return self._graph(st, length, s)
         except RuntimeError as e:
-            if "out of memory" in str(e).lower():
+            if is_out_of_memory(e):
                 raise  # the engine halves the batch
-            log.warning("render: CUDA graph capture failed (%s); decoding without graphs", str(e).splitlines()[0])
+            self.graphs_off = (str(e).splitlines() or [type(e).__name__])[0][:200]
+            log.warning("render: CUDA graph capture failed (%s); decoding without graphs", self.graphs_off)
             self.use_graphs = False
             st.graphs.clear()
             st.pos.copy_(saved)
@@ -268,9 +334,9 @@ class FastLoop:
         g = st.graphs.get(length)
         if g is None:
             saved = st.pos.clone()
+            if st.pool is None:
+                st.pool = torch.cuda.graph_pool_handle() if self.device.type == "cuda" else _Pool()
             if self.device.type == "cuda":
-                if self._pool is None:
-                    self._pool = torch.cuda.graph_pool_handle()
                 side = torch.cuda.Stream()
                 side.wait_stream(torch.cuda.current_stream())
                 with torch.cuda.stream(side):  # warm-up run: lazy inits must not happen in capture
@@ -282,14 +348,19 @@ class FastLoop:
             st.pos.copy_(saved)
             if self.device.type == "cuda":
                 g = torch.cuda.CUDAGraph()
-                with torch.cuda.graph(g, pool=self._pool):
+                with torch.cuda.graph(g, pool=st.pool):
                     self._step(st, length, s)
             else:  # stands in for a graph so CPU tests run the same warm-up and bucket logic
-                g = _Replay(lambda: self._step(st, length, s))
+                g = _Replay(lambda: self._step(st, length, s), st.pool)
             st.graphs[length] = g
         return g
 
 
 class _Replay:
-    def __init__(self, fn):
+    def __init__(self, fn, pool):
         self.replay = fn
+        self.pool = pool
+
+
+class _Pool:
+    """What a CPU stand-in graph is captured into: one per state, like a CUDA graph pool."""

@@ -6,18 +6,17 @@ from pathlib import Path
 
 import click
 
-from .. import runner
-from . import main
+from albumgen import runner
 
 
-@main.command()
+@click.command()
 @click.argument("pipeline", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the tracklist as JSON.")
 def prompts(pipeline: Path, as_json: bool) -> None:
     """Make (or show) the tracklist only: album title, track titles, prompts."""
     ctx = runner.open_pipeline(pipeline, progress=False)
     runner.build(ctx, until="prompts")
-    tracklist = ctx.manifest.record("prompts", "tracklist").data
+    tracklist = ctx.artifacts.tracklist().model_dump(exclude_none=True)
     if as_json:
         click.echo(json.dumps(tracklist, indent=2, ensure_ascii=False, sort_keys=True))
         return

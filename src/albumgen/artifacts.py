@@ -1,0 +1,154 @@
+"""Typed artifacts: what stages hand each other through the manifest (docs/architecture.md).
+
+A stage declares the artifact types it `needs` and `makes`; the engine orders stages and
+gates units by those declarations, and stages read each other's results as these models
+through `ctx.artifacts`, never as `record.data[...]` and never by splitting unit ids by
+hand. The models read the records' existing fields (extra fields are kept), so records
+written before these types existed read the same.
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from .manifest import Manifest, Record
+
+
+class Artifact(BaseModel):
+    # extra="allow": a record carries more than the engine needs (scores, loudness...), and
+    # stages may add fields without touching the engine.
+    model_config = ConfigDict(extra="allow", frozen=True)
+    kind: ClassVar[str]
+
+
+class Track(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    id: str  # "t03": stable, names the track's units in every stage
+    n: int  # 1-based position in the album
+    title: str
+    prompt: str
+
+
+class Tracklist(Artifact):
+    kind = "tracklist"
+    album_title: str
+    tracks: list[Track]
+
+
+class Take(Artifact):
+    kind = "take"
+    track: str
+    take: int  # 1-based within the track
+    seed: int
+    prompt: str
+    wav: str = ""  # album-relative path of the audio (decoded again by the decode stage, if it did)
+    wav_sha256: str = ""
+    codes: str = ""  # album-relative path of the saved tokens
+    codes_sha256: str = ""
+    joins: list[float] = []  # seconds where render's continuation windows meet (pick seeks seams there)
+
+    @property
+    def id(self) -> str:
+        return take_id(self.track, self.take)
+
+
+class TakeAudio(Artifact):
+    """A take's audio decoded again from its tokens (render.decoder: mbd). Readers of a Take
+    get this audio as Take.wav when it exists."""
+
+    kind = "take_audio"
+    wav: str
+    decoder: str
+
+
+class Pick(Artifact):
+    kind = "pick"
+    track: str = ""
+    choice: int  # the take number kept
+    wav: str  # album-relative path of the chosen take's audio
+    score: float | None = None
+    all_rejected: bool = False
+    manual: bool = False
+    extra_takes: int = 0  # takes asked of render beyond render.takes (the feedback)
+    more_takes: int = 0  # how many of those a person asked for (`albumgen pick --more`, review)
+    retry_rounds: int = 0
+    wants_takes: int = 0  # takes the track should have; more than rendered: render again
+
+    @property
+    def take_id(self) -> str:
+        return take_id(self.track, self.choice)
+
+
+class Master(Artifact):
+    kind = "master"
+    id: str  # unit id: a track id, or "cover", "analysis", "album"
+
+
+_TAKE_ID = re.compile(r"^(?P<track>[^/]+)/take-(?P<n>[1-9][0-9]*)$")
+
+
+def take_id(track: str, n: int) -> str:
+    """The unit id of a take: "t03/take-2"."""
+    return f"{track}/take-{n}"
+
+
+def parse_take_id(uid: str) -> tuple[str, int]:
+    m = _TAKE_ID.match(uid)
+    if m is None:
+        raise ValueError(f"not a take id: {uid!r}")
+    return m["track"], int(m["n"])
+
+
+class Artifacts:
+    """Typed reads of the manifest's records; `producers` maps an artifact kind to the
+    name of the stage that makes it (from the stages' declarations)."""
+
+    def __init__(self, manifest: "Manifest", producers: dict[str, str]):
+        self.manifest = manifest
+        self.producers = producers
+
+    def _records(self, cls: type[Artifact]) -> list["Record"]:
+        return self.manifest.records(self.producers[cls.kind])
+
+    def tracklist(self) -> Tracklist | None:
+        rec = self.manifest.record(self.producers["tracklist"], "tracklist")
+        return Tracklist.model_validate(rec.data) if rec else None
+
+    def takes(self, track: str | None = None) -> list[Take]:
+        out = [self._audio(_take(r)) for r in self._records(Take)]
+        return sorted((t for t in out if track is None or t.track == track), key=lambda t: (t.track, t.take))
+
+    def take(self, track: str, n: int) -> Take | None:
+        rec = self.manifest.record(self.producers["take"], take_id(track, n))
+        return self._audio(_take(rec)) if rec else None
+
+    def _audio(self, take: Take) -> Take:
+        """The take with its decoded-again audio, where a TakeAudio maker made some."""
+        stage = self.producers.get(TakeAudio.kind)
+        rec = self.manifest.record(stage, take.id) if stage else None
+        wav = next((rel for rel in rec.outputs if rel.endswith(".wav")), "") if rec else ""
+        if not wav:
+            return take
+        return take.model_copy(update={"wav": wav, "wav_sha256": rec.outputs[wav].sha256})
+
+    def pick(self, track: str) -> Pick | None:
+        rec = self.manifest.record(self.producers["pick"], track)
+        return Pick.model_validate({"track": track, **rec.data}) if rec else None
+
+    def picks(self) -> list[Pick]:
+        return [Pick.model_validate({"track": r.unit, **r.data}) for r in self._records(Pick)]
+
+    def masters(self) -> list[Master]:
+        return [Master.model_validate({**r.data, "id": r.unit}) for r in self._records(Master)]
+
+
+def _take(rec: "Record") -> Take:
+    track, n = parse_take_id(rec.unit)
+    wav = next((rel for rel in rec.outputs if rel.endswith(".wav")), "")
+    codes = next((rel for rel in rec.outputs if rel.endswith(".codes")), "")
+    return Take.model_validate({"seed": 0, "prompt": "", **rec.data, "track": track, "take": n, "wav": wav,
+                                "wav_sha256": rec.outputs[wav].sha256 if wav else "", "codes": codes,
+                                "codes_sha256": rec.outputs[codes].sha256 if codes else ""})
