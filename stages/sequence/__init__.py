@@ -20,13 +20,13 @@ from albumgen.hashing import sha256_json
 from albumgen.stage import Context, Done, NotReady, Stage, Unit
 
 from . import order as flow
-from .config import SequenceConfig
 
 
-class SequenceStage(Stage[SequenceConfig]):
+class SequenceStage(Stage):
     name = "sequence"
     version = "1"
-    Config = SequenceConfig
+    # No section of its own: the running order is an album-wide choice (album.order).
+    Config = None
     needs = (Tracklist, Take, Pick)
     makes = (Music, Order)
 
