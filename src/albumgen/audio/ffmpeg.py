@@ -53,7 +53,7 @@ def decode(path: Path, channels: int | None = None, error: type[AlbumgenError] =
     probe = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
     m = _STREAM.search(probe.stderr)
     if not m:
-        raise error(f"{path.name}: not an audio file ffmpeg can read", "convert it to WAV or FLAC")
+        raise error(f"{path}: not an audio file ffmpeg can read", "convert it to WAV or FLAC")
     sr = int(m.group(1))
     if channels is None:
         layout = m.group(2)
@@ -61,6 +61,6 @@ def decode(path: Path, channels: int | None = None, error: type[AlbumgenError] =
     out = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a:0", "-f", "f32le",
                           "-acodec", "pcm_f32le", "-ac", str(channels), "-ar", str(sr), "-"], capture_output=True)
     if out.returncode != 0:
-        raise error(f"{path.name}: ffmpeg could not decode it: {out.stderr.decode(errors='replace').strip()[-200:]}",
+        raise error(f"{path}: ffmpeg could not decode it: {out.stderr.decode(errors='replace').strip()[-200:]}",
                     "check the file is complete")
     return np.frombuffer(out.stdout, dtype="<f4").reshape(-1, channels).copy(), sr
