@@ -226,7 +226,30 @@ COVERS = [
      "Error: master.cover: nope.jpg not found (check the path; it is relative to the pipeline file)"),
 ]
 
-CASES = PIPELINE + FIELDS + PROMPT_FILES + COVERS
+# -- render.intro: audio every take continues from -----------------------------------------
+def _intro(name: str, make_file):
+    def make(d: Path, base: dict) -> Path:
+        make_file(d / name)
+        return write_pipeline(d, merge(base, {"render": {"intro": name}}))
+    return make
+
+
+INTROS = [
+    ("text named .wav", _intro("intro.wav", _write(b"RIFF? no, a shopping list\n")), 3,
+     "Error: render.intro: intro.wav is not audio ffmpeg can read (convert it to WAV or FLAC)"),
+    ("a JPEG named .flac", _intro("intro.flac", lambda p: cover_jpeg(p)), 3,
+     "Error: render.intro: intro.flac is not audio ffmpeg can read (convert it to WAV or FLAC)"),
+    ("empty", _intro("intro.wav", _write(b"")), 3,
+     "Error: render.intro: intro.wav is not audio ffmpeg can read (convert it to WAV or FLAC)"),
+    ("a FIFO", _intro("intro.wav", fifo), 3,
+     "Error: render.intro: intro.wav is a FIFO (named pipe), not a regular file (point it at a regular file)"),
+    ("a symlink loop", _intro("intro.wav", loop), 3,
+     "Error: render.intro: intro.wav is a symlink loop (point it at a real file)"),
+    ("a folder", _intro("intro.wav", lambda p: p.mkdir()), 3,
+     "Error: render.intro: intro.wav is a folder, not a file (point it at a regular file)"),
+]
+
+CASES = PIPELINE + FIELDS + PROMPT_FILES + COVERS + INTROS
 
 
 @pytest.mark.parametrize("name,make,code,line", CASES, ids=[c[0] for c in CASES])

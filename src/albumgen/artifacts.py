@@ -48,6 +48,7 @@ class Take(Artifact):
     wav_sha256: str = ""
     codes: str = ""  # album-relative path of the saved tokens
     codes_sha256: str = ""
+    joins: list[float] = []  # seconds where render's continuation windows meet (pick seeks seams there)
 
     @property
     def id(self) -> str:

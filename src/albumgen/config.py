@@ -5,7 +5,6 @@ without touching the engine.
 """
 from __future__ import annotations
 
-import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,8 @@ class AlbumConfig(BaseModel):
     artist: str = "albumgen"
     album_artist: str | None = None
     genre: str = "Electronic"
-    year: int = Field(default_factory=lambda: datetime.date.today().year, ge=1900, le=2999)
+    year: int | None = Field(None, ge=1900, le=2999,
+                             description="year tag; null: the year of the album's first build, kept")
     tracks: int = Field(8, ge=1, le=99)
     seed: int = Field(0, ge=0, description="album seed; every take's seed derives from it")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 from albumgen import atomic
+from albumgen.album_year import album_year
 from albumgen.artifacts import Master, Pick, Take, Tracklist
 from albumgen.audio.io import read_audio
 from albumgen.errors import InputError
@@ -46,7 +47,7 @@ class MasterStage(Stage[MasterConfig]):
             raise NotReady("prompts")
         tl, album = tracklist.model_dump(), ctx.config.album
         meta = {"album": tl["album_title"], "artist": album.artist, "album_artist": album.album_artist or album.artist,
-                "year": album.year, "genre": album.genre, "tracks": len(tl["tracks"])}
+                "year": album_year(ctx.config, ctx.album_dir), "genre": album.genre, "tracks": len(tl["tracks"])}
         chosen = [(t, *_chosen_take(ctx, t)) for t in tl["tracks"]]
         units: list[Unit] = []
         analysis = None

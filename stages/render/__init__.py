@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from albumgen.artifacts import Pick, Take, Tracklist, parse_take_id, take_id
+from albumgen.errors import InputError
 from albumgen.hashing import derive_seed, sha256_file, sha256_text
 from albumgen.stage import Context, Done, NotReady, Stage, Unit
 
@@ -23,7 +24,17 @@ class RenderStage(Stage[RenderConfig]):
     def preflight(self, ctx: Context) -> None:
         from albumgen.models.musicgen import check_device
 
-        check_device(self.settings(ctx).device)
+        cfg = self.settings(ctx)
+        check_device(cfg.device)
+        if cfg.intro:  # decoded only once the model is loaded: check it is audio before any work
+            from albumgen.audio.io import read_audio
+
+            path = resolve_audio(ctx.base_dir, cfg.intro, "render.intro")  # missing, FIFO, folder...
+            try:
+                read_audio(path)
+            except InputError:
+                raise InputError(f"render.intro: {cfg.intro} is not audio ffmpeg can read",
+                                 "convert it to WAV or FLAC") from None
 
     def plan(self, ctx: Context) -> list[Unit]:
         cfg = self.settings(ctx)

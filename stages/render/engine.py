@@ -125,7 +125,8 @@ def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
             graphs_told = _tell_graphs_off(ctx, loop, progress)
         seconds = (time.monotonic() - t0) / len(group)
         for i, unit in enumerate(group):
-            yield _save_take(ctx, lm, unit, codes[i], audio[i], frames, seconds, rows, cfg)
+            yield _save_take(ctx, lm, unit, codes[i], audio[i], frames, seconds, rows, cfg,
+                             joins=window_joins(windows, frames, rate))
         start += len(group)
         progress.takes_done(len(group))
 
@@ -195,7 +196,14 @@ def _tell_graphs_off(ctx: Context, loop: FastLoop, progress: Progress) -> bool:
     return True
 
 
-def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds: float, batch: int, cfg) -> Done:
+def window_joins(windows: Windows, frames: int, rate: float) -> list[float]:
+    """Seconds where each continuation window's new audio begins: pick looks for seams
+    there (a take that jumps or clicks exactly where two windows meet)."""
+    return [round((start + windows.prompt_frames) / rate, 3) for start, _ in windows.plan(frames)[1:]]
+
+
+def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds: float, batch: int, cfg,
+               joins: list[float] | None = None) -> Done:
     p = unit.payload
     folder = ctx.work_dir("render") / p["track"]
     wav = folder / f"take-{p['take']}.wav"
@@ -209,7 +217,7 @@ def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds:
             "backend": cfg.backend, "model": lm.model_id, "revision": lm.revision, "sample_rate": lm.sample_rate,
             "channels": lm.channels, "frames": frames, "seconds": round(seconds, 3), "batch": batch,
             "sampling": {"top_k": cfg.top_k, "top_p": cfg.top_p, "temperature": cfg.temperature, "cfg": cfg.cfg},
-            "device": lm.device, "dtype": str(lm.dtype).replace("torch.", "")}
+            "device": lm.device, "dtype": str(lm.dtype).replace("torch.", ""), "joins": joins or []}
     # What a take's last bits depend on besides the seed (README, Reproducibility): the kernels
     # of this torch build and, on CUDA, of this GPU model, at this batch size.
     import torch
