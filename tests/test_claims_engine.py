@@ -170,8 +170,11 @@ def test_ctrl_c_exits_130_and_the_build_resumes(tmp_path):
                                                                              "batch_size": 1}})
     album = tmp_path / "albums" / "test-album"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    # As from a terminal: a test run started in the background (`make test &`) ignores
+    # SIGINT, and a child would inherit that and never see Ctrl-C.
     proc = subprocess.Popen([sys.executable, "-m", "albumgen", "build", str(pipeline)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 240
     try:
         while not (album / "manifest").is_dir() or len(Manifest(album).records("render")) < 1:
