@@ -104,6 +104,7 @@ def test_stereo_takes_have_two_channels(tmp_path):
     got = takes(album)
     codes, audio, rec = got["t01/take-1"]
     assert codes.shape == (8, 25) and audio.shape == (25 * 640, 2) and rec["channels"] == 2
+    assert rec["joins"] == []  # one window: nothing to join
     assert not np.array_equal(audio[:, 0], audio[:, 1])
     lm = load_musicgen("tiny-stereo", "cpu")
     again = decode_tokens(lm, torch.from_numpy(codes.astype(np.int64))[None])[0].numpy().T
@@ -117,6 +118,8 @@ def test_long_takes_continue_window_after_window(tmp_path, caplog):
     got = takes(album)
     codes, audio, rec = got["t02/take-1"]
     assert codes.shape == (4, 80) and audio.shape == (80 * 640, 1) and rec["frames"] == 80
+    # Where the second window's new frames begin (frame 50 at 50 Hz): pick seeks seams there.
+    assert rec["joins"] == [1.0]
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("render: ")]
     assert lines[-1].startswith("render: 2/2 takes, ") and lines[-1].endswith("ETA 0:00:00")
 

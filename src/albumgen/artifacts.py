@@ -44,12 +44,24 @@ class Take(Artifact):
     take: int  # 1-based within the track
     seed: int
     prompt: str
-    wav: str = ""  # album-relative path of the audio
+    wav: str = ""  # album-relative path of the audio (decoded again by the decode stage, if it did)
     wav_sha256: str = ""
+    codes: str = ""  # album-relative path of the saved tokens
+    codes_sha256: str = ""
+    joins: list[float] = []  # seconds where render's continuation windows meet (pick seeks seams there)
 
     @property
     def id(self) -> str:
         return take_id(self.track, self.take)
+
+
+class TakeAudio(Artifact):
+    """A take's audio decoded again from its tokens (render.decoder: mbd). Readers of a Take
+    get this audio as Take.wav when it exists."""
+
+    kind = "take_audio"
+    wav: str
+    decoder: str
 
 
 class Pick(Artifact):
@@ -106,12 +118,21 @@ class Artifacts:
         return Tracklist.model_validate(rec.data) if rec else None
 
     def takes(self, track: str | None = None) -> list[Take]:
-        out = [_take(r) for r in self._records(Take)]
+        out = [self._audio(_take(r)) for r in self._records(Take)]
         return sorted((t for t in out if track is None or t.track == track), key=lambda t: (t.track, t.take))
 
     def take(self, track: str, n: int) -> Take | None:
         rec = self.manifest.record(self.producers["take"], take_id(track, n))
-        return _take(rec) if rec else None
+        return self._audio(_take(rec)) if rec else None
+
+    def _audio(self, take: Take) -> Take:
+        """The take with its decoded-again audio, where a TakeAudio maker made some."""
+        stage = self.producers.get(TakeAudio.kind)
+        rec = self.manifest.record(stage, take.id) if stage else None
+        wav = next((rel for rel in rec.outputs if rel.endswith(".wav")), "") if rec else ""
+        if not wav:
+            return take
+        return take.model_copy(update={"wav": wav, "wav_sha256": rec.outputs[wav].sha256})
 
     def pick(self, track: str) -> Pick | None:
         rec = self.manifest.record(self.producers["pick"], track)
@@ -127,5 +148,7 @@ class Artifacts:
 def _take(rec: "Record") -> Take:
     track, n = parse_take_id(rec.unit)
     wav = next((rel for rel in rec.outputs if rel.endswith(".wav")), "")
+    codes = next((rel for rel in rec.outputs if rel.endswith(".codes")), "")
     return Take.model_validate({"seed": 0, "prompt": "", **rec.data, "track": track, "take": n, "wav": wav,
-                                "wav_sha256": rec.outputs[wav].sha256 if wav else ""})
+                                "wav_sha256": rec.outputs[wav].sha256 if wav else "", "codes": codes,
+                                "codes_sha256": rec.outputs[codes].sha256 if codes else ""})

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import recovery, registry
+from . import album_year, interrupt, recovery, registry
 from .config import PipelineBase, load_config
 from .errors import ConfigError, OutputError, StageError
 from .hashing import sha256_json
@@ -94,6 +94,7 @@ def _preflight(stages: list[Stage], ctx: Context) -> None:
     prompts file, a cover that is not there) stops the build here, with the manifest
     exactly as it was. Only plans: which units are done is the stages' own run's business."""
     for stage in stages:
+        stage.preflight(ctx)
         try:
             stage.plan(ctx)
         except NotReady:
@@ -107,6 +108,7 @@ def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = ()) -
     report = BuildReport(ctx.album_dir)
     with AlbumLock(manifest.dir):
         _preflight(stages, ctx)
+        album_year.pin(ctx.config, ctx.album_dir)  # the first build fixes an unset album.year
         _warn_damage(ctx)
         manifest.set_config_hash(sha256_json(ctx.config.model_dump(mode="json")))
         manifest.event("build_start", stages=[s.name for s in stages])
@@ -207,6 +209,7 @@ def _run_stage(stage: Stage, ctx: Context, rep: StageReport, force: bool) -> Non
         _commit(stage, ctx, done)
         manifest.event("unit_done", stage=stage.name, unit=done.unit.id, seconds=round(done.seconds, 3))
         rep.ran += 1
+        interrupt.check()  # a safe point: everything before it is recorded
     manifest.event("stage_done", stage=stage.name, seconds=round(time.monotonic() - t0, 3))
 
 

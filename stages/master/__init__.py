@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Iterator
 
 from albumgen import atomic
+from albumgen.album_year import album_year
 from albumgen.artifacts import Master, Pick, Take, Tracklist
 from albumgen.audio.io import read_audio
 from albumgen.errors import InputError
 from albumgen.hashing import sha256_file, sha256_json
+from albumgen.inputs import check_file
 from albumgen.naming import inside, track_filename, unique_names
 from albumgen.stage import Context, Done, NotReady, Stage, Unit
 
@@ -33,6 +35,11 @@ class MasterStage(Stage[MasterConfig]):
     needs = (Tracklist, Take, Pick)
     makes = (Master,)
 
+    def preflight(self, ctx: Context) -> None:
+        cfg = self.settings(ctx)
+        if cfg.cover:  # read only after every take renders: check it before the first
+            covers.open_cover(ctx.base_dir / cfg.cover, cfg.cover).close()
+
     def plan(self, ctx: Context) -> list[Unit]:
         cfg = self.settings(ctx)
         tracklist = ctx.artifacts.tracklist()
@@ -40,7 +47,7 @@ class MasterStage(Stage[MasterConfig]):
             raise NotReady("prompts")
         tl, album = tracklist.model_dump(), ctx.config.album
         meta = {"album": tl["album_title"], "artist": album.artist, "album_artist": album.album_artist or album.artist,
-                "year": album.year, "genre": album.genre, "tracks": len(tl["tracks"])}
+                "year": album_year(ctx.config, ctx.album_dir), "genre": album.genre, "tracks": len(tl["tracks"])}
         chosen = [(t, *_chosen_take(ctx, t)) for t in tl["tracks"]]
         units: list[Unit] = []
         analysis = None
@@ -92,7 +99,7 @@ class MasterStage(Stage[MasterConfig]):
     def _cover(self, ctx: Context, cfg: MasterConfig, unit: Unit):
         meta = unit.payload
         if cfg.cover:
-            img = covers.user_cover(ctx.base_dir / cfg.cover)
+            img = covers.user_cover(ctx.base_dir / cfg.cover, cfg.cover)
         else:
             img = covers.generated_cover(meta["album"], meta["artist"], ctx.config.album.seed)
         path = inside(ctx.album_dir, "cover.jpg")
@@ -179,6 +186,6 @@ def _in_album(ctx: Context, rel: str) -> Path:
 
 def _cover_hash(ctx: Context, rel: str) -> str:
     path = ctx.base_dir / rel
-    if not path.is_file():
-        raise InputError(f"master.cover: {rel} not found", "check the path; it is relative to the pipeline file")
+    check_file(path, f"master.cover: {rel}", max_bytes=covers.MAX_COVER_BYTES,
+               missing=(f"master.cover: {rel} not found", "check the path; it is relative to the pipeline file"))
     return sha256_file(path)

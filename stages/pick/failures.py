@@ -94,15 +94,18 @@ def _longest_run(mask: np.ndarray) -> int:
 
 HUM_DECIMATE = 16  # RATE / 16 = 1378 Hz: up to ~600 Hz, where mains harmonics are
 HUM_FRAME = 0.5  # seconds: short enough to fall between kicks and bass notes
+PRESENT = 0.35  # share of frames that must show the peak on their own (kicks hide it in the rest)
 
 
 def hum(a: Analysis) -> dict[str, float]:
     """hum_db: how far 50 or 60 Hz and its harmonics stand over their neighbourhood (12-30 Hz
     away) in the take's floor spectrum, the level each frequency keeps in 90% of 0.5 s
-    frames; the mean of the two most prominent of the first four harmonics, the better of
-    the two mains. Hum never stops, so it is in the floor; music's low notes and kicks come
+    frames; the fundamental's prominence, or the second most prominent of the first four
+    harmonics if higher, the better of the two mains. Hum never stops, so it is in the floor; music's low notes and kicks come
     and go and sink out of it, and a drum machine's line spectrum only exists over long
-    windows. hum_hz: the mains frequency that won (0 when nothing stands out)."""
+    windows. A harmonic counts only as a narrow peak centred on it (within 0.75 Hz) that
+    most frames also show on their own. hum_hz: the mains frequency that won (0 when
+    nothing stands out)."""
     x = signal.resample_poly(a.mono, 1, HUM_DECIMATE)
     rate = RATE / HUM_DECIMATE
     seg = int(HUM_FRAME * rate)
@@ -118,7 +121,8 @@ def hum(a: Analysis) -> dict[str, float]:
     if len(chunks) < 8:
         return {"hum_db": 0.0, "hum_hz": 0.0}
     frames = np.fft.rfft(chunks * np.hanning(seg), nfft, axis=1)
-    floor = np.percentile(10 * np.log10(np.abs(frames) ** 2 + 1e-20), 10, axis=0)
+    db = 10 * np.log10(np.abs(frames) ** 2 + 1e-20)
+    floor = np.percentile(db, 10, axis=0)
     df = rate / nfft
     best, best_hz = 0.0, 0.0
     for mains in (50.0, 60.0):
@@ -128,9 +132,21 @@ def hum(a: Analysis) -> dict[str, float]:
             near = np.arange(i - int(3 / df), i + int(3 / df) + 1)
             j = near[np.argmax(floor[near])]
             ring = np.r_[i - int(30 / df): i - int(12 / df), i + int(12 / df): i + int(30 / df)]
-            # Only a peak centred on the mains frequency: a note 1 Hz off (G1 is 49 Hz) is music.
-            prom.append(floor[j] - np.median(floor[ring]) if abs(j - i) * df <= 0.75 else 0.0)
-        score = float(np.mean(sorted(prom)[-2:]))
+            # Only a narrow peak centred on the mains frequency: a note 1 Hz off (G1 is 49 Hz)
+            # is music, and so is a kick's tail, a bump several Hz wide (a line falls 6 dB
+            # within 3 Hz either side in a 0.5 s Hann window).
+            w = int(3 / df)
+            narrow = min(floor[j] - floor[j - w], floor[j] - floor[j + w]) >= 6.0
+            # And a peak there in most frames on their own: two bass notes 10 Hz apart that
+            # take turns leave a bump between them in the floor, but no frame has a peak there.
+            local = db[:, i - int(0.75 / df): i + int(0.75 / df) + 1].max(axis=1)
+            top = db[:, i - w: i + w + 1].max(axis=1)
+            present = ((local >= top - 0.5) & (local - np.median(db[:, ring], axis=1) >= 6.0)).mean() >= PRESENT
+            ok = abs(j - i) * df <= 0.75 and narrow and present
+            prom.append(floor[j] - np.median(floor[ring]) if ok else 0.0)
+        # The fundamental alone, or else the second most prominent harmonic: one persistent
+        # partial of a held chord near 240 Hz is not hum; mains hum rarely has one line.
+        score = float(max(prom[0], sorted(prom)[-2]))
         if score > best:
             best, best_hz = score, mains
     return {"hum_db": best, "hum_hz": best_hz}

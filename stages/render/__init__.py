@@ -4,10 +4,11 @@ from __future__ import annotations
 from typing import Iterator
 
 from albumgen.artifacts import Pick, Take, Tracklist, parse_take_id, take_id
-from albumgen.hashing import derive_seed, sha256_text
+from albumgen.errors import InputError
+from albumgen.hashing import derive_seed, sha256_file, sha256_text
 from albumgen.stage import Context, Done, NotReady, Stage, Unit
 
-from .config import RenderConfig
+from .config import RenderConfig, resolve_audio
 
 
 class RenderStage(Stage[RenderConfig]):
@@ -20,11 +21,28 @@ class RenderStage(Stage[RenderConfig]):
     folder = "takes"
     sidecars = ("*/take-*.json",)
 
+    def preflight(self, ctx: Context) -> None:
+        from albumgen.models.musicgen import check_device
+
+        cfg = self.settings(ctx)
+        check_device(cfg.device)
+        if cfg.intro:  # decoded only once the model is loaded: check it is audio before any work
+            from albumgen.audio.io import read_audio
+
+            path = resolve_audio(ctx.base_dir, cfg.intro, "render.intro")  # missing, FIFO, folder...
+            try:
+                read_audio(path)
+            except InputError:
+                raise InputError(f"render.intro: {cfg.intro} is not audio ffmpeg can read",
+                                 "convert it to WAV or FLAC") from None
+
     def plan(self, ctx: Context) -> list[Unit]:
         cfg = self.settings(ctx)
         tracklist = ctx.artifacts.tracklist()
         if tracklist is None:
             raise NotReady("prompts")
+        # The intro's contents, not its name: a re-recorded intro renders again.
+        shared = {"intro": sha256_file(resolve_audio(ctx.base_dir, cfg.intro, "render.intro"))} if cfg.intro else {}
         units = []
         for track in tracklist.tracks:
             for n in range(1, takes_wanted(ctx, track.id) + 1):
@@ -33,7 +51,7 @@ class RenderStage(Stage[RenderConfig]):
                     id=take_id(track.id, n),
                     config={**cfg.key_fields(), "seed": seed},
                     # Only this track's prompt: editing one prompt re-renders that track only.
-                    inputs={"prompt": sha256_text(track.prompt)},
+                    inputs={"prompt": sha256_text(track.prompt), **shared},
                     payload={"track": track.id, "take": n, "seed": seed, "prompt": track.prompt},
                 ))
         return units

@@ -9,6 +9,7 @@ import soundfile as sf
 
 from .. import atomic
 from ..errors import InputError
+from ..inputs import check_file
 from .ffmpeg import ffmpeg_exe
 
 
@@ -19,8 +20,8 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
     read goes through ffmpeg, so every format ffmpeg knows works.
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such audio file", "check the path")
+    # A FIFO would block libsndfile and ffmpeg forever; a folder or a loop gives odd errors.
+    check_file(path, str(path), missing=(f"{path}: no such audio file", "check the path"))
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
         return data, sr
@@ -55,7 +56,7 @@ def write_wav(path: Path, audio: np.ndarray, sr: int) -> None:
     """
     from scipy.io import wavfile
 
-    with atomic.atomic_path(Path(path)) as tmp:
+    with atomic.atomic_path(Path(path), need=audio.size * 4 + 1024) as tmp:
         wavfile.write(str(tmp), sr, np.ascontiguousarray(audio, dtype=np.float32))
 
 

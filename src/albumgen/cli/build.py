@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
-from .. import runner
+from .. import interrupt, runner
+from ..errors import AlbumgenError
+from ..interrupt import Interrupted
 from . import main
 
 
@@ -27,7 +29,16 @@ def build(pipeline: Path, until: str | None, force: tuple[str, ...], dry_run: bo
             else:
                 click.echo(f"  {name:8} would run {rep.ran} of {rep.planned} units ({rep.skipped} up to date)")
         return
-    report = runner.build(ctx, until, force)
+    with interrupt.stop_on_signals():
+        try:
+            report = runner.build(ctx, until, force)
+        except (Interrupted, AlbumgenError) as e:
+            # A Ctrl-C in a terminal also reaches ffmpeg, whose failure is then only an echo of it.
+            if isinstance(e, AlbumgenError) and not interrupt.requested():
+                raise
+            takes = len(ctx.artifacts.takes())
+            raise Interrupted(f"kept {takes} take{'' if takes == 1 else 's'}; "
+                              f"run the same build again to resume") from None
     if report.ran == 0:
         click.echo(f"Nothing to do: every unit is up to date in {report.album_dir}")
     else:
