@@ -136,14 +136,15 @@ def save_tiny_melody(folder: Path) -> None:
 
 
 def test_a_melody_checkpoint_is_refused_with_a_clear_error(tmp_path):
-    """README/DESIGN: melody checkpoints are refused until the fast loop learns them."""
+    """README: the transformers backend refuses melody checkpoints until the fast loop learns
+    them, and names the backend that renders them."""
     save_tiny_melody(tmp_path / "my-melody")
     pipeline = write_pipeline(tmp_path, {"album": {"tracks": 1}, "render": {"model": "my-melody", "takes": 1}})
     r = cli("build", str(pipeline))
     assert r.exit_code == 5, r.output
     assert r.stderr.strip().splitlines()[-1] == (
-        f"Error: render.model: {tmp_path / 'my-melody'} is a melody checkpoint, which albumgen cannot render "
-        "yet (use a text-only MusicGen checkpoint)")
+        f"Error: render.model: {tmp_path / 'my-melody'} is a melody checkpoint, which the transformers backend "
+        "cannot render yet (set render.backend: audiocraft, or use a text-only checkpoint)")
     assert Manifest(tmp_path / "albums" / "test-album").records("render") == []
 
 

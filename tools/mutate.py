@@ -68,8 +68,8 @@ MUTATIONS = [
       ("tests/test_claims_engine.py::test_device_dtype_and_batch_size_changes_render_nothing",),
       "a device or dtype change re-renders every take"),
     M("key-prompt-all-tracks", "hashing", "stages/render/__init__.py",
-      'inputs={"prompt": sha256_text(track.prompt), **shared}',
-      'inputs={"prompt": sha256_text(str([t.prompt for t in tracklist.tracks])), **shared}',
+      'inputs={"prompt": sha256_text(track.prompt)',
+      'inputs={"prompt": sha256_text(str([t.prompt for t in tracklist.tracks]))',
       ("tests/test_pins.py::test_unit_keys_of_a_fixed_pipeline",), "one edited prompt re-renders every track"),
     # -- the manifest --------------------------------------------------------------------
     M("done-ignores-key", "manifest", "src/albumgen/manifest.py", "rec is not None and rec.key == key and",
