@@ -43,6 +43,9 @@ class RenderStage(Stage[RenderConfig]):
             raise NotReady("prompts")
         # The intro's contents, not its name: a re-recorded intro renders again.
         shared = {"intro": sha256_file(resolve_audio(ctx.base_dir, cfg.intro, "render.intro"))} if cfg.intro else {}
+        # A track's melody by its contents (only tracks that have one: the others keep their keys).
+        melodies = {t.id: {"melody": sha256_file(resolve_audio(ctx.base_dir, cfg.melody_for(t.id), "render.melody"))}
+                    for t in tracklist.tracks if cfg.melody_for(t.id)}
         units = []
         for track in tracklist.tracks:
             for n in range(1, takes_wanted(ctx, track.id) + 1):
@@ -51,8 +54,9 @@ class RenderStage(Stage[RenderConfig]):
                     id=take_id(track.id, n),
                     config={**cfg.key_fields(), "seed": seed},
                     # Only this track's prompt: editing one prompt re-renders that track only.
-                    inputs={"prompt": sha256_text(track.prompt), **shared},
-                    payload={"track": track.id, "take": n, "seed": seed, "prompt": track.prompt},
+                    inputs={"prompt": sha256_text(track.prompt), **shared, **melodies.get(track.id, {})},
+                    payload={"track": track.id, "take": n, "seed": seed, "prompt": track.prompt,
+                             "melody": cfg.melody_for(track.id)},
                 ))
         return units
 

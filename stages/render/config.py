@@ -33,6 +33,8 @@ class RenderConfig(BaseModel):
     max_window: float = Field(30.0, gt=0, le=30, description="seconds one generation window holds")
     extend_stride: float = Field(18.0, gt=0, description="seconds each continuation window adds")
     intro: str | None = Field(None, description="audio file every take continues from (relative to the pipeline file)")
+    melody: str | dict[str, str] | None = Field(
+        None, description="melody reference for melody checkpoints: one audio file for every track, or {track id: file}")
     batch_size: int | Literal["auto"] = Field("auto", description="takes per batch; auto sizes it from free GPU memory")
     device: str = "auto"
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
@@ -51,6 +53,9 @@ class RenderConfig(BaseModel):
         if isinstance(self.batch_size, int) and self.batch_size < 1:
             raise ValueError("batch_size must be >= 1 or 'auto'")
         return self
+
+    def melody_for(self, track_id: str) -> str | None:
+        return self.melody.get(track_id) if isinstance(self.melody, dict) else self.melody
 
     def key_fields(self) -> dict:
         # device, dtype and batch_size change speed, not what was asked for: changing them

@@ -28,9 +28,10 @@ GPU_MEMORY_SHARE = 0.8  # of free memory for the caches; the rest for weights' w
 
 
 def generate_takes(loop: FastLoop, prompts: list[str], seeds: list[int], frames: int, sampling: Sampling,
-                   windows: Windows, on_step=None, rows: int | None = None, intro=None):
+                   windows: Windows, on_step=None, rows: int | None = None, intro=None, melodies=None):
     """One batch of takes' tokens. A module-level seam: the OOM test wraps it."""
-    return generate_long(loop, prompts, seeds, frames, sampling, windows, on_step, rows=rows, intro=intro)
+    return generate_long(loop, prompts, seeds, frames, sampling, windows, on_step, rows=rows, intro=intro,
+                         melodies=melodies)
 
 
 def auto_batch_size(loop: FastLoop, window_frames: int, cfg_on: bool, pending: int) -> int:
@@ -85,6 +86,7 @@ def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
         from .config import resolve_audio
 
         intro = intro_codes(lm, resolve_audio(ctx.base_dir, cfg.intro, "render.intro"), frames, windows.max_frames)
+    melody = _melodies(ctx, cfg, lm, units)
     progress = Progress(len(units), frames / rate, ctx.progress, ctx.log)
     ctx.event("render_batch_size", batch_size=batch, auto=cfg.batch_size == "auto", device=lm.device)
     # A set batch size is a fixed shape: a short batch is padded to it, so on CUDA (where the
@@ -100,7 +102,8 @@ def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
             codes = generate_takes(loop, [u.payload["prompt"] for u in group], [u.payload["seed"] for u in group],
                                    frames, sampling, windows,
                                    on_step=lambda done, n=len(group): _step(progress, n, done / steps),
-                                   rows=rows, intro=intro)
+                                   rows=rows, intro=intro,
+                                   melodies=[melody[u.payload["melody"]] for u in group] if melody else None)
             # One take at a time: batched convolutions round differently, and a take's audio
             # must be exactly what decoding its saved tokens alone gives back.
             audio = [decode(lm, codes[i:i + 1])[0] for i in range(len(group))]
@@ -150,10 +153,29 @@ def _load(source: str, device: str, dtype: str, backend: str = "transformers") -
         _loaded.clear()  # one model in memory at a time
         lm = load_musicgen(source, device, dtype)
         if "melody" in type(lm.model).__name__.lower():
-            raise ModelError(f"render.model: {source} is a melody checkpoint, which albumgen cannot render yet",
-                             "use a text-only MusicGen checkpoint")
+            raise ModelError(f"render.model: {source} is a melody checkpoint, which the transformers backend "
+                             "cannot render yet", "set render.backend: audiocraft, or use a text-only checkpoint")
         _loaded[key] = (lm, FastLoop(lm))
     return _loaded[key]
+
+
+def _melodies(ctx: Context, cfg: RenderConfig, lm, units: list[Unit]) -> dict:
+    """Each melody file the units name, read once at the model's rate: {file: (channels, samples)}."""
+    import torch
+
+    from albumgen.models.reference import load_reference
+
+    from .config import resolve_audio
+
+    names = {u.payload.get("melody") for u in units} - {None}
+    if not names:
+        return {}
+    if not getattr(lm, "melody", False):
+        fix = "use render.backend: audiocraft with facebook/musicgen-melody (the transformers backend renders " \
+              "no melody yet)" if cfg.backend == "transformers" else "use a melody checkpoint, e.g. facebook/musicgen-melody"
+        raise ModelError(f"render.melody: {cfg.model} is not a melody checkpoint", fix)
+    return {None: None, **{n: torch.from_numpy(load_reference(resolve_audio(ctx.base_dir, n, "render.melody"),
+                                                                lm.sample_rate, 1)) for n in names}}
 
 
 def decode(lm, codes):

@@ -175,6 +175,8 @@ class AudioCraftLoop:
         if sampling.top_p > 0:  # AudioCraft: top-p replaces top-k
             sampling = Sampling(top_k=0, top_p=sampling.top_p, temperature=sampling.temperature, cfg=sampling.cfg,
                                 greedy=sampling.greedy)
+        if melodies is not None and frame_offset:
+            melodies = [None if m is None else self.melody_window(m, frame_offset, frames) for m in melodies]
         out = [None] * len(prompts)
         with torch.no_grad(), model.autocast:
             conds = [self.take_conditions(p, sampling.cfg > 1, None if melodies is None else melodies[i])
@@ -192,6 +194,15 @@ class AudioCraftLoop:
                 for j, i in enumerate(rows):
                     out[i] = codes[j]
         return torch.stack(out)
+
+    def melody_window(self, melody, frame_offset: int, frames: int):
+        """The part of a melody a continuation window follows, looping it as AudioCraft's
+        own long-form generation does (samples from the window's start, modulo its length)."""
+        import torch
+
+        rate = self.lm.sample_rate / self.lm.frame_rate
+        positions = torch.arange(int(frame_offset * rate), int((frame_offset + frames) * rate))
+        return melody[..., positions % melody.shape[-1]]
 
     def _decode(self, conds: list[dict], seeds: list[int], frames: int, sampling: Sampling, prompt_codes,
                 frame_offset: int, on_step):

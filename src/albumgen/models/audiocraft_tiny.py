@@ -33,7 +33,7 @@ def tiny_config(melody: bool = False):
     prepend = []
     if melody:
         conditioners["self_wav"] = {"model": "chroma_stem", "chroma_stem": {
-            "sample_rate": SAMPLE_RATE, "n_chroma": 12, "radix2_exp": 12, "argmax": True,
+            "sample_rate": SAMPLE_RATE, "n_chroma": 12, "radix2_exp": 12, "argmax": False,
             "match_len_on_eval": False, "eval_wavs": None, "n_eval_wavs": 0, "cache_path": None}}
         prepend = ["self_wav"]
     return OmegaConf.create({
@@ -96,6 +96,45 @@ def text_encoders_in(folder: Path):
         os.chdir(old)
 
 
+# Where torch.hub caches demucs' htdemucs (its files.txt: signature 955717e8). demucs 4.1
+# asks the HF hub first and falls back to this file: offline, the tiny melody model finds
+# a random-weight HTDemucs here (ChromaStemConditioner loads htdemucs by name).
+HTDEMUCS_FILE = "955717e8-8726e21a.th"
+
+
+def save_tiny_htdemucs(torch_home: Path, seed: int = 0) -> None:
+    """A small random HTDemucs (drums, bass, other, vocals) as a demucs model package."""
+    import torch
+    from demucs.htdemucs import HTDemucs
+    from demucs.states import serialize_model
+    from omegaconf import OmegaConf
+
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        model = HTDemucs(sources=["drums", "bass", "other", "vocals"], audio_channels=2, samplerate=44100,
+                         segment=4, channels=4, depth=2, nfft=512, t_layers=1, t_hidden_scale=1.0, t_heads=1,
+                         dconv_depth=1, dconv_comp=2)
+    finally:
+        torch.random.set_rng_state(state)
+    folder = torch_home / "hub" / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(serialize_model(model, OmegaConf.create({}), half=False), folder / HTDEMUCS_FILE)
+
+
+@contextlib.contextmanager
+def torch_home(folder: Path):
+    old = os.environ.get("TORCH_HOME")
+    os.environ["TORCH_HOME"] = str(folder)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("TORCH_HOME", None)
+        else:
+            os.environ["TORCH_HOME"] = old
+
+
 def build_tiny(melody: bool = False, seed: int = 0, device: str = "cpu"):
     """An audiocraft MusicGen with tiny random weights, the same every call."""
     import torch
@@ -106,8 +145,11 @@ def build_tiny(melody: bool = False, seed: int = 0, device: str = "cpu"):
     state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
             save_text_encoder(Path(tmp) / T5_NAME, seed)
+            if melody:
+                save_tiny_htdemucs(Path(tmp) / "torch", seed)
+                stack.enter_context(torch_home(Path(tmp) / "torch"))
             with text_encoders_in(Path(tmp)):
                 lm = builders.get_lm_model(cfg)
         compression = builders.get_compression_model(cfg)

@@ -62,6 +62,20 @@ def cached_picture(album_dir: Path, kind: str, audio_rel: str, audio_sha256: str
     return path
 
 
+def prune(album_dir: Path, live: list[tuple[str, str]]) -> int:
+    """Remove cached pictures of audio the album no longer has (re-rendered or pruned takes,
+    re-mastered tracks, an older VERSION); `live` is (kind, audio sha256) of what it has.
+    Returns how many went. A picture drawn meanwhile for new audio is kept or, at worst,
+    drawn again when asked for."""
+    keep = {f"{kind}-{picture_key(kind, sha)}.png" for kind, sha in live}
+    gone = 0
+    for path in (Path(album_dir) / CACHE).glob("*.png"):
+        if path.name not in keep and not path.name.startswith("."):
+            path.unlink(missing_ok=True)
+            gone += 1
+    return gone
+
+
 def take_png(audio_path: Path) -> bytes:
     """Waveform (min/max per column) above a log-frequency spectrogram."""
     audio, sr = read_audio(audio_path)
