@@ -13,7 +13,8 @@ DEMO = {
               "genre": "Ambient", "tracks": 2, "seed": 1},
     "output_dir": "albums",
     "prompts": {"source": "builtin"},
-    "render": {"model": "tiny", "takes": 2, "duration": 1.0, "device": "cpu"},
+    # No tail: these tests are about other things, and a 3 s tail would quadruple 1 s takes.
+    "render": {"model": "tiny", "takes": 2, "duration": 1.0, "tail": 0, "device": "cpu"},
     # The tiny model makes noise, which the picker rejects; retry rounds would only add
     # takes and time to tests that are not about them (test_pick_stage turns them on).
     "pick": {"max_rounds": 0},
@@ -40,3 +41,12 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subpro
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     return subprocess.run([sys.executable, "-m", "albumgen", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def album_snapshot(album: Path) -> dict[str, str]:
+    """sha256 of every regular file under `album` except the lock (which holds the pid of
+    the last build): equal snapshots mean nothing was written, renamed or removed."""
+    import hashlib
+
+    return {p.relative_to(album).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(album.rglob("*")) if p.is_file() and p.name != "lock"}

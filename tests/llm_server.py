@@ -20,6 +20,9 @@ class Scripted:
     body: Any = None  # dict -> JSON; str -> sent as is (a broken server)
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    cut_at: int | None = None  # send only this many bytes of the body, then close (a dropped connection)
+    trickle: float = 0.0  # seconds between 64-byte pieces of the body (a server that never quite finishes)
+    no_length: bool = False  # no Content-Length: the body ends when the connection closes
 
 
 def chat(content: str, prompt_tokens: int = 50, completion_tokens: int = 120, delay: float = 0.0) -> Scripted:
@@ -100,10 +103,25 @@ class LLMServer:
                 try:
                     self.send_response(reply.status)
                     self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
+                    if reply.no_length:
+                        self.send_header("Connection", "close")
+                        self.close_connection = True
+                    else:
+                        self.send_header("Content-Length", str(len(payload)))
                     for k, v in reply.headers.items():
                         self.send_header(k, v)
                     self.end_headers()
+                    if reply.cut_at is not None:
+                        self.wfile.write(payload[:reply.cut_at])
+                        self.wfile.flush()
+                        self.close_connection = True
+                        return
+                    if reply.trickle:
+                        for i in range(0, len(payload), 64):
+                            self.wfile.write(payload[i:i + 64])
+                            self.wfile.flush()
+                            time.sleep(reply.trickle)
+                        return
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test): nothing to tell it

@@ -101,11 +101,14 @@ def piece(seed: int, seconds: float = 12.0, sr: int = SR, style: str | None = No
             "ambient": "bell"}.get(style)
     for i in range(int(np.ceil(seconds / bar))):
         degree = prog[i % len(prog)]
-        chord = [root + 12 + scale[(degree + s) % 7] + 12 * ((degree + s) // 7) for s in (0, 2, 4)]
+        # A played part varies: now and then a seventh or a ninth, never the same loudness twice.
+        steps = (0, 2, 4) + ((int(rng.choice([6, 8])),) if rng.random() < 0.4 else ())
+        chord = [root + 12 + scale[(degree + s) % 7] + 12 * ((degree + s) // 7) for s in steps]
         start = int(i * bar * sr)
         if chord_timbre:
             for m in chord:
-                _add(out, 0.16 * _tone(sr, _hz(m + (12 if style != "dark_pad" else 0)), bar, chord_timbre, rng), start)
+                amp = 0.16 * rng.uniform(0.6, 1.1)
+                _add(out, amp * _tone(sr, _hz(m + (12 if style != "dark_pad" else 0)), bar, chord_timbre, rng), start)
         if style != "ambient":  # a bass line: the root on the beats, walking in dark_bass
             for b in range(4):
                 m = chord[0] - 12 + (scale[rng.integers(7)] if style == "dark_bass" and b % 2 else 0)

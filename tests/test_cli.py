@@ -158,7 +158,7 @@ def test_force_and_until(tmp_path):
     assert {s for s, _ in units_run(album, n)} == {"pick"}  # same picks: mastering is not redone
     r = cli("build", str(pipeline), "--force", "mix")
     assert r.exit_code == 2
-    assert r.stderr.strip() == "Error: unknown stage 'mix' (use one of: prompts, render, pick, master)"
+    assert r.stderr.strip() == "Error: unknown stage 'mix' (use one of: prompts, render, decode, pick, sequence, master)"
 
 
 BAD = [
@@ -237,4 +237,5 @@ def test_retry_rounds_master_only_the_final_picks(tmp_path):
     row = next(line for line in status.output.splitlines() if "t01" in line)
     cells = [c.strip() for c in row.strip("│ ").split("│")]
     assert cells[2] == "2/2", row  # render: the retry round's take counts in the total
-    assert re.fullmatch(r"take [12] \(all rejected\)", cells[3]), row
+    assert cells[3] == "encodec", row  # decode: the takes' audio is render's own
+    assert re.fullmatch(r"take [12] \(all rejected\)", cells[4]), row

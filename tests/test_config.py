@@ -22,7 +22,7 @@ def test_defaults_come_from_each_stage():
 @pytest.mark.parametrize("data,message", [
     ({"render": {"takes": 0}}, "render.takes: must be >= 1"),
     ({"render": {"takes": "four"}}, "render.takes: must be an int, got 'four'"),
-    ({"render": {"tkes": 3}}, "render.tkes: unknown key (allowed: batch_size, cfg, device,"),
+    ({"render": {"tkes": 3}}, "render.tkes: unknown key (allowed: backend, batch_size, cfg,"),
     ({"albm": {}}, "albm: unknown key (allowed: album, executor, master, output_dir, pick, prompts, render)"),
     ({"prompts": {"source": "chatgpt"}}, "prompts.source: must be 'builtin', 'inline', 'file' or 'llm'"),
     ({"album": {"tracks": 120}}, "album.tracks: must be <= 99"),

@@ -28,9 +28,11 @@ def test_take_ids_round_trip_and_reject_other_ids():
 def test_stage_order_comes_from_needs_and_makes():
     from albumgen.stages import STAGES
 
-    assert [c.name for c in registry.order(list(reversed(STAGES)))] == ["prompts", "render", "pick", "master"]
-    assert registry.upstream("pick") == ["prompts", "render", "pick"]
-    assert registry.producers() == {"tracklist": "prompts", "take": "render", "pick": "pick", "master": "master"}
+    assert [c.name for c in registry.order(list(reversed(STAGES)))] == ["prompts", "render", "decode", "pick",
+                                                                        "sequence", "master"]
+    assert registry.upstream("pick") == ["prompts", "render", "decode", "pick"]
+    assert registry.producers() == {"tracklist": "prompts", "take": "render", "take_audio": "decode", "pick": "pick",
+                                    "music": "sequence", "order": "sequence", "master": "master"}
     render = registry.get("render")
     assert render.feedback == (Pick,)  # declared, and not an ordering edge (no cycle)
 

@@ -14,34 +14,50 @@ from albumgen.stages.pick.config import PickConfig
 from albumgen.stages.pick.features import features
 
 CFG = PickConfig()
-NEW = {"dull", "dropout", "stuck", "hum"}
-SECONDS = 12.0
+NEW = {"dull", "dropout", "stuck", "hum", "jump", "seam"}
+SECONDS = 16.0
+JOINS = [8.0, 12.0]  # where render's windows would meet; every take is measured with them
+# A seam is judged against the rest of the take, beats included: takes that long windows
+# join are longer than one window, so these are too.
+LONG, LONG_JOINS = 32.0, [16.0, 24.0]
+OTHER = {"band": "ambient", "electronic": "piano", "piano": "electronic", "ambient": "band"}
 # One piece per style that has a high band, so "dull" can mean something; each failure is
 # tried on all of them.
 PIECES = {"band": 1, "electronic": 2, "piano": 3, "ambient": 4}
+STYLE_OF = {seed: style for style, seed in PIECES.items()}
 DAMAGE = {
     "dull": lambda x, s: T.dull(x),
     "dropout": lambda x, s: T.dropouts(x, seed=s),
     "stuck": lambda x, s: T.stuck(x, seed=s),
     "hum": lambda x, s: T.hum(x, mains=(50.0, 60.0)[s % 2], level_db=-20.0, seed=s),
+    "jump": lambda x, s: T.jump(x, piece(OTHER[STYLE_OF[s]], s + 100), at=SECONDS / 2),
+    "seam": lambda x, s: T.seam(x, LONG_JOINS[s % 2], seed=s),
 }
 _audio: dict = {}
 _feats: dict = {}
 
 
-def piece(style: str, seed: int) -> np.ndarray:
-    if (style, seed) not in _audio:
-        _audio[(style, seed)] = T.piece(seed, SECONDS, style=style)
-    return _audio[(style, seed)]
+def piece(style: str, seed: int, seconds: float = SECONDS) -> np.ndarray:
+    if (style, seed, seconds) not in _audio:
+        _audio[(style, seed, seconds)] = T.piece(seed, seconds, style=style)
+    return _audio[(style, seed, seconds)]
 
 
-def feats(style: str, seed: int, damage: str | None = None) -> dict:
-    """Features of a piece, damaged or not, measured once per session (the CPU is shared)."""
-    key = (style, seed, damage)
+def feats(style: str, seed: int, damage: str | None = None, long: bool = False) -> dict:
+    """Features of a piece, damaged or not, measured once per session (the CPU is shared).
+    Seams are tried on long takes, and so is the clean take they are compared with."""
+    long = long or damage == "seam"
+    key = (style, seed, damage, long)
     if key not in _feats:
-        x = piece(style, seed)
-        _feats[key] = features(DAMAGE[damage](x, seed) if damage else x, T.SR)
+        x = piece(style, seed, LONG if long else SECONDS)
+        _feats[key] = features(DAMAGE[damage](x, seed) if damage else x, T.SR, LONG_JOINS if long else JOINS)
     return _feats[key]
+
+
+def pair(style: str, damage: str) -> list[dict]:
+    """The clean take and the damaged one, of the same length."""
+    seed = PIECES[style]
+    return [feats(style, seed, long=damage == "seam"), feats(style, seed, damage)]
 
 
 def tripped(group: list[dict]) -> list[set[str]]:
@@ -51,8 +67,7 @@ def tripped(group: list[dict]) -> list[set[str]]:
 @pytest.mark.parametrize("style", sorted(PIECES))
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
 def test_the_check_trips_on_the_damaged_take_only(damage, style):
-    seed = PIECES[style]
-    clean, bad = tripped([feats(style, seed), feats(style, seed, damage)])
+    clean, bad = tripped(pair(style, damage))
     assert damage in bad
     assert not clean & NEW
 
@@ -60,17 +75,16 @@ def test_the_check_trips_on_the_damaged_take_only(damage, style):
 @pytest.mark.parametrize("style", sorted(PIECES))
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
 def test_the_clean_take_scores_higher_in_either_order(damage, style):
-    seed = PIECES[style]
-    pair = [feats(style, seed), feats(style, seed, damage)]
+    takes = pair(style, damage)
     for order in ([0, 1], [1, 0]):
-        scored = combine([pair[i] for i in order], CFG)
+        scored = combine([takes[i] for i in order], CFG)
         assert order[choose(scored)] == 0
         assert scored[order.index(0)]["score"] > scored[order.index(1)]["score"]
 
 
 def test_the_clean_take_wins_a_group_of_all_the_damaged_ones():
     for style, seed in PIECES.items():
-        group = [feats(style, seed, d) for d in sorted(DAMAGE)] + [feats(style, seed)]
+        group = [feats(style, seed, d) for d in sorted(DAMAGE) if d != "seam"] + [feats(style, seed)]
         assert choose(combine(group, CFG)) == len(group) - 1, style
 
 
@@ -134,3 +148,35 @@ def test_the_long_loop_is_not_the_stuck_check():
     f = feats("band", 1, "stuck")
     assert f["stuck_s"] > CFG.max_stuck_s
     assert feats("band", 1)["stuck_s"] < CFG.max_stuck_s / 2
+
+
+def test_a_seam_is_sought_only_at_the_joins():
+    """The same seamed take: seen at its join, at a join elsewhere, and with no joins."""
+    x = piece("ambient", 4, LONG)
+    bad = T.seam(x, LONG_JOINS[0], seed=4)
+    assert features(bad, T.SR, LONG_JOINS)["seam"] > CFG.max_seam
+    assert features(bad, T.SR, [6.0])["seam"] < CFG.max_seam
+    without = features(bad, T.SR)
+    assert without["seam"] == 0.0 and "seam" not in {c["check"] for c in checks(without, CFG)}
+
+
+def test_the_jump_is_placed_where_the_material_changes():
+    f = feats("band", 1, "jump")
+    assert abs(f["jump_at"] - SECONDS / 2) <= 1.0
+
+
+def test_the_new_features_ignore_gain_rate_and_channels():
+    """A damaged take delivered quiet, at 48 kHz, in stereo int16 measures as the original
+    (resampled, not synthesised anew, so the music is the same)."""
+    from scipy.signal import resample_poly
+
+    for damage in ("dropout", "stuck", "hum", "seam"):
+        x = piece("band", 1, LONG if damage == "seam" else SECONDS)
+        bad = DAMAGE[damage](x, 1)
+        ref = feats("band", 1, damage)
+        moved = np.stack([resample_poly(bad, 3, 2)] * 2, axis=1) * 10 ** (-26 / 20)
+        got = features(np.round(moved * 32767).astype(np.int16), 48000, LONG_JOINS if damage == "seam" else JOINS)
+        for key, tol in {"dropouts": 0, "stuck_s": 0.15, "hum_db": 3.0, "jump": 0.1, "seam": 0.5,
+                         "hf_db": 1.0}.items():
+            assert abs(got[key] - ref[key]) <= tol, (damage, key, got[key], ref[key])
+        assert {c["check"] for c in checks(got, CFG)} & NEW == {c["check"] for c in checks(ref, CFG)} & NEW

@@ -103,3 +103,15 @@ def test_more_waits_for_a_running_build_and_contradictions_are_refused(album):
         PickStage.request_takes(ctx, "9", 2)
     res = CliRunner().invoke(main, ["pick", str(pipeline), "--track", "1", "--more", "2", "--auto"])
     assert res.exit_code == 2 and "Error: --take, --auto and --more contradict each other" in res.output
+
+
+def test_malformed_more_takes_is_a_clear_error_and_older_files_read_the_same(tmp_path):
+    from albumgen.stages.pick import overrides
+
+    path = tmp_path / overrides.REL
+    path.parent.mkdir(parents=True)
+    path.write_text('{"schema_version": 1, "tracks": {"t01": 2}}')  # written before more_takes existed
+    assert (overrides.load(tmp_path), overrides.load_more(tmp_path)) == ({"t01": 2}, {})
+    path.write_text('{"schema_version": 1, "tracks": {}, "more_takes": {"t01": -1}}')
+    with pytest.raises(InputError, match="more_takes must map track ids to counts >= 0"):
+        overrides.load_more(tmp_path)

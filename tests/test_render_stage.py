@@ -104,6 +104,7 @@ def test_stereo_takes_have_two_channels(tmp_path):
     got = takes(album)
     codes, audio, rec = got["t01/take-1"]
     assert codes.shape == (8, 25) and audio.shape == (25 * 640, 2) and rec["channels"] == 2
+    assert rec["joins"] == []  # one window: nothing to join
     assert not np.array_equal(audio[:, 0], audio[:, 1])
     lm = load_musicgen("tiny-stereo", "cpu")
     again = decode_tokens(lm, torch.from_numpy(codes.astype(np.int64))[None])[0].numpy().T
@@ -117,6 +118,8 @@ def test_long_takes_continue_window_after_window(tmp_path, caplog):
     got = takes(album)
     codes, audio, rec = got["t02/take-1"]
     assert codes.shape == (4, 80) and audio.shape == (80 * 640, 1) and rec["frames"] == 80
+    # Where the second window's new frames begin (frame 50 at 50 Hz): pick seeks seams there.
+    assert rec["joins"] == [1.0]
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("render: ")]
     assert lines[-1].startswith("render: 2/2 takes, ") and lines[-1].endswith("ETA 0:00:00")
 
@@ -239,3 +242,16 @@ def test_a_set_batch_size_is_a_fixed_shape(tmp_path, monkeypatch, batched):
         assert np.array_equal(codes, batched[unit][0]), unit
     (_lm, loop), = engine._loaded.values()
     assert [st.batch for st in loop._states.values()] == [3]  # one state: the short batch did not resize it
+
+
+def test_tail_renders_past_the_duration_within_the_window(tmp_path):
+    # 1 s asked + 0.5 s tail = 75 frames at 50 Hz, and the record says which part was asked.
+    album = build(tmp_path, {"takes": 1, "duration": 1.0, "tail": 0.5})
+    codes, audio, rec = takes(album)["t01/take-1"]
+    assert codes.shape == (4, 75) and rec["duration"] == 1.0 and rec["tail"] == 0.5
+    from albumgen.stages.render.config import RenderConfig
+
+    # A tail never adds a window: a take that fits one keeps fitting it.
+    assert RenderConfig(duration=30, tail=3).seconds == 30 and RenderConfig(duration=28, tail=3).seconds == 30
+    assert RenderConfig(duration=40, tail=3).seconds == 43
+    assert "tail" not in RenderConfig(duration=30, tail=3).key_fields()  # old takes stay valid

@@ -330,6 +330,19 @@ def test_prefetch_draws_every_missing_picture_in_the_background(album):
         assert made() == ["master"] * 2 + ["take"] * 4
     finally:
         server.close()
+    # Pictures of audio the album no longer has go at the next start; the rest stay.
+    stale = cache / f"take-{'0' * 64}.png"
+    stale.write_bytes(b"old")
+    kept = sorted(p.name for p in cache.glob("*.png") if p.name != stale.name)
+    server = ReviewServer(ctx, prefetch=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and stale.exists():
+            time.sleep(0.2)
+        assert not stale.exists()
+        assert sorted(p.name for p in cache.glob("*.png")) == kept
+    finally:
+        server.close()
 
 
 def test_loudness_picture_measures_as_bs1770_does(tmp_path):
@@ -347,3 +360,16 @@ def test_loudness_picture_measures_as_bs1770_does(tmp_path):
     quiet, loud = short[pictures.WIDTH // 4], short[pictures.WIDTH * 7 // 8]  # 2 s and 7 s
     assert loud - quiet == pytest.approx(6.02, abs=0.05)
     assert momentary[pictures.WIDTH // 2 - 30] == pytest.approx(quiet, abs=0.05)
+
+
+def test_the_picked_take_is_labelled_auto_manual_or_all_rejected():
+    from albumgen.artifacts import Pick
+    from albumgen.review import model, pages
+
+    def words(**kw):
+        return pages.pick_words(model._pick_label(Pick(choice=3, wav="w", **kw)))
+
+    assert words() == "take 3 (auto)"
+    assert words(manual=True, all_rejected=True) == "take 3 (manual)"
+    assert words(all_rejected=True) == "take 3 (all rejected)"
+    assert pages.pick_words(model._pick_label(None)) == "not picked yet"

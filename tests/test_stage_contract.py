@@ -37,6 +37,9 @@ def test_the_engine_cli_names_no_stage():
 @pytest.mark.parametrize("cls", registry.stage_classes(), ids=lambda c: c.name)
 def test_each_stage_reads_its_own_config_type(cls, tmp_path):
     config, base = load_config(write_pipeline(tmp_path, {}))
+    if cls.Config is None:  # decode: set by render.decoder, with the model that made the tokens
+        assert cls.name not in type(config).model_fields
+        return
     ctx = Context(config=config, album_dir=tmp_path, base_dir=base, manifest=None, log=None)
     cfg = cls().settings(ctx)
     assert type(cfg) is cls.Config and cfg is getattr(config, cls.name)

@@ -44,12 +44,24 @@ class Take(Artifact):
     take: int  # 1-based within the track
     seed: int
     prompt: str
-    wav: str = ""  # album-relative path of the audio
+    wav: str = ""  # album-relative path of the audio (decoded again by the decode stage, if it did)
     wav_sha256: str = ""
+    codes: str = ""  # album-relative path of the saved tokens
+    codes_sha256: str = ""
+    joins: list[float] = []  # seconds where render's continuation windows meet (pick seeks seams there)
 
     @property
     def id(self) -> str:
         return take_id(self.track, self.take)
+
+
+class TakeAudio(Artifact):
+    """A take's audio decoded again from its tokens (render.decoder: mbd). Readers of a Take
+    get this audio as Take.wav when it exists."""
+
+    kind = "take_audio"
+    wav: str
+    decoder: str
 
 
 class Pick(Artifact):
@@ -68,6 +80,29 @@ class Pick(Artifact):
     @property
     def take_id(self) -> str:
         return take_id(self.track, self.choice)
+
+
+class Music(Artifact):
+    """What the sequence stage heard in a track's chosen take."""
+
+    kind = "music"
+    track: str = ""
+    key: str  # "A minor"
+    camelot: str = ""  # "8A"
+    bpm: float | None = None  # None: no steady beat
+    energy: float = 0.0
+    beats: list[float] = []  # seconds from the take's first sample
+    asked_end: float | None = None  # render.duration: where the take was asked to end
+
+
+class Order(Artifact):
+    """The album's running order (album.order) and why each track sits where it does."""
+
+    kind = "order"
+    mode: str
+    order: list[str]  # track ids in play order
+    why: dict[str, str] = {}
+    cost: dict[str, float] = {}
 
 
 class Master(Artifact):
@@ -106,12 +141,21 @@ class Artifacts:
         return Tracklist.model_validate(rec.data) if rec else None
 
     def takes(self, track: str | None = None) -> list[Take]:
-        out = [_take(r) for r in self._records(Take)]
+        out = [self._audio(_take(r)) for r in self._records(Take)]
         return sorted((t for t in out if track is None or t.track == track), key=lambda t: (t.track, t.take))
 
     def take(self, track: str, n: int) -> Take | None:
         rec = self.manifest.record(self.producers["take"], take_id(track, n))
-        return _take(rec) if rec else None
+        return self._audio(_take(rec)) if rec else None
+
+    def _audio(self, take: Take) -> Take:
+        """The take with its decoded-again audio, where a TakeAudio maker made some."""
+        stage = self.producers.get(TakeAudio.kind)
+        rec = self.manifest.record(stage, take.id) if stage else None
+        wav = next((rel for rel in rec.outputs if rel.endswith(".wav")), "") if rec else ""
+        if not wav:
+            return take
+        return take.model_copy(update={"wav": wav, "wav_sha256": rec.outputs[wav].sha256})
 
     def pick(self, track: str) -> Pick | None:
         rec = self.manifest.record(self.producers["pick"], track)
@@ -120,6 +164,14 @@ class Artifacts:
     def picks(self) -> list[Pick]:
         return [Pick.model_validate({"track": r.unit, **r.data}) for r in self._records(Pick)]
 
+    def music(self, track: str) -> Music | None:
+        rec = self.manifest.record(self.producers["music"], track)
+        return Music.model_validate({"track": track, **rec.data}) if rec else None
+
+    def order(self) -> Order | None:
+        rec = self.manifest.record(self.producers["order"], "order")
+        return Order.model_validate(rec.data) if rec else None
+
     def masters(self) -> list[Master]:
         return [Master.model_validate({**r.data, "id": r.unit}) for r in self._records(Master)]
 
@@ -127,5 +179,7 @@ class Artifacts:
 def _take(rec: "Record") -> Take:
     track, n = parse_take_id(rec.unit)
     wav = next((rel for rel in rec.outputs if rel.endswith(".wav")), "")
+    codes = next((rel for rel in rec.outputs if rel.endswith(".codes")), "")
     return Take.model_validate({"seed": 0, "prompt": "", **rec.data, "track": track, "take": n, "wav": wav,
-                                "wav_sha256": rec.outputs[wav].sha256 if wav else ""})
+                                "wav_sha256": rec.outputs[wav].sha256 if wav else "", "codes": codes,
+                                "codes_sha256": rec.outputs[codes].sha256 if codes else ""})

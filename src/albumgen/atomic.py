@@ -5,10 +5,18 @@ A reader (or a resumed build) sees either the old file or the whole new one, nev
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Iterator
+
+from .errors import OutputError
+from .inputs import human_size
+
+# The write failures that mean "no room", not a bug: map them to the output error (exit 7).
+DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 def temporary_path(path: Path) -> Path:
@@ -31,25 +39,48 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def disk_full(e: OSError, path: Path | None, need: int = 0) -> OutputError:
+    """One line for a write the disk refused: which file, in which folder, how much it needs."""
+    folder = path.parent if path else None
+    where = f"{path.name} in {folder}" if path else "the album"
+    try:
+        free = f", {human_size(shutil.disk_usage(folder or '.').free)} free there"
+    except OSError:
+        free = ""
+    needs = f"; it needs {human_size(need)}" if need else ""
+    if e.errno == errno.EFBIG:  # a per-file cap (ulimit -f, FAT32's 4 GB), not a full disk
+        fix = "raise the file size limit (ulimit -f) or use another filesystem, then run the same build again"
+    else:
+        fix = (f"free at least {human_size(need) if need else 'some space'} there, then run the same build again"
+               "; every finished unit is kept")
+    return OutputError(f"cannot write {where}: {e.strerror or e}{needs}{free}", fix)
+
+
 @contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path to write; on success it replaces `path`, on error it is removed."""
+def atomic_path(path: Path, need: int = 0) -> Iterator[Path]:
+    """Yield a temporary path to write; on success it replaces `path`, on error it is removed.
+    `need`: the bytes the write will take, if known, for the message when the disk is full."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_path(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
         fsync_dir(path.parent)
+    except OSError as e:
+        if e.errno not in DISK_FULL:
+            raise
+        written = tmp.stat().st_size if tmp.exists() else 0
+        raise disk_full(e, path, max(need, written)) from e
     finally:
         if tmp.exists():
             tmp.unlink()
 
 
 def write_bytes(path: Path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
+    with atomic_path(path, need=len(data)) as tmp:
         tmp.write_bytes(data)
 
 

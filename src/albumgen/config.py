@@ -5,7 +5,6 @@ without touching the engine.
 """
 from __future__ import annotations
 
-import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from . import registry
 from .errors import ConfigError
+from .inputs import read_text
+from .naming import safe_filename
+
+# A pipeline is a few kB; past this it is the wrong file (or a hostile one), not a pipeline.
+MAX_PIPELINE_BYTES = 1024 * 1024
 
 
 class AlbumConfig(BaseModel):
@@ -25,9 +29,23 @@ class AlbumConfig(BaseModel):
     artist: str = "albumgen"
     album_artist: str | None = None
     genre: str = "Electronic"
-    year: int = Field(default_factory=lambda: datetime.date.today().year, ge=1900, le=2999)
+    year: int | None = Field(None, ge=1900, le=2999,
+                             description="year tag; null: the year of the album's first build, kept")
     tracks: int = Field(8, ge=1, le=99)
     seed: int = Field(0, ge=0, description="album seed; every take's seed derives from it")
+    order: Literal["as_listed", "flow"] = Field(
+        "as_listed", description="running order: as the tracklist lists it, or flow (keys, tempos, energy)")
+
+    @field_validator("slug")
+    @classmethod
+    def _one_folder(cls, slug: str | None) -> str | None:
+        # The album folder is output_dir/slug: anything but one plain name ("../x", "a/b",
+        # "/abs", "..") would put the album, and every file albumgen deletes, elsewhere.
+        if slug is not None and (slug in (".", "..") or slug.startswith(".")
+                                 or safe_filename(slug, max_bytes=100) != slug):
+            raise ValueError(f"must be one folder name, valid on every system (no / \\ : * ? \" < > |, no "
+                             f"leading dot, no trailing dot or space, at most 100 bytes), got {slug!r}")
+        return slug
 
 
 class ExecutorConfig(BaseModel):
@@ -57,7 +75,8 @@ class PipelineBase(BaseModel):
 def pipeline_model() -> type[PipelineBase]:
     fields: dict[str, Any] = {}
     for cls in registry.stage_classes():
-        fields[cls.name] = (cls.Config, Field(default_factory=cls.Config))
+        if cls.Config is not None:  # a stage configured by another's section has none of its own
+            fields[cls.name] = (cls.Config, Field(default_factory=cls.Config))
     return create_model("PipelineConfig", __base__=PipelineBase, **fields)
 
 
@@ -115,12 +134,11 @@ def parse_config(data: Any, source: str = "pipeline") -> PipelineBase:
 def load_config(path: Path) -> tuple[PipelineBase, Path]:
     """Read and validate a pipeline file; returns the config and the folder it lives in."""
     path = Path(path)
-    try:
-        text = path.read_text("utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such pipeline file", "check the path, or create one with `albumgen init`") from None
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e.strerror}", "check the file's permissions") from None
+    text = read_text(path, str(path), ConfigError, MAX_PIPELINE_BYTES,
+                     missing=(f"{path}: no such pipeline file", "check the path, or create one with `albumgen init`"),
+                     fix="save the pipeline as UTF-8 text")
+    if not text.strip():
+        raise ConfigError(f"{path} is empty", "write the album's settings in it; `albumgen init` writes a starter")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -128,4 +146,25 @@ def load_config(path: Path) -> tuple[PipelineBase, Path]:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}: malformed YAML{where}: {problem}", "fix the YAML syntax") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: YAML nested too deeply", "a pipeline is a few levels of sections") from None
+    if data is None:  # only comments: an album of defaults is never what was meant
+        raise ConfigError(f"{path} has no settings, only comments",
+                          "write the album's settings in it; `albumgen init` writes a starter")
+    _refuse_controls(data, [], path.name)
     return parse_config(data, source=path.name), path.resolve().parent
+
+
+def _refuse_controls(data: Any, loc: list, source: str) -> None:
+    """A NUL or other control character in a value would reach paths, tags and the LLM;
+    paths with NUL make every os call fail. Said once, with where it is."""
+    if isinstance(data, dict):
+        for k, v in data.items():
+            _refuse_controls(k, loc, source)
+            _refuse_controls(v, loc + [k], source)
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            _refuse_controls(v, loc + [i], source)
+    elif isinstance(data, str) and any(ord(c) < 32 and c not in "\t\n\r" or c == "\x7f" for c in data):
+        where = ".".join(str(p) for p in loc) or "a key"
+        raise ConfigError(f"{where}: contains control characters ({data[:40]!r})", f"fix {source}")

@@ -19,13 +19,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from . import atomic
 from .errors import InputError
+from .inputs import check_file
 
 SCHEMA_VERSION = 2  # 2: records may also live in journal.jsonl (1: manifest.json only)
 READABLE = (1, 2)  # schema 1 has the same shape: it migrates by being compacted as 2
@@ -50,6 +52,15 @@ class Record(BaseModel):
     finished_at: float
     seconds: float
 
+    @field_validator("outputs")
+    @classmethod
+    def _inside_album(cls, outputs: dict[str, OutputRef]) -> dict[str, OutputRef]:
+        # A pruned record's outputs are deleted: a hand-edited "../x" must never reach that.
+        for rel in outputs:
+            if rel.startswith("/") or "\\" in rel or ".." in rel.split("/") or not rel.strip("/"):
+                raise ValueError(f"output {rel!r} is not a path inside the album folder")
+        return outputs
+
 
 class ManifestFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -72,6 +83,9 @@ class RecordStore:
 
     # -- reading -----------------------------------------------------------------------
     def _read_journal(self) -> list[bytes]:
+        if os.path.lexists(self.journal_path):  # a FIFO would block every append, a folder fail it
+            check_file(self.journal_path, str(self.journal_path),
+                       fix="remove it: the next build rebuilds the records from the files on disk")
         try:
             return self.journal_path.read_bytes().splitlines()
         except (FileNotFoundError, NotADirectoryError):  # a new album (or no folder: ensure_writable says so)
@@ -80,6 +94,8 @@ class RecordStore:
     def _read_snapshot(self) -> ManifestFile:
         path = self.snapshot_path
         try:
+            if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the read forever
+                return self._damaged(f"{path} is not a regular file")
             text = path.read_text("utf-8")
         except (FileNotFoundError, NotADirectoryError):
             return ManifestFile(schema_version=SCHEMA_VERSION)
@@ -87,7 +103,7 @@ class RecordStore:
             return self._damaged(f"{path} is unreadable: {e}")
         try:
             raw = json.loads(text)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             return self._damaged(f"{path} is not valid JSON: {e}")
         version = raw.get("schema_version") if isinstance(raw, dict) else None
         if isinstance(version, int) and version not in READABLE and version > SCHEMA_VERSION:
@@ -113,7 +129,7 @@ class RecordStore:
             return
         try:
             op = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             # A line torn by a kill mid-append: its unit's files, if complete, are recovered
             # from their sidecars; nothing else was lost.
             log.debug("%s line %d is torn, skipped", self.journal_path, n)

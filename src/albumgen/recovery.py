@@ -63,9 +63,11 @@ def recover(stage: "Stage", ctx: "Context", pending: list["Unit"]) -> list["Done
 def _check(stage: str, album_dir: Path, path: Path, wanted: dict) -> "Done | None":
     from .stage import Done
 
+    if not path.is_file():  # a FIFO posing as a sidecar would block the read
+        return None
     try:
         obj = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     block = obj.pop(BLOCK, None) if isinstance(obj, dict) else None
     if not isinstance(block, dict) or block.get("stage") != stage:

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import recovery, registry
+from . import album_year, interrupt, recovery, registry
 from .config import PipelineBase, load_config
 from .errors import ConfigError, OutputError, StageError
 from .hashing import sha256_json
@@ -92,6 +92,7 @@ def _preflight(stages: list[Stage], ctx: Context) -> None:
     prompts file, a cover that is not there) stops the build here, with the manifest
     exactly as it was. Only plans: which units are done is the stages' own run's business."""
     for stage in stages:
+        stage.preflight(ctx)
         try:
             stage.plan(ctx)
         except NotReady:
@@ -121,6 +122,7 @@ def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), e
     report = BuildReport(ctx.album_dir)
     with AlbumLock(manifest.dir):
         _preflight(stages, ctx)
+        album_year.pin(ctx.config, ctx.album_dir)  # the first build fixes an unset album.year
         _warn_damage(ctx)
         manifest.set_config_hash(sha256_json(ctx.config.model_dump(mode="json")))
         manifest.event("build_start", stages=[s.name for s in stages])

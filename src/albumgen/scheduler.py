@@ -21,7 +21,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from . import registry
+from . import interrupt, registry
 from .errors import StageError
 from .stage import Context, NotReady, Stage, Unit
 
@@ -69,6 +69,7 @@ class Frontier:
                 return
             for stage, done in self.executor.wait():
                 self._commit(stage, done)
+            interrupt.check()  # a safe point: everything finished so far is recorded
 
     def _commit(self, stage: Stage, done) -> None:
         from .runner import _commit

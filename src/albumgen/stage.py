@@ -104,7 +104,7 @@ class Stage(Generic[C]):
 
     name: ClassVar[str]
     version: ClassVar[str] = "1"  # bump when the same inputs would now give other outputs
-    Config: ClassVar[type[BaseModel]]
+    Config: ClassVar[type[BaseModel] | None]  # None: configured by another stage's section
     # What the stage reads and what it makes; the engine orders stages by these and checks
     # that every need has a maker (registry.stage_classes).
     needs: ClassVar[tuple[type[Artifact], ...]] = ()
@@ -140,6 +140,11 @@ class Stage(Generic[C]):
 
     def key(self, unit: Unit) -> str:
         return unit_key(self.name, self.version, unit.config, unit.inputs)
+
+    def preflight(self, ctx: Context) -> None:
+        """Check, before a build does any work, what no plan can: the machine has the device
+        asked for, a file the stage reads late (a cover) is what it claims. Raise an
+        AlbumgenError; the manifest is untouched at this point."""
 
     def plan(self, ctx: Context) -> list[Unit]:
         """Every unit this stage can have now for the current config and inputs (a Plan

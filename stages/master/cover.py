@@ -16,17 +16,51 @@ from pathlib import Path
 
 import numpy as np
 
+from albumgen.audio.signal import to_mono
+from albumgen.errors import InputError
 from albumgen.hashing import derive_seed
+from albumgen.inputs import MB, read_bytes
 
 SAVE_SIZE = 3000
 EMBED_SIZE = 1000
+MAX_COVER_BYTES = 64 * MB
+MAX_COVER_PIXELS = 64_000_000  # 8000x8000: past this decoding alone takes seconds and GBs
 _DRAW = 1000  # the spectrogram is drawn at this size and scaled up: smooth, and fast
 
 
-def user_cover(source: Path):
+def open_cover(source: Path, rel: str):
+    """The user's cover, fully decoded, or an InputError saying why it cannot be one.
+    Decoded whole here (not lazily) so a damaged file fails before any work, in preflight."""
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    what = f"master.cover: {rel}"
+    data = read_bytes(source, what, max_bytes=MAX_COVER_BYTES,
+                      missing=(f"{what} not found", "check the path; it is relative to the pipeline file"))
+    if not data:
+        raise InputError(f"{what} is empty", "point master.cover at a JPEG or PNG image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            if img.width * img.height > MAX_COVER_PIXELS:
+                raise Image.DecompressionBombError(f"{img.width}x{img.height}")
+            img.load()
+    except UnidentifiedImageError:
+        raise InputError(f"{what} is not an image albumgen can read", "use a JPEG or PNG image") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(f"{what} has more than {MAX_COVER_PIXELS // 1_000_000} million pixels",
+                         f"scale it down (the cover is saved at {SAVE_SIZE}x{SAVE_SIZE})") from None
+    except (OSError, SyntaxError, ValueError, EOFError):
+        raise InputError(f"{what} is a damaged or truncated image", "export it again as JPEG or PNG") from None
+    return img
+
+
+def user_cover(source: Path, rel: str):
     from PIL import Image, ImageOps
 
-    with Image.open(source) as img:
+    with open_cover(source, rel) as img:
         img = ImageOps.exif_transpose(img).convert("RGB")
     side = min(img.size)
     img = img.crop(((img.width - side) // 2, (img.height - side) // 2,
@@ -41,7 +75,7 @@ def _spectrogram(takes: list[tuple[np.ndarray, int]], columns: int, rows: int) -
     total = sum(len(a) for a, _ in takes) or 1
     parts = []
     for audio, sr in takes:
-        mono = audio.mean(axis=1) if audio.ndim == 2 else audio
+        mono = to_mono(audio)
         cols = max(1, round(columns * len(mono) / total))
         hop = max(256, len(mono) // cols)
         if len(mono) < 2048:

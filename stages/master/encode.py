@@ -1,12 +1,16 @@
 """Encoding through pydub over ffmpeg, and decoding back to check what a player will hear."""
 from __future__ import annotations
 
-import subprocess
+import errno
+import os
+import re
+import signal
 from pathlib import Path
 
 import numpy as np
 
-from albumgen.audio.ffmpeg import configure_pydub, ffmpeg_exe
+from albumgen.audio import ffmpeg
+from albumgen.audio.ffmpeg import configure_pydub
 from albumgen.errors import StageError
 
 _INT32 = 2 ** 31
@@ -35,21 +39,25 @@ def encode(path: Path, audio: np.ndarray, sr: int, fmt: str, bitrate: str) -> No
     try:
         seg.export(str(path), format=fmt, parameters=params, **kwargs)
     except Exception as e:  # pydub raises CouldntEncodeError with ffmpeg's whole stderr
+        full = _disk_full(str(e))
+        if full:  # the disk, not the encoder: atomic_path turns it into the output error (exit 7)
+            raise OSError(full, os.strerror(full), str(path)) from e
         raise StageError(f"ffmpeg could not encode {Path(path).name}: {str(e).strip()[-300:]}",
                          "check that the ffmpeg build has libmp3lame") from e
 
 
-def decode(path: Path) -> tuple[np.ndarray, int]:
-    """Decode with ffmpeg, which honours LAME's gapless header, to float (frames, 2)."""
-    probe = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
-    import re
+def _disk_full(message: str) -> int | None:
+    """The errno behind an ffmpeg failure that was a full disk or a file size limit (ffmpeg
+    then dies of SIGXFSZ, which subprocess restores to its default)."""
+    if "No space left on device" in message:
+        return errno.ENOSPC
+    if "Disk quota exceeded" in message:
+        return errno.EDQUOT
+    if "File too large" in message or re.search(rf"error code: -{int(signal.SIGXFSZ)}\b", message):
+        return errno.EFBIG
+    return None
 
-    m = re.search(r"Audio: .*?(\d+) Hz", probe.stderr)
-    if not m:
-        raise StageError(f"{Path(path).name}: ffmpeg cannot read what it just wrote", "check the disk")
-    out = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a", "-f", "f32le",
-                          "-ac", "2", "-"], capture_output=True)
-    if out.returncode != 0:
-        raise StageError(f"{Path(path).name}: ffmpeg cannot decode it: {out.stderr.decode(errors='replace')[-200:]}",
-                         "check the disk")
-    return np.frombuffer(out.stdout, dtype="<f4").reshape(-1, 2), int(m.group(1))
+
+def decode(path: Path) -> tuple[np.ndarray, int]:
+    """What a player will hear: the front end's decode, as stereo float."""
+    return ffmpeg.decode(path, channels=2, error=StageError)

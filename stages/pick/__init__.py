@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Iterator
 
-from albumgen.artifacts import Pick, Take, Tracklist, parse_take_id
+from albumgen.artifacts import Pick, Take, TakeAudio, Tracklist, parse_take_id
 from albumgen.audio.io import read_audio
 from albumgen.hashing import sha256_json
 from albumgen.recovery import write_sidecar
@@ -26,7 +26,7 @@ class PickStage(Stage[PickConfig]):
     name = "pick"
     version = "3"  # 3: dull, dropout, stuck and hum checks (every pick is rescored)
     Config = PickConfig
-    needs = (Tracklist, Take)
+    needs = (Tracklist, Take, TakeAudio)  # TakeAudio: a take's audio decoded again (render.decoder)
     makes = (Pick,)
     folder = "picks"
     # overrides.json has no recovery block, so the glob may match it: it is ignored.
@@ -37,9 +37,12 @@ class PickStage(Stage[PickConfig]):
         if tracklist is None:
             raise NotReady("prompts")
         by_track: dict[str, dict[str, str]] = {}
+        joins: dict[str, dict[str, list[float]]] = {}  # where each take's windows meet
         for take in ctx.artifacts.takes():
             if take.wav:
                 by_track.setdefault(take.track, {})[take.wav] = take.wav_sha256
+                if take.joins:
+                    joins.setdefault(take.track, {})[take.wav] = list(take.joins)
         cfg = self.settings(ctx)
         # Whether weights are here is part of the key: weights downloaded later rescore.
         config = {**cfg.model_dump(), "learned": {k: v is None for k, v in availability(cfg, ctx.base_dir).items()}}
@@ -56,9 +59,11 @@ class PickStage(Stage[PickConfig]):
                 inputs["override"] = sha256_json({"take": manual[track.id]})
             if more.get(track.id):
                 inputs["more_takes"] = sha256_json({"more": more[track.id]})
+            if track.id in joins:
+                inputs["joins"] = sha256_json(joins[track.id])
             units.append(Unit(id=track.id, config=config, inputs=inputs,
                               payload={"track": track.model_dump(), "manual": manual.get(track.id),
-                                       "more": more.get(track.id, 0)}, group=track.id))
+                                       "more": more.get(track.id, 0), "joins": joins.get(track.id, {})}, group=track.id))
         if not units:
             raise NotReady("render")
         return Plan(units, waiting)
@@ -71,7 +76,7 @@ class PickStage(Stage[PickConfig]):
             track = unit.payload["track"]
             wavs = sorted((rel for rel in unit.inputs if rel.endswith(".wav")), key=take_number)
             res = score_group([(rel, (lambda rel=rel: read_audio(ctx.path(rel)))) for rel in wavs], cfg,
-                              track.get("prompt"), learned)
+                              track.get("prompt"), learned, unit.payload.get("joins"))
             takes = [{"take": take_number(t["name"]), "wav": t["name"], **{k: v for k, v in t.items() if k != "name"}}
                      for t in res.takes]
             data = self._decide(ctx, cfg, unit, takes, res.choice)

@@ -1,36 +1,42 @@
 """Where a take changes: a jump into unrelated material, and seams at render's window joins.
 
-Both read one novelty measure: how much the timbre (MFCC-like: the cosine transform of the
-band levels, without its level term) and the harmony (chroma) differ between the stretch
-before a moment and the stretch after it. Each curve is scaled by the take's own typical
-change, so a busy piece is judged against its own busyness. A section change moves one
-of the two, or both a little; unrelated material moves both, far past anything else in
-the take.
+A jump is found by splitting the take in two at every moment and asking how much less
+alike the two sides are than each side is to itself, in timbre (MFCC-like: the cosine
+transform of the band levels, without its level term) and in harmony (chroma). Music
+that moves through sections keeps coming back to its sounds and its key, so no split
+separates it cleanly; a take that drifted into something else splits in two.
+
+A seam is a cut: at a join, notes that were sounding stop at once and others start in
+the middle of their lives. Band levels that fall within a few tens of milliseconds are
+that cut; music's own notes fade. The cut at each join is compared with the sharpest
+falls everywhere else in the same take.
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy.fft import dct
+from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
-from .analysis import HOP, N_FFT, RATE, SILENT_DB, Analysis
+from .analysis import HOP, N_FFT, RATE, Analysis
 
 STEP = 4  # hops per block: 46 ms
 N_MFCC = 13
-JUMP_HALF = 3.0  # seconds each side: a jump is a change of material, not of chord
-SEAM_HALF = 0.75  # a seam is a moment: only the time around the join
-SEAM_NEAR = 0.1  # seconds either side of a join where its change may land
+JUMP_BLOCK = 0.5  # seconds per block of the split search
+JUMP_SIDE = 5.0  # seconds at least on each side of a split: an intro is not a jump
+CUT_HOPS = 2  # levels compared this many hops (23 ms) before and after each moment
+JOIN_NEAR = 3  # hops either side of a join where its cut may land (render rounds to frames)
 
 
-def blocks(a: Analysis) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(timbre, chroma, live) per 46 ms block."""
-    n = a.bands_db.shape[0] // STEP
-    bands = np.maximum(a.bands_db, a.bands_db.max() - 70.0)[: n * STEP].reshape(n, STEP, -1).mean(axis=1)
+def features_at(a: Analysis, block_hops: int) -> tuple[np.ndarray, np.ndarray]:
+    """(timbre, chroma) per block of `block_hops` hops; chroma unit-length."""
+    n = a.bands_db.shape[0] // block_hops
+    bands = np.maximum(a.bands_db, a.bands_db.max() - 70.0)[: n * block_hops]
+    bands = bands.reshape(n, block_hops, -1).mean(axis=1)
     timbre = dct(bands, type=2, norm="ortho", axis=1)[:, 1:N_MFCC]
-    p = a.power[: n * STEP].reshape(n, STEP, -1).mean(axis=1)
-    chroma = p @ _chroma_matrix(len(a.freqs))
-    chroma /= chroma.sum(axis=1, keepdims=True) + 1e-20
-    live = a.frame_db[: n * STEP].reshape(n, STEP).mean(axis=1) > SILENT_DB
-    return timbre, chroma, live
+    p = a.power[: n * block_hops].reshape(n, block_hops, -1).mean(axis=1)
+    chroma = p @ _chroma_matrix(a.power.shape[1])
+    chroma /= np.linalg.norm(chroma, axis=1, keepdims=True) + 1e-20
+    return timbre, chroma
 
 
 _CHROMA: dict[int, np.ndarray] = {}
@@ -48,83 +54,109 @@ def _chroma_matrix(bins: int) -> np.ndarray:
     return _CHROMA[bins]
 
 
-def novelty(feat: np.ndarray, half: int, cosine: bool) -> np.ndarray:
-    """Distance between the mean of `half` blocks before each block and `half` after
-    (NaN where either side runs off the take)."""
-    n = len(feat)
+def split_contrast(dist: np.ndarray, side: int) -> np.ndarray:
+    """For each split t (side <= t <= n - side): the mean distance across the split over
+    the mean distance within each side (1 = the two sides are as alike as each is to
+    itself). NaN where a side would be shorter than `side`."""
+    n = len(dist)
+    s = np.zeros((n + 1, n + 1))
+    s[1:, 1:] = dist.cumsum(axis=0).cumsum(axis=1)
     out = np.full(n, np.nan)
-    if n < 2 * half + 1:
+    t = np.arange(side, n - side + 1)
+    if len(t) == 0:
         return out
-    c = np.concatenate([np.zeros((1, feat.shape[1])), np.cumsum(feat, axis=0)])
-    t = np.arange(half, n - half)
-    before = (c[t] - c[t - half]) / half
-    after = (c[t + half] - c[t]) / half
-    if cosine:
-        num = (before * after).sum(axis=1)
-        den = np.linalg.norm(before, axis=1) * np.linalg.norm(after, axis=1) + 1e-20
-        d = 1.0 - num / den
-    else:
-        d = np.linalg.norm(before - after, axis=1)
-    out[t] = d
+    cross = (s[t, n] - s[t, t]) / (t * (n - t))  # rows [0, t), columns [t, n)
+    pairs_a, pairs_b = t * (t - 1), (n - t) * (n - t - 1)
+    within = (s[t, t] + (s[n, n] - s[t, n] - s[n, t] + s[t, t])) / (pairs_a + pairs_b)
+    out[t] = cross / np.maximum(within, 1e-12)
     return out
 
 
-def _scaled(nov: np.ndarray, floor: float) -> np.ndarray:
-    """Novelty in units of the take's own spread of novelty above its median."""
-    ok = np.isfinite(nov)
-    if ok.sum() < 8:
-        return np.full_like(nov, np.nan)
-    med = np.median(nov[ok])
-    scale = max(1.4826 * float(np.median(np.abs(nov[ok] - med))), floor)
-    return (nov - med) / scale
+def jump(a: Analysis) -> dict[str, float]:
+    """jump: the largest geometric mean, over all splits, of the timbre and the harmony
+    contrast (1 = no split separates the take); jump_at: the split, in seconds."""
+    block = max(1, int(round(JUMP_BLOCK * RATE / HOP)))
+    side = int(round(JUMP_SIDE / JUMP_BLOCK))
+    if a.bands_db.shape[0] // block < 2 * side + 1:  # too short to have two sides
+        return {"jump": 1.0, "jump_at": 0.0}
+    timbre, chroma = features_at(a, block)
+    dt = np.linalg.norm(timbre[:, None, :] - timbre[None, :, :], axis=2)
+    dc = 1.0 - np.clip(chroma @ chroma.T, -1.0, 1.0)
+    both = np.sqrt(split_contrast(dt, side) * split_contrast(dc, side))
+    if not np.isfinite(both).any():
+        return {"jump": 1.0, "jump_at": 0.0}
+    i = int(np.nanargmax(both))
+    return {"jump": float(both[i]), "jump_at": i * block * HOP / RATE}
 
 
-def joint(timbre, chroma, half: int) -> np.ndarray:
-    """Per block: the smaller of the timbre and the harmony novelty, each in the take's
-    own units, so only a change of both counts."""
-    zt = _scaled(novelty(timbre, half, cosine=False), floor=0.5)
-    zc = _scaled(novelty(chroma, half, cosine=True), floor=0.01)
-    return np.minimum(zt, zc)
+def cut_curve(a: Analysis) -> np.ndarray:
+    """Per hop: the mean fall of the band levels from CUT_HOPS before to CUT_HOPS after."""
+    x = np.maximum(a.bands_db, a.bands_db.max() - 60.0)
+    k = CUT_HOPS
+    fall = np.maximum(x[: -2 * k] - x[2 * k:], 0.0).mean(axis=1)
+    return np.concatenate([np.zeros(k), fall, np.zeros(k)])
 
 
-def jump(a: Analysis, parts=None) -> dict[str, float]:
-    """jump_z: the take's largest joint novelty over 3 s either side, in its own units;
-    jump_at: where (seconds)."""
-    timbre, chroma, live = parts or blocks(a)
-    fr = a.frame_rate / STEP
-    j = joint(timbre, chroma, int(JUMP_HALF * fr))
-    j[~live] = np.nan
-    if not np.isfinite(j).any():
-        return {"jump_z": 0.0, "jump_at": 0.0}
-    i = int(np.nanargmax(j))
-    return {"jump_z": float(max(0.0, j[i])), "jump_at": _block_time(i, a)}
-
-
-def seam(a: Analysis, joins: list[float] | None, parts=None) -> dict[str, float]:
-    """seam_z: the largest change right at one of render's window joins, over 0.75 s either
-    side, in units of the same change measured everywhere else in the take. 0 when the
-    take has no joins (one window, or a file scored from outside a build)."""
+def seam(a: Analysis, joins: list[float] | None, onsets: np.ndarray | None = None,
+         beat_hops: float = 0.0) -> dict[str, float]:
+    """seam: how far the sharpest change at any of render's window joins stands over the
+    same change everywhere else in the take, as (join - median) / (99th percentile -
+    median): above 1, the join changes more than 99% of the take does. Two changes are
+    measured and the larger counts: the cut (seam_db: the mean dB the band levels fall
+    within ~50 ms) and, when the take has a pulse (beat_hops > 0), the jump of the beat's
+    phase across the join (seam_beat, in beats, 0-0.5): a take that resumes somewhere
+    else lands off the beat. 0 when the take has no joins (one window, or a file scored
+    from outside a build)."""
+    none = {"seam": 0.0, "seam_db": 0.0, "seam_beat": 0.0}
     if not joins:
-        return {"seam_z": 0.0}
-    timbre, chroma, live = parts or blocks(a)
-    fr = a.frame_rate / STEP
-    half = int(SEAM_HALF * fr)
-    zt = _scaled(novelty(timbre, half, cosine=False), floor=0.5)
-    zc = _scaled(novelty(chroma, half, cosine=True), floor=0.01)
-    both = np.nan_to_num(zt + zc, nan=-np.inf)
-    near = int(SEAM_NEAR * fr) + 1
-    worst = 0.0
-    for t in joins:
-        i = int(round(_block_at(t, a)))
-        if half <= i < len(both) - half:
-            worst = max(worst, float(both[max(0, i - near): i + near + 1].max()) / 2.0)
-    return {"seam_z": worst}
+        return none
+    cut = maximum_filter1d(cut_curve(a), 2 * JOIN_NEAR + 1)
+    n = len(cut)
+    at = [i for i in (int(round((t * RATE - N_FFT / 2) / HOP)) for t in joins) if 2 * CUT_HOPS <= i < n - 2 * CUT_HOPS]
+    if not at:
+        return none
+    worst_cut, cut_db = _standout(cut, at, int(0.5 * a.frame_rate))
+    worst_beat, beat = 0.0, 0.0
+    if onsets is not None and beat_hops > 0:
+        phase_jump, span = beat_phase_jumps(onsets, beat_hops)
+        inside = [i for i in at if span <= i < n - span]
+        if inside:
+            # A tenth of a beat at least: a played part drifts that much, a jump elsewhere more.
+            worst_beat, beat = _standout(phase_jump, inside, span, floor=0.1)
+    return {"seam": max(worst_cut, worst_beat), "seam_db": cut_db, "seam_beat": beat}
 
 
-def _block_time(i: int, a: Analysis) -> float:
-    # Block i spans hops [i*STEP, (i+1)*STEP); hop h's frame is centred at h*HOP + N_FFT/2.
-    return (i * STEP * HOP + N_FFT / 2) / RATE
+def _standout(curve: np.ndarray, at: list[int], guard: int, floor: float = 0.5) -> tuple[float, float]:
+    """(how far the curve's largest value at `at` stands out, that value); the reference is
+    the curve away from every join (`guard` hops either side)."""
+    away = np.ones(len(curve), dtype=bool)
+    for i in at:
+        away[max(0, i - guard): i + guard] = False
+    rest = curve[away]
+    worst = float(max(curve[i] for i in at))
+    if len(rest) < 4 * guard:
+        return 0.0, worst
+    med, p99 = float(np.median(rest)), float(np.percentile(rest, 99))
+    return max(0.0, (worst - med) / max(p99 - med, floor)), worst
 
 
-def _block_at(seconds: float, a: Analysis) -> float:
-    return (seconds * RATE - N_FFT / 2) / (STEP * HOP)
+BEATS = 4  # beats on each side of a moment to read the beat's phase from
+
+
+def beat_phase_jumps(onsets: np.ndarray, beat_hops: float) -> tuple[np.ndarray, int]:
+    """Per hop: how far (in beats, 0-0.5) the phase of the onsets' beat-rate component over
+    the BEATS beats after it differs from the phase over the BEATS beats before it; and
+    that span in hops. A steady beat keeps its phase; a jump elsewhere shifts it."""
+    env = np.maximum(onsets - uniform_filter1d(onsets, 43), 0.0)
+    n = len(env)
+    span = int(round(BEATS * beat_hops))
+    out = np.zeros(n)
+    if n <= 2 * span + 1:
+        return out, span
+    c = np.concatenate([[0], np.cumsum(env * np.exp(-2j * np.pi * np.arange(n) / beat_hops))])
+    t = np.arange(span, n - span)
+    before = np.angle(c[t] - c[t - span])
+    after = np.angle(c[t + span] - c[t])
+    d = (after - before) / (2 * np.pi)
+    out[t] = np.abs((d + 0.5) % 1.0 - 0.5)
+    return out, span

@@ -29,7 +29,9 @@ SCORED = {
     "dull_db": (-1, 3.0),
     "dropouts": (-1, 0.5),
     "stuck_s": (-1, 0.5),
-    "hum_db": (-1, 6.0),  # a prominence of a few dB is no peak: ranking on it would be noise
+    "hum_db": (-1, 6.0),
+    "jump": (-1, 0.1),
+    "seam": (-1, 0.5),  # a prominence of a few dB is no peak: ranking on it would be noise
     "clap": (+1, 0.02),
     "aesthetics": (+1, 0.2),
 }
@@ -74,6 +76,10 @@ def checks(f: dict[str, float], cfg: PickConfig) -> list[dict]:
         trip("stuck", f"stuck on one short segment for {f['stuck_s']:.1f} s")
     if f.get("hum_db", 0.0) > cfg.max_hum_db and not silent:
         trip("hum", f"mains hum at {f.get('hum_hz', 0):.0f} Hz ({f['hum_db']:.0f} dB over its neighbourhood)")
+    if f.get("jump", 0.0) > cfg.max_jump and not silent:
+        trip("jump", f"jumps into unrelated material at {f.get('jump_at', 0):.1f} s (contrast {f['jump']:.2f})")
+    if f.get("seam", 0.0) > cfg.max_seam:
+        trip("seam", f"a cut at a window join ({f.get('seam_db', 0):.0f} dB), sharper than the rest of the take")
     if not silent and f["pulse_clarity"] < cfg.min_pulse_clarity:
         trip("rhythm", f"no steady pulse (clarity {f['pulse_clarity']:.2f})")
     elif not silent and f["tempo_drift"] > cfg.max_tempo_drift:

@@ -5,8 +5,9 @@ directly and, like every feature, is blind to gain, sample rate and channels.
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
 from scipy.ndimage import median_filter, uniform_filter1d
+
+from albumgen.audio.signal import resample
 
 from .analysis import RATE, SILENT_DB, Analysis
 
@@ -38,7 +39,7 @@ def bandwidth(a: Analysis) -> dict[str, float]:
 
 
 def dropouts(a: Analysis) -> dict[str, float]:
-    """Count of gaps of 0.08-1.2 s mid-take where the sound falls more than 40 dB under its
+    """Count of gaps of 0.08-1.2 s mid-take where the sound falls more than 35 dB under its
     local level (the median of the surrounding 2.5 s) within ~35 ms, and comes back. A note's
     release or a band's stop rings out through reverb; a dropout falls off a cliff."""
     db = a.frame_db
@@ -47,7 +48,9 @@ def dropouts(a: Analysis) -> dict[str, float]:
     if n < int(2 * fr):
         return {"dropouts": 0.0}
     ref = median_filter(db, size=int(2.5 * fr), mode="nearest")
-    gap = (db < ref - 40.0) & (ref > SILENT_DB)
+    # 35 dB, not the 40 a listener calls a dropout: the 2.5 s median sits a little over the
+    # level just before a gap, and a 42 dB drop must not slip through on that.
+    gap = (db < ref - 35.0) & (ref > SILENT_DB)
     edges = np.flatnonzero(np.diff(np.concatenate([[0], gap.astype(np.int8), [0]])))
     count = 0
     margin, pre, back = int(0.3 * fr), 3, int(0.3 * fr)
@@ -94,16 +97,19 @@ def _longest_run(mask: np.ndarray) -> int:
 
 HUM_DECIMATE = 16  # RATE / 16 = 1378 Hz: up to ~600 Hz, where mains harmonics are
 HUM_FRAME = 0.5  # seconds: short enough to fall between kicks and bass notes
+PRESENT = 0.35  # share of frames that must show the peak on their own (kicks hide it in the rest)
 
 
 def hum(a: Analysis) -> dict[str, float]:
     """hum_db: how far 50 or 60 Hz and its harmonics stand over their neighbourhood (12-30 Hz
     away) in the take's floor spectrum, the level each frequency keeps in 90% of 0.5 s
-    frames; the mean of the two most prominent of the first four harmonics, the better of
-    the two mains. Hum never stops, so it is in the floor; music's low notes and kicks come
+    frames; the fundamental's prominence, or the second most prominent of the first four
+    harmonics if higher, the better of the two mains. Hum never stops, so it is in the floor; music's low notes and kicks come
     and go and sink out of it, and a drum machine's line spectrum only exists over long
-    windows. hum_hz: the mains frequency that won (0 when nothing stands out)."""
-    x = signal.resample_poly(a.mono, 1, HUM_DECIMATE)
+    windows. A harmonic counts only as a narrow peak centred on it (within 0.75 Hz) that
+    most frames also show on their own. hum_hz: the mains frequency that won (0 when
+    nothing stands out)."""
+    x = resample(a.mono, HUM_DECIMATE, 1)  # the front end's resampler, rates as a ratio
     rate = RATE / HUM_DECIMATE
     seg = int(HUM_FRAME * rate)
     hop = seg // 4
@@ -118,7 +124,8 @@ def hum(a: Analysis) -> dict[str, float]:
     if len(chunks) < 8:
         return {"hum_db": 0.0, "hum_hz": 0.0}
     frames = np.fft.rfft(chunks * np.hanning(seg), nfft, axis=1)
-    floor = np.percentile(10 * np.log10(np.abs(frames) ** 2 + 1e-20), 10, axis=0)
+    db = 10 * np.log10(np.abs(frames) ** 2 + 1e-20)
+    floor = np.percentile(db, 10, axis=0)
     df = rate / nfft
     best, best_hz = 0.0, 0.0
     for mains in (50.0, 60.0):
@@ -128,9 +135,21 @@ def hum(a: Analysis) -> dict[str, float]:
             near = np.arange(i - int(3 / df), i + int(3 / df) + 1)
             j = near[np.argmax(floor[near])]
             ring = np.r_[i - int(30 / df): i - int(12 / df), i + int(12 / df): i + int(30 / df)]
-            # Only a peak centred on the mains frequency: a note 1 Hz off (G1 is 49 Hz) is music.
-            prom.append(floor[j] - np.median(floor[ring]) if abs(j - i) * df <= 0.75 else 0.0)
-        score = float(np.mean(sorted(prom)[-2:]))
+            # Only a narrow peak centred on the mains frequency: a note 1 Hz off (G1 is 49 Hz)
+            # is music, and so is a kick's tail, a bump several Hz wide (a line falls 6 dB
+            # within 3 Hz either side in a 0.5 s Hann window).
+            w = int(3 / df)
+            narrow = min(floor[j] - floor[j - w], floor[j] - floor[j + w]) >= 6.0
+            # And a peak there in most frames on their own: two bass notes 10 Hz apart that
+            # take turns leave a bump between them in the floor, but no frame has a peak there.
+            local = db[:, i - int(0.75 / df): i + int(0.75 / df) + 1].max(axis=1)
+            top = db[:, i - w: i + w + 1].max(axis=1)
+            present = ((local >= top - 0.5) & (local - np.median(db[:, ring], axis=1) >= 6.0)).mean() >= PRESENT
+            ok = abs(j - i) * df <= 0.75 and narrow and present
+            prom.append(floor[j] - np.median(floor[ring]) if ok else 0.0)
+        # The fundamental alone, or else the second most prominent harmonic: one persistent
+        # partial of a held chord near 240 Hz is not hum; mains hum rarely has one line.
+        score = float(max(prom[0], sorted(prom)[-2]))
         if score > best:
             best, best_hz = score, mains
     return {"hum_db": best, "hum_hz": best_hz}

@@ -8,13 +8,15 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
 
 from .analysis import SILENT_DB, Analysis, analyse
+from .change import jump, seam
 from .failures import bandwidth, dropouts, hum, stuck
 
 FLOOR_DB = -45.0  # floors below this are all "clean": 16-bit audio 26 dB down already sits at ~-53
 
 
-def features(audio: np.ndarray, sr: int) -> dict[str, float]:
-    """Every always-on feature of a take, rounded so records diff cleanly."""
+def features(audio: np.ndarray, sr: int, joins: list[float] | None = None) -> dict[str, float]:
+    """Every always-on feature of a take, rounded so records diff cleanly. `joins`: seconds
+    where render's continuation windows meet (from the take record), where seams are sought."""
     audio = np.asarray(audio)
     a = analyse(audio, sr)
     out = {"seconds": a.seconds, "loudness": a.loudness if np.isfinite(a.loudness) else -120.0,
@@ -25,8 +27,11 @@ def features(audio: np.ndarray, sr: int) -> dict[str, float]:
     out.update(structure(a))
     out.update(rhythm(a))
     out["end_decay"] = end_decay(a)
-    for measure in (bandwidth, dropouts, stuck, hum):
+    for measure in (bandwidth, dropouts, stuck, hum, jump):
         out.update(measure(a))
+    # The beat's phase only means something where there is a clear pulse.
+    beat_hops = 60.0 * a.frame_rate / out["tempo"] if out["tempo"] > 0 and out["pulse_clarity"] >= 0.3 else 0.0
+    out.update(seam(a, joins, onset_envelope(a), beat_hops))
     return {k: round(float(v), 5) for k, v in sorted(out.items())}
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from albumgen import atomic
 from albumgen.errors import InputError
+from albumgen.inputs import MB, read_optional_text
 
 REL = "manifest/picks/overrides.json"
 SCHEMA_VERSION = 1
@@ -31,29 +32,35 @@ def load_more(album_dir: Path) -> dict[str, int]:
 
 def _read(album_dir: Path) -> dict[str, dict[str, int]]:
     path = Path(album_dir) / REL
-    if not path.exists():
+    fix = "fix it, or delete it to drop every manual pick"
+    text = read_optional_text(path, str(path), max_bytes=MB, fix=fix)
+    if text is None:
         return {"tracks": {}, "more_takes": {}}
     try:
-        raw = json.loads(path.read_text("utf-8"))
-        if raw.get("schema_version") != SCHEMA_VERSION:
-            raise ValueError(f"schema version {raw.get('schema_version')!r}, expected {SCHEMA_VERSION}")
+        raw = json.loads(text)
+        if not isinstance(raw, dict) or raw.get("schema_version") != SCHEMA_VERSION:
+            found = raw.get("schema_version") if isinstance(raw, dict) else type(raw).__name__
+            raise ValueError(f"schema version {found!r}, expected {SCHEMA_VERSION}")
         out = {}
-        for field, minimum in (("tracks", 1), ("more_takes", 0)):
+        for field, what, minimum in (("tracks", "take numbers", 1), ("more_takes", "counts", 0)):
             value = raw["tracks"] if field == "tracks" else raw.get(field, {})
-            if not isinstance(value, dict) or not all(isinstance(v, int) and v >= minimum for v in value.values()):
-                raise ValueError(f"{field} must map track ids to numbers >= {minimum}")
+            # bool is an int to Python, but `true` is not a take number.
+            if not isinstance(value, dict) or not all(type(v) is int and v >= minimum for v in value.values()):
+                raise ValueError(f"{field} must map track ids to {what} >= {minimum}")
             out[field] = {str(k): int(v) for k, v in value.items()}
         return out
-    except (OSError, ValueError, KeyError, AttributeError) as e:
-        raise InputError(f"{path} is malformed: {e}",
-                         "fix it, or delete it to drop every manual pick") from None
+    except (ValueError, KeyError, RecursionError) as e:
+        raise InputError(f"{path} is malformed: {' '.join(str(e).split())[:100]}", fix) from None
 
 
 def save(album_dir: Path, tracks: dict[str, int], more_takes: dict[str, int] | None = None) -> None:
     """Write both maps; `more_takes=None` keeps the ones on disk (a choice never drops a request)."""
     path = Path(album_dir) / REL
     if more_takes is None:
-        more_takes = load_more(album_dir)
+        try:
+            more_takes = load_more(album_dir)
+        except InputError:  # a malformed file is being replaced as a whole: nothing to keep
+            more_takes = {}
     more_takes = {k: v for k, v in more_takes.items() if v}
     if not tracks and not more_takes:
         path.unlink(missing_ok=True)

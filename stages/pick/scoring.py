@@ -3,6 +3,7 @@ given to `albumgen score`) and say which one to keep. The stage and the CLI are 
 layers over `score_group`."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -36,10 +37,11 @@ Loader = Callable[[], tuple[np.ndarray, int]]
 
 
 def score_group(items: list[tuple[str, Loader]], cfg: PickConfig, prompt: str | None = None,
-                learned: LearnedScorers | None = None) -> GroupResult:
+                learned: LearnedScorers | None = None, joins: dict[str, list[float]] | None = None) -> GroupResult:
     """`items` are (name, loader) pairs; each take is loaded, measured and dropped in turn,
     so a track of many long takes never sits in memory at once. A take that cannot be
-    read is reported in `errors` and left out, the rest are still compared."""
+    read is reported in `errors` and left out, the rest are still compared. `joins`: per
+    name, the seconds where render's windows meet (the seam check looks there)."""
     feats, names, info, errors = [], [], [], {}
     for name, load in items:
         try:
@@ -48,7 +50,7 @@ def score_group(items: list[tuple[str, Loader]], cfg: PickConfig, prompt: str | 
             errors[name] = str(e)
             continue
         audio = np.asarray(audio)
-        f = features(audio, sr)
+        f = features(audio, sr, (joins or {}).get(name))
         if learned is not None:
             f.update(learned.score(audio if audio.dtype.kind == "f" else audio / 32768.0, sr, prompt))
         feats.append(f)
@@ -61,12 +63,26 @@ def score_group(items: list[tuple[str, Loader]], cfg: PickConfig, prompt: str | 
                        skipped=dict(learned.skipped) if learned is not None else {}, errors=errors)
 
 
+def take_joins(wav: Path) -> list[float]:
+    """The window joins render recorded beside a take (take-N.json next to take-N.wav), so
+    `albumgen score manifest/takes/t01/take-*.wav` looks for seams as the build does.
+    Anything else beside a file (no such file, other JSON) means no joins."""
+    try:
+        joins = json.loads(wav.with_suffix(".json").read_text("utf-8")).get("joins")
+    except (OSError, ValueError, AttributeError):
+        return []
+    if isinstance(joins, list) and all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in joins):
+        return [float(t) for t in joins]
+    return []
+
+
 def score_files(paths: list[Path], cfg: PickConfig | None = None, prompt: str | None = None,
                 log=None) -> dict:
     """What `albumgen score --json` prints (README, section pick, documents it)."""
     cfg = cfg or PickConfig()
     learned = LearnedScorers(cfg, log=log)
-    res = score_group([(str(p), (lambda p=p: read_audio(p))) for p in paths], cfg, prompt, learned)
+    res = score_group([(str(p), (lambda p=p: read_audio(p))) for p in paths], cfg, prompt, learned,
+                      joins={str(p): j for p in paths if (j := take_joins(Path(p)))})
     if not prompt:
         res.skipped.setdefault("clap", "no --prompt given")
     files = []

@@ -10,6 +10,7 @@ from albumgen.recovery import write_sidecar
 from albumgen.stage import Context, Done, Stage, Unit
 
 from .config import PromptsConfig
+from .parse import parse_file
 from .sources import gather
 
 TRACKLIST = "tracklist.json"  # in the stage's work folder
@@ -23,6 +24,11 @@ class PromptsStage(Stage[PromptsConfig]):
     makes = (Tracklist,)
     resources = "driver"  # one unit, first of all; an LLM call needs no worker process
     sidecars = (TRACKLIST,)
+
+    def preflight(self, ctx: Context) -> None:
+        cfg = self.settings(ctx)
+        if cfg.source == "file":  # a file that is not text fails here, before anything runs
+            parse_file(cfg.resolve_file(ctx.base_dir), f"prompts.file: {cfg.file}")
 
     def plan(self, ctx: Context) -> list[Unit]:
         cfg = self.settings(ctx)

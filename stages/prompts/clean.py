@@ -131,7 +131,10 @@ def near_duplicate(a: str, b: str) -> bool:
     return jaccard >= 0.5 and SequenceMatcher(None, a, b).ratio() >= 0.9
 
 
-def clean_candidates(raw: list[Candidate], max_chars: int = 300) -> Cleaned:
+def clean_candidates(raw: list[Candidate], max_chars: int = 300, limit: int | None = None) -> Cleaned:
+    """Cleaned candidates in order. With `limit`, stop once that many are kept: the first
+    `limit` kept are the same either way (a candidate is only compared with earlier ones),
+    and a reply of thousands of prompts costs what the album needs, not n squared."""
     out = Cleaned(kept=[])
     keys: list[str] = []
     for cand in raw:
@@ -147,6 +150,8 @@ def clean_candidates(raw: list[Candidate], max_chars: int = 300) -> Cleaned:
             continue
         keys.append(key)
         out.kept.append(Candidate(prompt=prompt, title=clean_title(cand.title) or None))
+        if limit is not None and len(out.kept) >= limit:
+            break
     return out
 
 

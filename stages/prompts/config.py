@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import math
+import os
+import re
 from pathlib import Path
 from typing import Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from albumgen.errors import InputError
+from albumgen.inputs import MB, check_file
+
+MAX_FILE_BYTES = 16 * MB  # tens of thousands of prompts; past this it is not a prompts file
 
 
 class LLMConfig(BaseModel):
@@ -21,10 +26,18 @@ class LLMConfig(BaseModel):
     temperature: float = Field(0.9, ge=0, le=2)
     seed: int | None = Field(None, ge=0, description="sampling seed; null: album.seed")
     timeout: float = Field(60.0, gt=0, description="seconds per request")
+    deadline: float = Field(600.0, gt=0, description="seconds for one request, every retry and wait included")
     max_attempts: int = Field(4, ge=1, le=20, description="tries per request (retries 429, 5xx, timeouts)")
     backoff: float = Field(1.0, ge=0, description="first retry wait in seconds, doubled each retry")
     structured: bool = Field(True, description="ask for a JSON schema reply; falls back to text if refused")
     candidates: int | None = Field(None, ge=1, le=300, description="prompts to ask for; null: tracks * 1.5, at least tracks + 2")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not re.match(r"https?://[^/\s]+", url):
+            raise ValueError(f"must be an http:// or https:// address, got {url!r}")
+        return url
 
     def request_fields(self, album_seed: int) -> dict:
         """What shapes a reply (hashed into keys); transport settings are left out on purpose,
@@ -73,8 +86,9 @@ class PromptsConfig(BaseModel):
     def resolve_file(self, base_dir: Path) -> Path:
         if not self.file:
             raise InputError("prompts.file: required when prompts.source is 'file'", "set prompts.file to a prompts file")
-        path = (base_dir / self.file).resolve()
-        if not path.is_file():
-            raise InputError(f"prompts.file: {self.file} not found (looked in {path.parent})",
-                             "check the path; it is relative to the pipeline file")
-        return path
+        path = base_dir / self.file
+        where = Path(os.path.normpath(path)).parent  # no resolve(): it raises on a symlink loop
+        check_file(path, f"prompts.file: {self.file}", max_bytes=MAX_FILE_BYTES,
+                   missing=(f"prompts.file: {self.file} not found (looked in {where})",
+                            "check the path; it is relative to the pipeline file"))
+        return path.resolve()

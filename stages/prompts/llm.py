@@ -5,6 +5,7 @@ failure ends in one LLMError that names the server and model, never the key.
 from __future__ import annotations
 
 import email.utils
+import importlib
 import logging
 import os
 import time
@@ -13,11 +14,16 @@ from typing import Any, Callable
 
 import openai
 
+from albumgen import interrupt
 from albumgen.errors import LLMError
+from albumgen.inputs import MB, human_size
 
 from .config import LLMConfig
 
 MAX_WAIT = 120.0  # a Retry-After beyond this is a server asking us to go away, not to wait
+# A reply of 300 candidates is about 100 kB; a server sending more than this is broken or
+# hostile, and holding its reply (and parsing it, and storing it) would cost memory and time.
+MAX_REPLY_BYTES = 2 * MB
 NO_KEY = "no-key"  # local servers (Ollama, llama.cpp) ignore the key but the client wants one
 
 SYSTEM = ("You write text prompts for MusicGen, a model that turns a short description into instrumental "
@@ -69,6 +75,58 @@ class _Transient(Exception):
         self.wait = wait
 
 
+class _TooLarge(Exception):
+    pass
+
+
+class _PastDeadline(Exception):
+    pass
+
+
+def _bounded_http_client(deadline: Callable[[], float]):
+    """The openai client's own HTTP client, with every response body (errors included) read
+    through a counter: more than MAX_REPLY_BYTES, or still arriving at the deadline (a
+    server trickling bytes never trips a per-read timeout), and the read stops."""
+    base = openai.DefaultHttpxClient
+    # httpx for openai 1.x, httpx2 since 3.x: the byte-stream class must be that library's.
+    http = importlib.import_module(base.__mro__[1].__module__.split(".")[0])
+
+    class Counted(http.SyncByteStream):
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __iter__(self):
+            total = 0
+            for chunk in self.inner:
+                total += len(chunk)
+                if total > MAX_REPLY_BYTES:
+                    raise _TooLarge()
+                if time.monotonic() > deadline():
+                    raise _PastDeadline("the reply was still arriving")
+                yield chunk
+
+        def close(self) -> None:
+            self.inner.close()
+
+    class Bounded(base):
+        def send(self, request, *, stream: bool = False, **kwargs):
+            resp = super().send(request, stream=True, **kwargs)
+            size = resp.headers.get("content-length", "")
+            if size.isdigit() and int(size) > MAX_REPLY_BYTES:
+                resp.close()
+                raise _TooLarge()
+            resp.stream = Counted(resp.stream)
+            if not stream:
+                try:
+                    resp.read()
+                except BaseException:
+                    resp.close()
+                    raise
+            return resp
+
+    return Bounded()
+
+
 class LLM:
     def __init__(self, cfg: LLMConfig, album_seed: int, log: logging.Logger):
         self.cfg = cfg
@@ -78,7 +136,9 @@ class LLM:
         self.base_url = cfg.base_url.rstrip("/")
         # Read at call time and held only here: it never reaches a record, a file or a log.
         self._key = os.environ.get(cfg.api_key_env) or NO_KEY
-        self._client = openai.OpenAI(api_key=self._key, base_url=self.base_url, timeout=cfg.timeout, max_retries=0)
+        self._deadline = float("inf")  # set per ask(): every attempt and wait of one request
+        self._client = openai.OpenAI(api_key=self._key, base_url=self.base_url, timeout=cfg.timeout, max_retries=0,
+                                     http_client=_bounded_http_client(lambda: self._deadline))
         self.calls = 0
 
     @property
@@ -91,19 +151,32 @@ class LLM:
         reply (for the manifest). A reply that parses but falls short is kept as a fallback."""
         messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
         replies: list[dict] = []
-        best, attempt, last = None, 0, ""
+        best, attempt, last, failure = None, 0, "", "no reply"
+        self._deadline = time.monotonic() + self.cfg.deadline
         while attempt < self.cfg.max_attempts:
             attempt += 1
+            remaining = self._deadline - time.monotonic()
             try:
-                reply = self._create(messages, schema_name, schema)
+                if remaining <= 0:
+                    raise _PastDeadline(failure)
+                with interrupt.immediate():  # nothing is written while we wait: Ctrl-C leaves at once
+                    reply = self._create(messages, schema_name, schema, min(self.cfg.timeout, remaining))
             except _Transient as t:
+                failure = t.final.what
                 if attempt >= self.cfg.max_attempts:
                     raise LLMError(f"{t.final.what} after {attempt} attempts", t.final.fix) from None
-                wait = t.wait if t.wait is not None else self.cfg.backoff * 2 ** (attempt - 1)
+                wait = min(MAX_WAIT, t.wait if t.wait is not None else self.cfg.backoff * 2 ** (attempt - 1))
+                if time.monotonic() + wait >= self._deadline:
+                    raise self._past_deadline(attempt, t.final.what) from None
                 self.log.warning("%s; retrying in %.2g s (attempt %d of %d)", t.final.what, wait, attempt + 1,
                                  self.cfg.max_attempts)
-                time.sleep(min(wait, MAX_WAIT))
+                with interrupt.immediate():
+                    time.sleep(wait)
                 continue
+            except _PastDeadline as e:
+                if best is not None:  # as when the attempts run out: the best reply so far
+                    return best, replies
+                raise self._past_deadline(attempt, str(e)) from None
             except _SchemaRefused:
                 attempt -= 1  # the server's limitation, not a failed try
                 continue
@@ -114,6 +187,7 @@ class LLM:
                 return result, replies
             if result is not None:
                 best = result
+            failure = "a reply that was not usable"
             self.log.warning("%s: reply %d was not usable, asking again", self.where, attempt)
         if best is not None:
             return best, replies
@@ -121,9 +195,14 @@ class LLM:
         raise LLMError(f"{self.where} never gave a reply that parses ({attempt} attempts; last began {excerpt!r})",
                        "try another model or raise prompts.llm.max_attempts; replies must list prompts")
 
-    def _create(self, messages: list[dict], schema_name: str, schema: dict) -> Reply:
+    def _past_deadline(self, attempts: int, last: str) -> LLMError:
+        return LLMError(f"{self.where} gave no usable reply within prompts.llm.deadline ({self.cfg.deadline:g} s, "
+                        f"{attempts} attempt{'s' if attempts > 1 else ''}; last: {last})",
+                        "try again later, or raise prompts.llm.deadline")
+
+    def _create(self, messages: list[dict], schema_name: str, schema: dict, timeout: float) -> Reply:
         kwargs: dict[str, Any] = {"model": self.cfg.model, "messages": messages,
-                                  "temperature": self.cfg.temperature, "seed": self.seed}
+                                  "temperature": self.cfg.temperature, "seed": self.seed, "timeout": timeout}
         if self.structured:
             kwargs["response_format"] = {"type": "json_schema",
                                          "json_schema": {"name": schema_name, "strict": True, "schema": schema}}
@@ -131,6 +210,9 @@ class LLM:
         self.calls += 1
         try:
             resp = self._client.chat.completions.create(**kwargs)
+        except _TooLarge:
+            raise LLMError(f"{self.where} sent a reply of more than {human_size(MAX_REPLY_BYTES)}",
+                           "ask for fewer prompts (prompts.llm.candidates) or check the server") from None
         except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
             if self.structured:
                 # Many local servers know no json_schema; the text parser copes with prose.
@@ -155,9 +237,14 @@ class LLM:
             raise LLMError(f"{self.where} answered HTTP {e.status_code} ({self._scrub(_message(e))})",
                            "check prompts.llm settings") from None
         except openai.APITimeoutError:
+            if time.monotonic() >= self._deadline - 0.01:
+                raise _PastDeadline("no answer") from None
             raise _Transient(LLMError(f"{self.where} did not answer within {self.cfg.timeout:g} s",
                                       "raise prompts.llm.timeout or use a faster model")) from None
-        except openai.APIConnectionError:
+        except openai.APIConnectionError as e:
+            if "RemoteProtocolError" in type(e.__cause__).__name__:  # a reply cut off mid-body
+                raise _Transient(LLMError(f"{self.where} closed the connection in the middle of a reply",
+                                          "check the server's logs; try again later")) from None
             raise _Transient(LLMError(f"cannot reach {self.where}: connection failed",
                                       "start the server or fix prompts.llm.base_url")) from None
         except (openai.APIError, ValueError):  # a 200 that is not a chat completion (an HTML page...)

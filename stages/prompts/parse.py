@@ -16,6 +16,11 @@ from typing import Any
 
 import yaml
 
+from albumgen.errors import InputError
+from albumgen.inputs import read_text
+
+from .config import MAX_FILE_BYTES
+
 _PROMPT_KEYS = ("prompt", "musicgen_prompt", "music_prompt", "description", "text", "style", "content", "value")
 _TITLE_KEYS = ("title", "name", "track_title", "song", "track")
 _LIST_KEYS = ("tracks", "prompts", "songs", "items", "candidates", "tracklist", "data", "results")
@@ -45,25 +50,28 @@ class Parsed:
     album_title: str | None = None
 
 
-def parse_file(path: Path) -> Parsed:
-    text = decode(Path(path).read_bytes())
-    suffix = Path(path).suffix.lower()
-    if suffix in (".csv", ".tsv"):
-        return Parsed(parse_csv(text, delimiter="\t" if suffix == ".tsv" else ","))
-    if suffix in (".yaml", ".yml"):
-        try:
-            found = from_object(yaml.safe_load(text))
-        except yaml.YAMLError:
-            found = None
-        return found or parse_text(text)
-    return parse_text(text)  # JSON (maybe broken), Markdown, TXT: the same forgiving path
-
-
-def decode(data: bytes) -> str:
-    # Spreadsheet exports on Windows are often UTF-16 with a BOM; everything else UTF-8.
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace")
-    return data.decode("utf-8-sig", errors="replace")
+def parse_file(path: Path, what: str | None = None) -> Parsed:
+    """A prompts file as people write them. Text only: binary or mis-encoded bytes are
+    refused (InputError), so they never become titles and file names."""
+    path = Path(path)
+    what = what or f"prompts.file: {path.name}"
+    text = read_text(path, what, max_bytes=MAX_FILE_BYTES,
+                     fix="save it as UTF-8 text (CSV, TXT, Markdown, JSON or YAML)")
+    if not text.strip():
+        raise InputError(f"{what} is empty", "write one prompt per line, or a CSV, JSON or YAML list")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".csv", ".tsv"):
+            return Parsed(parse_csv(text, delimiter="\t" if suffix == ".tsv" else ","))
+        if suffix in (".yaml", ".yml"):
+            try:
+                found = from_object(yaml.safe_load(text))
+            except yaml.YAMLError:
+                found = None
+            return found or parse_text(text)
+        return parse_text(text)  # JSON (maybe broken), Markdown, TXT: the same forgiving path
+    except RecursionError:
+        raise InputError(f"{what} is nested too deeply", "a prompts file is a flat list") from None
 
 
 def parse_text(text: str) -> Parsed:

@@ -11,8 +11,9 @@ import json
 from pathlib import Path
 
 from albumgen import atomic
-from albumgen.errors import StageError
+from albumgen.errors import InputError, StageError
 from albumgen.hashing import derive_seed, sha256_json
+from albumgen.inputs import MB, read_optional_text
 from albumgen.stage import Context
 
 from .builtin import compose, name_tracks, title_each
@@ -20,6 +21,9 @@ from .clean import clean_candidates, clean_one, clean_title, dedupe_key, drop_re
 from .config import InlineTrack, PromptsConfig
 from .llm import LLM, NAMES_SCHEMA, REWRITE_SCHEMA, TRACKLIST_SCHEMA, usage_total
 from .parse import Candidate, Parsed, parse_file, parse_text
+
+MAX_STORED_BYTES = 64 * MB  # replies are capped at llm.MAX_REPLY_BYTES each, a few per file
+
 
 def gather(ctx: Context, cfg: PromptsConfig) -> tuple[dict, list[Path]]:
     """The tracklist, and the stored LLM replies it was made from (outputs of the unit)."""
@@ -34,7 +38,7 @@ def gather(ctx: Context, cfg: PromptsConfig) -> tuple[dict, list[Path]]:
         parsed = Parsed([_inline(item) for item in cfg.inline])
         where = "prompts.inline"
     elif cfg.source == "file":
-        parsed = parse_file(cfg.resolve_file(ctx.base_dir))
+        parsed = parse_file(cfg.resolve_file(ctx.base_dir), f"prompts.file: {cfg.file}")
         where = f"prompts.file ({cfg.file})"
     else:
         parsed, path = llm_candidates(ctx, cfg)
@@ -63,7 +67,7 @@ def _inline(item: str | InlineTrack) -> Candidate:
 
 def select(parsed: Parsed, cfg: PromptsConfig, tracks: int, where: str) -> list[Candidate]:
     """Exactly `tracks` cleaned candidates, or a StageError saying how many survived and why."""
-    cleaned = clean_candidates(parsed.candidates, cfg.max_chars)
+    cleaned = clean_candidates(parsed.candidates, cfg.max_chars, limit=tracks)
     if len(cleaned.kept) < tracks:
         fix = {"llm": "raise prompts.llm.candidates or lower album.tracks",
                "file": f"add prompts to {cfg.file} or lower album.tracks",
@@ -113,7 +117,7 @@ def llm_candidates(ctx: Context, cfg: PromptsConfig) -> tuple[Parsed, Path]:
     if stored is not None:
         parsed = Parsed([Candidate(c["prompt"], c.get("title")) for c in stored.get("candidates", [])],
                         stored.get("album_title"))
-        if len(clean_candidates(parsed.candidates, cfg.max_chars).kept) >= album.tracks:
+        if len(clean_candidates(parsed.candidates, cfg.max_chars, limit=album.tracks).kept) >= album.tracks:
             ctx.log.info("Prompts: reusing the stored LLM reply %s (no LLM call)", path.name)
             return parsed, path
     count = cfg.llm.candidate_count(album.tracks)
@@ -124,7 +128,7 @@ def llm_candidates(ctx: Context, cfg: PromptsConfig) -> tuple[Parsed, Path]:
         parsed = parse_text(content)
         if not parsed.candidates:
             return None, False
-        return parsed, len(clean_candidates(parsed.candidates, cfg.max_chars).kept) >= album.tracks
+        return parsed, len(clean_candidates(parsed.candidates, cfg.max_chars, limit=album.tracks).kept) >= album.tracks
 
     parsed, replies = llm.ask(candidates_message(album.brief, album.genre, album.title, count),
                               "tracklist", TRACKLIST_SCHEMA, accept)
@@ -236,11 +240,29 @@ def rewrite_message(prompts: list[str]) -> str:
 
 
 def _load(path: Path) -> dict | None:
+    """A stored reply, or None when there is none. Our writes are atomic, so a broken one
+    was edited by hand: say so rather than pay for a new call that overwrites the edit."""
+    rel = str(path)
+    fix = "fix it, or delete it to ask the LLM again"
+    text = read_optional_text(path, rel, max_bytes=MAX_STORED_BYTES, fix=fix)
+    if text is None:
+        return None
     try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return None  # missing or torn by hand: ask again
-    return data if isinstance(data, dict) else None
+        data = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise InputError(f"{rel} is not valid JSON ({' '.join(str(e).split())[:80]})", fix) from None
+    if not isinstance(data, dict):
+        raise InputError(f"{rel} must hold a JSON object", fix)
+    cands = data.get("candidates", [])
+    if not (isinstance(cands, list) and all(isinstance(c, dict) and isinstance(c.get("prompt"), str)
+                                            and isinstance(c.get("title"), (str, type(None))) for c in cands)):
+        raise InputError(f"{rel}: candidates must be a list of {{\"title\": ..., \"prompt\": \"...\"}}", fix)
+    prompts = data.get("prompts", [])
+    if not (isinstance(prompts, list) and all(isinstance(p, str) for p in prompts)):
+        raise InputError(f"{rel}: prompts must be a list of strings", fix)
+    if not isinstance(data.get("album_title"), (str, type(None))):
+        raise InputError(f"{rel}: album_title must be a string or null", fix)
+    return data
 
 
 def _store(path: Path, data: dict) -> None:

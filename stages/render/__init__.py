@@ -4,10 +4,11 @@ from __future__ import annotations
 from typing import Iterator
 
 from albumgen.artifacts import Pick, Take, Tracklist, parse_take_id, take_id
-from albumgen.hashing import derive_seed, sha256_text
+from albumgen.errors import InputError
+from albumgen.hashing import derive_seed, sha256_file, sha256_text
 from albumgen.stage import Context, Done, NotReady, Stage, Unit
 
-from .config import RenderConfig
+from .config import RenderConfig, resolve_audio
 
 
 class RenderStage(Stage[RenderConfig]):
@@ -21,11 +22,33 @@ class RenderStage(Stage[RenderConfig]):
     resources = "device"  # one loaded model, batches across tracks
     sidecars = ("*/take-*.json",)
 
+    def preflight(self, ctx: Context) -> None:
+        from albumgen.audio.io import read_audio
+        from albumgen.models.musicgen import check_device
+
+        cfg = self.settings(ctx)
+        check_device(cfg.device)
+        melodies = cfg.melody.values() if isinstance(cfg.melody, dict) else [cfg.melody]
+        audio = [("render.intro", cfg.intro)] + [("render.melody", m) for m in sorted(set(melodies) - {None})]
+        for field, rel in audio:  # decoded only once the model is loaded: check they are audio before any work
+            if not rel:
+                continue
+            path = resolve_audio(ctx.base_dir, rel, field)  # missing, FIFO, folder...
+            try:
+                read_audio(path)
+            except InputError:
+                raise InputError(f"{field}: {rel} is not audio ffmpeg can read", "convert it to WAV or FLAC") from None
+
     def plan(self, ctx: Context) -> list[Unit]:
         cfg = self.settings(ctx)
         tracklist = ctx.artifacts.tracklist()
         if tracklist is None:
             raise NotReady("prompts")
+        # The intro's contents, not its name: a re-recorded intro renders again.
+        shared = {"intro": sha256_file(resolve_audio(ctx.base_dir, cfg.intro, "render.intro"))} if cfg.intro else {}
+        # A track's melody by its contents (only tracks that have one: the others keep their keys).
+        melodies = {t.id: {"melody": sha256_file(resolve_audio(ctx.base_dir, cfg.melody_for(t.id), "render.melody"))}
+                    for t in tracklist.tracks if cfg.melody_for(t.id)}
         units = []
         for track in tracklist.tracks:
             for n in range(1, takes_wanted(ctx, track.id) + 1):
@@ -34,8 +57,9 @@ class RenderStage(Stage[RenderConfig]):
                     id=take_id(track.id, n),
                     config={**cfg.key_fields(), "seed": seed},
                     # Only this track's prompt: editing one prompt re-renders that track only.
-                    inputs={"prompt": sha256_text(track.prompt)},
-                    payload={"track": track.id, "take": n, "seed": seed, "prompt": track.prompt},
+                    inputs={"prompt": sha256_text(track.prompt), **shared, **melodies.get(track.id, {})},
+                    payload={"track": track.id, "take": n, "seed": seed, "prompt": track.prompt,
+                             "melody": cfg.melody_for(track.id)},
                     group=track.id,
                 ))
         return units

@@ -1,16 +1,30 @@
 """render: config slice and its defaults (MusicGen's own sampling defaults)."""
 from __future__ import annotations
 
+import os
+import re
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from albumgen.errors import InputError
+from albumgen.inputs import MB, check_file
+
+MAX_AUDIO_BYTES = 512 * MB  # an intro of minutes as WAV is tens of MB
 
 
 class RenderConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    model: str = Field("facebook/musicgen-small", description="hub id, local folder, 'tiny' or 'tiny-stereo'")
+    backend: Literal["transformers", "audiocraft"] = Field(
+        "transformers", description="library that runs the model; audiocraft needs the audiocraft extra")
+    model: str = Field("facebook/musicgen-small", min_length=1,
+                       description="hub id, local folder, 'tiny' or 'tiny-stereo'")
     takes: int = Field(4, ge=1, le=64, description="takes rendered per track")
     duration: float = Field(30.0, gt=0, le=600, description="seconds of audio per take")
+    tail: float = Field(3.0, ge=0, le=30, description="seconds rendered past duration, room for master to end on a phrase")
+    decoder: Literal["encodec", "mbd"] = Field(
+        "encodec", description="tokens to audio: the model's EnCodec, or MultiBandDiffusion (audiocraft extra)")
     top_k: int = Field(250, ge=0)
     top_p: float = Field(0.0, ge=0, le=1)
     temperature: float = Field(1.0, gt=0)
@@ -19,9 +33,19 @@ class RenderConfig(BaseModel):
     # (max_window - extend_stride) seconds, as AudioCraft does with the same defaults.
     max_window: float = Field(30.0, gt=0, le=30, description="seconds one generation window holds")
     extend_stride: float = Field(18.0, gt=0, description="seconds each continuation window adds")
+    intro: str | None = Field(None, description="audio file every take continues from (relative to the pipeline file)")
+    melody: str | dict[str, str] | None = Field(
+        None, description="melody reference for melody checkpoints: one audio file for every track, or {track id: file}")
     batch_size: int | Literal["auto"] = Field("auto", description="takes per batch; auto sizes it from free GPU memory")
     device: str = "auto"
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, device: str) -> str:
+        if not re.fullmatch(r"auto|cpu|mps|cuda(?::\d{1,2})?", device):
+            raise ValueError(f"must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
+        return device
 
     @model_validator(mode="after")
     def _check(self) -> "RenderConfig":
@@ -31,10 +55,45 @@ class RenderConfig(BaseModel):
             raise ValueError("batch_size must be >= 1 or 'auto'")
         return self
 
+    @property
+    def tail_seconds(self) -> float:
+        """The tail actually rendered. It never costs a generation window of its own: a
+        take that fits one window keeps fitting it (at the default 30 s, no tail), and a
+        longer take adds its tail to the last window's continuation."""
+        if self.duration <= self.max_window:
+            return max(0.0, min(self.tail, self.max_window - self.duration))
+        return self.tail
+
+    @property
+    def seconds(self) -> float:
+        """Audio per take: the asked duration plus the tail."""
+        return self.duration + self.tail_seconds
+
+    def melody_for(self, track_id: str) -> str | None:
+        return self.melody.get(track_id) if isinstance(self.melody, dict) else self.melody
+
     def key_fields(self) -> dict:
         # device, dtype and batch_size change speed, not what was asked for: changing them
         # keeps finished takes (their records still note where they came from).
         fields = {"model", "duration", "top_k", "top_p", "temperature", "cfg"}
-        if self.duration > self.max_window:  # windows only matter to takes that need several
+        if self.seconds > self.max_window:  # windows only matter to takes that need several
             fields |= {"max_window", "extend_stride"}
-        return self.model_dump(include=fields)
+        # Fields added later enter the key only when set, so existing takes keep their keys.
+        if self.backend != "transformers":
+            fields.add("backend")
+        if self.intro:  # its contents enter the key as an input hash
+            fields.add("intro")
+        out = self.model_dump(include=fields)
+        if self.tail_seconds:  # no tail rendered: takes made before render.tail existed stay valid
+            out["tail"] = self.tail_seconds
+        return out
+
+
+def resolve_audio(base_dir: Path, rel: str, field: str) -> Path:
+    """An audio file the pipeline names, relative to the pipeline file like every path in it."""
+    path = (base_dir / rel).expanduser()
+    # Checked before resolve(), which raises on a symlink loop; a FIFO or folder is refused.
+    check_file(path, f"{field}: {rel}", max_bytes=MAX_AUDIO_BYTES,
+               missing=(f"{field}: {rel} not found (looked in {Path(os.path.normpath(path)).parent})",
+                        "check the path; it is relative to the pipeline file"))
+    return path.resolve()

@@ -8,7 +8,7 @@ from typing import Iterator
 
 import numpy as np
 
-from albumgen import atomic
+from albumgen import atomic, interrupt
 from albumgen.audio.io import write_wav
 from albumgen.errors import ModelError
 from albumgen.models.decode import Sampling
@@ -28,9 +28,10 @@ GPU_MEMORY_SHARE = 0.8  # of free memory for the caches; the rest for weights' w
 
 
 def generate_takes(loop: FastLoop, prompts: list[str], seeds: list[int], frames: int, sampling: Sampling,
-                   windows: Windows, on_step=None, rows: int | None = None):
+                   windows: Windows, on_step=None, rows: int | None = None, intro=None, melodies=None):
     """One batch of takes' tokens. A module-level seam: the OOM test wraps it."""
-    return generate_long(loop, prompts, seeds, frames, sampling, windows, on_step, rows=rows)
+    return generate_long(loop, prompts, seeds, frames, sampling, windows, on_step, rows=rows, intro=intro,
+                         melodies=melodies)
 
 
 def auto_batch_size(loop: FastLoop, window_frames: int, cfg_on: bool, pending: int) -> int:
@@ -69,15 +70,23 @@ def model_source(model: str, base_dir: Path) -> str:
 def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator[Done]:
     import torch
 
-    lm, loop = _load(model_source(cfg.model, ctx.base_dir), cfg.device, cfg.dtype)
+    lm, loop = _load(model_source(cfg.model, ctx.base_dir), cfg.device, cfg.dtype, cfg.backend)
     rate = lm.frame_rate
-    frames = max(1, int(round(cfg.duration * rate)))
+    frames = max(1, int(round(cfg.seconds * rate)))
     windows = Windows(max_frames=int(round(cfg.max_window * rate)), stride_frames=int(round(cfg.extend_stride * rate)))
     sampling = Sampling(top_k=cfg.top_k, top_p=cfg.top_p, temperature=cfg.temperature, cfg=cfg.cfg)
     window_frames = min(frames, windows.max_frames)
     batch = cfg.batch_size if isinstance(cfg.batch_size, int) else \
         auto_batch_size(loop, window_frames, cfg.cfg > 1, len(units))
     steps = windows.steps(frames, max(delays(lm.num_codebooks, lm.channels)))
+    intro = None
+    if cfg.intro:
+        from albumgen.models.reference import intro_codes
+
+        from .config import resolve_audio
+
+        intro = intro_codes(lm, resolve_audio(ctx.base_dir, cfg.intro, "render.intro"), frames, windows.max_frames)
+    melody = _melodies(ctx, cfg, lm, units)
     progress = Progress(len(units), frames / rate, ctx.progress, ctx.log)
     ctx.event("render_batch_size", batch_size=batch, auto=cfg.batch_size == "auto", device=lm.device)
     # A set batch size is a fixed shape: a short batch is padded to it, so on CUDA (where the
@@ -92,11 +101,12 @@ def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
         try:
             codes = generate_takes(loop, [u.payload["prompt"] for u in group], [u.payload["seed"] for u in group],
                                    frames, sampling, windows,
-                                   on_step=lambda done, n=len(group): progress.batch_step(n, done / steps),
-                                   rows=rows)
+                                   on_step=lambda done, n=len(group): _step(progress, n, done / steps),
+                                   rows=rows, intro=intro,
+                                   melodies=[melody[u.payload["melody"]] for u in group] if melody else None)
             # One take at a time: batched convolutions round differently, and a take's audio
             # must be exactly what decoding its saved tokens alone gives back.
-            audio = [decode_tokens(lm, codes[i:i + 1])[0] for i in range(len(group))]
+            audio = [decode(lm, codes[i:i + 1])[0] for i in range(len(group))]
         except (torch.OutOfMemoryError, RuntimeError) as e:
             if not is_out_of_memory(e):
                 raise
@@ -115,26 +125,66 @@ def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
             graphs_told = _tell_graphs_off(ctx, loop, progress)
         seconds = (time.monotonic() - t0) / len(group)
         for i, unit in enumerate(group):
-            yield _save_take(ctx, lm, unit, codes[i], audio[i], frames, seconds, rows, cfg)
+            yield _save_take(ctx, lm, unit, codes[i], audio[i], frames, seconds, rows, cfg,
+                             joins=window_joins(windows, frames, rate))
         start += len(group)
         progress.takes_done(len(group))
+
+
+def _step(progress: Progress, n: int, share: float) -> None:
+    progress.batch_step(n, share)
+    interrupt.check()  # Ctrl-C mid-batch: only the batch in flight is lost, never a recorded take
 
 
 _loaded: dict = {}
 
 
-def _load(source: str, device: str, dtype: str) -> tuple:
+def _load(source: str, device: str, dtype: str, backend: str = "transformers") -> tuple:
     """The model and its loop, kept for the build's later rounds (pick may ask for more
     takes): loading a real checkpoint takes longer than rendering a few takes."""
-    key = (source, device, dtype)
+    key = (source, device, dtype, backend)
+    if key not in _loaded and backend == "audiocraft":
+        from albumgen.models.audiocraft_backend import AudioCraftLoop, load_audiocraft
+
+        _loaded.clear()
+        lm = load_audiocraft(source, device, dtype)
+        _loaded[key] = (lm, AudioCraftLoop(lm))
     if key not in _loaded:
         _loaded.clear()  # one model in memory at a time
         lm = load_musicgen(source, device, dtype)
         if "melody" in type(lm.model).__name__.lower():
-            raise ModelError(f"render.model: {source} is a melody checkpoint, which albumgen cannot render yet",
-                             "use a text-only MusicGen checkpoint")
+            raise ModelError(f"render.model: {source} is a melody checkpoint, which the transformers backend "
+                             "cannot render yet", "set render.backend: audiocraft, or use a text-only checkpoint")
         _loaded[key] = (lm, FastLoop(lm))
     return _loaded[key]
+
+
+def _melodies(ctx: Context, cfg: RenderConfig, lm, units: list[Unit]) -> dict:
+    """Each melody file the units name, read once at the model's rate: {file: (channels, samples)}."""
+    import torch
+
+    from albumgen.models.reference import load_reference
+
+    from .config import resolve_audio
+
+    names = {u.payload.get("melody") for u in units} - {None}
+    if not names:
+        return {}
+    if not getattr(lm, "melody", False):
+        fix = "use render.backend: audiocraft with facebook/musicgen-melody (the transformers backend renders " \
+              "no melody yet)" if cfg.backend == "transformers" else "use a melody checkpoint, e.g. facebook/musicgen-melody"
+        raise ModelError(f"render.melody: {cfg.model} is not a melody checkpoint", fix)
+    return {None: None, **{n: torch.from_numpy(load_reference(resolve_audio(ctx.base_dir, n, "render.melody"),
+                                                                lm.sample_rate, 1)) for n in names}}
+
+
+def decode(lm, codes):
+    """Audio of tokens through the EnCodec of the backend that made them."""
+    if getattr(lm, "backend", "transformers") == "audiocraft":
+        from albumgen.models.audiocraft_backend import decode_tokens as decode_audiocraft
+
+        return decode_audiocraft(lm, codes)
+    return decode_tokens(lm, codes)
 
 
 def _tell_graphs_off(ctx: Context, loop: FastLoop, progress: Progress) -> bool:
@@ -146,21 +196,29 @@ def _tell_graphs_off(ctx: Context, loop: FastLoop, progress: Progress) -> bool:
     return True
 
 
-def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds: float, batch: int, cfg) -> Done:
+def window_joins(windows: Windows, frames: int, rate: float) -> list[float]:
+    """Seconds where each continuation window's new audio begins: pick looks for seams
+    there (a take that jumps or clicks exactly where two windows meet)."""
+    return [round((start + windows.prompt_frames) / rate, 3) for start, _ in windows.plan(frames)[1:]]
+
+
+def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds: float, batch: int, cfg,
+               joins: list[float] | None = None) -> Done:
     p = unit.payload
     folder = ctx.work_dir("render") / p["track"]
     wav = folder / f"take-{p['take']}.wav"
     codes_path = folder / f"take-{p['take']}.codes"
     meta_path = folder / f"take-{p['take']}.json"
     write_wav(wav, audio.numpy().T, lm.sample_rate)
-    with atomic.atomic_path(codes_path) as tmp:
+    with atomic.atomic_path(codes_path, need=codes.numel() * 2 + 128) as tmp:
         with open(tmp, "wb") as f:
             np.save(f, codes.cpu().numpy().astype(np.int16))
     meta = {"track": p["track"], "take": p["take"], "seed": p["seed"], "prompt": p["prompt"],
-            "model": lm.model_id, "revision": lm.revision, "sample_rate": lm.sample_rate,
-            "channels": lm.channels, "frames": frames, "seconds": round(seconds, 3), "batch": batch,
+            "backend": cfg.backend, "model": lm.model_id, "revision": lm.revision, "sample_rate": lm.sample_rate,
+            "channels": lm.channels, "frames": frames, "duration": cfg.duration, "tail": cfg.tail_seconds,
+            "seconds": round(seconds, 3), "batch": batch,
             "sampling": {"top_k": cfg.top_k, "top_p": cfg.top_p, "temperature": cfg.temperature, "cfg": cfg.cfg},
-            "device": lm.device, "dtype": str(lm.dtype).replace("torch.", "")}
+            "device": lm.device, "dtype": str(lm.dtype).replace("torch.", ""), "joins": joins or []}
     # What a take's last bits depend on besides the seed (README, Reproducibility): the kernels
     # of this torch build and, on CUDA, of this GPU model, at this batch size.
     import torch

@@ -4,10 +4,13 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
+from pathlib import Path
 
 import click
 
-from ..errors import AlbumgenError
+from ..atomic import DISK_FULL, disk_full
+from ..errors import AlbumgenError, OutputError
+from ..interrupt import Interrupted
 
 log = logging.getLogger("albumgen")
 
@@ -20,13 +23,19 @@ class AlbumgenGroup(click.Group):
             log.debug("%s", traceback.format_exc())
             click.echo(f"Error: {e}", err=True)
             ctx.exit(e.exit_code)
+        except Interrupted as e:
+            click.echo(f"Interrupted: {e}", err=True)
+            ctx.exit(130)
         except KeyboardInterrupt:
-            click.echo("Error: interrupted (finished units are kept: run the same command to resume)", err=True)
+            click.echo("Interrupted: finished units are kept; run the same command again to resume", err=True)
             ctx.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as e:  # a bug: say so in one line, the traceback goes to --verbose
             log.debug("%s", traceback.format_exc())
+            if isinstance(e, OSError) and e.errno in DISK_FULL:  # a full disk is not a bug
+                click.echo(f"Error: {disk_full(e, Path(e.filename) if e.filename else None)}", err=True)
+                ctx.exit(OutputError.exit_code)
             click.echo(f"Error: internal error: {type(e).__name__}: {e} (rerun with --verbose and report it)", err=True)
             ctx.exit(70)
 

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
-from .. import runner
+from .. import interrupt, runner
+from ..errors import AlbumgenError
+from ..interrupt import Interrupted
 from . import main
 
 
@@ -29,12 +31,25 @@ def build(pipelines: tuple[Path, ...], until: str | None, force: tuple[str, ...]
         return
     runner.preflight_all(ctxs, until, force)
     for ctx in ctxs:
-        report = runner.build(ctx, until, force, executor=executor)
+        report = _build_one(ctx, until, force, executor)
         if report.ran == 0:
             click.echo(f"Nothing to do: every unit is up to date in {report.album_dir}")
         else:
             done = ", ".join(f"{n} {r.ran}" for n, r in report.stages.items() if r.ran)
             click.echo(f"Built {report.album_dir} (units run: {done})")
+
+
+def _build_one(ctx, until: str | None, force: tuple[str, ...], executor: str | None) -> runner.BuildReport:
+    with interrupt.stop_on_signals():
+        try:
+            return runner.build(ctx, until, force, executor=executor)
+        except (Interrupted, AlbumgenError) as e:
+            # A Ctrl-C in a terminal also reaches ffmpeg, whose failure is then only an echo of it.
+            if isinstance(e, AlbumgenError) and not interrupt.requested():
+                raise
+            takes = len(ctx.artifacts.takes())
+            raise Interrupted(f"kept {takes} take{'' if takes == 1 else 's'}; "
+                              f"run the same build again to resume") from None
 
 
 def _show_dry_run(report: runner.BuildReport) -> None:

@@ -47,6 +47,28 @@ def pick_device(device: str = "auto") -> str:
     return "cpu"
 
 
+def check_device(device: str) -> None:
+    """Refuse, before any work, a device this machine does not have: torch's own error
+    comes only when the model moves there, after the prompts (and maybe an LLM) ran."""
+    if device in ("auto", "cpu"):
+        return
+    import torch
+
+    fix = "set render.device to auto (or cpu)"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            build = f"torch {torch.__version__}" + ("" if torch.version.cuda else ", a CPU-only build")
+            raise ModelError(f"render.device is {device} but this machine has no usable CUDA GPU ({build})",
+                             f"{fix}, or build on a machine with an NVIDIA GPU and a CUDA build of torch")
+        index = int(device.split(":")[1]) if ":" in device else 0
+        count = torch.cuda.device_count()
+        if index >= count:
+            raise ModelError(f"render.device is {device} but this machine has {count} CUDA GPU(s)",
+                             f"use cuda:0 to cuda:{count - 1}, or auto")
+    elif device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ModelError("render.device is mps but this machine has no usable Apple GPU (MPS)", fix)
+
+
 def pick_dtype(device: str, dtype: str = "auto"):
     import torch
 

@@ -42,21 +42,24 @@ class Windows:
 
 
 def generate_long(loop, prompts: list[str], seeds: list[int], frames: int, sampling: Sampling, windows: Windows,
-                  on_step=None, rows: int | None = None) -> torch.Tensor:
+                  on_step=None, rows: int | None = None, intro: torch.Tensor | None = None,
+                  melodies: list | None = None) -> torch.Tensor:
     """Tokens (batch, codebooks, frames) for any length, one window after another; rows as in
-    FastLoop.generate."""
+    FastLoop.generate. `intro` (1, codebooks, n): tokens every take starts with and continues
+    (render.intro). `melodies`: one melody waveform (or None) per take, for melody models."""
     codes = None
     done_steps = 0
     delay = max(delays(loop.lm.num_codebooks, loop.lm.channels))
     for i, (start, n) in enumerate(windows.plan(frames)):
-        prompt = None if i == 0 else codes[..., start:]
+        prompt = codes[..., start:] if i else None if intro is None else intro.expand(len(prompts), -1, -1)
 
         def progress(step, steps, base=done_steps):
             if on_step is not None:
                 on_step(base + step)
 
+        extra = {} if melodies is None else {"melodies": melodies}  # only melody-capable loops take them
         new = loop.generate(prompts, seeds, n, sampling, prompt_codes=prompt, frame_offset=start, on_step=progress,
-                            rows=rows)
+                            rows=rows, **extra)
         done_steps += n + delay - (0 if prompt is None else prompt.shape[-1])
         codes = new if codes is None else torch.cat([codes, new[..., codes.shape[-1] - start:]], dim=-1)
     return codes

@@ -94,7 +94,9 @@ class ReviewServer:
             return
         try:
             ctx = model.fresh(self.ctx)
-            for kind, rel, sha in model.picture_sources(ctx):
+            sources = model.picture_sources(ctx)
+            pictures.prune(ctx.album_dir, [(kind, sha) for kind, _, sha in sources])
+            for kind, rel, sha in sources:
                 if self._closing.is_set():
                     return
                 pictures.cached_picture(ctx.album_dir, kind, rel, sha)
