@@ -45,13 +45,13 @@ class SequenceStage(Stage):
             # The asked duration: render.tail renders past it, and the ending is sought near it.
             asked = (take.model_extra or {}).get("duration")
             unit = Unit(id=t.id, config={"asked_end": asked}, inputs={"take": take.wav_sha256},
-                        payload={"wav": take.wav})
+                        payload={"wav": take.wav}, group=t.id)
             unit.key = self.key(unit)
             units.append(unit)
         mode = ctx.config.album.order
         listed = [{"id": t.id, "title": t.title} for t in tracklist.tracks]
         units.append(Unit(id="order", config={"order": mode}, inputs={"music": sha256_json([u.key for u in units])},
-                          payload={"tracks": listed}))
+                          payload={"tracks": listed}, after=tuple(u.id for u in units)))  # reads their records
         return units
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
