@@ -141,8 +141,9 @@ MUTATIONS = [
       'f["flatness_db"] > cfg.max_flatness_db or f["tonal_share"] < cfg.min_tonal_share',
       'f["flatness_db"] > cfg.max_flatness_db', ("tests/test_pick_branches.py",),
       "coloured noise with no tones passes as music"),
+    # (ok = [] alone is an equivalent mutant: the ranking key counts rejects first anyway.)
     M("choose-ignores-rejects", "picker", "stages/pick/combine.py",
-      'ok = [i for i, s in enumerate(scored) if not s["rejects"]]', "ok = []",
+      'key=lambda i: (len(scored[i]["rejects"]), -scored[i]["score"], i)', 'key=lambda i: (-scored[i]["score"], i)',
       ("tests/test_pick_detectors.py", "tests/test_pick_branches.py"), "a rejected take can win"),
     M("z-direction", "picker", "stages/pick/combine.py", "z[name] = direction * robust_z(",
       "z[name] = -direction * robust_z(", ("tests/test_pick_detectors.py", "tests/test_pick_branches.py"),
