@@ -5,8 +5,9 @@ directly and, like every feature, is blind to gain, sample rate and channels.
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
 from scipy.ndimage import median_filter, uniform_filter1d
+
+from albumgen.audio.signal import resample
 
 from .analysis import RATE, SILENT_DB, Analysis
 
@@ -108,7 +109,7 @@ def hum(a: Analysis) -> dict[str, float]:
     windows. A harmonic counts only as a narrow peak centred on it (within 0.75 Hz) that
     most frames also show on their own. hum_hz: the mains frequency that won (0 when
     nothing stands out)."""
-    x = signal.resample_poly(a.mono, 1, HUM_DECIMATE)
+    x = resample(a.mono, HUM_DECIMATE, 1)  # the front end's resampler, rates as a ratio
     rate = RATE / HUM_DECIMATE
     seg = int(HUM_FRAME * rate)
     hop = seg // 4
