@@ -33,7 +33,7 @@ class Weights(BaseModel):
     stuck_s: float = Field(2.0, ge=0)
     hum_db: float = Field(1.0, ge=0)
     jump: float = Field(2.0, ge=0)
-    seam: float = Field(1.0, ge=0)
+    seam: float = Field(2.0, ge=0)
     clap: float = Field(2.0, ge=0)
     aesthetics: float = Field(1.0, ge=0)
 
