@@ -59,7 +59,8 @@ class SequenceStage(Stage):
         units.append(Unit(id="distinct", config={"max_distance": DUPLICATE_DISTANCE},
                           inputs={"music": sha256_json([u.key for u in units])},
                           payload={"tracks": [{"id": t["id"], "choice": picks[t["id"]].choice,
-                                               "score": picks[t["id"]].score} for t in listed]}))
+                                               "score": picks[t["id"]].score,
+                                               "failed": picks[t["id"]].all_rejected} for t in listed]}))
         units.append(Unit(id="order", config={"order": mode}, inputs={"music": sha256_json([u.key for u in units])},
                           payload={"tracks": listed}))
         return units
@@ -111,7 +112,9 @@ class SequenceStage(Stage):
         pairs, found, changed = list(prev.pairs) if prev else [], [], set()
         for i, a in enumerate(tracks):
             for b in tracks[i + 1:]:
-                if not prints[a["id"]] or not prints[b["id"]]:
+                # A pick kept although every take failed (noise, silence) is no music to
+                # tell apart, and another of its takes would not be better.
+                if not prints[a["id"]] or not prints[b["id"]] or a.get("failed") or b.get("failed"):
                     continue
                 d = distance(prints[a["id"]], prints[b["id"]])
                 if d > unit.config["max_distance"]:
