@@ -85,6 +85,36 @@ def test_file_size_limit_mid_take_then_resume(tmp_path):
     assert temp_files(album) == []
 
 
+def test_file_size_limit_while_ffmpeg_writes_an_mp3(tmp_path):
+    pipeline = write_pipeline(tmp_path, {"album": {"tracks": 1}, "render": {"takes": 1}})
+    album = tmp_path / "albums" / "test-album"
+    r = run_cli("build", str(pipeline))
+    assert r.returncode == 0, r.stderr
+    mp3 = next(album.glob("*.mp3"))
+    before = mp3.read_bytes()
+    data = yaml.safe_load(pipeline.read_text())
+    data["master"]["loudness"] = -16  # re-masters the track only: ffmpeg writes a new MP3
+    pipeline.write_text(yaml.safe_dump(data))
+    limit = 16 * 1024  # under ffmpeg's MP3 (320 kbit/s), over every record and log line
+    assert (album / "manifest" / "events.jsonl").stat().st_size < limit
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    proc = subprocess.run([sys.executable, "-m", "albumgen", "build", str(pipeline)], env=ENV, capture_output=True,
+                          text=True, timeout=600, preexec_fn=limited)
+    assert proc.returncode == 7, proc.stderr
+    last = proc.stderr.splitlines()[-1]
+    assert last.startswith(f"Error: cannot write {mp3.name} in {album}: File too large"), proc.stderr
+    assert last.endswith("(raise the file size limit (ulimit -f) or use another filesystem, "
+                         "then run the same build again)")
+    assert temp_files(album) == [] and mp3.read_bytes() == before  # the old master stays whole
+    r = run_cli("build", str(pipeline))
+    assert r.returncode == 0, r.stderr
+    assert mp3.read_bytes() != before and temp_files(album) == []
+
+
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
 def test_full_disk_is_an_output_error_and_leaves_no_temp(tmp_path, code):
     target = tmp_path / "takes" / "take-1.wav"

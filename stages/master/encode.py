@@ -1,6 +1,10 @@
 """Encoding through pydub over ffmpeg, and decoding back to check what a player will hear."""
 from __future__ import annotations
 
+import errno
+import os
+import re
+import signal
 import subprocess
 from pathlib import Path
 
@@ -35,8 +39,23 @@ def encode(path: Path, audio: np.ndarray, sr: int, fmt: str, bitrate: str) -> No
     try:
         seg.export(str(path), format=fmt, parameters=params, **kwargs)
     except Exception as e:  # pydub raises CouldntEncodeError with ffmpeg's whole stderr
+        full = _disk_full(str(e))
+        if full:  # the disk, not the encoder: atomic_path turns it into the output error (exit 7)
+            raise OSError(full, os.strerror(full), str(path)) from e
         raise StageError(f"ffmpeg could not encode {Path(path).name}: {str(e).strip()[-300:]}",
                          "check that the ffmpeg build has libmp3lame") from e
+
+
+def _disk_full(message: str) -> int | None:
+    """The errno behind an ffmpeg failure that was a full disk or a file size limit (ffmpeg
+    then dies of SIGXFSZ, which subprocess restores to its default)."""
+    if "No space left on device" in message:
+        return errno.ENOSPC
+    if "Disk quota exceeded" in message:
+        return errno.EDQUOT
+    if "File too large" in message or re.search(rf"error code: -{int(signal.SIGXFSZ)}\b", message):
+        return errno.EFBIG
+    return None
 
 
 def decode(path: Path) -> tuple[np.ndarray, int]:
