@@ -57,7 +57,7 @@ class PickConfig(BaseModel):
     max_dull_db: float = Field(15.0, ge=0, description="dull: high band this many dB under the other takes' median")
     max_dropouts: int = Field(0, ge=0, description="dropout: more gaps than this that fall 35 dB in ~35 ms mid-take")
     max_stuck_s: float = Field(1.0, ge=0, description="stuck: seconds spent repeating one 0.1-0.5 s segment")
-    max_hum_db: float = Field(15.0, ge=0, description="hum: 50/60 Hz harmonics over their neighbourhood, floor spectrum")
+    max_hum_db: float = Field(12.0, ge=0, description="hum: 50/60 Hz harmonics over their neighbourhood, floor spectrum")
     max_jump: float = Field(1.4, ge=1, description="jump: contrast of the take's two sides (1 = none)")
     max_seam: float = Field(1.3, ge=0, description="seam: cut at a window join over the take's 99th percentile cut")
     max_tempo_error: float = Field(0.08, ge=0, description="tempo_mismatch (label): further than this from the asked bpm")
