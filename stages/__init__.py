@@ -7,5 +7,6 @@ from .master import MasterStage
 from .pick import PickStage
 from .prompts import PromptsStage
 from .render import RenderStage
+from .sequence import SequenceStage
 
-STAGES = [PromptsStage, RenderStage, DecodeStage, PickStage, MasterStage]
+STAGES = [PromptsStage, RenderStage, DecodeStage, PickStage, SequenceStage, MasterStage]

@@ -13,7 +13,8 @@ DEMO = {
               "genre": "Ambient", "tracks": 2, "seed": 1},
     "output_dir": "albums",
     "prompts": {"source": "builtin"},
-    "render": {"model": "tiny", "takes": 2, "duration": 1.0, "device": "cpu"},
+    # No tail: these tests are about other things, and a 3 s tail would quadruple 1 s takes.
+    "render": {"model": "tiny", "takes": 2, "duration": 1.0, "tail": 0, "device": "cpu"},
     # The tiny model makes noise, which the picker rejects; retry rounds would only add
     # takes and time to tests that are not about them (test_pick_stage turns them on).
     "pick": {"max_rounds": 0},

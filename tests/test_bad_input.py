@@ -234,6 +234,13 @@ def _intro(name: str, make_file):
     return make
 
 
+def _field_file(name: str, make_file, over: dict):
+    def make(d: Path, base: dict) -> Path:
+        make_file(d / name)
+        return write_pipeline(d, merge(base, over))
+    return make
+
+
 INTROS = [
     ("text named .wav", _intro("intro.wav", _write(b"RIFF? no, a shopping list\n")), 3,
      "Error: render.intro: intro.wav is not audio ffmpeg can read (convert it to WAV or FLAC)"),
@@ -247,6 +254,13 @@ INTROS = [
      "Error: render.intro: intro.wav is a symlink loop (point it at a real file)"),
     ("a folder", _intro("intro.wav", lambda p: p.mkdir()), 3,
      "Error: render.intro: intro.wav is a folder, not a file (point it at a regular file)"),
+]
+
+INTROS += [
+    ("melody: text named .wav", _field_file("m.wav", _write(b"la la la\n"), {"render": {"melody": "m.wav"}}), 3,
+     "Error: render.melody: m.wav is not audio ffmpeg can read (convert it to WAV or FLAC)"),
+    ("melody for one track: a FIFO", _field_file("m.wav", fifo, {"render": {"melody": {"t02": "m.wav"}}}), 3,
+     "Error: render.melody: m.wav is a FIFO (named pipe), not a regular file (point it at a regular file)"),
 ]
 
 CASES = PIPELINE + FIELDS + PROMPT_FILES + COVERS + INTROS

@@ -158,7 +158,7 @@ def test_force_and_until(tmp_path):
     assert {s for s, _ in units_run(album, n)} == {"pick"}  # same picks: mastering is not redone
     r = cli("build", str(pipeline), "--force", "mix")
     assert r.exit_code == 2
-    assert r.stderr.strip() == "Error: unknown stage 'mix' (use one of: prompts, render, decode, pick, master)"
+    assert r.stderr.strip() == "Error: unknown stage 'mix' (use one of: prompts, render, decode, pick, sequence, master)"
 
 
 BAD = [

@@ -6,13 +6,14 @@ import pyloudnorm
 import pytest
 from test_master_fixtures import SR, music, variant
 
+from albumgen.audio.signal import resample
 from albumgen.stages.master import dsp, limiter, loudness
 from albumgen.stages.master.config import MasterConfig
 
 
 @pytest.mark.parametrize("kind", ["quiet", "loud", "clipped", "overs"])
 def test_limiter_holds_true_peak_without_clipping(kind):
-    x = dsp.resample(variant(kind, seed=3), SR, 44100)
+    x = resample(variant(kind, seed=3), SR, 44100)
     x = x * np.float32(10 ** ((-6 - loudness.integrated_loudness(x, 44100)) / 20))  # push it hard
     y, reduction = limiter.limit(x, 44100, -1.0)
     assert loudness.true_peak_db(y) <= -1.0 + 0.01
@@ -55,14 +56,15 @@ def test_trim_and_fade():
 
 def test_prepare_makes_mono_dual_mono():
     x = music(1.0, channels=1)
-    y = dsp.prepare(x, SR, MasterConfig(trim=False, fade_in=0, fade_out=0))
+    y, _ = dsp.prepare(x, SR, MasterConfig(trim=False, fade_in=0, fade_out=0))
+    y = y[:SR]  # then the ending's silence
     assert y.shape == (SR, 2) and np.array_equal(y[:, 0], y[:, 1])
 
 
 def test_resampler_keeps_pitch_and_length():
     t = np.arange(SR * 2) / SR
     x = np.sin(2 * np.pi * 1000 * t)[:, None].astype(np.float32)
-    y = dsp.resample(x, SR, 44100)
+    y = resample(x, SR, 44100)
     assert len(y) == 2 * 44100
     spectrum = np.abs(np.fft.rfft(y[:, 0] * np.hanning(len(y))))
     assert abs(np.argmax(spectrum) * 44100 / len(y) - 1000) < 1
@@ -86,16 +88,14 @@ def test_pooled_loudness_is_bs1770_of_the_whole_album():
         pytest.approx(loudness.pooled_loudness([blocks_a, blocks_b6], [0, 0]), abs=1e-6)
 
 
-def test_silence_and_short_audio_measure_as_minus_inf():
+def test_silence_measures_as_minus_inf_and_short_audio_as_one_block():
     assert loudness.integrated_loudness(np.zeros((SR, 2)), SR) == float("-inf")
-    assert loudness.integrated_loudness(music(0.2), SR) == float("-inf")
+    assert np.isfinite(loudness.integrated_loudness(music(0.2), SR))
 
 
 def test_peak_envelope_in_chunks_equals_the_whole_signal_oversampled():
-    from scipy import signal
-
     x = np.random.default_rng(0).standard_normal((300_000, 2)).astype(np.float32)  # spans two chunks
-    whole = np.abs(signal.resample_poly(x, 4, 1, axis=0)).reshape(len(x), 8).max(axis=1)
+    whole = np.abs(resample(x, 1, 4)).reshape(len(x), 8).max(axis=1)
     assert np.array_equal(loudness.peak_envelope(x), whole)
     # A full-scale sine at fs/4 with a 45 degree phase peaks between samples, 3 dB over them.
     n = np.arange(4000)

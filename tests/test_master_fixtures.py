@@ -15,6 +15,7 @@ from albumgen.audio.ffmpeg import ffmpeg_exe
 from albumgen.config import parse_config
 from albumgen.runner import StageReport, _run_stage, make_context
 from albumgen.stages.master import MasterStage
+from albumgen.stages.sequence import SequenceStage
 
 SR = 32000
 
@@ -83,10 +84,12 @@ def retitle(ctx, n: int, title: str) -> None:
 
 
 def run_master(ctx) -> list[str]:
-    """Run the master stage through the runner; returns the unit ids that ran."""
+    """Run sequence (master's other input) and master through the runner; returns the
+    master unit ids that ran."""
     n = len(ctx.manifest.events())
+    _run_stage(SequenceStage(), ctx, StageReport(), force=False)
     _run_stage(MasterStage(), ctx, StageReport(), force=False)
-    return [e["unit"] for e in ctx.manifest.events()[n:] if e["event"] == "unit_done"]
+    return [e["unit"] for e in ctx.manifest.events()[n:] if e["event"] == "unit_done" and e["stage"] == "master"]
 
 
 def ebur128(path: Path) -> tuple[float, float]:

@@ -45,7 +45,8 @@ def test_durations_match_the_mastered_audio(album):
     for n in range(1, 5):
         rec = ctx.manifest.record("master", f"t{n:02d}").data
         path = ctx.album_dir / rec["file"]
-        assert rec["frames"] == 3 * 44100  # the synthetic takes have no silence to trim
+        # No silence to trim: the track is the take up to its ending.
+        assert rec["ending"]["at"] <= 3.0 and rec["frames"] == round(rec["ending"]["at"] * 44100)
         assert abs(decoded_frames(path) - rec["frames"]) <= 0.05 * 44100
         assert abs(MP3(path).info.length - rec["duration"]) <= 0.05
 
@@ -92,6 +93,10 @@ def test_cover_playlist_and_album_json(album):
         (3, "t03", "Clipped", "03 - Clipped.mp3", 3.0, 1003, 0.8, 1, "synthetic"),
         (4, "t04", "Overs", "04 - Overs.mp3", 3.0, 1004, 0.9, 1, "synthetic")]
     assert data["tracklist"][0]["prompt"] == "prompt 1: chords, noise, 120 bpm"
+    # as_listed by default: the order, and why, and what sequence heard in each take
+    assert data["order"]["mode"] == "as_listed"
+    assert all(t["order_why"] == "as listed (album.order: as_listed)" for t in data["tracklist"])
+    assert all(t["key"] and t["camelot"] and t["ending"]["kind"] in ("cut", "fade") for t in data["tracklist"])
 
 
 def test_a_generated_cover_depends_on_the_album_not_the_audio(tmp_path):

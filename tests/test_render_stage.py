@@ -242,3 +242,16 @@ def test_a_set_batch_size_is_a_fixed_shape(tmp_path, monkeypatch, batched):
         assert np.array_equal(codes, batched[unit][0]), unit
     (_lm, loop), = engine._loaded.values()
     assert [st.batch for st in loop._states.values()] == [3]  # one state: the short batch did not resize it
+
+
+def test_tail_renders_past_the_duration_within_the_window(tmp_path):
+    # 1 s asked + 0.5 s tail = 75 frames at 50 Hz, and the record says which part was asked.
+    album = build(tmp_path, {"takes": 1, "duration": 1.0, "tail": 0.5})
+    codes, audio, rec = takes(album)["t01/take-1"]
+    assert codes.shape == (4, 75) and rec["duration"] == 1.0 and rec["tail"] == 0.5
+    from albumgen.stages.render.config import RenderConfig
+
+    # A tail never adds a window: a take that fits one keeps fitting it.
+    assert RenderConfig(duration=30, tail=3).seconds == 30 and RenderConfig(duration=28, tail=3).seconds == 30
+    assert RenderConfig(duration=40, tail=3).seconds == 43
+    assert "tail" not in RenderConfig(duration=30, tail=3).key_fields()  # old takes stay valid

@@ -82,6 +82,39 @@ class Pick(Artifact):
         return take_id(self.track, self.choice)
 
 
+class Music(Artifact):
+    """What the sequence stage heard in a track's chosen take."""
+
+    kind = "music"
+    track: str = ""
+    key: str  # "A minor"
+    camelot: str = ""  # "8A"
+    bpm: float | None = None  # None: no steady beat
+    energy: float = 0.0
+    beats: list[float] = []  # seconds from the take's first sample
+    asked_end: float | None = None  # render.duration: where the take was asked to end
+
+
+class Order(Artifact):
+    """The album's running order (album.order) and why each track sits where it does."""
+
+    kind = "order"
+    mode: str
+    order: list[str]  # track ids in play order
+    why: dict[str, str] = {}
+    cost: dict[str, float] = {}
+
+
+class Distinct(Artifact):
+    """Near-duplicate tracks: the sequence stage's feedback to pick. `avoid` lists, per
+    track, the takes pick should not choose again (it grows until the album is distinct)."""
+
+    kind = "distinct"
+    pairs: list[dict] = []  # every pair found so far: {"a", "b", "distance", "changed", "take"}
+    open: list[dict] = []  # the pairs the current picks still make
+    avoid: dict[str, list[int]] = {}
+
+
 class Master(Artifact):
     kind = "master"
     id: str  # unit id: a track id, or "cover", "analysis", "album"
@@ -140,6 +173,18 @@ class Artifacts:
 
     def picks(self) -> list[Pick]:
         return [Pick.model_validate({"track": r.unit, **r.data}) for r in self._records(Pick)]
+
+    def music(self, track: str) -> Music | None:
+        rec = self.manifest.record(self.producers["music"], track)
+        return Music.model_validate({"track": track, **rec.data}) if rec else None
+
+    def order(self) -> Order | None:
+        rec = self.manifest.record(self.producers["order"], "order")
+        return Order.model_validate(rec.data) if rec else None
+
+    def distinct(self) -> Distinct | None:
+        rec = self.manifest.record(self.producers["distinct"], "distinct")
+        return Distinct.model_validate(rec.data) if rec else None
 
     def masters(self) -> list[Master]:
         return [Master.model_validate({**r.data, "id": r.unit}) for r in self._records(Master)]

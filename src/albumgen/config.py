@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
@@ -33,6 +33,8 @@ class AlbumConfig(BaseModel):
                              description="year tag; null: the year of the album's first build, kept")
     tracks: int = Field(8, ge=1, le=99)
     seed: int = Field(0, ge=0, description="album seed; every take's seed derives from it")
+    order: Literal["as_listed", "flow"] = Field(
+        "as_listed", description="running order: as the tracklist lists it, or flow (keys, tempos, energy)")
 
     @field_validator("slug")
     @classmethod

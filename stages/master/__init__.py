@@ -1,7 +1,8 @@
 """master: loudness-matched, tagged MP3s (or FLACs), cover art, a playlist and album.json.
 
 Units, in the order they run: "analysis" (album mode only: every track's loudness, one
-gain for the album), "cover", one per track id, "album" (playlist and album.json). A
+gain for the album), "cover", one per track id in running order, "mix" (master.mix only:
+the continuous mix and its cue sheet), "album" (playlist and album.json). A
 track's key holds its own take, title and tags, the master settings, the cover's key and,
 in album mode only, the analysis key; so a changed title re-masters that track alone and a
 changed master setting re-runs mastering alone.
@@ -14,9 +15,11 @@ from typing import Iterator
 
 from albumgen import atomic
 from albumgen.album_year import album_year
-from albumgen.artifacts import Master, Pick, Take, Tracklist
+from albumgen.artifacts import Distinct, Master, Music, Order, Pick, Take, Tracklist
+from albumgen.audio.ffmpeg import decode
 from albumgen.audio.io import read_audio
-from albumgen.errors import InputError
+from albumgen.audio.loudness import integrated_loudness
+from albumgen.errors import InputError, StageError
 from albumgen.hashing import sha256_file, sha256_json
 from albumgen.inputs import check_file
 from albumgen.naming import inside, track_filename, unique_names
@@ -24,6 +27,7 @@ from albumgen.stage import Context, Done, NotReady, Stage, Unit
 
 from . import cover as covers
 from . import dsp, package, track
+from . import mix as mixing
 from .analysis import analyse
 from .config import MasterConfig
 from .tags import RG_REFERENCE, replaygain, tag_file
@@ -32,7 +36,7 @@ class MasterStage(Stage[MasterConfig]):
     name = "master"
     version = "2"
     Config = MasterConfig
-    needs = (Tracklist, Take, Pick)
+    needs = (Tracklist, Take, Pick, Music, Order, Distinct)
     makes = (Master,)
 
     def preflight(self, ctx: Context) -> None:
@@ -48,30 +52,43 @@ class MasterStage(Stage[MasterConfig]):
         tl, album = tracklist.model_dump(), ctx.config.album
         meta = {"album": tl["album_title"], "artist": album.artist, "album_artist": album.album_artist or album.artist,
                 "year": album_year(ctx.config, ctx.album_dir), "genre": album.genre, "tracks": len(tl["tracks"])}
-        chosen = [(t, *_chosen_take(ctx, t)) for t in tl["tracks"]]
+        chosen = [(t, *_chosen_take(ctx, t)) for t in _in_order(ctx, tl["tracks"])]
+        music = {t["id"]: _music(ctx, t["id"]) for t, *_ in chosen}
         units: list[Unit] = []
         analysis = None
         if cfg.album_mode:
             analysis = self._unit(units, "analysis", cfg.model_dump(include=_ANALYSIS_FIELDS),
-                                  {t["id"]: take.wav_sha256 for t, pick, take in chosen},
-                                  {t["id"]: take.wav for t, pick, take in chosen})
+                                  {t["id"]: sha256_json([take.wav_sha256, music[t["id"]]]) for t, pick, take in chosen},
+                                  {t["id"]: {"wav": take.wav, "music": music[t["id"]]} for t, pick, take in chosen})
         cover_cfg = {"title": meta["album"], "artist": meta["artist"], "seed": album.seed, "file": cfg.cover}
         cover = self._unit(units, "cover", cover_cfg,
                            {"file": _cover_hash(ctx, cfg.cover)} if cfg.cover else {}, meta)
         ext = cfg.format
-        names = unique_names([track_filename(t["n"], len(chosen), t["title"], ext) for t, *_ in chosen])
-        track_cfg = cfg.model_dump(exclude={"cover"})
-        for (t, pick, take), name in zip(chosen, names):
-            extra = take.model_extra or {}
-            tags = {**meta, **t, "score": pick.score, "take": pick.choice, "seed": take.seed,
-                    "model": extra.get("model"), "revision": extra.get("revision")}
-            inputs = {"take": take.wav_sha256, "cover": cover.key, "tags": sha256_json(tags)}
+        # Track numbers follow the running order (sequence's Order), not the tracklist.
+        names = unique_names([track_filename(n, len(chosen), t["title"], ext) for n, (t, *_) in enumerate(chosen, 1)])
+        # The mix's fields change only the mix: a mix switched on re-masters no track.
+        track_cfg = cfg.model_dump(exclude={"cover", "mix", "crossfade"})
+        for n, ((t, pick, take), name) in enumerate(zip(chosen, names), 1):
+            extra, m = take.model_extra or {}, music[t["id"]]
+            tags = {**meta, **t, "n": n, "score": pick.score, "take": pick.choice, "seed": take.seed,
+                    "model": extra.get("model"), "revision": extra.get("revision"), "key": m["key"], "bpm": m["bpm"]}
+            inputs = {"take": take.wav_sha256, "cover": cover.key, "tags": sha256_json(tags), "music": sha256_json(m)}
             if analysis:
                 inputs["analysis"] = analysis.key
             self._unit(units, t["id"], {**track_cfg, "file": name}, inputs,
-                       {"tags": tags, "wav": take.wav, "file": name})
-        self._unit(units, "album", {**track_cfg, "slug": ctx.album_dir.name},
-                   {"tracks": sha256_json([u.key for u in units])}, {"meta": meta, "ids": [t["id"] for t, *_ in chosen]})
+                       {"tags": tags, "wav": take.wav, "file": name, "music": m})
+        ids = [t["id"] for t, *_ in chosen]
+        if cfg.mix:
+            self._unit(units, "mix", {**track_cfg, "crossfade": cfg.crossfade,
+                                      "file": mixing.mix_name(meta["album"], ext)},
+                       {tid: u.key for tid, u in zip(ids, units[-len(ids):])},
+                       {"meta": meta, "ids": ids, "bpm": [music[tid]["bpm"] for tid in ids]})
+        order = ctx.artifacts.order().model_dump()
+        distinct = ctx.artifacts.distinct()
+        order["distinct"] = distinct.pairs if distinct else []
+        self._unit(units, "album", {**track_cfg, "mix": cfg.mix, "slug": ctx.album_dir.name},
+                   {"tracks": sha256_json([u.key for u in units]), "order": sha256_json(order)},
+                   {"meta": meta, "ids": ids, "order": order})
         return units
 
     def _unit(self, units: list[Unit], uid: str, config: dict, inputs: dict, payload) -> Unit:
@@ -85,12 +102,13 @@ class MasterStage(Stage[MasterConfig]):
         cfg = self.settings(ctx)
         for unit in units:
             t0 = time.monotonic()
-            make = {"analysis": self._analysis, "cover": self._cover, "album": self._album}.get(unit.id, self._track)
+            make = {"analysis": self._analysis, "cover": self._cover, "mix": self._mix,
+                    "album": self._album}.get(unit.id, self._track)
             outputs, data = make(ctx, cfg, unit)
             yield Done(unit, outputs, data=data, seconds=time.monotonic() - t0)
 
     def _analysis(self, ctx: Context, cfg: MasterConfig, unit: Unit):
-        data = analyse({tid: _in_album(ctx, wav) for tid, wav in unit.payload.items()}, cfg)
+        data = analyse({tid: (_in_album(ctx, p["wav"]), p["music"]) for tid, p in unit.payload.items()}, cfg)
         path = inside(ctx.work_dir(self.name), "analysis.json")
         atomic.write_json(path, data)
         ctx.log.info("Album loudness %s LUFS: %+.2f dB on every track", data["loudness"], data["gain_db"])
@@ -109,13 +127,11 @@ class MasterStage(Stage[MasterConfig]):
     def _track(self, ctx: Context, cfg: MasterConfig, unit: Unit):
         tags, name = dict(unit.payload["tags"]), unit.payload["file"]
         audio, sr = read_audio(_in_album(ctx, unit.payload["wav"]))
-        audio = dsp.prepare(audio, sr, cfg)
+        audio, end = dsp.prepare(audio, sr, cfg, unit.payload["music"])
         if cfg.album_mode:
             album = ctx.manifest.record("master", "analysis").data
             gain = album["gain_db"]
         else:
-            from .loudness import integrated_loudness
-
             before = integrated_loudness(audio, sr)
             gain = cfg.loudness - before if before > float("-inf") else 0.0
         path = inside(ctx.album_dir, name)
@@ -127,14 +143,40 @@ class MasterStage(Stage[MasterConfig]):
                      covers.embed_jpeg(ctx.path("cover.jpg")))
         data = {"file": name, "id": unit.id, "n": tags["n"], "title": tags["title"], "prompt": tags["prompt"],
                 "seed": tags["seed"], "model": tags["model"], "revision": tags["revision"], "take": tags["take"],
-                "score": tags["score"], "replaygain": tags["replaygain"],
-                **m}
+                "score": tags["score"], "replaygain": tags["replaygain"], "ending": end.record(),
+                **{k: unit.payload["music"].get(k) for k in ("key", "camelot", "bpm", "energy")}, **m}
         report = inside(ctx.work_dir(self.name), f"{unit.id}.json")
         atomic.write_json(report, data)
         # A silent take has no integrated loudness (None): say so rather than fail to log.
         loudness = "silent" if m["loudness"] is None else f"{m['loudness']:.2f} LUFS"
-        ctx.log.info("Mastered %s (%s, %.2f dBTP, limiter %.1f dB)", name, loudness, m["true_peak"], m["limiter_db"])
+        ctx.log.info("Mastered %s (%s, %.2f dBTP, limiter %.1f dB; ends: %s)", name, loudness, m["true_peak"],
+                     m["limiter_db"], end.why)
         return [path, report], data
+
+    def _mix(self, ctx: Context, cfg: MasterConfig, unit: Unit):
+        meta, ids = unit.payload["meta"], unit.payload["ids"]
+        recs = [ctx.manifest.record("master", tid).data for tid in ids]
+        tracks = [decode(inside(ctx.album_dir, r["file"]), channels=2, error=StageError)[0] for r in recs]
+        sr = cfg.sample_rate
+        fades = [mixing.crossfade_seconds(cfg.crossfade, bpm) for bpm in unit.payload["bpm"][:-1]]
+        audio, starts = mixing.assemble(tracks, sr, fades)
+        name = unit.config["file"]
+        path = inside(ctx.album_dir, name)
+        before = integrated_loudness(audio, sr)
+        with atomic.atomic_path(path) as tmp:
+            m = track.master(audio, sr, cfg, cfg.loudness - before if before > float("-inf") else 0.0, False, tmp)
+            tag_file(tmp, cfg.format, {**meta, "title": f"{meta['album']} (continuous mix)", "track": 1, "tracks": 1,
+                                       "disc": cfg.disc, "discs": cfg.discs,
+                                       "prompt": f"continuous mix of {len(ids)} tracks"},
+                     covers.embed_jpeg(ctx.path("cover.jpg")))
+        cue = inside(ctx.album_dir, name.rsplit(".", 1)[0] + ".cue")
+        atomic.write_text(cue, mixing.cue_sheet(name, cfg.format, meta, [r["title"] for r in recs], starts, sr))
+        data = {"file": name, "cue": cue.name, "starts": [round(s / sr, 4) for s in starts],
+                "crossfades": [round(f, 3) for f in fades], "duration": round(m["duration"], 3),
+                "loudness": None if m["loudness"] is None else round(m["loudness"], 4),
+                "true_peak": None if m["true_peak"] is None else round(m["true_peak"], 4), "encodes": m["encodes"]}
+        ctx.log.info("Mixed %s (%d tracks, %.0f s)", name, len(ids), m["duration"])
+        return [path, cue], data
 
     def _album(self, ctx: Context, cfg: MasterConfig, unit: Unit):
         meta = unit.payload["meta"]
@@ -142,14 +184,38 @@ class MasterStage(Stage[MasterConfig]):
         playlist = inside(ctx.album_dir, f"{ctx.album_dir.name}.m3u8")
         package.write_playlist(playlist, meta, tracks)
         album_json = inside(ctx.album_dir, "album.json")
-        package.write_album_json(album_json, meta, cfg, tracks)
+        order = unit.payload["order"]
+        for t in tracks:
+            t["order_why"] = order["why"].get(t["id"])
+        mixed = ctx.manifest.record("master", "mix") if cfg.mix else None
+        package.write_album_json(album_json, meta, cfg, tracks, {k: order[k] for k in ("mode", "cost", "distinct")},
+                                 mixed.data if mixed else None)
         return [playlist, album_json], {"tracks": len(tracks), "duration": round(sum(t["duration"] for t in tracks), 3)}
 
     def status(self, ctx: Context) -> dict[str, str]:
         return {r.unit: r.data["file"] for r in ctx.manifest.records("master") if "file" in r.data}
 
 
-_ANALYSIS_FIELDS = {"loudness", "true_peak", "trim", "trim_db", "fade_in", "fade_out"}
+_ANALYSIS_FIELDS = {"loudness", "true_peak", "trim", "trim_db", "fade_in", "fade_out", "ending"}
+
+
+def _in_order(ctx: Context, tracks: list[dict]) -> list[dict]:
+    order = ctx.artifacts.order()
+    if order is None:
+        raise NotReady("sequence")
+    by_id = {t["id"]: t for t in tracks}
+    if sorted(order.order) != sorted(by_id):
+        raise NotReady("sequence")  # an order of another tracklist: sequence runs first
+    return [by_id[tid] for tid in order.order]
+
+
+def _music(ctx: Context, tid: str) -> dict:
+    """What master reads of sequence's analysis: beats and the asked end for the ending,
+    key and tempo for the tags (not the chroma: it changes nothing here)."""
+    music = ctx.artifacts.music(tid)
+    if music is None:
+        raise NotReady("sequence")
+    return {k: getattr(music, k) for k in ("key", "camelot", "bpm", "energy", "beats", "asked_end")}
 
 
 def _replaygain(cfg: MasterConfig, m: dict, album: dict | None) -> dict:

@@ -11,11 +11,12 @@ from albumgen.audio.io import read_audio
 from . import dsp, loudness
 
 
-def analyse(wavs: dict[str, Path], cfg) -> dict:
+def analyse(takes: dict[str, tuple[Path, dict]], cfg) -> dict:
+    """takes: track id -> (its wav, sequence's analysis of it)."""
     tracks, blocks = {}, []
-    for tid, path in wavs.items():
+    for tid, (path, music) in takes.items():
         audio, sr = read_audio(path)
-        audio = dsp.prepare(audio, sr, cfg)
+        audio, _ = dsp.prepare(audio, sr, cfg, music)
         lufs, b = loudness.measure(audio, sr)
         tracks[tid] = {"loudness": _num(lufs), "true_peak": _num(loudness.true_peak_db(audio))}
         blocks.append(b)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from albumgen.audio.signal import to_mono
 from albumgen.errors import InputError
 from albumgen.hashing import derive_seed
 from albumgen.inputs import MB, read_bytes
@@ -74,7 +75,7 @@ def _spectrogram(takes: list[tuple[np.ndarray, int]], columns: int, rows: int) -
     total = sum(len(a) for a, _ in takes) or 1
     parts = []
     for audio, sr in takes:
-        mono = audio.mean(axis=1) if audio.ndim == 2 else audio
+        mono = to_mono(audio)
         cols = max(1, round(columns * len(mono) / total))
         hop = max(256, len(mono) // cols)
         if len(mono) < 2048:

@@ -1,10 +1,11 @@
-"""Edits before loudness: stereo, trim silence, fades, resampling."""
+"""Edits before loudness: stereo, trim silence, fade in, the ending."""
 from __future__ import annotations
 
-from math import gcd
-
 import numpy as np
-from scipy import signal
+
+from . import ending
+from .config import MasterConfig
+from .ending import Ending
 
 _FRAME = 0.01  # s: trim decides per 10 ms, so one stray sample does not count as music
 _PAD = 0.01  # s kept before the first and after the last loud frame: attacks are not cut
@@ -25,19 +26,23 @@ def to_stereo(audio: np.ndarray) -> np.ndarray:
 def trim_silence(audio: np.ndarray, sr: int, threshold_db: float) -> np.ndarray:
     """Cut leading and trailing frames quieter than threshold_db below the loudest frame.
     Relative, so a quiet take keeps its quiet intro."""
+    start, end = music_span(audio, sr, threshold_db)
+    return audio[start:end]
+
+
+def music_span(audio: np.ndarray, sr: int, threshold_db: float) -> tuple[int, int]:
+    """(first, past-the-last) frame of what trim_silence keeps."""
     frame = max(1, int(_FRAME * sr))
     n = len(audio) // frame * frame
     if n == 0:
-        return audio
+        return 0, len(audio)
     level = np.abs(audio[:n]).max(axis=1).reshape(-1, frame).max(axis=1)
     top = level.max()
     if top <= 0:
-        return audio
+        return 0, len(audio)
     loud = np.flatnonzero(level > top * 10 ** (threshold_db / 20))
     pad = int(_PAD * sr)
-    start = max(0, loud[0] * frame - pad)
-    end = min(len(audio), (loud[-1] + 1) * frame + pad)
-    return audio[start:end]
+    return max(0, loud[0] * frame - pad), min(len(audio), (loud[-1] + 1) * frame + pad)
 
 
 def fade(audio: np.ndarray, sr: int, fade_in: float, fade_out: float) -> np.ndarray:
@@ -52,17 +57,19 @@ def fade(audio: np.ndarray, sr: int, fade_in: float, fade_out: float) -> np.ndar
     return audio
 
 
-def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    """Polyphase (32 kHz -> 44.1 kHz is 441/320) with a Kaiser-windowed anti-alias filter."""
-    if sr_in == sr_out:
-        return audio
-    g = gcd(sr_in, sr_out)
-    return signal.resample_poly(audio, sr_out // g, sr_in // g, axis=0, window=("kaiser", 8.0)).astype(np.float32)
 
-
-def prepare(audio: np.ndarray, sr: int, cfg) -> np.ndarray:
-    """Stereo, trimmed and faded, at the take's own rate (what loudness analysis reads)."""
+def prepare(audio: np.ndarray, sr: int, cfg: MasterConfig, music: dict | None = None) -> tuple[np.ndarray, Ending]:
+    """Stereo, trimmed, faded in and ended (ending.py), at the take's own rate: what
+    loudness analysis reads. `music` is the sequence stage's analysis of the take (its
+    beats, bpm and the asked end), times from the take's first sample."""
+    music = music or {}
     audio = to_stereo(audio)
+    start = 0
     if cfg.trim:
-        audio = trim_silence(audio, sr, cfg.trim_db)
-    return fade(audio, sr, cfg.fade_in, cfg.fade_out)
+        start, stop = music_span(audio, sr, cfg.trim_db)
+        audio = audio[start:stop]
+    shift = start / sr
+    asked = music.get("asked_end")
+    chosen = ending.find(audio, sr, [b - shift for b in music.get("beats", [])], music.get("bpm"),
+                         asked - shift if asked else None, cfg.ending, cfg.fade_out)
+    return ending.apply(fade(audio, sr, cfg.fade_in, 0.0), sr, chosen), chosen

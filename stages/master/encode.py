@@ -5,12 +5,12 @@ import errno
 import os
 import re
 import signal
-import subprocess
 from pathlib import Path
 
 import numpy as np
 
-from albumgen.audio.ffmpeg import configure_pydub, ffmpeg_exe
+from albumgen.audio import ffmpeg
+from albumgen.audio.ffmpeg import configure_pydub
 from albumgen.errors import StageError
 
 _INT32 = 2 ** 31
@@ -59,16 +59,5 @@ def _disk_full(message: str) -> int | None:
 
 
 def decode(path: Path) -> tuple[np.ndarray, int]:
-    """Decode with ffmpeg, which honours LAME's gapless header, to float (frames, 2)."""
-    probe = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
-    import re
-
-    m = re.search(r"Audio: .*?(\d+) Hz", probe.stderr)
-    if not m:
-        raise StageError(f"{Path(path).name}: ffmpeg cannot read what it just wrote", "check the disk")
-    out = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a", "-f", "f32le",
-                          "-ac", "2", "-"], capture_output=True)
-    if out.returncode != 0:
-        raise StageError(f"{Path(path).name}: ffmpeg cannot decode it: {out.stderr.decode(errors='replace')[-200:]}",
-                         "check the disk")
-    return np.frombuffer(out.stdout, dtype="<f4").reshape(-1, 2), int(m.group(1))
+    """What a player will hear: the front end's decode, as stereo float."""
+    return ffmpeg.decode(path, channels=2, error=StageError)

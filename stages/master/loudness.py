@@ -1,31 +1,19 @@
-"""Loudness (ITU-R BS.1770 through pyloudnorm) and true peak (4x oversampled, annex 2)."""
+"""Album loudness pooled from tracks' blocks, and true peak (4x oversampled, annex 2).
+
+Integrated loudness itself is the audio front end's (albumgen.audio.loudness), the one
+measure pick and master share."""
 from __future__ import annotations
 
 import numpy as np
-import pyloudnorm
-from scipy import signal
+
+from albumgen.audio.signal import resample
+from albumgen.audio.loudness import integrated_loudness, measure  # noqa: F401  (master's names for them)
 
 OVERSAMPLE = 4  # BS.1770-4 annex 2: 4x is enough below 48 kHz to catch inter-sample peaks
 _CHUNK = 1 << 18  # frames per oversampling chunk (6 s at 44.1 kHz)
-_OVERLAP = 256  # frames; resample_poly's 4x filter reaches 10 input frames either side
+_OVERLAP = 256  # frames; the 4x polyphase filter reaches 10 input frames either side
 _ABS_GATE = -70.0
 _REL_GATE = -10.0
-
-
-def measure(audio: np.ndarray, sr: int) -> tuple[float, np.ndarray]:
-    """Integrated loudness in LUFS (-inf for silence or audio under one 400 ms block) and
-    the loudness of every gating block, so that tracks can later be pooled into an album."""
-    meter = pyloudnorm.Meter(sr)
-    try:
-        lufs = float(meter.integrated_loudness(np.asarray(audio, dtype=np.float64)))
-    except ValueError:  # shorter than one gating block
-        return float("-inf"), np.zeros(0)
-    blocks = np.asarray(meter.blockwise_loudness, dtype=np.float64)
-    return (lufs if np.isfinite(lufs) else float("-inf")), blocks
-
-
-def integrated_loudness(audio: np.ndarray, sr: int) -> float:
-    return measure(audio, sr)[0]
 
 
 def pooled_loudness(blocks: list[np.ndarray], gains_db: list[float]) -> float:
@@ -57,7 +45,7 @@ def peak_envelope(audio: np.ndarray) -> np.ndarray:
     out = np.empty(n, dtype=np.float32)
     for start in range(0, n, _CHUNK):
         lo, hi = max(0, start - _OVERLAP), min(n, start + _CHUNK + _OVERLAP)
-        up = signal.resample_poly(audio[lo:hi], OVERSAMPLE, 1, axis=0)
+        up = resample(audio[lo:hi], 1, OVERSAMPLE)
         env = np.abs(up).reshape(hi - lo, OVERSAMPLE * audio.shape[1]).max(axis=1)
         end = min(n, start + _CHUNK)
         out[start:end] = env[start - lo:end - lo]

@@ -32,8 +32,18 @@ def fields(tags: dict) -> dict[str, str]:
     return {k: clean_text(v) for k, v in out.items() if v is not None and v != ""}
 
 
+def music_tags(tags: dict) -> tuple[str | None, str | None]:
+    """TKEY as ID3 spells it ("F#m": at most 3 characters, m for minor) and TBPM as a whole
+    number, from the sequence stage's estimates; None where there is none."""
+    from albumgen.audio.music import initial_key_tag
+
+    key = initial_key_tag(tags["key"]) if tags.get("key") else None
+    bpm = str(int(round(tags["bpm"]))) if tags.get("bpm") else None
+    return key, bpm
+
+
 def tag_mp3(path: Path, tags: dict, cover_jpeg: bytes | None) -> None:
-    from mutagen.id3 import APIC, COMM, ID3, TALB, TCON, TDRC, TIT2, TPE1, TPE2, TPOS, TRCK, TSSE, TXXX
+    from mutagen.id3 import APIC, COMM, ID3, TALB, TBPM, TCON, TDRC, TIT2, TKEY, TPE1, TPE2, TPOS, TRCK, TSSE, TXXX
 
     id3 = ID3()
     id3.add(TIT2(encoding=3, text=clean_text(tags["title"])))
@@ -46,6 +56,11 @@ def tag_mp3(path: Path, tags: dict, cover_jpeg: bytes | None) -> None:
     id3.add(TCON(encoding=3, text=clean_text(tags["genre"])))
     id3.add(TSSE(encoding=3, text="albumgen (LAME via ffmpeg)"))
     id3.add(COMM(encoding=3, lang="eng", desc="", text=clean_text(tags["prompt"])))
+    key, bpm = music_tags(tags)
+    if key:
+        id3.add(TKEY(encoding=3, text=key))
+    if bpm:
+        id3.add(TBPM(encoding=3, text=bpm))
     for desc, value in fields(tags).items():
         id3.add(TXXX(encoding=3, desc=desc, text=value))
     if cover_jpeg:
@@ -68,6 +83,11 @@ def tag_flac(path: Path, tags: dict, cover_jpeg: bytes | None) -> None:
     f["DATE"] = str(tags["year"])
     f["GENRE"] = clean_text(tags["genre"])
     f["COMMENT"] = clean_text(tags["prompt"])
+    key, bpm = music_tags(tags)
+    if key:  # the Vorbis names Picard and foobar2000 map TKEY and TBPM to
+        f["KEY"] = key
+    if bpm:
+        f["BPM"] = bpm
     for key, value in fields(tags).items():
         f[key.upper()] = value
     if cover_jpeg:

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import dsp, encode, loudness
+from albumgen.audio.signal import resample
+
+from . import encode, loudness
 from .limiter import limit
 
 log = logging.getLogger("albumgen")
@@ -56,7 +58,7 @@ def master(audio: np.ndarray, sr_in: int, cfg, gain_db: float, album_mode: bool,
     """Resample, level, encode to `path`; decode it back and, if the encoder pushed a peak
     over, limit a little deeper and encode again. Returns the measurements of the file."""
     sr = cfg.sample_rate
-    audio = dsp.resample(audio, sr_in, sr)
+    audio = resample(audio, sr_in, sr)
     target = None if album_mode else cfg.loudness
     margin = ENCODER_MARGIN[cfg.format]
     for attempt in range(1, 5):

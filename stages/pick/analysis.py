@@ -5,11 +5,12 @@ the always-on scorers under 1 s of CPU per 30 s take.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import gcd
 
 import numpy as np
-import pyloudnorm
 from scipy import signal
+
+from albumgen.audio import loudness
+from albumgen.audio.signal import resample, to_mono
 
 RATE = 22050  # Nyquist 11 kHz still covers the 3.5-11 kHz band where harsh screeches live
 N_FFT = 1024
@@ -35,28 +36,17 @@ class Analysis:
 
 
 def to_rate(mono: np.ndarray, sr: int) -> np.ndarray:
-    if sr == RATE:
-        return mono
-    g = gcd(int(sr), RATE)
-    return signal.resample_poly(mono, RATE // g, int(sr) // g)
+    return resample(mono, sr, RATE)
 
 
 def integrated_loudness(mono: np.ndarray) -> float:
-    try:
-        loud = pyloudnorm.Meter(RATE).integrated_loudness(mono.astype(np.float64))
-    except ValueError:  # shorter than one 400 ms gating block
-        rms = np.sqrt(np.mean(mono ** 2)) if mono.size else 0.0
-        loud = 20 * np.log10(rms) - 0.691 if rms > 0 else float("-inf")
-    return float(loud)
+    # The front end's measure: the same figure master reads, short and silent takes included.
+    return loudness.integrated_loudness(mono, RATE)
 
 
 def analyse(audio: np.ndarray, sr: int) -> Analysis:
-    """`audio` is (frames,) or (frames, channels), any dtype pyloudnorm/numpy can read."""
-    audio = np.asarray(audio)
-    if audio.dtype.kind in "iu":  # int PCM as read by some tools: scale to [-1, 1)
-        audio = audio / float(np.iinfo(audio.dtype).max + 1)
-    mono = audio.mean(axis=1) if audio.ndim == 2 else audio
-    mono = to_rate(mono.astype(np.float64), sr)
+    """`audio` is (frames,) or (frames, channels), float or integer PCM."""
+    mono = to_rate(to_mono(audio).astype(np.float64), sr)
     loud = integrated_loudness(mono)
     peak = float(np.max(np.abs(mono))) if mono.size else 0.0
     if peak > 0:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import signal
+
+from albumgen.audio.signal import resample, to_mono
 
 CLAP_WINDOW_S = 10.0  # CLAP's own input length; fixed windows, since random crops drift
 
@@ -164,8 +165,7 @@ class LearnedScorers:
 
         model, processor = self._clap
         rate = processor.feature_extractor.sampling_rate
-        mono = audio.mean(axis=1) if audio.ndim == 2 else audio
-        mono = signal.resample_poly(mono.astype(np.float64), rate, sr).astype(np.float32) if sr != rate else mono
+        mono = resample(to_mono(audio).astype(np.float32), sr, rate)
         windows = [mono[s:s + n] for s, n in clap_windows(len(mono), rate)]
         with torch.no_grad():
             inputs = processor(audio=windows, sampling_rate=rate, return_tensors="pt")

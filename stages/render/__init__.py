@@ -22,19 +22,21 @@ class RenderStage(Stage[RenderConfig]):
     sidecars = ("*/take-*.json",)
 
     def preflight(self, ctx: Context) -> None:
+        from albumgen.audio.io import read_audio
         from albumgen.models.musicgen import check_device
 
         cfg = self.settings(ctx)
         check_device(cfg.device)
-        if cfg.intro:  # decoded only once the model is loaded: check it is audio before any work
-            from albumgen.audio.io import read_audio
-
-            path = resolve_audio(ctx.base_dir, cfg.intro, "render.intro")  # missing, FIFO, folder...
+        melodies = cfg.melody.values() if isinstance(cfg.melody, dict) else [cfg.melody]
+        audio = [("render.intro", cfg.intro)] + [("render.melody", m) for m in sorted(set(melodies) - {None})]
+        for field, rel in audio:  # decoded only once the model is loaded: check they are audio before any work
+            if not rel:
+                continue
+            path = resolve_audio(ctx.base_dir, rel, field)  # missing, FIFO, folder...
             try:
                 read_audio(path)
             except InputError:
-                raise InputError(f"render.intro: {cfg.intro} is not audio ffmpeg can read",
-                                 "convert it to WAV or FLAC") from None
+                raise InputError(f"{field}: {rel} is not audio ffmpeg can read", "convert it to WAV or FLAC") from None
 
     def plan(self, ctx: Context) -> list[Unit]:
         cfg = self.settings(ctx)

@@ -22,6 +22,7 @@ class RenderConfig(BaseModel):
                        description="hub id, local folder, 'tiny' or 'tiny-stereo'")
     takes: int = Field(4, ge=1, le=64, description="takes rendered per track")
     duration: float = Field(30.0, gt=0, le=600, description="seconds of audio per take")
+    tail: float = Field(3.0, ge=0, le=30, description="seconds rendered past duration, room for master to end on a phrase")
     decoder: Literal["encodec", "mbd"] = Field(
         "encodec", description="tokens to audio: the model's EnCodec, or MultiBandDiffusion (audiocraft extra)")
     top_k: int = Field(250, ge=0)
@@ -54,6 +55,20 @@ class RenderConfig(BaseModel):
             raise ValueError("batch_size must be >= 1 or 'auto'")
         return self
 
+    @property
+    def tail_seconds(self) -> float:
+        """The tail actually rendered. It never costs a generation window of its own: a
+        take that fits one window keeps fitting it (at the default 30 s, no tail), and a
+        longer take adds its tail to the last window's continuation."""
+        if self.duration <= self.max_window:
+            return max(0.0, min(self.tail, self.max_window - self.duration))
+        return self.tail
+
+    @property
+    def seconds(self) -> float:
+        """Audio per take: the asked duration plus the tail."""
+        return self.duration + self.tail_seconds
+
     def melody_for(self, track_id: str) -> str | None:
         return self.melody.get(track_id) if isinstance(self.melody, dict) else self.melody
 
@@ -61,14 +76,17 @@ class RenderConfig(BaseModel):
         # device, dtype and batch_size change speed, not what was asked for: changing them
         # keeps finished takes (their records still note where they came from).
         fields = {"model", "duration", "top_k", "top_p", "temperature", "cfg"}
-        if self.duration > self.max_window:  # windows only matter to takes that need several
+        if self.seconds > self.max_window:  # windows only matter to takes that need several
             fields |= {"max_window", "extend_stride"}
         # Fields added later enter the key only when set, so existing takes keep their keys.
         if self.backend != "transformers":
             fields.add("backend")
         if self.intro:  # its contents enter the key as an input hash
             fields.add("intro")
-        return self.model_dump(include=fields)
+        out = self.model_dump(include=fields)
+        if self.tail_seconds:  # no tail rendered: takes made before render.tail existed stay valid
+            out["tail"] = self.tail_seconds
+        return out
 
 
 def resolve_audio(base_dir: Path, rel: str, field: str) -> Path:

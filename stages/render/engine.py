@@ -72,7 +72,7 @@ def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
 
     lm, loop = _load(model_source(cfg.model, ctx.base_dir), cfg.device, cfg.dtype, cfg.backend)
     rate = lm.frame_rate
-    frames = max(1, int(round(cfg.duration * rate)))
+    frames = max(1, int(round(cfg.seconds * rate)))
     windows = Windows(max_frames=int(round(cfg.max_window * rate)), stride_frames=int(round(cfg.extend_stride * rate)))
     sampling = Sampling(top_k=cfg.top_k, top_p=cfg.top_p, temperature=cfg.temperature, cfg=cfg.cfg)
     window_frames = min(frames, windows.max_frames)
@@ -215,7 +215,8 @@ def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds:
             np.save(f, codes.cpu().numpy().astype(np.int16))
     meta = {"track": p["track"], "take": p["take"], "seed": p["seed"], "prompt": p["prompt"],
             "backend": cfg.backend, "model": lm.model_id, "revision": lm.revision, "sample_rate": lm.sample_rate,
-            "channels": lm.channels, "frames": frames, "seconds": round(seconds, 3), "batch": batch,
+            "channels": lm.channels, "frames": frames, "duration": cfg.duration, "tail": cfg.tail_seconds,
+            "seconds": round(seconds, 3), "batch": batch,
             "sampling": {"top_k": cfg.top_k, "top_p": cfg.top_p, "temperature": cfg.temperature, "cfg": cfg.cfg},
             "device": lm.device, "dtype": str(lm.dtype).replace("torch.", ""), "joins": joins or []}
     # What a take's last bits depend on besides the seed (README, Reproducibility): the kernels

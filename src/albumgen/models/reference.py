@@ -4,25 +4,21 @@ continues those tokens, as AudioCraft's `generate_continuation` does, and keeps 
 its first frames."""
 from __future__ import annotations
 
-from math import gcd
 from pathlib import Path
 
 import numpy as np
 
 from ..audio.io import read_audio
+from ..audio.signal import resample, to_mono
 from ..errors import InputError
 
 
 def load_reference(path: Path, sample_rate: int, channels: int) -> np.ndarray:
     """float32 (channels, samples) at `sample_rate`, any format read_audio reads."""
-    from scipy import signal
-
     audio, sr = read_audio(path)
-    if sr != sample_rate:
-        g = gcd(sr, sample_rate)
-        audio = signal.resample_poly(audio, sample_rate // g, sr // g, axis=0).astype(np.float32)
+    audio = resample(audio, sr, sample_rate).astype(np.float32)  # the front end's, as every stage's
     if channels == 1:
-        audio = audio.mean(axis=1, keepdims=True)
+        audio = to_mono(audio)[:, None]
     elif audio.shape[1] == 1:
         audio = np.repeat(audio, channels, axis=1)
     return np.ascontiguousarray(audio[:, :channels].T)

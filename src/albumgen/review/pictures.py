@@ -15,7 +15,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .. import atomic
-from ..audio.io import read_audio, to_mono
+from ..audio.io import read_audio
+from ..audio.loudness import k_weight
+from ..audio.signal import to_mono
 from ..hashing import sha256_file, sha256_json
 
 VERSION = "1"
@@ -164,21 +166,13 @@ def _spectrogram(mono: np.ndarray, sr: int) -> np.ndarray:
 
 
 def _k_weight(audio: np.ndarray, sr: int) -> np.ndarray:
-    """BS.1770's K-weighting (pyloudnorm's two biquads), both channels in one sosfilt pass."""
-    from pyloudnorm.iirfilter import IIRfilter
-    from scipy.signal import sosfilt
-
-    shelf = IIRfilter(4.0, 1 / np.sqrt(2), 1500.0, sr, "high_shelf")
-    high_pass = IIRfilter(0.0, 0.5, 38.0, sr, "high_pass")
-    sos = np.array([np.concatenate([f.b, f.a]) / f.a[0] for f in (shelf, high_pass)])
-    return sosfilt(sos, audio, axis=0)
+    return k_weight(audio, sr)  # the audio front end's, as every loudness figure
 
 
 def warm_imports() -> None:
     """Import what drawing needs (scipy.signal takes seconds on a busy machine) before
     the first picture is asked for."""
-    from pyloudnorm.iirfilter import IIRfilter  # noqa: F401
-    from scipy.signal import sosfilt  # noqa: F401
+    k_weight(np.zeros((16, 1), dtype=np.float32), 44100)  # the front end's filter imports pyloudnorm and scipy
 
 
 def _block_loudness(energy: np.ndarray, sr: int, seconds: float, starts: np.ndarray) -> np.ndarray:
