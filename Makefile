@@ -52,6 +52,8 @@ mutate: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) bench/render_throughput.py
 	$(PY) bench/pick_cost.py
+	$(PY) bench/sequence_cost.py
+	$(PY) bench/master_cost.py
 
 clean-demo:
 	rm -rf albums/demo-*

@@ -9,7 +9,7 @@ float WAV to a 44.1 kHz 320k MP3 at -14 LUFS under -1 dBTP:
   ffmpeg:   loudnorm=I=-14:TP=-1 (single pass, dynamic) + alimiter + aresample, one encode,
             the chain people reach for in a shell.
 
-Prints CPU seconds per minute of audio (albumgen's process CPU; ffmpeg's child CPU), the
+Prints CPU seconds per minute of audio (both counting every process they start), the
 ratio, ffmpeg's ebur128 reading of each result (LUFS, dBTP) and how many encodes albumgen
 needed. Side by side on the same machine and input, so contention hits both alike.
 
@@ -60,20 +60,25 @@ def ebur128(path: Path) -> tuple[float, float]:
             float(re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", s).group(1)))
 
 
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def run_albumgen(audio: np.ndarray, out: Path, cfg: MasterConfig) -> tuple[float, int]:
-    c0 = time.process_time()
+    """Our process's CPU plus the ffmpeg children it starts (the encode and the check decode)."""
+    c0, k0 = time.process_time(), _children_cpu()
     gain = cfg.loudness - integrated_loudness(audio, SR)
     m = track.master(audio, SR, cfg, gain, False, out)
-    return time.process_time() - c0, m["encodes"]
+    return time.process_time() - c0 + _children_cpu() - k0, m["encodes"]
 
 
 def run_ffmpeg(wav: Path, out: Path) -> float:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = _children_cpu()
     subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(wav), "-af",
                     "loudnorm=I=-14:TP=-1:LRA=11,alimiter=limit=0.89:level=false,aresample=44100",
                     "-c:a", "libmp3lame", "-b:a", "320k", str(out)], check=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return _children_cpu() - before
 
 
 def main() -> None:

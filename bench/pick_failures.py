@@ -7,7 +7,7 @@ outscores the damaged one as a pair, now and with the issue-12 features switched
 picker as it was: the reference column). Then false alarms: clean takes, scored in groups
 of four of one style, that trip each check.
 
-    .venv/bin/python bench/pick_failures.py [--takes 24] [--seconds 24]
+    .venv/bin/python bench/pick_failures.py [--takes 24] [--seconds 24] [--first-seed 0] [--verbose]
 """
 from __future__ import annotations
 
@@ -67,6 +67,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--takes", type=int, default=24, help="clean takes (seeds); each gets every failure")
     ap.add_argument("--seconds", type=float, default=24.0)
+    ap.add_argument("--first-seed", type=int, default=0, help="another range of seeds: takes no threshold saw")
     ap.add_argument("--verbose", action="store_true", help="name every miss and false alarm")
     args = ap.parse_args()
     joins = [round(args.seconds / 2, 3), round(args.seconds * 0.75, 3)]
@@ -76,7 +77,7 @@ def main() -> None:
     values: dict[str, list[tuple[float, float]]] = {n: [] for n in NEW}  # (clean, damaged)
     clean_feats: dict[str, list[dict]] = {}
     t0 = time.process_time()
-    for seed in range(args.takes):
+    for seed in range(args.first_seed, args.first_seed + args.takes):
         x = T.piece(seed, args.seconds)
         style = T.STYLES[np.random.default_rng(seed).integers(len(T.STYLES))]
         clean = features(x, T.SR, joins)

@@ -1,12 +1,14 @@
 """README claims about mastering that had no test of their own: the second encode when the
-encoder pushed a peak over, the 12 dB cap on extra gain and its warning, and album mode's
-"any changed take re-masters every track". Through the real runner on synthetic takes."""
+encoder pushed a peak over, the 12 dB cap on extra gain and its warning, album mode's
+"any changed take re-masters every track", and the limiter's 40 dB/s release. Through
+the real runner on synthetic takes (the release on the limiter's own gain curve)."""
 from __future__ import annotations
 
 import logging
 
 import numpy as np
 import pyloudnorm
+import pytest
 import soundfile as sf
 from test_master_fixtures import SR, ebur128, make_album, music, run_master, variant
 
@@ -78,3 +80,20 @@ def test_album_mode_a_changed_take_remasters_every_track(tmp_path):
     for n, t in ((1, "One"), (3, "Three")):  # untouched tracks, re-mastered at the new gain
         assert (ctx.album_dir / f"0{n} - {t}.mp3").read_bytes() != files[n]
         assert abs(ctx.manifest.record("master", f"t0{n}").data["gain_db"] - new_gain) < 1e-3
+
+
+def test_the_limiter_releases_at_40_db_per_second():
+    """README: 5 ms look-ahead, 40 dB/s release. After one spike the attenuation falls in a
+    straight line, 2 dB per 50 ms, instead of snapping back (which pumps on real music)."""
+    from albumgen.stages.master import limiter, loudness
+
+    sr = 44100
+    x = np.full((sr, 2), 0.1, dtype=np.float32)
+    x[sr // 4] = 1.0
+    att = limiter.gain_curve_db(loudness.peak_envelope(x), sr, -6.0)
+    peak = float(att.max())
+    assert peak >= 6.0
+    after = lambda s: float(att[sr // 4 + int(s * sr)])  # noqa: E731
+    for s in (0.025, 0.05, 0.1):
+        assert after(s) == pytest.approx(peak - 40.0 * s, abs=0.25), s
+    assert after(peak / 40.0 + 0.02) == 0.0  # and then it is fully open again

@@ -32,7 +32,8 @@ def test_stage_order_comes_from_needs_and_makes():
                                                                         "sequence", "master"]
     assert registry.upstream("pick") == ["prompts", "render", "decode", "pick"]
     assert registry.producers() == {"tracklist": "prompts", "take": "render", "take_audio": "decode", "pick": "pick",
-                                    "music": "sequence", "order": "sequence", "master": "master"}
+                                    "music": "sequence", "order": "sequence", "distinct": "sequence",
+                                    "master": "master"}
     render = registry.get("render")
     assert render.feedback == (Pick,)  # declared, and not an ordering edge (no cycle)
 

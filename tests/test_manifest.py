@@ -78,6 +78,21 @@ def test_touched_but_identical_file_stays_done(tmp_path):
     assert m.is_done("k", "s", "u")
 
 
+def test_a_truncated_output_with_its_old_mtime_is_not_done(tmp_path):
+    """The size check is what catches a file cut short behind the manifest's back (a copy
+    interrupted by `rsync --inplace`, `cp -p` of a half-synced folder): its mtime says
+    untouched, so the hash is never looked at."""
+    m = Manifest(tmp_path)
+    out = tmp_path / "take-1.wav"
+    atomic.write_bytes(out, b"RIFF" + bytes(1000))
+    rec = m.commit("k", "render", "t01/take-1", [out])
+    with open(out, "r+b") as f:
+        f.truncate(500)
+    ref = rec.outputs["take-1.wav"]
+    os.utime(out, ns=(ref.mtime_ns, ref.mtime_ns))
+    assert not m.is_done("k", "render", "t01/take-1")
+
+
 def test_a_newer_schema_is_a_clear_error(tmp_path):
     (tmp_path / "manifest").mkdir()
     (tmp_path / "manifest" / "manifest.json").write_text(json.dumps({"schema_version": 99, "records": {}}))

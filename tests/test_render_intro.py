@@ -50,3 +50,11 @@ def test_an_intro_across_windows_and_bad_intros(tmp_path):
         build(tmp_path, {"intro": "missing.wav"})
     with pytest.raises(InputError, match=r"^render.intro: intro.wav is 0.30 s, longer than the take"):
         build(tmp_path, {"intro": "intro.wav", "duration": 0.2})
+
+
+def test_a_stereo_model_keeps_both_channels_of_the_intro(tmp_path):
+    intro = write_intro(tmp_path)  # left and right differ (the right is half as loud)
+    album = build(tmp_path, {"model": "tiny-stereo", "intro": "intro.wav", "takes": 1, "duration": 0.5})
+    got = intro_kept(album, load_musicgen("tiny-stereo", "cpu"), intro, 25, 1500)
+    codes = got["t01/take-1"][0]
+    assert codes.shape == (8, 25)  # codebooks interleave left (even) and right (odd)

@@ -105,6 +105,16 @@ class Order(Artifact):
     cost: dict[str, float] = {}
 
 
+class Distinct(Artifact):
+    """Near-duplicate tracks: the sequence stage's feedback to pick. `avoid` lists, per
+    track, the takes pick should not choose again (it grows until the album is distinct)."""
+
+    kind = "distinct"
+    pairs: list[dict] = []  # every pair found so far: {"a", "b", "distance", "changed", "take"}
+    open: list[dict] = []  # the pairs the current picks still make
+    avoid: dict[str, list[int]] = {}
+
+
 class Master(Artifact):
     kind = "master"
     id: str  # unit id: a track id, or "cover", "analysis", "album"
@@ -171,6 +181,10 @@ class Artifacts:
     def order(self) -> Order | None:
         rec = self.manifest.record(self.producers["order"], "order")
         return Order.model_validate(rec.data) if rec else None
+
+    def distinct(self) -> Distinct | None:
+        rec = self.manifest.record(self.producers["distinct"], "distinct")
+        return Distinct.model_validate(rec.data) if rec else None
 
     def masters(self) -> list[Master]:
         return [Master.model_validate({**r.data, "id": r.unit}) for r in self._records(Master)]

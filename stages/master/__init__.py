@@ -15,7 +15,7 @@ from typing import Iterator
 
 from albumgen import atomic
 from albumgen.album_year import album_year
-from albumgen.artifacts import Master, Music, Order, Pick, Take, Tracklist
+from albumgen.artifacts import Distinct, Master, Music, Order, Pick, Take, Tracklist
 from albumgen.audio.ffmpeg import decode
 from albumgen.audio.io import read_audio
 from albumgen.audio.loudness import integrated_loudness
@@ -36,7 +36,7 @@ class MasterStage(Stage[MasterConfig]):
     name = "master"
     version = "2"
     Config = MasterConfig
-    needs = (Tracklist, Take, Pick, Music, Order)
+    needs = (Tracklist, Take, Pick, Music, Order, Distinct)
     makes = (Master,)
 
     def preflight(self, ctx: Context) -> None:
@@ -88,6 +88,8 @@ class MasterStage(Stage[MasterConfig]):
                        {"meta": meta, "ids": ids, "bpm": [music[tid]["bpm"] for tid in ids]},
                        after=tuple(u.id for u in units))
         order = ctx.artifacts.order().model_dump()
+        distinct = ctx.artifacts.distinct()
+        order["distinct"] = distinct.pairs if distinct else []
         self._unit(units, "album", {**track_cfg, "mix": cfg.mix, "slug": ctx.album_dir.name},
                    {"tracks": sha256_json([u.key for u in units]), "order": sha256_json(order)},
                    {"meta": meta, "ids": ids, "order": order}, after=tuple(u.id for u in units))
@@ -190,7 +192,7 @@ class MasterStage(Stage[MasterConfig]):
         for t in tracks:
             t["order_why"] = order["why"].get(t["id"])
         mixed = ctx.manifest.record("master", "mix") if cfg.mix else None
-        package.write_album_json(album_json, meta, cfg, tracks, {k: order[k] for k in ("mode", "cost")},
+        package.write_album_json(album_json, meta, cfg, tracks, {k: order[k] for k in ("mode", "cost", "distinct")},
                                  mixed.data if mixed else None)
         return [playlist, album_json], {"tracks": len(tracks), "duration": round(sum(t["duration"] for t in tracks), 3)}
 

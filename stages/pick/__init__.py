@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Iterator
 
-from albumgen.artifacts import Pick, Take, TakeAudio, Tracklist, parse_take_id
+from albumgen.artifacts import Distinct, Pick, Take, TakeAudio, Tracklist, parse_take_id
 from albumgen.audio.io import read_audio
 from albumgen.hashing import sha256_json
 from albumgen.recovery import write_sidecar
@@ -28,6 +28,9 @@ class PickStage(Stage[PickConfig]):
     Config = PickConfig
     needs = (Tracklist, Take, TakeAudio)  # TakeAudio: a take's audio decoded again (render.decoder)
     makes = (Pick,)
+    # Distinct: the sequence stage's word that two tracks' picks sound the same; the takes
+    # it lists for a track are not chosen again.
+    feedback = (Distinct,)
     folder = "picks"
     # overrides.json has no recovery block, so the glob may match it: it is ignored.
     sidecars = ("*.json",)
@@ -48,6 +51,7 @@ class PickStage(Stage[PickConfig]):
         config = {**cfg.model_dump(), "learned": {k: v is None for k, v in availability(cfg, ctx.base_dir).items()}}
         manual = overrides.load(ctx.album_dir)
         more = overrides.load_more(ctx.album_dir)
+        distinct = ctx.artifacts.distinct()
         units, waiting = [], []
         for track in tracklist.tracks:
             takes = by_track.get(track.id)
@@ -61,9 +65,13 @@ class PickStage(Stage[PickConfig]):
                 inputs["more_takes"] = sha256_json({"more": more[track.id]})
             if track.id in joins:
                 inputs["joins"] = sha256_json(joins[track.id])
+            avoid = distinct.avoid.get(track.id, []) if distinct else []
+            if avoid:
+                inputs["avoid"] = sha256_json(avoid)
             units.append(Unit(id=track.id, config=config, inputs=inputs,
                               payload={"track": track.model_dump(), "manual": manual.get(track.id),
-                                       "more": more.get(track.id, 0), "joins": joins.get(track.id, {})}, group=track.id))
+                                       "more": more.get(track.id, 0), "joins": joins.get(track.id, {}),
+                                       "avoid": avoid}, group=track.id))
         if not units:
             raise NotReady("render")
         return Plan(units, waiting)
@@ -114,6 +122,18 @@ class PickStage(Stage[PickConfig]):
         if manual and chosen is None:
             ctx.log.warning("Pick: manual take %d of %s does not exist (takes: %s); picking automatically",
                             manual, unit.id, ", ".join(str(t["take"]) for t in takes))
+        avoid = unit.payload.get("avoid", [])
+        if chosen is None and best["take"] in avoid:
+            others = [i for i, t in enumerate(takes) if t["take"] not in avoid]
+            if others:
+                best = takes[min(others, key=lambda i: (len(takes[i]["rejects"]), -takes[i]["score"], i))]
+                all_rejected = all(takes[i]["rejects"] for i in others)
+                ctx.log.info("Pick: %s take %d, not %s: another track sounds the same",
+                             unit.id, best["take"], ", ".join(map(str, avoid)))
+            elif rounds < cfg.max_rounds and cfg.retry_takes > 0:
+                extra, rounds, wants = extra + cfg.retry_takes, rounds + 1, wants + cfg.retry_takes
+                ctx.log.info("Pick: every take of %s sounds like another track; asking for %d more (round %d of %d)",
+                             unit.id, cfg.retry_takes, rounds, cfg.max_rounds)
         if chosen is not None:
             best = chosen
             ctx.log.info("Pick: %s take %d (manual)", unit.id, best["take"])
@@ -130,7 +150,7 @@ class PickStage(Stage[PickConfig]):
             ctx.log.info("Pick: %s take %d (score %.2f)", unit.id, best["take"], best["score"])
         return {"choice": best["take"], "wav": best["wav"], "score": best["score"], "all_rejected": all_rejected,
                 "manual": chosen is not None, "extra_takes": extra, "retry_rounds": rounds, "wants_takes": wants,
-                "more_takes": max(asked_before, unit.payload["more"]), "rejects": best["rejects"]}
+                "more_takes": max(asked_before, unit.payload["more"]), "rejects": best["rejects"], "avoid": avoid}
 
     def wants_another_round(self, ctx: Context) -> bool:
         rendered: dict[str, int] = {}

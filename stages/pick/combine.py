@@ -7,6 +7,8 @@ drum and bass on rhythm alone.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .config import PickConfig
@@ -32,6 +34,8 @@ SCORED = {
     "hum_db": (-1, 6.0),
     "jump": (-1, 0.1),
     "seam": (-1, 0.5),  # a prominence of a few dB is no peak: ranking on it would be noise
+    "tempo_match": (+1, 0.1),
+    "key_match": (+1, 0.25),
     "clap": (+1, 0.02),
     "aesthetics": (+1, 0.2),
 }
@@ -80,6 +84,11 @@ def checks(f: dict[str, float], cfg: PickConfig) -> list[dict]:
         trip("jump", f"jumps into unrelated material at {f.get('jump_at', 0):.1f} s (contrast {f['jump']:.2f})")
     if f.get("seam", 0.0) > cfg.max_seam:
         trip("seam", f"a cut at a window join ({f.get('seam_db', 0):.0f} dB), sharper than the rest of the take")
+    if "tempo_error" in f and f["tempo_error"] > math.log2(1 + cfg.max_tempo_error):
+        off = "no steady beat" if f["tempo_error"] >= 1.0 else f"{2 ** f['tempo_error'] - 1:.0%} off"
+        trip("tempo_mismatch", f"the prompt asks {f['asked_bpm']:.0f} bpm; the take is {off}")
+    if f.get("key_distance", 0) > cfg.max_key_distance:
+        trip("key_mismatch", f"{f['key_distance']:.0f} steps round the Camelot wheel from the asked key")
     if not silent and f["pulse_clarity"] < cfg.min_pulse_clarity:
         trip("rhythm", f"no steady pulse (clarity {f['pulse_clarity']:.2f})")
     elif not silent and f["tempo_drift"] > cfg.max_tempo_drift:

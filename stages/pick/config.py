@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 # Every check the picker knows. Hard ones reject a take; the rest only label it (the
 # z-scored features already move its score).
 CHECKS = ("noise", "noisy", "silence", "clipping", "harsh", "loop", "drone", "abrupt_end", "rhythm", "tempo",
-          "dull", "dropout", "stuck", "hum", "jump", "seam")
+          "dull", "dropout", "stuck", "hum", "jump", "seam", "tempo_mismatch", "key_mismatch")
 HARD_DEFAULT = ["noise", "silence", "clipping", "harsh", "loop", "drone", "abrupt_end", "dropout", "stuck", "hum",
                 "seam"]
 
@@ -33,7 +33,9 @@ class Weights(BaseModel):
     stuck_s: float = Field(2.0, ge=0)
     hum_db: float = Field(1.0, ge=0)
     jump: float = Field(2.0, ge=0)
-    seam: float = Field(1.0, ge=0)
+    seam: float = Field(2.0, ge=0)
+    tempo_match: float = Field(1.0, ge=0)
+    key_match: float = Field(1.0, ge=0)
     clap: float = Field(2.0, ge=0)
     aesthetics: float = Field(1.0, ge=0)
 
@@ -55,9 +57,11 @@ class PickConfig(BaseModel):
     max_dull_db: float = Field(15.0, ge=0, description="dull: high band this many dB under the other takes' median")
     max_dropouts: int = Field(0, ge=0, description="dropout: more gaps than this that fall 35 dB in ~35 ms mid-take")
     max_stuck_s: float = Field(1.0, ge=0, description="stuck: seconds spent repeating one 0.1-0.5 s segment")
-    max_hum_db: float = Field(15.0, ge=0, description="hum: 50/60 Hz harmonics over their neighbourhood, floor spectrum")
+    max_hum_db: float = Field(12.0, ge=0, description="hum: 50/60 Hz harmonics over their neighbourhood, floor spectrum")
     max_jump: float = Field(1.4, ge=1, description="jump: contrast of the take's two sides (1 = none)")
     max_seam: float = Field(1.3, ge=0, description="seam: cut at a window join over the take's 99th percentile cut")
+    max_tempo_error: float = Field(0.08, ge=0, description="tempo_mismatch (label): further than this from the asked bpm")
+    max_key_distance: int = Field(1, ge=0, le=7, description="key_mismatch (label): more Camelot steps from the asked key")
     hard_checks: list[str] = Field(default_factory=lambda: list(HARD_DEFAULT),
                                    description="checks that reject a take; the others only label it")
     weights: Weights = Field(default_factory=Weights)

@@ -13,6 +13,7 @@ import numpy as np
 from albumgen.audio.io import read_audio
 from albumgen.errors import AlbumgenError
 
+from . import adherence
 from .combine import choose, combine, with_group
 from .config import PickConfig
 from .features import features
@@ -43,6 +44,7 @@ def score_group(items: list[tuple[str, Loader]], cfg: PickConfig, prompt: str | 
     read is reported in `errors` and left out, the rest are still compared. `joins`: per
     name, the seconds where render's windows meet (the seam check looks there)."""
     feats, names, info, errors = [], [], [], {}
+    want = adherence.asked(prompt)
     for name, load in items:
         try:
             audio, sr = load()
@@ -51,11 +53,15 @@ def score_group(items: list[tuple[str, Loader]], cfg: PickConfig, prompt: str | 
             continue
         audio = np.asarray(audio)
         f = features(audio, sr, (joins or {}).get(name))
+        kept, heard = adherence.features(audio, sr, want)
+        if kept:
+            f.update(kept, **({"asked_bpm": want["bpm"]} if want["bpm"] else {}))
         if learned is not None:
             f.update(learned.score(audio if audio.dtype.kind == "f" else audio / 32768.0, sr, prompt))
         feats.append(f)
         names.append(name)
-        info.append({"sample_rate": int(sr), "channels": int(audio.shape[1]) if audio.ndim == 2 else 1})
+        info.append({"sample_rate": int(sr), "channels": int(audio.shape[1]) if audio.ndim == 2 else 1,
+                     **({"asked": want, "heard": heard} if heard else {})})
     feats = with_group(feats)  # so the report shows dull_db beside the rest
     scored = combine(feats, cfg) if feats else []
     takes = [{"name": n, **meta, "features": f, **s} for n, meta, f, s in zip(names, info, feats, scored)]

@@ -28,7 +28,8 @@ NO_KEY = "no-key"  # local servers (Ollama, llama.cpp) ignore the key but the cl
 
 SYSTEM = ("You write text prompts for MusicGen, a model that turns a short description into instrumental "
           "music. MusicGen cannot sing, speak, write lyrics or make images or videos, so never ask for those. "
-          "A good prompt names the genre, the instruments, the mood, the tempo in bpm and the structure.")
+          "A good prompt names the genre, the instruments, the mood and the structure, and always an explicit "
+          "tempo and key written like '96 bpm, in A minor', which the picker checks every take against.")
 
 TRACKLIST_SCHEMA = {
     "type": "object",

@@ -1,8 +1,9 @@
 """sequence: what a person sequencing an album listens for, and the running order.
 
-Units: one per track (the chosen take's tempo, beats, key and energy, from
-albumgen.audio.music) and "order" (album.order: as_listed keeps the tracklist's order,
-flow orders for a smooth journey; order.py). Master reads both: the beats to end each
+Units: one per track (the chosen take's tempo, beats, key, energy and fingerprint, from
+albumgen.audio.music), "order" (album.order: as_listed keeps the tracklist's order,
+flow orders for a smooth journey; order.py) and "distinct" (near-duplicate picks: the
+weaker track of a pair is sent back to pick for another take, through the runner's rounds). Master reads both: the beats to end each
 track on a phrase, the key and tempo for the TKEY/TBPM tags, the order for track numbers,
 file names, the playlist and album.json. The analysis runs once per chosen take: a changed
 album.order reorders without analysing again.
@@ -13,13 +14,17 @@ import time
 from typing import Iterator
 
 from albumgen import atomic
-from albumgen.artifacts import Music, Order, Pick, Take, Tracklist
+from albumgen.artifacts import Distinct, Music, Order, Pick, Take, Tracklist
 from albumgen.audio.io import read_audio
-from albumgen.audio.music import analyse, initial_key_tag
+from albumgen.audio.music import analyse, distance, initial_key_tag
 from albumgen.hashing import sha256_json
 from albumgen.stage import Context, Done, NotReady, Stage, Unit
 
 from . import order as flow
+
+# Fingerprint distance (albumgen.audio.music.distance) under which two tracks are the same
+# music: the same clip measures 0.01-0.04, two melodies of one generator 0.4.
+DUPLICATE_DISTANCE = 0.2
 
 
 class SequenceStage(Stage):
@@ -28,7 +33,7 @@ class SequenceStage(Stage):
     # No section of its own: the running order is an album-wide choice (album.order).
     Config = None
     needs = (Tracklist, Take, Pick)
-    makes = (Music, Order)
+    makes = (Music, Order, Distinct)
 
     def plan(self, ctx: Context) -> list[Unit]:
         tracklist = ctx.artifacts.tracklist()
@@ -50,6 +55,12 @@ class SequenceStage(Stage):
             units.append(unit)
         mode = ctx.config.album.order
         listed = [{"id": t.id, "title": t.title} for t in tracklist.tracks]
+        picks = {t.id: ctx.artifacts.pick(t.id) for t in tracklist.tracks}
+        units.append(Unit(id="distinct", config={"max_distance": DUPLICATE_DISTANCE},
+                          inputs={"music": sha256_json([u.key for u in units])},
+                          payload={"tracks": [{"id": t["id"], "choice": picks[t["id"]].choice,
+                                               "score": picks[t["id"]].score,
+                                               "failed": picks[t["id"]].all_rejected} for t in listed]}))
         units.append(Unit(id="order", config={"order": mode}, inputs={"music": sha256_json([u.key for u in units])},
                           payload={"tracks": listed}, after=tuple(u.id for u in units)))  # reads their records
         return units
@@ -57,7 +68,8 @@ class SequenceStage(Stage):
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
         for unit in units:
             t0 = time.monotonic()
-            outputs, data = (self._order if unit.id == "order" else self._track)(ctx, unit)
+            make = {"order": self._order, "distinct": self._distinct}.get(unit.id, self._track)
+            outputs, data = make(ctx, unit)
             yield Done(unit, outputs, data=data, seconds=time.monotonic() - t0)
 
     def _track(self, ctx: Context, unit: Unit):
@@ -88,13 +100,62 @@ class SequenceStage(Stage):
                          data["cost"]["chosen"], data["cost"]["listed"])
         return [path], data
 
+    def _distinct(self, ctx: Context, unit: Unit):
+        """Pairs of tracks whose chosen takes sound the same; the weaker of each pair (the
+        lower pick score; the later track on a tie) is told to choose another take. What
+        was avoided before stays avoided, so a track never goes back to a duplicate."""
+        tracks = unit.payload["tracks"]
+        prev = ctx.artifacts.distinct()
+        avoid = {k: set(v) for k, v in (prev.avoid if prev else {}).items()}
+        prints = {t["id"]: ctx.manifest.record(self.name, t["id"]).data.get("fingerprint") for t in tracks}
+        # Pairs found in earlier rounds stay on record: they say why a track changed take.
+        pairs, found, changed = list(prev.pairs) if prev else [], [], set()
+        for i, a in enumerate(tracks):
+            for b in tracks[i + 1:]:
+                # A pick kept although every take failed (noise, silence) is no music to
+                # tell apart, and another of its takes would not be better.
+                if not prints[a["id"]] or not prints[b["id"]] or a.get("failed") or b.get("failed"):
+                    continue
+                d = distance(prints[a["id"]], prints[b["id"]])
+                if d > unit.config["max_distance"]:
+                    continue
+                weaker = b if (b["score"] or 0.0) <= (a["score"] or 0.0) else a
+                if a["id"] not in changed:  # a track already changing frees its partner
+                    changed.add(weaker["id"])
+                    avoid.setdefault(weaker["id"], set()).add(weaker["choice"])
+                pair = {"a": a["id"], "b": b["id"], "distance": round(d, 4), "changed": weaker["id"],
+                        "take": weaker["choice"]}
+                found.append(pair)
+                if pair not in pairs:
+                    pairs.append(pair)
+                ctx.log.warning("Sequence: %s and %s sound the same (distance %.3f); %s takes another take",
+                                a["id"], b["id"], d, weaker["id"])
+        data = {"pairs": pairs, "open": found, "avoid": {k: sorted(v) for k, v in sorted(avoid.items())}}
+        path = ctx.work_dir(self.name) / "distinct.json"
+        atomic.write_json(path, data)
+        return [path], data
+
+    def wants_another_round(self, ctx: Context) -> bool:
+        """True while pick has not yet seen the takes this stage asked it to avoid."""
+        distinct = ctx.artifacts.distinct()
+        if distinct is None:
+            return False
+        for tid, takes in distinct.avoid.items():
+            pick = ctx.artifacts.pick(tid)
+            if pick is not None and sorted((pick.model_extra or {}).get("avoid", [])) != sorted(takes):
+                return True
+        return False
+
     def status(self, ctx: Context) -> dict[str, str]:
         order = ctx.manifest.record(self.name, "order")
         pos = {tid: n for n, tid in enumerate(order.data["order"], 1)} if order else {}
+        distinct = ctx.artifacts.distinct()
+        changed = {p["changed"] for p in distinct.pairs} if distinct else set()
         cells = {}
         for r in ctx.manifest.records(self.name):
-            if r.unit == "order":
+            if r.unit in ("order", "distinct"):
                 continue
             bpm = f"{r.data['bpm']:.0f} bpm" if r.data.get("bpm") else "no beat"
-            cells[r.unit] = (f"#{pos[r.unit]} " if r.unit in pos else "") + f"{initial_key_tag(r.data['key'])} {bpm}"
+            cells[r.unit] = (f"#{pos[r.unit]} " if r.unit in pos else "") + f"{initial_key_tag(r.data['key'])} {bpm}" \
+                + (" (re-picked: sounded like another track)" if r.unit in changed else "")
         return cells

@@ -42,6 +42,7 @@ class Music:
     chroma: np.ndarray  # (12,) mean chroma, sums to 1
     energy: float  # onset activity of the loudness-normalised take, ~0..10
     loudness: float  # integrated LUFS as given
+    fingerprint: np.ndarray  # timbre (MFCC 1-13 mean and spread) and harmony (chroma): see distance()
 
     @property
     def camelot(self) -> str:
@@ -54,7 +55,8 @@ class Music:
                 "energy": round(self.energy, 4), "loudness": None if not np.isfinite(self.loudness)
                 else round(self.loudness, 3), "seconds": round(self.seconds, 3),
                 "chroma": [round(float(c), 4) for c in self.chroma],
-                "beats": [round(float(b), 4) for b in self.beats]}
+                "beats": [round(float(b), 4) for b in self.beats],
+                "fingerprint": [round(float(v), 4) for v in self.fingerprint]}
 
 
 def analyse(audio: np.ndarray, sr: int) -> Music:
@@ -68,7 +70,27 @@ def analyse(audio: np.ndarray, sr: int) -> Music:
     bpm, beats, pulse = _beats(onset)
     key, strength, chroma = _key(norm)
     return Music(seconds=len(mono) / RATE, bpm=bpm, beats=beats, pulse=pulse, key=key, key_strength=strength,
-                 chroma=chroma, energy=float(np.mean(onset)) if onset.size else 0.0, loudness=loud)
+                 chroma=chroma, energy=float(np.mean(onset)) if onset.size else 0.0, loudness=loud,
+                 fingerprint=_fingerprint(norm, chroma))
+
+
+def _fingerprint(mono: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+    """26 timbre numbers (mean and spread of MFCC 1-13, scaled by 1/10) and the 12 chroma
+    shares (scaled by 10), so each half weighs about the same in distance()."""
+    import librosa
+
+    if len(mono) < 2048 or not np.any(mono):
+        return np.concatenate([np.zeros(26), 10 * chroma])
+    mfcc = librosa.feature.mfcc(y=mono, sr=RATE, n_mfcc=14, hop_length=HOP)[1:]
+    return np.concatenate([mfcc.mean(axis=1) / 10, mfcc.std(axis=1) / 10, 10 * chroma])
+
+
+def distance(a, b) -> float:
+    """How different two takes sound, from their fingerprints: RMS difference per number.
+    The same clip measures under 0.05 (0.04 with other drum velocities); two melodies from
+    one generator about 0.4; different keys, tempos or instruments 0.7 and more."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.linalg.norm(a - b) / np.sqrt(len(a)))
 
 
 def _beats(onset: np.ndarray) -> tuple[float | None, np.ndarray, float]:
