@@ -60,7 +60,8 @@ class SequenceStage(Stage):
                           inputs={"music": sha256_json([u.key for u in units])},
                           payload={"tracks": [{"id": t["id"], "choice": picks[t["id"]].choice,
                                                "score": picks[t["id"]].score,
-                                               "failed": picks[t["id"]].all_rejected} for t in listed]}))
+                                               "failed": picks[t["id"]].all_rejected} for t in listed]},
+                          after=tuple(u.id for u in units)))  # reads the tracks' records
         units.append(Unit(id="order", config={"order": mode}, inputs={"music": sha256_json([u.key for u in units])},
                           payload={"tracks": listed}, after=tuple(u.id for u in units)))  # reads their records
         return units
