@@ -47,11 +47,10 @@ def test_a_track_is_mastered_while_later_takes_render(pipelined):
     last_render_at = max(i for i, e in enumerate(events) if e["event"] == "unit_done" and e["stage"] == "render")
     pick_t01_at = next(i for i, e in enumerate(events) if e["event"] == "units_submitted" and e["stage"] == "pick")
     assert events[pick_t01_at]["units"] == ["t01"] and pick_t01_at < last_render_at
-    # What a user sees: the first track picked (and the cover made) before the last take is
-    # rendered. Mastering waits for sequence's running order, which needs every pick.
+    # When t01's pick *finishes* depends on the machine (a worker's first pick imports the
+    # analysis libraries): bench/pipeline.py measures that. Mastering waits for sequence's
+    # running order, which needs every pick.
     done = [(e["stage"], e["unit"]) for e in events if e["event"] == "unit_done"]
-    last_render = max(i for i, (s, _) in enumerate(done) if s == "render")
-    assert done.index(("pick", "t01")) < last_render, done
     # ... and no track is picked before its own takes, nor mastered before its own pick.
     for tid in TRACKS:
         takes = [i for i, (s, u) in enumerate(done) if s == "render" and u.startswith(tid + "/")]
