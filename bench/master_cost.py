@@ -32,12 +32,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from music_fixtures import SR, song  # noqa: E402
+
 from albumgen.audio.ffmpeg import ffmpeg_exe  # noqa: E402
 from albumgen.audio.io import write_wav  # noqa: E402
 from albumgen.audio.loudness import integrated_loudness  # noqa: E402
 from albumgen.stages.master import track  # noqa: E402
 from albumgen.stages.master.config import MasterConfig  # noqa: E402
-from music_fixtures import SR, song  # noqa: E402
 
 
 def inputs(seconds: float) -> dict[str, np.ndarray]:

@@ -15,6 +15,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import audio_fixtures as F  # noqa: E402
+
 from albumgen.stages.pick.features import features  # noqa: E402
 
 BUDGET_S = 1.0

@@ -21,6 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import take_fixtures as T  # noqa: E402
+
 from albumgen.stages.pick.combine import combine, with_group  # noqa: E402
 from albumgen.stages.pick.config import PickConfig  # noqa: E402
 from albumgen.stages.pick.features import features  # noqa: E402

@@ -39,8 +39,14 @@ PROMPTS = ["80s pop track with bassy drums and synth", "lofi slow bpm electro ch
 
 
 def build_arch(name: str, device: str, dtype) -> torch.nn.Module:
-    from transformers import (EncodecConfig, GenerationConfig, MusicgenConfig, MusicgenDecoderConfig,
-                              MusicgenForConditionalGeneration, T5Config)
+    from transformers import (
+        EncodecConfig,
+        GenerationConfig,
+        MusicgenConfig,
+        MusicgenDecoderConfig,
+        MusicgenForConditionalGeneration,
+        T5Config,
+    )
 
     stereo = name.startswith("stereo-")
     hidden, layers, heads, ffn = ARCH[name.removeprefix("stereo-")]
@@ -166,8 +172,10 @@ def static_cache_reference(lm, prompts, steps: int = 12) -> tuple[str | None, st
         def spy(*args, **kwargs):
             c = kwargs.get("cache", kwargs.get("past_key_values"))
             if c is not None:
-                seen.add(type(getattr(c, "self_attention_cache", c)).__name__)
-            return forward(*args, **kwargs)
+                # Called within this iteration only (restored below), so the loop's
+                # current `seen` and `forward` are the right ones.
+                seen.add(type(getattr(c, "self_attention_cache", c)).__name__)  # noqa: B023
+            return forward(*args, **kwargs)  # noqa: B023
 
         decoder.forward = spy
         try:

@@ -15,10 +15,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from albumgen.audio.music import analyse  # noqa: E402
-from albumgen.stages.sequence import order  # noqa: E402
 from music_fixtures import SR, song  # noqa: E402
 from order_fixtures import ALBUMS  # noqa: E402
+
+from albumgen.audio.music import analyse  # noqa: E402
+from albumgen.stages.sequence import order  # noqa: E402
 
 BUDGET_S = 1.0  # CPU seconds per minute of audio
 

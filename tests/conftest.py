@@ -8,7 +8,6 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
-
 from helpers import write_pipeline  # noqa: E402,F401
 
 

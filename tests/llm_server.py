@@ -64,7 +64,7 @@ class LLMServer:
         with self._lock:
             self.script.extend(replies)
 
-    def __enter__(self) -> "LLMServer":
+    def __enter__(self) -> LLMServer:
         self._thread.start()
         return self
 

@@ -4,7 +4,6 @@ phrase boundary. Built from a seed, like audio_fixtures."""
 from __future__ import annotations
 
 import numpy as np
-
 from audio_fixtures import _add, _hat, _hz, _kick, _note, _snare
 
 SR = 32000

@@ -9,9 +9,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from helpers import write_pipeline
+
 from albumgen import runner
 from albumgen.manifest import Manifest
-from helpers import write_pipeline
 
 HOSTILE_ALBUM = "<img src=x onerror=alert(1)>"
 HOSTILE_TITLE = '"><script>alert(2)</script>'

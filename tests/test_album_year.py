@@ -8,12 +8,12 @@ import json
 import pytest
 import yaml
 from click.testing import CliRunner
+from helpers import write_pipeline
 from mutagen.id3 import ID3
 
 from albumgen import album_year
 from albumgen.cli import main
 from albumgen.manifest import Manifest
-from helpers import write_pipeline
 
 
 def cli(*args: str):

@@ -14,12 +14,13 @@ import torch
 pytest.importorskip("audiocraft", reason="needs the audiocraft extra (make test runs this in .venv-audiocraft)")
 pytestmark = pytest.mark.audiocraft
 
+from test_render_stage import build, takes  # noqa: E402
+
 from albumgen.manifest import Manifest  # noqa: E402
 from albumgen.models.audiocraft_backend import AudioCraftLoop, decode_tokens, load_audiocraft  # noqa: E402
 from albumgen.models.audiocraft_tiny import build_tiny, save_checkpoint  # noqa: E402
 from albumgen.models.decode import Sampling  # noqa: E402
 from albumgen.stages.render import engine  # noqa: E402
-from test_render_stage import build, takes  # noqa: E402
 
 AC = {"backend": "audiocraft"}
 PROMPTS = ["a calm piano at dusk", "fast drums, distorted bass and a long winding synth lead", "a calm piano at dusk"]
@@ -78,7 +79,7 @@ def test_oom_halves_the_batch_and_takes_do_not_depend_on_it(tmp_path, monkeypatc
     monkeypatch.setattr(engine, "generate_takes", small_gpu)
     alone = takes(build(tmp_path / "alone", {**AC, "batch_size": 4, "duration": 0.4}))
     assert tried == [4, 2, 1, 1, 1, 1]
-    for unit, (codes, audio, rec) in alone.items():
+    for unit, (codes, _audio, rec) in alone.items():
         assert rec["batch"] == 1 and np.array_equal(codes, whole[unit][0]), unit
 
 
@@ -109,8 +110,9 @@ def test_backend_is_part_of_the_take_key_only_when_set():
 
 
 def test_takes_continue_the_intro_and_keep_its_tokens(tmp_path):
-    from albumgen.models.reference import intro_codes
     from test_render_intro import write_intro
+
+    from albumgen.models.reference import intro_codes
 
     intro = write_intro(tmp_path)
     got = takes(build(tmp_path, {**AC, "intro": "intro.wav", "duration": 0.8}))

@@ -10,11 +10,12 @@ import torch
 pytest.importorskip("audiocraft", reason="needs the audiocraft extra (make test runs this in .venv-audiocraft)")
 pytestmark = pytest.mark.audiocraft
 
+from helpers import write_pipeline  # noqa: E402
+
 from albumgen import runner  # noqa: E402
 from albumgen.config import load_config  # noqa: E402
 from albumgen.manifest import Manifest  # noqa: E402
 from albumgen.models.mbd import LoadedMBD, build_tiny_mbd, decode_mbd  # noqa: E402
-from helpers import write_pipeline  # noqa: E402
 
 
 def build(folder, render: dict, until: str = "pick"):

@@ -11,10 +11,11 @@ import torch
 pytest.importorskip("audiocraft", reason="needs the audiocraft extra (make test runs this in .venv-audiocraft)")
 pytestmark = pytest.mark.audiocraft
 
+from test_render_stage import build, takes  # noqa: E402
+
 from albumgen.errors import ModelError  # noqa: E402
 from albumgen.models.audiocraft_backend import AudioCraftLoop, load_audiocraft  # noqa: E402
 from albumgen.models.decode import Sampling  # noqa: E402
-from test_render_stage import build, takes  # noqa: E402
 
 SR = 32000
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-
 from helpers import run_cli, write_pipeline
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("audiocraft") is not None,

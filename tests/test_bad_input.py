@@ -14,11 +14,10 @@ import signal
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
+from helpers import DEMO, album_snapshot, merge, write_pipeline
 
 from albumgen.cli import main
-from helpers import DEMO, album_snapshot, merge, write_pipeline
 
 HANG_LIMIT = 60  # seconds: a read that blocks (a FIFO) fails the case instead of the suite
 
@@ -339,7 +338,7 @@ HAND_EDITS = [
     ("overrides: huge", _planted(OVERRIDES, lambda p: sparse(p, 2 * 1024 * 1024)), 3,
      "Error: {a}/" + OVERRIDES + " is 2.0 MB, more than the 1.0 MB albumgen reads (check it is the right file)"),
     ("overrides: a FIFO", _planted(OVERRIDES, fifo), 3,
-     "Error: {a}/" + OVERRIDES + f" is a FIFO (named pipe), not a regular file (point it at a regular file)"),
+     "Error: {a}/" + OVERRIDES + " is a FIFO (named pipe), not a regular file (point it at a regular file)"),
     ("overrides: a folder", _planted(OVERRIDES, lambda p: p.mkdir()), 3,
      "Error: {a}/" + OVERRIDES + " is a folder, not a file (point it at a regular file)"),
     ("overrides: a symlink loop", _planted(OVERRIDES, loop), 3,

@@ -12,14 +12,13 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import yaml
 from click.testing import CliRunner
+from helpers import run_cli, write_pipeline
 
 from albumgen import runner
 from albumgen.cli import main
 from albumgen.manifest import Manifest
-from helpers import run_cli, write_pipeline
 
 
 def cli(*args: str):
@@ -117,8 +116,13 @@ def test_ffmpeg_from_path_first_else_the_imageio_wheel(tmp_path):
 def save_tiny_melody(folder: Path) -> None:
     """A random-weight MusicgenMelody checkpoint folder, tokenizer included."""
     import torch
-    from transformers import (EncodecConfig, MusicgenMelodyConfig, MusicgenMelodyDecoderConfig,
-                              MusicgenMelodyForConditionalGeneration, T5Config)
+    from transformers import (
+        EncodecConfig,
+        MusicgenMelodyConfig,
+        MusicgenMelodyDecoderConfig,
+        MusicgenMelodyForConditionalGeneration,
+        T5Config,
+    )
 
     from albumgen.models.tiny import byte_tokenizer
 

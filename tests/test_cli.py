@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import json
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
+from helpers import write_pipeline
 
 from albumgen.cli import main
 from albumgen.manifest import AlbumLock, Manifest
-from helpers import write_pipeline
 
 
 def cli(*args: str):

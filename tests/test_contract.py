@@ -2,10 +2,11 @@
 the runner checking what a unit reports before it records it."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
+from helpers import write_pipeline
 from pydantic import BaseModel
 
 from albumgen import registry, runner
@@ -14,7 +15,6 @@ from albumgen.errors import StageError
 from albumgen.executors import LocalExecutor
 from albumgen.scheduler import run_frontier
 from albumgen.stage import Context, Done, Stage, Unit
-from helpers import write_pipeline
 
 
 def test_take_ids_round_trip_and_reject_other_ids():

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import run_cli, write_pipeline
+from llm_server import LLMServer, chat, tracklist_json
 
 from albumgen import atomic
 from albumgen.errors import OutputError
 from albumgen.manifest import Manifest
-from helpers import run_cli, write_pipeline
-from llm_server import LLMServer, chat, tracklist_json
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 

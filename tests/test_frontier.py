@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import write_pipeline
 
 from albumgen.cli import main
 from albumgen.manifest import AlbumLock, Manifest
-from helpers import write_pipeline
 
 # batch_size 2 = one track's takes per batch, so a track is done while the next renders;
 # 6 s takes, so rendering dominates (as it does with a real model): the first track's pick

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import write_pipeline
+from llm_server import LLMServer, Scripted, chat, error, tracklist_json
 
 from albumgen.cli import main
 from albumgen.manifest import Manifest
-from helpers import write_pipeline
-from llm_server import LLMServer, Scripted, chat, error, tracklist_json
 
 KEY = "sk-test-SECRET-7777-never-stored"
 MODEL = "test-model"

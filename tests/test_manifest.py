@@ -25,7 +25,7 @@ def test_derive_seed_is_stable_and_distinct():
     # Fixed value: a seed must never change between Python versions or runs.
     assert derive_seed(1, "t01", 1) == derive_seed(1, "t01", 1)
     assert len({derive_seed(1, "t01", n) for n in range(1, 50)}) == 49
-    assert derive_seed(0, "t01", 1) == int("%016x" % derive_seed(0, "t01", 1), 16)
+    assert derive_seed(0, "t01", 1) == int(f"{derive_seed(0, 't01', 1):016x}", 16)
     assert 0 <= derive_seed("x") < 2 ** 63
 
 

@@ -27,7 +27,7 @@ def music(seconds: float = 3.0, seed: int = 0, channels: int = 2) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(int(SR * seconds)) / SR
     out = np.zeros((len(t), channels))
-    for k, start in enumerate(np.arange(0, seconds, 0.5)):
+    for start in np.arange(0, seconds, 0.5):
         seg = (t >= start) & (t < start + 0.5)
         root = 110 * 2 ** (rng.integers(0, 12) / 12)
         for ratio in (1, 1.26, 1.5):

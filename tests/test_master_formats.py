@@ -9,8 +9,17 @@ from mutagen.flac import FLAC
 from mutagen.id3 import ID3
 from mutagen.mp3 import MP3, BitrateMode
 from PIL import Image
-from test_master_fixtures import (SR, decoded_frames, ebur128, make_album, music, reconfigure, retitle, run_master,
-                                  variant)
+from test_master_fixtures import (
+    SR,
+    decoded_frames,
+    ebur128,
+    make_album,
+    music,
+    reconfigure,
+    retitle,
+    run_master,
+    variant,
+)
 
 from albumgen.errors import InputError
 from albumgen.stages.master.encode import decode

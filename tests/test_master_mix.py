@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from music_fixtures import SR, song
+from music_fixtures import song
 from test_master_fixtures import ebur128, make_album, run_master
 
 from albumgen.audio.ffmpeg import decode

@@ -8,7 +8,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from helpers import write_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import json
 
+import audio_fixtures as F
 import numpy as np
 import pytest
 import soundfile as sf
 from click.testing import CliRunner
-
-import audio_fixtures as F
-from albumgen.cli import main
 from helpers import write_pipeline
+
+from albumgen.cli import main
 
 
 def silent_tail(seconds: float = 6.0, tail: float = 0.35) -> np.ndarray:

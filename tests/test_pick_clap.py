@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import json
 
+import audio_fixtures as F
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
 from click.testing import CliRunner
-
-import audio_fixtures as F
-from albumgen.audio.signal import resample
-from albumgen.cli import main
 from helpers import write_pipeline
 from test_pick_learned import tiny_clap
+
+from albumgen.audio.signal import resample
+from albumgen.cli import main
 
 PROMPT = "warm analog synth pads"
 OTHER = "brushed jazz drums"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 import random
 
+import audio_fixtures as F
 import numpy as np
 import pytest
 
-import audio_fixtures as F
 from albumgen.stages.pick.combine import checks, choose, combine
 from albumgen.stages.pick.config import PickConfig
 from albumgen.stages.pick.features import features

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 import take_fixtures as T
+
 from albumgen.stages.pick.combine import checks, choose, combine
 from albumgen.stages.pick.config import PickConfig
 from albumgen.stages.pick.features import features

@@ -2,11 +2,11 @@
 sample rate, mono or stereo, int16 or float, or the file format it was read from."""
 from __future__ import annotations
 
+import audio_fixtures as F
 import numpy as np
 import pytest
 import soundfile as sf
 
-import audio_fixtures as F
 from albumgen.audio.io import read_audio
 from albumgen.stages.pick.combine import checks, combine
 from albumgen.stages.pick.config import PickConfig

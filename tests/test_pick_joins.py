@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-
 import take_fixtures as T
+from helpers import write_pipeline
+
 from albumgen import runner
 from albumgen.config import load_config
 from albumgen.stages.pick import PickStage
 from albumgen.stages.pick.scoring import score_files, take_joins
-from helpers import write_pipeline
 
 
 @pytest.mark.slow

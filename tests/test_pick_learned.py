@@ -3,9 +3,9 @@ download), and used when they are: a tiny random CLAP built in code stands in fo
 laion/larger_clap_music, so the real loading and windowing code runs offline."""
 from __future__ import annotations
 
+import audio_fixtures as F
 import pytest
 
-import audio_fixtures as F
 from albumgen.stages.pick.config import PickConfig
 from albumgen.stages.pick.learned import LearnedScorers, availability, clap_windows
 from albumgen.stages.pick.scoring import score_files

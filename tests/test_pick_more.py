@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
+from helpers import write_pipeline
 
 from albumgen import runner
 from albumgen.cli import main
@@ -15,7 +16,6 @@ from albumgen.config import load_config
 from albumgen.errors import InputError, LockError
 from albumgen.manifest import AlbumLock
 from albumgen.stages.pick import PickStage
-from helpers import write_pipeline
 
 pytestmark = pytest.mark.slow
 

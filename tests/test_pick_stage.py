@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
+from helpers import write_pipeline
 
 from albumgen import runner
 from albumgen.cli import main
@@ -17,7 +18,6 @@ from albumgen.manifest import AlbumLock
 from albumgen.stages.pick import PickStage
 from albumgen.stages.pick.combine import choose
 from albumgen.status import album_status
-from helpers import write_pipeline
 
 pytestmark = pytest.mark.slow
 

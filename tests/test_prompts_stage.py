@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import write_pipeline
+from test_prompts_parse import ISSUE_CSV
 
 from albumgen import runner
 from albumgen.cli import main
@@ -13,8 +15,6 @@ from albumgen.config import load_config
 from albumgen.errors import StageError
 from albumgen.manifest import Manifest
 from albumgen.recovery import read_body
-from helpers import write_pipeline
-from test_prompts_parse import ISSUE_CSV
 
 
 def build(path: Path):

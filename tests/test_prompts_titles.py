@@ -5,11 +5,11 @@ import json
 import re
 
 import pytest
+from keyleak import key_sweep  # noqa: F401  (autouse: every test here is swept for the key)
+from llm_server import LLMServer, chat
+from test_prompts_llm import KEY, build, pipeline
 
 from albumgen.stages.prompts.builtin import compose, name_tracks, palette_for
-from llm_server import LLMServer, chat
-from keyleak import key_sweep  # noqa: F401  (autouse: every test here is swept for the key)
-from test_prompts_llm import KEY, build, pipeline
 
 CSV_NO_TITLES = "prompt\n\"synthwave with gated drums, 110 bpm\"\n\"dark outrun with arpeggios, 100 bpm\"\n"
 

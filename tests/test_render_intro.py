@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
+from test_render_stage import build, takes
 
 from albumgen.errors import InputError
 from albumgen.manifest import Manifest
 from albumgen.models.musicgen import load_musicgen
 from albumgen.models.reference import intro_codes
-from test_render_stage import build, takes
 
 
 def write_intro(folder, seconds: float = 0.3, freq: float = 220.0, sr: int = 44100):
@@ -24,7 +24,7 @@ def write_intro(folder, seconds: float = 0.3, freq: float = 220.0, sr: int = 441
 def intro_kept(album, lm, intro, frames: int, window: int) -> dict:
     want = intro_codes(lm, intro, frames, window).numpy()[0]
     got = takes(album)
-    for unit, (codes, audio, rec) in got.items():
+    for unit, (codes, _audio, _rec) in got.items():
         assert np.array_equal(codes[:, :want.shape[1]], want), unit
     return got
 

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from helpers import write_pipeline
 
 from albumgen import runner
 from albumgen.config import load_config
 from albumgen.manifest import Manifest
-from helpers import write_pipeline
 
 TAKES = [f"t0{t}/take-{n}" for t in (1, 2) for n in (1, 2)]
 

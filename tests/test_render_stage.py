@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from helpers import write_pipeline
 
 from albumgen import runner
 from albumgen.config import load_config
@@ -16,7 +17,6 @@ from albumgen.manifest import Manifest
 from albumgen.models.musicgen import decode_tokens, load_musicgen
 from albumgen.stages.render import engine
 from albumgen.stages.render.progress import Progress
-from helpers import write_pipeline
 
 TAKES = [f"t0{t}/take-{n}" for t in (1, 2) for n in (1, 2)]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import write_pipeline
 
 from albumgen.cli import main
 from albumgen.manifest import Manifest
-from helpers import write_pipeline
 
 PIPELINE = {"album": {"tracks": 2}, "render": {"takes": 2}}
 

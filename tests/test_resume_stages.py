@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import run_cli, write_pipeline
 
 from albumgen import registry
 from albumgen.manifest import Manifest
-from helpers import run_cli, write_pipeline
 
 TRACKS = 4
 PIPELINE = {"album": {"tracks": TRACKS}, "render": {"takes": 2, "duration": 1.0}}

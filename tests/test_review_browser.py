@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from review_album import HOSTILE_ALBUM, HOSTILE_PROMPT, HOSTILE_TITLE, build_album, copy_album
 
 from albumgen import runner
 from albumgen.review.server import ReviewServer
-from review_album import HOSTILE_ALBUM, HOSTILE_PROMPT, HOSTILE_TITLE, build_album, copy_album
 
 pytestmark = pytest.mark.slow
 
@@ -83,7 +83,7 @@ IMAGES_DONE = "Array.from(document.images).every(i => i.complete)"
 
 def assert_no_alert(driver):
     with pytest.raises(NoAlertPresentException):
-        driver.switch_to.alert.text
+        _ = driver.switch_to.alert.text  # raises when there is no alert
 
 
 def base(server) -> str:

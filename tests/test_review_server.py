@@ -10,18 +10,17 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from click.testing import CliRunner
 from PIL import Image
+from review_album import HOSTILE_ALBUM, build_album, copy_album, fetch
 
 from albumgen import runner
 from albumgen.cli import main
 from albumgen.review import pictures
 from albumgen.review.server import ReviewServer
-from review_album import HOSTILE_ALBUM, HOSTILE_PROMPT, HOSTILE_TITLE, build_album, copy_album, fetch
 
 pytestmark = pytest.mark.slow
 

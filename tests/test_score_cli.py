@@ -4,14 +4,14 @@ from __future__ import annotations
 import json
 import subprocess
 
+import audio_fixtures as F
 import pytest
 import soundfile as sf
 from click.testing import CliRunner
+from helpers import write_pipeline
 
-import audio_fixtures as F
 from albumgen.audio.ffmpeg import ffmpeg_exe
 from albumgen.cli import main
-from helpers import write_pipeline
 
 SECONDS = 4.0
 

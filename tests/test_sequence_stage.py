@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from music_fixtures import SR, song
+from music_fixtures import song
 from mutagen.id3 import ID3
 from test_master_fixtures import make_album, run_master
 

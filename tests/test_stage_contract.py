@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 import pytest
+from helpers import write_pipeline
 
 from albumgen import registry
 from albumgen.cli import main
 from albumgen.config import load_config
 from albumgen.stage import Context, Stage
-from helpers import write_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -326,7 +326,7 @@ def main() -> int:
     killed = sum(r[1].startswith("killed") for r in rows)
     survived = sum(r[1] == "SURVIVED" for r in rows)
     other = len(rows) - killed - survived
-    print(f"\n| mutation | area | result | test that failed |\n|---|---|---|---|")
+    print("\n| mutation | area | result | test that failed |\n|---|---|---|---|")
     for m, verdict, detail, _ in rows:
         print(f"| {m.name} | {m.area} | {verdict} | {detail if verdict.startswith('killed') else ''} |")
     score = killed / (killed + survived) if killed + survived else 0.0

@@ -139,11 +139,11 @@ class Artifacts:
     """Typed reads of the manifest's records; `producers` maps an artifact kind to the
     name of the stage that makes it (from the stages' declarations)."""
 
-    def __init__(self, manifest: "Manifest", producers: dict[str, str]):
+    def __init__(self, manifest: Manifest, producers: dict[str, str]):
         self.manifest = manifest
         self.producers = producers
 
-    def _records(self, cls: type[Artifact]) -> list["Record"]:
+    def _records(self, cls: type[Artifact]) -> list[Record]:
         return self.manifest.records(self.producers[cls.kind])
 
     def tracklist(self) -> Tracklist | None:
@@ -190,7 +190,7 @@ class Artifacts:
         return [Master.model_validate({**r.data, "id": r.unit}) for r in self._records(Master)]
 
 
-def _take(rec: "Record") -> Take:
+def _take(rec: Record) -> Take:
     track, n = parse_take_id(rec.unit)
     wav = next((rel for rel in rec.outputs if rel.endswith(".wav")), "")
     codes = next((rel for rel in rec.outputs if rel.endswith(".codes")), "")

@@ -128,7 +128,7 @@ class AlbumLock:
         self.path = Path(manifest_dir) / "lock"
         self._fd: int | None = None
 
-    def __enter__(self) -> "AlbumLock":
+    def __enter__(self) -> AlbumLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:

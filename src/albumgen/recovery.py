@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 BLOCK = "_unit"
 
 
-def write_sidecar(path: Path, body: dict, stage: str, unit: "Unit", files: list[Path], album_dir: Path,
+def write_sidecar(path: Path, body: dict, stage: str, unit: Unit, files: list[Path], album_dir: Path,
                   record_keys: list[str] | None = None) -> dict[str, str]:
     """Write `body` to `path` with the recovery block. `files` are the unit's other outputs,
     already in place. `record_keys`: the body's keys that form the record's data (default:
@@ -45,9 +45,8 @@ def read_body(path: Path) -> dict:
     return obj
 
 
-def recover(stage: "Stage", ctx: "Context", pending: list["Unit"]) -> list["Done"]:
+def recover(stage: Stage, ctx: Context, pending: list[Unit]) -> list[Done]:
     """The pending units of `stage` whose finished outputs are intact on disk."""
-    from .stage import Done
 
     wanted = {(u.id, u.key): u for u in pending}
     found: dict[str, Done] = {}
@@ -60,7 +59,7 @@ def recover(stage: "Stage", ctx: "Context", pending: list["Unit"]) -> list["Done
     return list(found.values())
 
 
-def _check(stage: str, album_dir: Path, path: Path, wanted: dict) -> "Done | None":
+def _check(stage: str, album_dir: Path, path: Path, wanted: dict) -> Done | None:
     from .stage import Done
 
     if not path.is_file():  # a FIFO posing as a sidecar would block the read

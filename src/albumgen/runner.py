@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import album_year, interrupt, recovery, registry
+from . import album_year, recovery, registry
 from .config import PipelineBase, load_config
 from .errors import ConfigError, OutputError, StageError
 from .hashing import sha256_json

@@ -5,9 +5,10 @@ only says what its units are and how to make them."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -70,10 +71,10 @@ class Done:
 
 @dataclass
 class Context:
-    config: "PipelineConfig"
+    config: PipelineConfig
     album_dir: Path
     base_dir: Path  # folder of pipeline.yaml: relative paths in it are relative to here
-    manifest: "Manifest"
+    manifest: Manifest
     log: logging.Logger
     progress: bool = True
 
@@ -132,7 +133,7 @@ class Stage(Generic[C]):
         return cfg  # type: ignore[return-value]
 
     @classmethod
-    def commands(cls) -> list["click.Command"]:
+    def commands(cls) -> list[click.Command]:
         """CLI commands this stage brings (llm's register_commands, beets' Plugin.commands()):
         the engine's CLI adds them without knowing the stage. Imported lazily by the stage, so
         `import albumgen.stages` stays free of click work."""

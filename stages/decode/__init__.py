@@ -9,7 +9,7 @@ render. Readers of a Take (pick, master) get the decoded audio as its wav when t
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from albumgen.artifacts import Take, TakeAudio, parse_take_id
 from albumgen.stage import Context, Done, Stage, Unit

@@ -10,8 +10,8 @@ changed master setting re-runs mastering alone.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from albumgen import atomic
 from albumgen.album_year import album_year
@@ -31,6 +31,7 @@ from . import mix as mixing
 from .analysis import analyse
 from .config import MasterConfig
 from .tags import RG_REFERENCE, replaygain, tag_file
+
 
 class MasterStage(Stage[MasterConfig]):
     name = "master"

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from albumgen.audio.signal import resample
 from albumgen.audio.loudness import integrated_loudness, measure  # noqa: F401  (master's names for them)
+from albumgen.audio.signal import resample
 
 OVERSAMPLE = 4  # BS.1770-4 annex 2: 4x is enough below 48 kHz to catch inter-sample peaks
 _CHUNK = 1 << 18  # frames per oversampling chunk (6 s at 44.1 kHz)

@@ -77,6 +77,6 @@ def master(audio: np.ndarray, sr_in: int, cfg, gain_db: float, album_mode: bool,
     if target is not None and np.isfinite(lufs) and lufs < target - 0.5:
         log.warning("%s: %.1f LUFS, under the %.1f target: more would need over %.0f dB of limiting",
                     Path(path).name, lufs, target, MAX_EXTRA_GAIN)
-    return {"loudness": lufs if np.isfinite(lufs) else None, "true_peak": peak if np.isfinite(peak) else None, "gain_db": info["gain_db"],
-            "limiter_db": info["limiter_db"], "frames": len(out), "decoded_frames": len(decoded),
+    return {"loudness": lufs if np.isfinite(lufs) else None, "true_peak": peak if np.isfinite(peak) else None,
+            "gain_db": info["gain_db"], "limiter_db": info["limiter_db"], "frames": len(out), "decoded_frames": len(decoded),
             "duration": len(out) / sr, "encodes": attempt}

@@ -8,7 +8,7 @@ manifest/picks/<track>.json; the record carries what master and render read:
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from albumgen.artifacts import Distinct, Pick, Take, TakeAudio, Tracklist, parse_take_id
 from albumgen.audio.io import read_audio

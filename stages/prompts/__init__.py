@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from albumgen.artifacts import Tracklist
 from albumgen.hashing import sha256_file

@@ -5,7 +5,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -64,7 +64,7 @@ class InlineTrack(BaseModel):
 class PromptsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: Literal["builtin", "inline", "file", "llm"] = "builtin"
-    inline: list[Union[str, InlineTrack]] = Field(default_factory=list, description="prompts, for source: inline")
+    inline: list[str | InlineTrack] = Field(default_factory=list, description="prompts, for source: inline")
     file: str | None = Field(None, description="CSV/TXT/MD/JSON/YAML of prompts, for source: file")
     max_chars: int = Field(300, ge=20, description="prompts are cut to this many characters")
     rewrite: bool = Field(False, description="an LLM pass that turns each prompt into a MusicGen-style description")

@@ -1,7 +1,7 @@
 """render: MusicGen takes, several per track, each with its own seed and saved tokens."""
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from albumgen.artifacts import Pick, Take, Tracklist, parse_take_id, take_id
 from albumgen.errors import InputError

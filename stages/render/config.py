@@ -8,7 +8,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from albumgen.errors import InputError
 from albumgen.inputs import MB, check_file
 
 MAX_AUDIO_BYTES = 512 * MB  # an intro of minutes as WAV is tens of MB
@@ -48,7 +47,7 @@ class RenderConfig(BaseModel):
         return device
 
     @model_validator(mode="after")
-    def _check(self) -> "RenderConfig":
+    def _check(self) -> RenderConfig:
         if self.extend_stride >= self.max_window:
             raise ValueError("extend_stride must be less than max_window (the rest of the window is the prompt)")
         if isinstance(self.batch_size, int) and self.batch_size < 1:

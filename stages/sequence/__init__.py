@@ -3,15 +3,15 @@
 Units: one per track (the chosen take's tempo, beats, key, energy and fingerprint, from
 albumgen.audio.music), "order" (album.order: as_listed keeps the tracklist's order,
 flow orders for a smooth journey; order.py) and "distinct" (near-duplicate picks: the
-weaker track of a pair is sent back to pick for another take, through the runner's rounds). Master reads both: the beats to end each
-track on a phrase, the key and tempo for the TKEY/TBPM tags, the order for track numbers,
+weaker track of a pair is sent back to pick for another take, through the runner's rounds).
+Master reads both: the beats to end each track on a phrase, the key and tempo for the TKEY/TBPM tags, the order for track numbers,
 file names, the playlist and album.json. The analysis runs once per chosen take: a changed
 album.order reorders without analysing again.
 """
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from albumgen import atomic
 from albumgen.artifacts import Distinct, Music, Order, Pick, Take, Tracklist

@@ -91,8 +91,8 @@ class _Weights:
         self.codebooks = cfg.num_codebooks
         with torch.no_grad():
             self.emb = _fuse([e.weight for e in core.embed_tokens], stack=True)  # (K, V+1, D)
-            self.qkv = [_fuse([l.self_attn.q_proj.weight, l.self_attn.k_proj.weight, l.self_attn.v_proj.weight])
-                        for l in self.layers]
+            self.qkv = [_fuse([la.self_attn.q_proj.weight, la.self_attn.k_proj.weight, la.self_attn.v_proj.weight])
+                        for la in self.layers]
             self.heads = _fuse([h.weight for h in dec.lm_heads])  # (K*V, D)
         self.kidx = torch.arange(self.codebooks, device=self.emb.device).view(1, -1, 1)
 

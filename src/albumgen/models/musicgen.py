@@ -142,7 +142,7 @@ def _folder_hash(folder: Path) -> str:
     return "folder:" + sha256_json(files)[:16]
 
 
-def decode_tokens(lm: LoadedModel, codes) -> "Any":
+def decode_tokens(lm: LoadedModel, codes) -> Any:
     """Audio (batch, channels, samples) float32 from tokens (batch, codebooks, frames) with the
     delay pattern already removed, through the model's EnCodec."""
     import torch

@@ -30,8 +30,14 @@ def byte_tokenizer():
 def build_tiny(stereo: bool = False, seed: int = 0):
     """A MusicgenForConditionalGeneration with tiny random weights, the same every call."""
     import torch
-    from transformers import (EncodecConfig, GenerationConfig, MusicgenConfig, MusicgenDecoderConfig,
-                              MusicgenForConditionalGeneration, T5Config)
+    from transformers import (
+        EncodecConfig,
+        GenerationConfig,
+        MusicgenConfig,
+        MusicgenDecoderConfig,
+        MusicgenForConditionalGeneration,
+        T5Config,
+    )
 
     channels = 2 if stereo else 1
     codebooks = 4 * channels  # stereo checkpoints interleave 4 codebooks per channel

@@ -14,12 +14,11 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import re
 import os
+import re
 import secrets
 import sys
 import threading
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -112,7 +111,7 @@ class ReviewServer:
     def serve_forever(self) -> None:
         self.httpd.serve_forever(poll_interval=0.25)
 
-    def start(self) -> "ReviewServer":
+    def start(self) -> ReviewServer:
         """Serve from a background thread (tests, benchmarks)."""
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
         self._thread.start()
