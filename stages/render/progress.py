@@ -29,7 +29,6 @@ class Progress:
         self.t0 = clock()
         self._last = 0.0
         self.note = ""  # a condition worth seeing on every line (e.g. CUDA graphs off)
-        self.lines: list[str] = []
 
     def line(self) -> str:
         elapsed = max(self.clock() - self.t0, 1e-9)
@@ -54,7 +53,6 @@ class Progress:
     def _show(self, final: bool = False) -> None:
         self._last = self.clock()
         text = self.line()
-        self.lines.append(text)
         if self.tty:
             self.stream.write("\r" + text + ("\n" if final else ""))
             self.stream.flush()

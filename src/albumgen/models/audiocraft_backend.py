@@ -57,9 +57,6 @@ class ACModel:
     num_codebooks: int
     backend: str = "audiocraft"
 
-    @property
-    def is_random(self) -> bool:
-        return self.revision == "random"
 
     @property
     def melody(self) -> bool:

@@ -26,9 +26,6 @@ class LoadedModel:
     channels: int
     num_codebooks: int
 
-    @property
-    def is_random(self) -> bool:
-        return self.revision == "random"
 
     def tokenize(self, texts: list[str]):
         enc = self.tokenizer(texts, padding=True, return_tensors="pt")
