@@ -86,3 +86,21 @@ def test_editing_one_untitled_prompt_renames_only_that_track_and_asks_only_for_i
         assert server.calls == 2 and "piano at dusk" in asked and "gated drums" not in asked
     assert [t["title"] for t in rec2.data["tracks"]] == ["Gated Hearts", "Outrun", "Morning Felt"]
     assert rec2.data["album_title"] == "Night Currents"
+
+
+
+def test_an_album_whose_tracks_are_all_titled_still_gets_a_real_album_title(monkeypatch, tmp_path):
+    """With an LLM configured (here for rewrite) but nothing to name, no call is made for names
+    and the album title comes from the title generator, not "Untitled Album"."""
+    from helpers import write_pipeline
+
+    monkeypatch.setenv("ALBUMGEN_TEST_KEY", KEY)
+    with LLMServer([chat('{"prompts": ["dusty desert guitar, 90 bpm", "fast synthwave, 128 bpm"]}')]) as server:
+        path = write_pipeline(tmp_path, {"album": {"title": None, "tracks": 2}, "prompts": {
+            "source": "inline", "rewrite": True,
+            "inline": [{"title": "Dust", "prompt": "desert guitar"}, {"title": "Neon Rain", "prompt": "fast synthwave"}],
+            "llm": {"base_url": server.base_url, "model": "m", "api_key_env": "ALBUMGEN_TEST_KEY", "backoff": 0.01}}})
+        rec, _ = build(path)
+        assert server.calls == 1  # the rewrite only
+    title = rec.data["album_title"]
+    assert title and title != "Untitled Album" and not set(words([title])) & {"dust", "neon", "rain"}

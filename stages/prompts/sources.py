@@ -98,11 +98,11 @@ def name_untitled(ctx: Context, cfg: PromptsConfig, kept: list[Candidate]) -> tu
     given = {w for c in kept if c.title for w in c.title.split()}
     untitled = [c.prompt for c in kept if not c.title]
     seed = ctx.config.album.seed
-    if cfg.uses_llm:
-        album_title, titles, path = llm_names(ctx, cfg, untitled, given)
-    else:
+    album_title, titles, path = llm_names(ctx, cfg, untitled, given) if cfg.uses_llm else ("", [], None)
+    if not album_title:  # no LLM, or every track was titled so the LLM named no album
         album_title, _ = name_tracks(0, derive_seed("album-title", seed), taken=given)
-        titles, path = title_each(untitled, seed, given | set(album_title.split())), None
+    if not cfg.uses_llm:
+        titles = title_each(untitled, seed, given | set(album_title.split()))
     named = iter(titles)
     return [c if c.title else Candidate(c.prompt, next(named)) for c in kept], album_title, path
 
@@ -152,7 +152,7 @@ def candidates_message(brief: str, genre: str, title: str | None, count: int) ->
 def llm_names(ctx: Context, cfg: PromptsConfig, prompts: list[str], taken: set[str]) -> tuple[str, list[str], Path]:
     """Names for `prompts` and the album from one LLM call, stored so a resume never pays twice.
     Names stored for the same prompts by earlier calls are reused, so editing one prompt asks
-    (and renames) only that one."""
+    (and renames) only that one. The album title is "" when no reply named one."""
     album = ctx.config.album
     known: dict[str, str] = {}
     album_title = None
@@ -187,7 +187,7 @@ def llm_names(ctx: Context, cfg: PromptsConfig, prompts: list[str], taken: set[s
     if missing or not path.exists():
         _store(path, {"kind": "names", "request": request, "replies": replies, "usage": usage_total(replies),
                       "album_title": album_title, "names": {p: known[p] for p in prompts}})
-    return album_title or "Untitled Album", [known[p] for p in prompts], path
+    return album_title or "", [known[p] for p in prompts], path
 
 
 def names_message(brief: str, genre: str, prompts: list[str], avoid: set[str]) -> str:
