@@ -61,6 +61,7 @@ class RenderStage(Stage[RenderConfig]):
                     payload={"track": track.id, "take": n, "seed": seed, "prompt": track.prompt,
                              "melody": cfg.melody_for(track.id)},
                     group=track.id,
+                    reads_pipeline=tuple(f for f in (cfg.intro, cfg.melody_for(track.id)) if f),
                 ))
         return units
 
@@ -68,6 +69,10 @@ class RenderStage(Stage[RenderConfig]):
         from .engine import render_units
 
         yield from render_units(ctx, self.settings(ctx), units)
+
+    def batch_size(self, ctx: Context) -> int | None:
+        size = self.settings(ctx).batch_size
+        return size if isinstance(size, int) else None
 
     def status(self, ctx: Context) -> dict[str, str]:
         counts: dict[str, int] = {}

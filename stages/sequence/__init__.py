@@ -50,7 +50,7 @@ class SequenceStage(Stage):
             # The asked duration: render.tail renders past it, and the ending is sought near it.
             asked = (take.model_extra or {}).get("duration")
             unit = Unit(id=t.id, config={"asked_end": asked}, inputs={"take": take.wav_sha256},
-                        payload={"wav": take.wav}, group=t.id)
+                        payload={"wav": take.wav}, group=t.id, reads=(take.wav,))
             unit.key = self.key(unit)
             units.append(unit)
         mode = ctx.config.album.order
