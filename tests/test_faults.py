@@ -201,3 +201,27 @@ def test_signal_during_an_llm_request_stops_at_once(tmp_path):
     assert err.splitlines()[-1] == "Interrupted: kept 0 takes; run the same build again to resume"
     album = tmp_path / "albums" / "test-album"
     assert not list(album.rglob("llm-*.json")) and render_records(album) == {}
+
+
+# -- a writer killed mid-file ----------------------------------------------------------------
+
+def test_a_killed_writers_temporaries_are_swept_by_the_next_build(tmp_path):
+    """SIGKILL skips atomic_path's cleanup: an MP3 killed mid-encode stays as a hidden
+    `.01 - X.tmp<pid>.mp3`. The next build removes those whose writer is dead, and only those."""
+    pipeline = write_pipeline(tmp_path)
+    r = run_cli("build", str(pipeline))
+    assert r.returncode == 0, r.stderr
+    album = tmp_path / "albums" / "test-album"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()  # a pid that has exited
+    left = [album / f".01 - Track.tmp{dead}.mp3", album / "manifest" / f".manifest.tmp{dead}.json"]
+    live = album / f".02 - Track.tmp{os.getpid()}.mp3"  # this test's own pid: a writer still at work
+    mine = album / ".notes.tmp"  # not albumgen's pattern: the user's file
+    for p in [*left, live, mine]:
+        p.write_bytes(b"half")
+    r = run_cli("build", str(pipeline))
+    assert r.returncode == 0, r.stderr
+    assert not any(p.exists() for p in left)
+    assert live.exists() and mine.exists()
+    swept = [e for e in Manifest(album).events() if e["event"] == "temporaries_removed"]
+    assert sorted(swept[-1]["files"]) == sorted(p.relative_to(album).as_posix() for p in left)

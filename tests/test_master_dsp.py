@@ -102,3 +102,21 @@ def test_peak_envelope_in_chunks_equals_the_whole_signal_oversampled():
     s = np.sin(np.pi / 2 * n + np.pi / 4).astype(np.float32)
     assert np.abs(s).max() == pytest.approx(0.7071, abs=1e-4)
     assert 0.0 <= loudness.true_peak_db(s[:, None]) < 0.15  # filter ripple reads high: the safe side
+
+
+def test_warnings_name_the_album_file_not_its_temporary(tmp_path, caplog):
+    """A track too peaky to reach the target is mastered into a temporary beside the album
+    file; the warning must name the file the user will find ("01 - X.mp3")."""
+    import logging
+
+    from albumgen import atomic
+    from albumgen.stages.master import track
+
+    spikes = np.zeros((SR * 4, 2), np.float32)
+    spikes[:: SR // 4] = 1.0  # clicks in silence: 12 dB more gain cannot reach -14 LUFS
+    final = tmp_path / "01 - Clicks.mp3"
+    with caplog.at_level(logging.WARNING, logger="albumgen"), atomic.atomic_path(final) as tmp:
+        m = track.master(spikes, SR, MasterConfig(), 0.0, False, tmp, final.name)
+    assert m["loudness"] < MasterConfig().loudness - 0.5
+    warned = [r.getMessage() for r in caplog.records if "under the" in r.getMessage()]
+    assert warned and warned[0].startswith("01 - Clicks.mp3: ") and ".tmp" not in warned[0]

@@ -34,9 +34,9 @@ OTHER = "brushed jazz drums"
 def setup(tmp_path_factory):
     folder = tmp_path_factory.mktemp("clap")
     tiny_clap(folder / "clap")
-    # Absolute: `albumgen score --pipeline` reads a relative clap_model from the working
-    # directory, not the pipeline's folder (README says relative to the pipeline).
-    pipeline = write_pipeline(folder, {"pick": {"clap_model": str(folder / "clap")}})
+    # Relative, as users write it: resolved from the pipeline's folder, not the working
+    # directory (the tests run from the repository root, where no `clap` folder exists).
+    pipeline = write_pipeline(folder, {"pick": {"clap_model": "clap"}})
     music = F.music(seconds=3.0)
     files = {"full": music, "quiet": music * 0.25}
     for name, audio in files.items():
@@ -91,3 +91,14 @@ def test_clap_decides_between_takes_the_other_scorers_cannot_tell_apart(setup):
     best = max(clap, key=clap.get)
     assert report["picked"] == best
     assert score(folder, pipeline, ["quiet", "full"], PROMPT)["picked"] == best  # in either order
+
+
+def test_a_prompt_longer_than_clap_positions_is_truncated_not_a_crash(setup):
+    """max_chars has no upper bound: a prompt past the text model's positions (64 here, 512 in
+    the real CLAP) is scored on its first tokens, as CLAP's own tokenizer would cut it."""
+    folder, pipeline, _ = setup
+    head = " ".join(["warm analog synth pads"] * 50)  # 200 words: far more than 64 tokens
+    clap = score(folder, pipeline, ["full"], head + " warm pads")["files"][0]["features"]["clap"]
+    # Past the cut nothing counts: a different tail gives the same score.
+    assert clap == score(folder, pipeline, ["full"], head + " brushed jazz drums")["files"][0]["features"]["clap"]
+    assert clap != score(folder, pipeline, ["full"], "brushed jazz drums " + head)["files"][0]["features"]["clap"]

@@ -8,6 +8,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,33 @@ def temporary_path(path: Path) -> Path:
     # Same folder (os.replace is atomic only within a filesystem) and same suffix (ffmpeg
     # and soundfile pick the format from it). The pid keeps two writers apart.
     return path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+
+
+# What temporary_path makes: ".<stem>.tmp<pid><suffix>".
+_TEMPORARY = re.compile(r"^\..+\.tmp(\d+)(\.[^.]*)?$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: a live process of another user
+        return True
+    return True
+
+
+def sweep_temporaries(folder: Path) -> list[Path]:
+    """Remove the temporaries a killed writer left under `folder` (SIGKILL skips atomic_path's
+    cleanup, so an MP3 killed mid-encode stays as a hidden .tmp file). Only those whose writer
+    is gone: a live pid may be a review server saving a choice beside the build."""
+    removed = []
+    for path in Path(folder).rglob(".*.tmp*"):
+        m = _TEMPORARY.match(path.name)
+        if m and path.is_file() and not path.is_symlink() and not _alive(int(m.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def fsync_dir(folder: Path) -> None:

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import album_year, recovery, registry
+from . import album_year, atomic, recovery, registry
 from .config import PipelineBase, load_config
 from .errors import ConfigError, OutputError, StageError
 from .hashing import sha256_json
@@ -128,6 +128,8 @@ def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), e
         _preflight(stages, ctx)
         album_year.pin(ctx.config, ctx.album_dir)  # the first build fixes an unset album.year
         _warn_damage(ctx)
+        if swept := atomic.sweep_temporaries(ctx.album_dir):  # a killed build's half-written files
+            manifest.event("temporaries_removed", files=[p.relative_to(ctx.album_dir).as_posix() for p in swept])
         manifest.set_config_hash(sha256_json(ctx.config.model_dump(mode="json")))
         manifest.event("build_start", stages=[s.name for s in stages])
         started = time.monotonic()

@@ -144,7 +144,7 @@ class MasterStage(Stage[MasterConfig]):
         path = inside(ctx.album_dir, name)
         with atomic.atomic_path(path) as tmp:
             m = {k: (round(v, 4) if isinstance(v, float) else v)
-                 for k, v in track.master(audio, sr, cfg, gain, cfg.album_mode, tmp).items()}
+                 for k, v in track.master(audio, sr, cfg, gain, cfg.album_mode, tmp, name).items()}
             tags["replaygain"] = _replaygain(cfg, m, album if cfg.album_mode else None)
             tag_file(tmp, cfg.format, {**tags, "track": tags["n"], "disc": cfg.disc, "discs": cfg.discs},
                      covers.embed_jpeg(ctx.path("cover.jpg")))
@@ -171,7 +171,8 @@ class MasterStage(Stage[MasterConfig]):
         path = inside(ctx.album_dir, name)
         before = integrated_loudness(audio, sr)
         with atomic.atomic_path(path) as tmp:
-            m = track.master(audio, sr, cfg, cfg.loudness - before if before > float("-inf") else 0.0, False, tmp)
+            m = track.master(audio, sr, cfg, cfg.loudness - before if before > float("-inf") else 0.0, False, tmp,
+                             name)
             tag_file(tmp, cfg.format, {**meta, "title": f"{meta['album']} (continuous mix)", "track": 1, "tracks": 1,
                                        "disc": cfg.disc, "discs": cfg.discs,
                                        "prompt": f"continuous mix of {len(ids)} tracks"},

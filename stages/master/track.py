@@ -54,9 +54,12 @@ def level(audio: np.ndarray, sr: int, gain_db: float, ceiling_db: float, target:
     return out, {"gain_db": gain_db, "limiter_db": reduction, "passes": max(1, len(tried))}
 
 
-def master(audio: np.ndarray, sr_in: int, cfg, gain_db: float, album_mode: bool, path: Path) -> dict:
+def master(audio: np.ndarray, sr_in: int, cfg, gain_db: float, album_mode: bool, path: Path,
+           name: str | None = None) -> dict:
     """Resample, level, encode to `path`; decode it back and, if the encoder pushed a peak
-    over, limit a little deeper and encode again. Returns the measurements of the file."""
+    over, limit a little deeper and encode again. Returns the measurements of the file.
+    name: what warnings call the file (path is usually a temporary beside it)."""
+    name = name or Path(path).name
     sr = cfg.sample_rate
     audio = resample(audio, sr_in, sr)
     target = None if album_mode else cfg.loudness
@@ -70,13 +73,13 @@ def master(audio: np.ndarray, sr_in: int, cfg, gain_db: float, album_mode: bool,
         if excess <= 0:
             break
         if attempt == 4:
-            log.warning("%s: true peak %.2f dBTP is over the ceiling after %d tries", Path(path).name, peak, attempt)
+            log.warning("%s: true peak %.2f dBTP is over the ceiling after %d tries", name, peak, attempt)
             break
         margin += excess + 0.05
     lufs = loudness.integrated_loudness(decoded, sr)
     if target is not None and np.isfinite(lufs) and lufs < target - 0.5:
         log.warning("%s: %.1f LUFS, under the %.1f target: more would need over %.0f dB of limiting",
-                    Path(path).name, lufs, target, MAX_EXTRA_GAIN)
+                    name, lufs, target, MAX_EXTRA_GAIN)
     return {"loudness": lufs if np.isfinite(lufs) else None, "true_peak": peak if np.isfinite(peak) else None,
             "gain_db": info["gain_db"], "limiter_db": info["limiter_db"], "frames": len(out), "decoded_frames": len(decoded),
             "duration": len(out) / sr, "encodes": attempt}

@@ -58,8 +58,12 @@ def _show(report: dict) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (format in the README, section pick).")
 def score(files: tuple[Path, ...], prompt: str | None, pipeline: Path | None, as_json: bool) -> None:
     """Score audio files as the picker would and say which one it would keep."""
-    cfg = load_config(pipeline)[0].pick if pipeline else None
-    report = score_files(list(files), cfg, prompt)
+    cfg, base_dir = (None, None)
+    if pipeline:
+        config, base_dir = load_config(pipeline)
+        cfg = config.pick
+    # Paths in the pipeline (a local clap_model) are relative to its folder, as in a build.
+    report = score_files(list(files), cfg, prompt, base_dir=base_dir)
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False))
     else:

@@ -172,7 +172,10 @@ class LearnedScorers:
             emb = _features(model.get_audio_features(**inputs))
             emb = torch.nn.functional.normalize(emb, dim=-1).mean(dim=0)
             if prompt not in self._text:
-                tok = processor(text=[prompt], return_tensors="pt", padding=True)
+                # Truncated to the text model's positions: a prompt longer than them (max_chars
+                # has no upper bound) would otherwise index past the position table.
+                tok = processor(text=[prompt], return_tensors="pt", padding=True, truncation=True,
+                                max_length=_text_positions(model))
                 self._text[prompt] = torch.nn.functional.normalize(_features(model.get_text_features(**tok)), dim=-1)[0]
             return float(torch.nn.functional.cosine_similarity(emb, self._text[prompt], dim=0))
 
@@ -188,6 +191,13 @@ class LearnedScorers:
         good = [axes[k] for k in ("ce", "cu", "pq") if k in axes]
         return {**{f"aes_{k}": round(v, 4) for k, v in axes.items()},
                 "aesthetics": round(float(np.mean(good)), 4) if good else 0.0}
+
+
+def _text_positions(model) -> int:
+    cfg = model.config.text_config
+    # CLAP's text tower is RoBERTa: position ids start after the padding index, so the usable
+    # length is max_position_embeddings - (pad_token_id + 1) (512 tokens for the real model).
+    return cfg.max_position_embeddings - ((cfg.pad_token_id or 0) + 1)
 
 
 def _features(out):

@@ -83,10 +83,11 @@ def take_joins(wav: Path) -> list[float]:
 
 
 def score_files(paths: list[Path], cfg: PickConfig | None = None, prompt: str | None = None,
-                log=None) -> dict:
-    """What `albumgen score --json` prints (README, section pick, documents it)."""
+                log=None, base_dir: Path | None = None) -> dict:
+    """What `albumgen score --json` prints (README, section pick, documents it). base_dir:
+    the pipeline's folder, which relative model paths in cfg are relative to."""
     cfg = cfg or PickConfig()
-    learned = LearnedScorers(cfg, log=log)
+    learned = LearnedScorers(cfg, base_dir, log=log)
     res = score_group([(str(p), (lambda p=p: read_audio(p))) for p in paths], cfg, prompt, learned,
                       joins={str(p): j for p in paths if (j := take_joins(Path(p)))})
     if not prompt:

@@ -18,7 +18,7 @@ class RenderConfig(BaseModel):
     backend: Literal["transformers", "audiocraft"] = Field(
         "transformers", description="library that runs the model; audiocraft needs the audiocraft extra")
     model: str = Field("facebook/musicgen-small", min_length=1,
-                       description="hub id, local folder, 'tiny' or 'tiny-stereo'")
+                       description="hub id, local folder, or a preset: tiny, tiny-stereo, tiny-melody, tiny-stereo-melody")
     takes: int = Field(4, ge=1, le=64, description="takes rendered per track")
     duration: float = Field(30.0, gt=0, le=600, description="seconds of audio per take")
     tail: float = Field(3.0, ge=0, le=30, description="seconds rendered past duration, room for master to end on a phrase")

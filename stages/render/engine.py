@@ -152,9 +152,6 @@ def _load(source: str, device: str, dtype: str, backend: str = "transformers") -
     if key not in _loaded:
         _loaded.clear()  # one model in memory at a time
         lm = load_musicgen(source, device, dtype)
-        if "melody" in type(lm.model).__name__.lower():
-            raise ModelError(f"render.model: {source} is a melody checkpoint, which the transformers backend "
-                             "cannot render yet", "set render.backend: audiocraft, or use a text-only checkpoint")
         _loaded[key] = (lm, FastLoop(lm))
     return _loaded[key]
 
@@ -171,9 +168,8 @@ def _melodies(ctx: Context, cfg: RenderConfig, lm, units: list[Unit]) -> dict:
     if not names:
         return {}
     if not getattr(lm, "melody", False):
-        fix = "use render.backend: audiocraft with facebook/musicgen-melody (the transformers backend renders " \
-              "no melody yet)" if cfg.backend == "transformers" else "use a melody checkpoint, e.g. facebook/musicgen-melody"
-        raise ModelError(f"render.melody: {cfg.model} is not a melody checkpoint", fix)
+        raise ModelError(f"render.melody: {cfg.model} is not a melody checkpoint",
+                         "use one, e.g. facebook/musicgen-melody (or tiny-melody to try it)")
     return {None: None, **{n: torch.from_numpy(load_reference(resolve_audio(ctx.base_dir, n, "render.melody"),
                                                                 lm.sample_rate, 1)) for n in names}}
 
