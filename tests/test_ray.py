@@ -3,6 +3,7 @@ actors and CPU workers killed mid-build, and a killed driver resumed."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -26,7 +27,7 @@ ray = pytest.importorskip("ray")
 # file a unit reads is there, so a read its stage does not declare fails on Ray: an intro
 # and a cover the pipeline names (shipped from the pipeline folder), the album-mode
 # analysis and the continuous mix (they read the takes and the mastered MP3s).
-PIPELINE = {"album": {"tracks": 3}, "render": {"takes": 2, "batch_size": 2, "duration": 2.0,
+PIPELINE = {"album": {"tracks": 3}, "render": {"takes": 2, "batch_size": 2, "duration": 3.0,
                                                "intro": "sounds/intro.wav"},
             "master": {"album_mode": True, "mix": True, "cover": "art/cover.png"}}
 TAKES = {f"t0{t}/take-{n}" for t in (1, 2, 3) for n in (1, 2)}
@@ -129,21 +130,22 @@ def test_killed_render_actor_and_cpu_worker_are_replaced(cluster, reference, tmp
     stop = threading.Event()
 
     def killer():
-        # The render actor: SIGKILL as soon as its second batch went out (the model is
-        # loaded: the kill lands mid-render). A CPU worker: the first pick task seen.
+        # A render actor: SIGKILL as soon as the third batch went out, to an actor that
+        # rendered before (its model is loaded: the kill lands mid-render). A CPU worker:
+        # the first pick task seen.
+        log = album / "manifest" / "events.jsonl"
         while not stop.is_set() and len(killed) < 2:
-            if "actor" not in killed:
-                sent = events(album, "batch_sent") if (album / "manifest" / "events.jsonl").exists() else []
-                if len(sent) >= 3:
-                    killed["actor"] = sent[2]
-                    time.sleep(0.3)
+            if "actor" not in killed and log.exists():
+                sent = [json.loads(line) for line in log.read_text().splitlines() if '"batch_sent"' in line]
+                if len(sent) >= 3:  # a batch of 2 takes renders in about a second: kill at once
                     os.kill(sent[2]["pid"], signal.SIGKILL)
+                    killed["actor"] = sent[2]
             if "task" not in killed:
                 pid = _process_titled("ray::albumgen pick")
                 if pid:
                     os.kill(pid, signal.SIGKILL)
                     killed["task"] = pid
-            time.sleep(0.02)
+            time.sleep(0.01)
 
     thread = threading.Thread(target=killer, daemon=True)
     thread.start()
