@@ -101,7 +101,7 @@ def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
             codes = generate_takes(loop, [u.payload["prompt"] for u in group], [u.payload["seed"] for u in group],
                                    frames, sampling, windows,
                                    on_step=lambda done, n=len(group): _step(progress, n, done / steps),
-                                   rows=rows, intro=intro,
+                                   rows=rows if fixed else None, intro=intro,  # auto: no padding
                                    melodies=[melody[u.payload["melody"]] for u in group] if melody else None)
             # One take at a time: batched convolutions round differently, and a take's audio
             # must be exactly what decoding its saved tokens alone gives back.
