@@ -1,6 +1,6 @@
 """README claims about the engine and its edges that had no test of their own: speed
 settings re-render nothing, weights that arrive later rescore, the ffmpeg fallback, a
-melody checkpoint refused with a clear error, and exit codes 70 and 130."""
+melody checkpoint folder rendered by the transformers backend, and exit codes 70 and 130."""
 from __future__ import annotations
 
 import json
@@ -139,17 +139,22 @@ def save_tiny_melody(folder: Path) -> None:
     byte_tokenizer().save_pretrained(folder)
 
 
-def test_a_melody_checkpoint_is_refused_with_a_clear_error(tmp_path):
-    """README: the transformers backend refuses melody checkpoints until the fast loop learns
-    them, and names the backend that renders them."""
-    save_tiny_melody(tmp_path / "my-melody")
-    pipeline = write_pipeline(tmp_path, {"album": {"tracks": 1}, "render": {"model": "my-melody", "takes": 1}})
-    r = cli("build", str(pipeline))
-    assert r.exit_code == 5, r.output
-    assert r.stderr.strip().splitlines()[-1] == (
-        f"Error: render.model: {tmp_path / 'my-melody'} is a melody checkpoint, which the transformers backend "
-        "cannot render yet (set render.backend: audiocraft, or use a text-only checkpoint)")
-    assert Manifest(tmp_path / "albums" / "test-album").records("render") == []
+def test_a_melody_checkpoint_folder_renders_with_its_melody(tmp_path):
+    """README, Melody: a MusicgenMelody folder renders on the transformers backend (the fast
+    loop's melody prefix), found from its config, not its name (test_melody_render.py holds
+    the tokens to transformers' own generate)."""
+    import numpy as np
+    import soundfile as sf
+
+    save_tiny_melody(tmp_path / "my-checkpoint")
+    t = np.arange(32000) / 32000
+    sf.write(tmp_path / "tune.wav", (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 32000)
+    pipeline = write_pipeline(tmp_path, {"album": {"tracks": 1}, "render": {
+        "model": "my-checkpoint", "takes": 1, "duration": 0.4, "melody": "tune.wav"}})
+    r = cli("build", str(pipeline), "--until", "render")
+    assert r.exit_code == 0, r.output
+    (rec,) = Manifest(tmp_path / "albums" / "test-album").records("render")
+    assert rec.unit == "t01/take-1" and rec.data["model"].endswith("my-checkpoint")
 
 
 # -- exit codes ---------------------------------------------------------------------------

@@ -1,16 +1,10 @@
 """render: config slice and its defaults (MusicGen's own sampling defaults)."""
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-from albumgen.inputs import MB, check_file
-
-MAX_AUDIO_BYTES = 512 * MB  # an intro of minutes as WAV is tens of MB
 
 
 class RenderConfig(BaseModel):
@@ -18,7 +12,7 @@ class RenderConfig(BaseModel):
     backend: Literal["transformers", "audiocraft"] = Field(
         "transformers", description="library that runs the model; audiocraft needs the audiocraft extra")
     model: str = Field("facebook/musicgen-small", min_length=1,
-                       description="hub id, local folder, 'tiny' or 'tiny-stereo'")
+                       description="hub id, local folder, or a preset: tiny, tiny-stereo, tiny-melody, tiny-stereo-melody")
     takes: int = Field(4, ge=1, le=64, description="takes rendered per track")
     duration: float = Field(30.0, gt=0, le=600, description="seconds of audio per take")
     tail: float = Field(3.0, ge=0, le=30, description="seconds rendered past duration, room for master to end on a phrase")
@@ -87,12 +81,3 @@ class RenderConfig(BaseModel):
             out["tail"] = self.tail_seconds
         return out
 
-
-def resolve_audio(base_dir: Path, rel: str, field: str) -> Path:
-    """An audio file the pipeline names, relative to the pipeline file like every path in it."""
-    path = (base_dir / rel).expanduser()
-    # Checked before resolve(), which raises on a symlink loop; a FIFO or folder is refused.
-    check_file(path, f"{field}: {rel}", max_bytes=MAX_AUDIO_BYTES,
-               missing=(f"{field}: {rel} not found (looked in {Path(os.path.normpath(path)).parent})",
-                        "check the path; it is relative to the pipeline file"))
-    return path.resolve()

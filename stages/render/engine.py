@@ -81,9 +81,8 @@ def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
     steps = windows.steps(frames, max(delays(lm.num_codebooks, lm.channels)))
     intro = None
     if cfg.intro:
+        from albumgen.inputs import resolve_audio
         from albumgen.models.reference import intro_codes
-
-        from .config import resolve_audio
 
         intro = intro_codes(lm, resolve_audio(ctx.base_dir, cfg.intro, "render.intro"), frames, windows.max_frames)
     melody = _melodies(ctx, cfg, lm, units)
@@ -152,9 +151,6 @@ def _load(source: str, device: str, dtype: str, backend: str = "transformers") -
     if key not in _loaded:
         _loaded.clear()  # one model in memory at a time
         lm = load_musicgen(source, device, dtype)
-        if "melody" in type(lm.model).__name__.lower():
-            raise ModelError(f"render.model: {source} is a melody checkpoint, which the transformers backend "
-                             "cannot render yet", "set render.backend: audiocraft, or use a text-only checkpoint")
         _loaded[key] = (lm, FastLoop(lm))
     return _loaded[key]
 
@@ -163,17 +159,18 @@ def _melodies(ctx: Context, cfg: RenderConfig, lm, units: list[Unit]) -> dict:
     """Each melody file the units name, read once at the model's rate: {file: (channels, samples)}."""
     import torch
 
+    from albumgen.inputs import resolve_audio
     from albumgen.models.reference import load_reference
-
-    from .config import resolve_audio
 
     names = {u.payload.get("melody") for u in units} - {None}
     if not names:
         return {}
     if not getattr(lm, "melody", False):
-        fix = "use render.backend: audiocraft with facebook/musicgen-melody (the transformers backend renders " \
-              "no melody yet)" if cfg.backend == "transformers" else "use a melody checkpoint, e.g. facebook/musicgen-melody"
-        raise ModelError(f"render.melody: {cfg.model} is not a melody checkpoint", fix)
+        fix = "use one, e.g. facebook/musicgen-melody (or tiny-melody to try it)"
+        if cfg.melody:
+            raise ModelError(f"render.melody: {cfg.model} is not a melody checkpoint", fix)
+        raise ModelError(f"render.model: {cfg.model} is not a melody checkpoint, but the prompts give tracks a melody",
+                         f"{fix}, or leave the melody column out")
     return {None: None, **{n: torch.from_numpy(load_reference(resolve_audio(ctx.base_dir, n, "render.melody"),
                                                                 lm.sample_rate, 1)) for n in names}}
 

@@ -195,11 +195,9 @@ class AudioCraftLoop:
     def melody_window(self, melody, frame_offset: int, frames: int):
         """The part of a melody a continuation window follows, looping it as AudioCraft's
         own long-form generation does (samples from the window's start, modulo its length)."""
-        import torch
+        from .reference import melody_window
 
-        rate = self.lm.sample_rate / self.lm.frame_rate
-        positions = torch.arange(int(frame_offset * rate), int((frame_offset + frames) * rate))
-        return melody[..., positions % melody.shape[-1]]
+        return melody_window(melody, self.lm.sample_rate, self.lm.frame_rate, frame_offset, frames)
 
     def _decode(self, conds: list[dict], seeds: list[int], frames: int, sampling: Sampling, prompt_codes,
                 frame_offset: int, on_step):

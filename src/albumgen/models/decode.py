@@ -35,8 +35,9 @@ def encode_text(lm, prompts: list[str], cfg: float):
     if cfg > 1:
         h = torch.cat([h, torch.zeros_like(h)], dim=0)
         mask = torch.cat([mask, torch.zeros_like(mask)], dim=0)
+    # MusicgenMelody's decoder config has no cross_attention_hidden_size: it always projects.
     if model.text_encoder.config.hidden_size != model.decoder.config.hidden_size and \
-            model.decoder.config.cross_attention_hidden_size is None:
+            getattr(model.decoder.config, "cross_attention_hidden_size", None) is None:
         h = model.enc_to_dec_proj(h)
     h = h * mask[..., None].to(h.dtype)
     return h, mask
@@ -59,8 +60,13 @@ def filter_logits(logits: torch.Tensor, s: Sampling) -> torch.Tensor:
 
 
 def generate_codes(lm, prompts: list[str], seeds: list[int], frames: int, sampling: Sampling,
-                   on_step=None) -> torch.Tensor:
-    """Tokens (batch, codebooks, frames) for each prompt, delay pattern removed."""
+                   on_step=None, melodies: list | None = None) -> torch.Tensor:
+    """Tokens (batch, codebooks, frames) for each prompt, delay pattern removed.
+
+    Melody checkpoints: `melodies` holds one mono waveform or None per take, and the chroma +
+    text prefix enters the decoder on the first step, as transformers' `generate` does; like
+    it, every text position is attended, padding included, so give this loop prompts of one
+    token length (fast.py masks the padding and is batch-independent)."""
     model = lm.model
     dec = model.decoder
     pad = model.generation_config.pad_token_id if model.generation_config.pad_token_id is not None \
@@ -71,6 +77,12 @@ def generate_codes(lm, prompts: list[str], seeds: list[int], frames: int, sampli
     use_cfg = sampling.cfg > 1
     with torch.no_grad():
         h, mask = encode_text(lm, prompts, sampling.cfg)
+        melody = model.config.model_type == "musicgen_melody"
+        if melody:
+            from .melody import chroma, null_chroma, prefix_states
+
+            chromas = [null_chroma(lm.chroma) if m is None else chroma(m, lm.chroma) for m in melodies or [None] * b]
+            h, mask = prefix_states(model, chromas, h, use_cfg), None
         seq = torch.full((b * k, 1), pad, dtype=torch.long, device=lm.device)
         seq, pattern = dec.build_delay_pattern_mask(seq, pad, max_length=steps + 1)
         cache = keys = counters = None
@@ -79,7 +91,11 @@ def generate_codes(lm, prompts: list[str], seeds: list[int], frames: int, sampli
             x = inp if cache is None else inp[:, -1:]
             if use_cfg:
                 x = x.repeat(2, 1)
-            out = dec(input_ids=x, encoder_hidden_states=h, encoder_attention_mask=mask, cache=cache, use_cache=True)
+            if melody:  # the prefix enters once; the cache holds it from then on
+                out = dec(input_ids=x, encoder_hidden_states=h if cache is None else None, cache=cache, use_cache=True)
+            else:
+                out = dec(input_ids=x, encoder_hidden_states=h, encoder_attention_mask=mask, cache=cache,
+                          use_cache=True)
             cache = out.cache if hasattr(out, "cache") else out.past_key_values
             logits = out.logits[:, -1, :].float()
             if use_cfg:

@@ -12,6 +12,12 @@ the step. This loop does the same maths (tests hold it to `generate`'s greedy to
 - attention over the filled part of the cache only, rounded up to a length bucket, and on
   CUDA one captured graph per bucket, replayed each step (one launch instead of hundreds).
 
+Melody checkpoints (MusicgenMelody) have no cross-attention: the chroma and text states are
+a prefix of the decoder's own sequence (melody.py). Their keys and values are computed once
+per batch into the first `prefix` slots of the same static cache; each take's positions
+start after its own prefix (chroma + its text length), and padded text slots are masked, so
+a take's tokens still do not depend on the prompts it shares a batch with.
+
 The state tensors live in `_State`; a graph reads and writes only those, so replays on a
 new batch of the same shape reuse the graphs after their inputs are copied in.
 """
@@ -111,9 +117,9 @@ class _State:
 
     batch: int
     max_pos: int  # capacity in positions
-    kc: torch.Tensor  # (layers, rows, heads, max_pos, head_dim) self-attention keys
+    kc: torch.Tensor  # (layers, rows, heads, prefix + max_pos, head_dim) self-attention keys
     vc: torch.Tensor
-    ck: torch.Tensor  # (layers, rows, heads, text, head_dim) cross-attention keys, per batch
+    ck: torch.Tensor  # (layers, rows, heads, text, head_dim) cross-attention keys, per batch (text 0: melody)
     cv: torch.Tensor
     enc_bias: torch.Tensor  # (rows, 1, 1, text) 0 or a large negative for padded text
     keys: torch.Tensor  # (batch, 2) per-take noise keys
@@ -121,6 +127,12 @@ class _State:
     grid: torch.Tensor  # (batch, K, max_pos) tokens in the delay pattern
     pos: torch.Tensor  # (1,) input position of the next step
     offset: torch.Tensor  # (1,) absolute frame of position 0, so windows get fresh noise
+    # Melody models: cache slots [0, prefix) hold the chroma + text prefix, audio position q
+    # is slot prefix + q and position pos_off + q (its take's own prefix length).
+    text: int = 0  # text capacity (tokens)
+    prefix: int = 0  # cache slots before the audio positions (0: cross-attention models)
+    pos_off: torch.Tensor | None = None  # (batch,) position of each take's audio position 0
+    prefix_bias: torch.Tensor | None = None  # (rows, 1, 1, prefix) 0, or -inf for padded text
     graphs: dict = field(default_factory=dict)
     # Its own graph memory pool: capturing a new state's graphs into the pool of graphs that
     # were just freed with the old state is a known allocator assertion.
@@ -144,6 +156,10 @@ class FastLoop:
         self.counters = noise.token_counters(self.w.codebooks, self.w.vocab, self.device)
         self._states: dict = {}
         self.graphs_off: str | None = None  # why capture was refused, once it was
+        config = lm.model.config
+        self.melody = config.model_type == "musicgen_melody"
+        self.chroma_length = config.chroma_length if self.melody else 0
+        self.chroma = getattr(lm, "chroma", None)  # the checkpoint's ChromaSettings (melody models)
 
     def reset(self) -> None:
         """Drop caches and graphs (after an OOM, before measuring free memory for a batch)."""
@@ -160,27 +176,34 @@ class FastLoop:
         w = self.w
         per_pos = 2 * len(w.layers) * w.dim * torch.finfo(self.lm.dtype).bits // 8
         rows = 2 if cfg else 1
-        return rows * per_pos * (window_frames + w.codebooks + 1 + text_len)
+        return rows * per_pos * (window_frames + w.codebooks + 1 + text_len + self.chroma_length)
 
     # -- public -------------------------------------------------------------------------
     @torch.no_grad()
     def generate(self, prompts: list[str], seeds: list[int], frames: int, sampling: Sampling,
                  prompt_codes: torch.Tensor | None = None, frame_offset: int = 0, on_step=None,
-                 rows: int | None = None) -> torch.Tensor:
+                 rows: int | None = None, melodies: list | None = None) -> torch.Tensor:
         """Tokens (batch, codebooks, frames); the first prompt_codes.shape[-1] frames are the
         given prompt. frame_offset is the absolute frame of this window's start. rows: compute
         in exactly this many takes, the batch padded with copies of its last take (dropped from
         the result): on CUDA the kernels, and so the last bits of a take's logits, depend on
-        the row count, not on what the other rows hold."""
+        the row count, not on what the other rows hold. melodies: per take, a mono waveform
+        (1, samples) at the model's rate or None (melody models only); a continuation window
+        follows the melody from its own start on (reference.melody_window)."""
         n = len(prompts)
+        if melodies is not None and not self.melody:
+            raise ValueError("melodies given to a model without melody conditioning")
         if rows is not None and rows > n:
             pad = rows - n
             prompts, seeds = prompts + prompts[-1:] * pad, seeds + seeds[-1:] * pad
+            if melodies is not None:
+                melodies = melodies + melodies[-1:] * pad
             if prompt_codes is not None:
                 prompt_codes = torch.cat([prompt_codes, prompt_codes[-1:].expand(pad, -1, -1)])
-        return self._generate(prompts, seeds, frames, sampling, prompt_codes, frame_offset, on_step)[:n]
+        return self._generate(prompts, seeds, frames, sampling, prompt_codes, frame_offset, on_step, melodies)[:n]
 
-    def _generate(self, prompts, seeds, frames, sampling, prompt_codes, frame_offset, on_step) -> torch.Tensor:
+    def _generate(self, prompts, seeds, frames, sampling, prompt_codes, frame_offset, on_step,
+                  melodies=None) -> torch.Tensor:
         lm, w = self.lm, self.w
         b, k = len(prompts), w.codebooks
         dl = delays(k, lm.channels)
@@ -188,6 +211,11 @@ class FastLoop:
         h, mask = encode_text(lm, prompts, sampling.cfg)
         text = -(-h.shape[1] // TEXT_BUCKET) * TEXT_BUCKET
         st = self._state(b, max_pos, text, sampling)
+        if self.melody:
+            from .melody import take_chromas
+
+            chromas = take_chromas(melodies, b, self.chroma, lm.sample_rate, lm.frame_rate, frame_offset, frames)
+            self._prefill(st, h, mask, chromas, sampling.cfg > 1)
         self._load(st, h, mask, seeds, frames, dl, prompt_codes, frame_offset)
         known = 0 if prompt_codes is None else prompt_codes.shape[-1]
         if known:  # the prompt's positions are all known: one forward fills their cache
@@ -212,37 +240,42 @@ class FastLoop:
     def _state(self, b: int, max_pos: int, text: int, s: Sampling) -> _State:
         key = (b, s.cfg > 1, s.cfg, s.greedy, s.top_k, s.top_p, s.temperature)
         st = self._states.get(key)
-        if st is None or st.max_pos < max_pos or st.ck.shape[3] < text:
+        if st is None or st.max_pos < max_pos or st.text < text:
             # One at a time, and the old cache unreferenced (this name too) before the new one
             # is allocated: sized to most of free memory, both at once would not fit.
             st = None
             self.reset()
             w, dev, dt = self.w, self.device, self.lm.dtype
             rows = 2 * b if s.cfg > 1 else b
-            kv = (len(w.layers), rows, w.heads_n, max_pos, w.head_dim)
-            ckv = (len(w.layers), rows, w.heads_n, text, w.head_dim)
+            prefix = self.chroma_length + text if self.melody else 0
+            kv = (len(w.layers), rows, w.heads_n, prefix + max_pos, w.head_dim)
+            cross = 0 if self.melody else text
+            ckv = (len(w.layers), rows, w.heads_n, cross, w.head_dim)
             st = _State(b, max_pos, torch.zeros(kv, dtype=dt, device=dev), torch.zeros(kv, dtype=dt, device=dev),
                         torch.zeros(ckv, dtype=dt, device=dev), torch.zeros(ckv, dtype=dt, device=dev),
-                        torch.zeros(rows, 1, 1, text, dtype=dt, device=dev),
+                        torch.zeros(rows, 1, 1, cross, dtype=dt, device=dev),
                         torch.zeros(b, 2, dtype=torch.long, device=dev),
                         torch.zeros(b, w.codebooks, max_pos, dtype=torch.long, device=dev),
                         torch.zeros(b, w.codebooks, max_pos, dtype=torch.long, device=dev),
-                        torch.zeros(1, dtype=torch.long, device=dev), torch.zeros(1, dtype=torch.long, device=dev))
+                        torch.zeros(1, dtype=torch.long, device=dev), torch.zeros(1, dtype=torch.long, device=dev),
+                        text=text, prefix=prefix, pos_off=torch.zeros(b, dtype=torch.long, device=dev),
+                        prefix_bias=torch.zeros(rows, 1, 1, prefix, dtype=dt, device=dev))
             self._states[key] = st
         return st
 
     def _load(self, st: _State, h, mask, seeds, frames, dl, prompt_codes, frame_offset) -> None:
         """Copy one batch's inputs into the state's tensors (graphs read them in place)."""
-        text = st.ck.shape[3]
-        pad_n = text - h.shape[1]
-        h = F.pad(h, (0, 0, 0, pad_n)).to(self.lm.dtype)
-        mask = F.pad(mask, (0, pad_n))
-        # A large finite negative, not -inf: the unconditional rows mask every text position,
-        # and an all -inf row would give NaN where transformers gives 0 (their values are 0).
-        st.enc_bias.copy_(((1 - mask.to(st.enc_bias.dtype)) * torch.finfo(st.enc_bias.dtype).min)[:, None, None, :])
-        for i, layer in enumerate(self.w.layers):
-            st.ck[i].copy_(self._split(layer.encoder_attn.k_proj(h)))
-            st.cv[i].copy_(self._split(layer.encoder_attn.v_proj(h)))
+        if not self.melody:
+            text = st.ck.shape[3]
+            pad_n = text - h.shape[1]
+            h = F.pad(h, (0, 0, 0, pad_n)).to(self.lm.dtype)
+            mask = F.pad(mask, (0, pad_n))
+            # A large finite negative, not -inf: the unconditional rows mask every text position,
+            # and an all -inf row would give NaN where transformers gives 0 (their values are 0).
+            st.enc_bias.copy_(((1 - mask.to(st.enc_bias.dtype)) * torch.finfo(st.enc_bias.dtype).min)[:, None, None, :])
+            for i, layer in enumerate(self.w.layers):
+                st.ck[i].copy_(self._split(layer.encoder_attn.k_proj(h)))
+                st.cv[i].copy_(self._split(layer.encoder_attn.v_proj(h)))
         st.keys.copy_(noise.take_keys(seeds, self.device))
         st.forced.fill_(self.pad)
         known = 0 if prompt_codes is None else prompt_codes.shape[-1]
@@ -263,32 +296,70 @@ class FastLoop:
     # -- the maths ----------------------------------------------------------------------
     def _hidden(self, st: _State, tok: torch.Tensor, q: torch.Tensor, length: int) -> torch.Tensor:
         """Decoder over input tokens (batch, K, T) at positions q (T,), writing their keys and
-        values into the cache; attends over cache positions [0, length)."""
+        values into the cache; attends over audio positions [0, length) (and the prefix)."""
         w = self.w
         x = w.emb[w.kidx, tok].sum(1)  # (batch, T, D): sum of the codebooks' embeddings
-        x = x + w.positions(st.max_pos).index_select(0, q).to(x.dtype)
+        table = w.positions(st.prefix + st.max_pos)
+        if st.prefix:  # each take's positions start after its own prefix
+            at = (st.pos_off[:, None] + q[None, :]).flatten()
+            x = x + table.index_select(0, at).view(x.shape).to(x.dtype)
+        else:
+            x = x + table.index_select(0, q).to(x.dtype)
         if st.kc.shape[1] != st.batch:
             x = torch.cat([x, x])  # CFG: the unconditional rows see the same tokens
-        rows, t = x.shape[0], x.shape[1]
         cols = torch.arange(length, device=x.device)
         # -inf beyond each query's own position; positions not yet written are masked out too.
-        bias = torch.zeros(t, length, dtype=x.dtype, device=x.device).masked_fill(
+        bias = torch.zeros(q.shape[0], length, dtype=x.dtype, device=x.device).masked_fill(
             cols[None, :] > q[:, None], float("-inf"))
+        if st.prefix:  # every audio position sees the whole prefix but its padding
+            rows = x.shape[0]
+            bias = torch.cat([st.prefix_bias.expand(rows, 1, q.shape[0], st.prefix),
+                              bias.expand(rows, 1, -1, -1)], dim=-1)
+        return self._layers(st, x, q + st.prefix, bias, st.prefix + length)
+
+    def _layers(self, st: _State, x: torch.Tensor, slots: torch.Tensor, bias: torch.Tensor,
+                length: int) -> torch.Tensor:
+        """The decoder's layers over hidden states x (rows, T, D) stored at cache slots `slots`,
+        attending over slots [0, length) with the additive `bias`."""
+        w = self.w
+        rows, t = x.shape[0], x.shape[1]
         for i, layer in enumerate(w.layers):
             hs = layer.self_attn_layer_norm(x)
             qh, kh, vh = F.linear(hs, w.qkv[i]).split(w.dim, dim=-1)
-            st.kc[i].index_copy_(2, q, self._split(kh))
-            st.vc[i].index_copy_(2, q, self._split(vh))
+            st.kc[i].index_copy_(2, slots, self._split(kh))
+            st.vc[i].index_copy_(2, slots, self._split(vh))
             a = F.scaled_dot_product_attention(self._split(qh), st.kc[i, :, :, :length], st.vc[i, :, :, :length],
                                                attn_mask=bias)
             x = x + layer.self_attn.out_proj(a.transpose(1, 2).reshape(rows, t, w.dim))
-            hs = layer.encoder_attn_layer_norm(x)
-            a = F.scaled_dot_product_attention(self._split(layer.encoder_attn.q_proj(hs)), st.ck[i], st.cv[i],
-                                               attn_mask=st.enc_bias)
-            x = x + layer.encoder_attn.out_proj(a.transpose(1, 2).reshape(rows, t, w.dim))
+            if not self.melody:
+                hs = layer.encoder_attn_layer_norm(x)
+                a = F.scaled_dot_product_attention(self._split(layer.encoder_attn.q_proj(hs)), st.ck[i], st.cv[i],
+                                                   attn_mask=st.enc_bias)
+                x = x + layer.encoder_attn.out_proj(a.transpose(1, 2).reshape(rows, t, w.dim))
             hs = layer.final_layer_norm(x)
             x = x + layer.fc2(layer.activation_fn(layer.fc1(hs)))
         return w.core.layer_norm(x)
+
+    # -- melody prefix ------------------------------------------------------------------
+    def _prefill(self, st: _State, h: torch.Tensor, mask: torch.Tensor, chromas: list, cfg: bool) -> None:
+        """Write the chroma + text prefix's keys and values into cache slots [0, prefix).
+        A take's real text tokens sit right after its chroma, so their positions are the ones
+        transformers gives them; padded slots are masked for every query. The unconditional
+        rows attend to as many (zero) text states as their take has tokens, as in `generate`."""
+        from .melody import prefix_states
+
+        b, c, text = st.batch, self.chroma_length, st.text
+        lengths = mask[:b].sum(1)
+        h = F.pad(h, (0, 0, 0, text - h.shape[1]))
+        x = prefix_states(self.lm.model, chromas, h, cfg).to(self.lm.dtype)
+        slots = torch.arange(st.prefix, device=self.device)
+        x = x + self.w.positions(st.prefix + st.max_pos)[:st.prefix].to(x.dtype)
+        seen = slots[None, :] < (c + lengths.repeat(x.shape[0] // b))[:, None]  # (rows, prefix)
+        st.prefix_bias.copy_(torch.zeros_like(seen, dtype=x.dtype).masked_fill(~seen, float("-inf"))[:, None, None])
+        st.pos_off.copy_(c + lengths)
+        causal = torch.zeros(st.prefix, st.prefix, dtype=x.dtype, device=self.device).masked_fill(
+            slots[None, :] > slots[:, None], float("-inf"))
+        self._layers(st, x, slots, causal + st.prefix_bias, st.prefix)  # (rows, 1, prefix, prefix)
 
     def _step(self, st: _State, length: int, s: Sampling) -> None:
         """One decoding step, entirely on the device: read position pos, write pos+1."""

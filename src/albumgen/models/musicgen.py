@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
-from .tiny import PRESETS, build_tiny, byte_tokenizer
+from .tiny import PRESETS, build_preset, byte_tokenizer
 
 log = logging.getLogger("albumgen")
 
@@ -25,7 +25,12 @@ class LoadedModel:
     frame_rate: int
     channels: int
     num_codebooks: int
+    chroma: Any = None  # melody checkpoints: their ChromaSettings (melody.py); None otherwise
 
+    @property
+    def melody(self) -> bool:
+        """Whether this checkpoint takes a melody (MusicgenMelody)."""
+        return self.chroma is not None
 
     def tokenize(self, texts: list[str]):
         enc = self.tokenizer(texts, padding=True, return_tensors="pt")
@@ -86,7 +91,7 @@ def load_musicgen(model_id: str, device: str = "auto", dtype: str = "auto") -> L
     device = pick_device(device)
     torch_dtype = pick_dtype(device, dtype)
     if model_id in PRESETS:
-        model = build_tiny(stereo=model_id == "tiny-stereo")
+        model = build_preset(model_id)
         tokenizer = byte_tokenizer()
         revision = "random"
         log.warning("render.model is '%s': random weights, the takes are noise (use a real checkpoint for music)",
@@ -96,25 +101,31 @@ def load_musicgen(model_id: str, device: str = "auto", dtype: str = "auto") -> L
     model = model.to(device=device, dtype=torch_dtype).eval()
     enc = model.config.audio_encoder
     dec = model.config.decoder
+    chroma = None
+    if model.config.model_type == "musicgen_melody":
+        from .melody import ChromaSettings, chroma_settings
+
+        chroma = ChromaSettings() if model_id in PRESETS else chroma_settings(_source(model_id))
     return LoadedModel(model=model, tokenizer=tokenizer, model_id=model_id, revision=revision, device=device,
                        dtype=torch_dtype, sample_rate=enc.sampling_rate, frame_rate=int(enc.frame_rate),
-                       channels=dec.audio_channels, num_codebooks=dec.num_codebooks)
+                       channels=dec.audio_channels, num_codebooks=dec.num_codebooks, chroma=chroma)
+
+
+def _source(model_id: str) -> str:
+    local = Path(os.path.expanduser(model_id))
+    return str(local) if local.is_dir() else model_id
 
 
 def _load_pretrained(model_id: str, torch_dtype):
-    from transformers import AutoTokenizer, MusicgenForConditionalGeneration
+    from transformers import AutoTokenizer
 
     local = Path(os.path.expanduser(model_id))
     is_local = local.is_dir()
     if not is_local and (model_id.startswith((".", "/", "~")) or os.sep in model_id.strip("/").split("/", 1)[-1]):
         raise ModelError(f"render.model: folder {model_id} does not exist", "point it at a saved checkpoint folder")
     source = str(local) if is_local else model_id
-    if "melody" in model_id.lower():
-        from transformers import MusicgenMelodyForConditionalGeneration as cls
-    else:
-        cls = MusicgenForConditionalGeneration
     try:
-        model = cls.from_pretrained(source, dtype=torch_dtype)
+        model = _model_class(source).from_pretrained(source, dtype=torch_dtype)
         tokenizer = AutoTokenizer.from_pretrained(source)
     except OSError as e:
         offline = os.environ.get("HF_HUB_OFFLINE") == "1" or "offline" in str(e).lower() or "connect" in str(e).lower()
@@ -129,6 +140,18 @@ def _load_pretrained(model_id: str, torch_dtype):
     commit = getattr(model.config, "_commit_hash", None)
     revision = _folder_hash(local) if is_local else (commit or "unknown")
     return model, tokenizer, revision
+
+
+def _model_class(source: str):
+    """MusicgenMelody or Musicgen, from the checkpoint's config (not from its name: a folder
+    may be called anything)."""
+    from transformers import AutoConfig, MusicgenForConditionalGeneration, MusicgenMelodyForConditionalGeneration
+
+    try:
+        melody = AutoConfig.from_pretrained(source).model_type == "musicgen_melody"
+    except ValueError:  # a config transformers does not know: from_pretrained says what is wrong
+        melody = False
+    return MusicgenMelodyForConditionalGeneration if melody else MusicgenForConditionalGeneration
 
 
 def _folder_hash(folder: Path) -> str:

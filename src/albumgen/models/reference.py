@@ -61,3 +61,14 @@ def _encode_transformers(lm, x):
             left, right = (ae.encode(x[:, c:c + 1]).audio_codes[0][:, :k] for c in (0, 1))
             return torch.stack([left, right], dim=2).flatten(1, 2)
         return ae.encode(x).audio_codes[0][:, :k]
+
+
+def melody_window(melody, sample_rate: int, frame_rate: int, frame_offset: int, frames: int):
+    """The part of a melody (…, samples) a continuation window follows, looping it as
+    AudioCraft's own long-form generation does (samples from the window's start, modulo its
+    length). Both backends use it, so a long take follows the same melody in either."""
+    import torch
+
+    rate = sample_rate / frame_rate
+    positions = torch.arange(int(frame_offset * rate), int((frame_offset + frames) * rate))
+    return melody[..., positions % melody.shape[-1]]

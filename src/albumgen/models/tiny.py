@@ -3,11 +3,13 @@
 It exists so tests and the offline demo exercise the exact code path of the real
 checkpoints (text encoder, decoder with codebook delay pattern, EnCodec decode) in
 seconds on a CPU. Its weights are random: it makes noise, and the render stage says so.
+`tiny-melody` and `tiny-stereo-melody` are the same with transformers' MusicgenMelody
+classes (chroma + text as a prefix of the decoder, no cross-attention).
 """
 from __future__ import annotations
 
 TINY_ID = "tiny"
-PRESETS = (TINY_ID, "tiny-stereo")  # render.model names built in code, never loaded
+PRESETS = (TINY_ID, "tiny-stereo", "tiny-melody", "tiny-stereo-melody")  # render.model names built in code
 
 
 def byte_tokenizer():
@@ -27,8 +29,14 @@ def byte_tokenizer():
                                    model_max_length=256)
 
 
-def build_tiny(stereo: bool = False, seed: int = 0):
-    """A MusicgenForConditionalGeneration with tiny random weights, the same every call."""
+def build_preset(name: str):
+    """The model a preset name stands for."""
+    return build_tiny(stereo="stereo" in name, melody="melody" in name)
+
+
+def build_tiny(stereo: bool = False, seed: int = 0, melody: bool = False):
+    """A MusicgenForConditionalGeneration (MusicgenMelodyForConditionalGeneration with
+    `melody`) with tiny random weights, the same every call."""
     import torch
     from transformers import (
         EncodecConfig,
@@ -36,6 +44,9 @@ def build_tiny(stereo: bool = False, seed: int = 0):
         MusicgenConfig,
         MusicgenDecoderConfig,
         MusicgenForConditionalGeneration,
+        MusicgenMelodyConfig,
+        MusicgenMelodyDecoderConfig,
+        MusicgenMelodyForConditionalGeneration,
         T5Config,
     )
 
@@ -49,14 +60,18 @@ def build_tiny(stereo: bool = False, seed: int = 0):
                         codebook_dim=16, upsampling_ratios=[8, 5, 4, 4], target_bandwidths=[2.2],
                         num_lstm_layers=1, normalize=False, use_causal_conv=False, compress=2,
                         num_residual_layers=1)
-    dec = MusicgenDecoderConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                ffn_dim=64, num_codebooks=codebooks, max_position_embeddings=4096,
-                                pad_token_id=64, bos_token_id=64, audio_channels=channels)
-    config = MusicgenConfig(text_encoder=t5, audio_encoder=enc, decoder=dec)
+    decoder_config, config_cls, model_cls = (MusicgenMelodyDecoderConfig, MusicgenMelodyConfig,
+                                             MusicgenMelodyForConditionalGeneration) if melody else \
+        (MusicgenDecoderConfig, MusicgenConfig, MusicgenForConditionalGeneration)
+    dec = decoder_config(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                         ffn_dim=64, num_codebooks=codebooks, max_position_embeddings=4096,
+                         pad_token_id=64, bos_token_id=64, audio_channels=channels)
+    # melody: 12 pitch classes and 235 chroma frames (30 s at 4096 samples), as the real ones
+    config = config_cls(text_encoder=t5, audio_encoder=enc, decoder=dec, **({"num_chroma": 12} if melody else {}))
     state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
-        model = MusicgenForConditionalGeneration(config).eval()
+        model = model_cls(config).eval()
         # EnCodec's codebooks are buffers that start at zero: left so, every token decodes to
         # the same vector and every take to the same audio. Random codebook entries make each
         # take's audio follow its tokens, so pick has different takes to tell apart.
@@ -64,6 +79,12 @@ def build_tiny(stereo: bool = False, seed: int = 0):
             for name, buf in model.audio_encoder.quantizer.named_buffers():
                 if name.endswith(("codebook.embed", "codebook.embed_avg")):
                     buf.normal_(0.0, 50.0)  # the random decoder damps them; 50 keeps takes audibly apart
+            if melody:
+                # Initialised at std 0.02, the chroma's projection is a whisper next to the
+                # text states (unit scale after T5's norm): a melody would barely move the
+                # logits, and no test could tell a melody that reaches the model from one that
+                # is dropped (transformers #45647). At unit scale it speaks as loud as the text.
+                model.audio_enc_to_dec_proj.weight.normal_(0.0, 1.0)
     finally:
         torch.random.set_rng_state(state)
     model.generation_config = GenerationConfig(
