@@ -44,6 +44,23 @@ def test_same_seed_same_tokens_alone_or_in_any_batch(loop):
     assert not torch.equal(batch[0], batch[2])  # same prompt, other seed: other tokens
 
 
+def test_a_set_batch_size_computes_every_group_in_that_many_rows(loop):
+    """rows (render.batch_size set: one shape for CUDA's kernels): each group of same-length
+    prompts is computed in exactly `rows` takes, padded, so a take's row count does not
+    depend on which takes shared its batch; the takes are the unpadded ones."""
+    seen = []
+    hook = loop.lm.model.lm.register_forward_pre_hook(lambda module, args: seen.append(args[0].shape[0]))
+    try:
+        s = Sampling()
+        plain = loop.generate(PROMPTS, [11, 22, 33], 20, s)
+        groups, seen[:] = set(seen), []
+        padded = loop.generate(PROMPTS, [11, 22, 33], 20, s, rows=4)
+    finally:
+        hook.remove()
+    assert groups == {4, 2}  # CFG rows of the two groups: prompts 1 and 3 (one length), prompt 2
+    assert set(seen) == {8} and torch.equal(padded, plain)
+
+
 def test_stage_renders_saves_tokens_and_resumes(tmp_path):
     album = build(tmp_path, {**AC, "batch_size": 4})
     got = takes(album)

@@ -106,3 +106,34 @@ def test_a_generated_cover_depends_on_the_album_not_the_audio(tmp_path):
     b = np.asarray(generated_cover("Night Drive", "Tester", 1).resize((64, 64)), dtype=float)
     c = np.asarray(generated_cover("Day Walk", "Tester", 1).resize((64, 64)), dtype=float)
     assert np.array_equal(a, b) and np.abs(a - c).mean() > 5
+
+
+def _unpick(ctx, tid: str) -> dict:
+    rec = ctx.manifest.record("pick", tid)
+    ctx.manifest.drop("pick", tid)
+    return rec.data
+
+
+@pytest.mark.parametrize("order", ["as_listed", "flow"])
+def test_a_track_is_mastered_before_later_tracks_are_picked(tmp_path, order):
+    """As listed, a track's number is known from the tracklist: t01 and t02 are analysed and
+    mastered while t03 waits on its pick, and only t03 and the album files are left for when
+    it comes. A flow order needs every track first: nothing is mastered early."""
+    ctx = make_album(tmp_path, [(k.title(), variant(k, seed=i)) for i, k in enumerate(KINDS[:3])],
+                     album={"order": order})
+    pick = _unpick(ctx, "t03")
+    early = run_master(ctx)
+    if order == "flow":
+        assert early == []
+    else:
+        assert early == ["cover", "t01", "t02"]
+        assert sorted(p.name for p in ctx.album_dir.glob("*.mp3")) == ["01 - Quiet.mp3", "02 - Loud.mp3"]
+        assert not (ctx.album_dir / "album.json").exists()
+    ctx.manifest.commit("pick-t03", "pick", "t03", [], pick)
+    rest = run_master(ctx)
+    if order == "as_listed":
+        assert rest == ["t03", "album"]  # t01 and t02 were not mastered again
+    else:  # in the flow order, whatever it came out as
+        assert sorted(rest) == ["album", "cover", "t01", "t02", "t03"] and rest[-1] == "album"
+    assert len(json.loads((ctx.album_dir / "album.json").read_text("utf-8"))["tracklist"]) == 3
+    assert run_master(ctx) == []

@@ -30,6 +30,7 @@ class Track(BaseModel):
     n: int  # 1-based position in the album
     title: str
     prompt: str
+    melody: str | None = None  # a melody file from the prompt source (relative to the pipeline file)
 
 
 class Tracklist(Artifact):

@@ -130,3 +130,30 @@ def read_optional_text(path: Path, what: str, error: type[AlbumgenError] = Input
     except OSError:
         pass  # read_text says what is wrong
     return read_text(path, what, error, max_bytes, fix=fix)
+
+
+MAX_AUDIO_BYTES = 512 * MB  # an intro or melody of minutes as WAV is tens of MB
+
+
+def resolve_audio(base_dir: Path, rel: str, field: str) -> Path:
+    """An audio file the pipeline (or its prompts) names, relative to the pipeline file like
+    every path in it."""
+    path = (base_dir / rel).expanduser()
+    # Checked before resolve(), which raises on a symlink loop; a FIFO or folder is refused.
+    check_file(path, f"{field}: {rel}", max_bytes=MAX_AUDIO_BYTES,
+               missing=(f"{field}: {rel} not found (looked in {Path(os.path.normpath(path)).parent})",
+                        "check the path; it is relative to the pipeline file"))
+    return path.resolve()
+
+
+def check_audio(base_dir: Path, rel: str, field: str) -> Path:
+    """resolve_audio, then a full decode: a file that is not audio stops the build before any
+    work (a model decodes it only once loaded, after prompts and maybe an LLM ran)."""
+    from .audio.io import read_audio
+
+    path = resolve_audio(base_dir, rel, field)  # missing, FIFO, folder...
+    try:
+        read_audio(path)
+    except InputError:
+        raise InputError(f"{field}: {rel} is not audio ffmpeg can read", "convert it to WAV or FLAC") from None
+    return path

@@ -116,12 +116,12 @@ class Frontier:
         pending_ids = {u.id for u in own.pending}
         if any(a in pending_ids for a in unit.after):
             return False
+        if unit.standalone:  # planned means ready: it reads nothing an upstream stage makes
+            return True
         for name in self.upstream[stage.name]:
             up = plans[name]
             if up.blocked is not None:
                 return False
-            if unit.standalone:
-                continue
             if unit.group is None:
                 if up.pending or up.waiting:
                     return False

@@ -23,7 +23,7 @@ from albumgen.errors import InputError, StageError
 from albumgen.hashing import sha256_file, sha256_json
 from albumgen.inputs import check_file
 from albumgen.naming import inside, track_filename, unique_names
-from albumgen.stage import Context, Done, NotReady, Stage, Unit
+from albumgen.stage import Context, Done, NotReady, Plan, Stage, Unit
 
 from . import cover as covers
 from . import dsp, package, track
@@ -53,8 +53,22 @@ class MasterStage(Stage[MasterConfig]):
         tl, album = tracklist.model_dump(), ctx.config.album
         meta = {"album": tl["album_title"], "artist": album.artist, "album_artist": album.album_artist or album.artist,
                 "year": album_year(ctx.config, ctx.album_dir), "genre": album.genre, "tracks": len(tl["tracks"])}
-        chosen = [(t, *_chosen_take(ctx, t)) for t in _in_order(ctx, tl["tracks"])]
-        music = {t["id"]: _music(ctx, t["id"]) for t, *_ in chosen}
+        # Track numbers follow the running order. Kept as listed, and outside album mode (one
+        # gain from every track), they are known from the tracklist alone: each track is
+        # mastered as soon as it is picked and analysed, while later tracks still render.
+        early = ctx.config.album.order == "as_listed" and not cfg.album_mode
+        ordered = tl["tracks"] if early else _in_order(ctx, tl["tracks"])
+        chosen, music, waiting = [], {}, []
+        for t in ordered:
+            try:
+                pick, take = _chosen_take(ctx, t)
+                music[t["id"]] = _music(ctx, t["id"])
+            except NotReady:
+                if not early:
+                    raise
+                waiting.append(t["id"])
+                pick = take = None
+            chosen.append((t, pick, take))
         units: list[Unit] = []
         analysis = None
         if cfg.album_mode:
@@ -72,6 +86,8 @@ class MasterStage(Stage[MasterConfig]):
         # The mix's fields change only the mix: a mix switched on re-masters no track.
         track_cfg = cfg.model_dump(exclude={"cover", "mix", "crossfade"})
         for n, ((t, pick, take), name) in enumerate(zip(chosen, names), 1):
+            if take is None:
+                continue  # waiting on its pick or analysis
             extra, m = take.model_extra or {}, music[t["id"]]
             tags = {**meta, **t, "n": n, "score": pick.score, "take": pick.choice, "seed": take.seed,
                     "model": extra.get("model"), "revision": extra.get("revision"), "key": m["key"], "bpm": m["bpm"]}
@@ -84,13 +100,18 @@ class MasterStage(Stage[MasterConfig]):
                        {"tags": tags, "wav": take.wav, "file": name, "music": m}, group=t["id"],
                        after=("cover", "analysis") if analysis else ("cover",), reads=(take.wav, "cover.jpg"))
         ids = [t["id"] for t, *_ in chosen]
+        order = ctx.artifacts.order()
+        if waiting or order is None or sorted(order.order) != sorted(ids):
+            # The mix and the album files need every track and sequence's order and duplicate
+            # check: they come later ("album" stands for them, so their records are kept).
+            return Plan(units, waiting or ["album"])
         if cfg.mix:
             self._unit(units, "mix", {**track_cfg, "crossfade": cfg.crossfade,
                                       "file": mixing.mix_name(meta["album"], ext)},
                        {tid: u.key for tid, u in zip(ids, units[-len(ids):])},
                        {"meta": meta, "ids": ids, "bpm": [music[tid]["bpm"] for tid in ids]},
                        after=tuple(u.id for u in units), reads=(*names, "cover.jpg"))
-        order = ctx.artifacts.order().model_dump()
+        order = order.model_dump()
         distinct = ctx.artifacts.distinct()
         order["distinct"] = distinct.pairs if distinct else []
         self._unit(units, "album", {**track_cfg, "mix": cfg.mix, "slug": ctx.album_dir.name},

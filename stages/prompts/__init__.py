@@ -6,10 +6,11 @@ from collections.abc import Iterator
 
 from albumgen.artifacts import Tracklist
 from albumgen.hashing import sha256_file
+from albumgen.inputs import check_audio
 from albumgen.recovery import write_sidecar
 from albumgen.stage import Context, Done, Stage, Unit
 
-from .config import PromptsConfig
+from .config import InlineTrack, PromptsConfig
 from .parse import parse_file
 from .sources import gather
 
@@ -27,8 +28,17 @@ class PromptsStage(Stage[PromptsConfig]):
 
     def preflight(self, ctx: Context) -> None:
         cfg = self.settings(ctx)
+        melodies: list[tuple[str, str]] = []
         if cfg.source == "file":  # a file that is not text fails here, before anything runs
-            parse_file(cfg.resolve_file(ctx.base_dir), f"prompts.file: {cfg.file}")
+            parsed = parse_file(cfg.resolve_file(ctx.base_dir), f"prompts.file: {cfg.file}")
+            melodies = [(c.melody, f"prompts.file ({cfg.file}) melody") for c in parsed.candidates if c.melody]
+        elif cfg.source == "inline":
+            melodies = [(t.melody, f"prompts.inline.{i}.melody") for i, t in enumerate(cfg.inline)
+                        if isinstance(t, InlineTrack) and t.melody]
+        # Every melody named must be audio, checked now: render decodes them only after the
+        # prompts (and maybe an LLM) ran and a model loaded.
+        for rel, field in dict.fromkeys(melodies):
+            check_audio(ctx.base_dir, rel, field)
 
     def plan(self, ctx: Context) -> list[Unit]:
         cfg = self.settings(ctx)

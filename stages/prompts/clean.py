@@ -136,20 +136,21 @@ def clean_candidates(raw: list[Candidate], max_chars: int = 300, limit: int | No
     `limit` kept are the same either way (a candidate is only compared with earlier ones),
     and a reply of thousands of prompts costs what the album needs, not n squared."""
     out = Cleaned(kept=[])
-    keys: list[str] = []
+    keys: dict[str | None, list[str]] = {}  # by melody: one prompt over two melodies is two tracks
     for cand in raw:
         prompt = clean_one(cand.prompt, max_chars)
         reason = drop_reason(prompt)
         key = dedupe_key(prompt)
-        if reason is None and key in keys:
+        same = keys.setdefault(cand.melody, [])
+        if reason is None and key in same:
             reason = "duplicates"
-        if reason is None and any(near_duplicate(key, k) for k in keys):
+        if reason is None and any(near_duplicate(key, k) for k in same):
             reason = "near-duplicates"
         if reason:
             out.dropped[reason] += 1
             continue
-        keys.append(key)
-        out.kept.append(Candidate(prompt=prompt, title=clean_title(cand.title) or None))
+        same.append(key)
+        out.kept.append(Candidate(prompt=prompt, title=clean_title(cand.title) or None, melody=cand.melody))
         if limit is not None and len(out.kept) >= limit:
             break
     return out

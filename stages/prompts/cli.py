@@ -24,3 +24,5 @@ def prompts(pipeline: Path, as_json: bool) -> None:
     for track in tracklist["tracks"]:
         click.echo(f"{track['n']:2d}. {track['title']}")
         click.echo(f"    {track['prompt']}")
+        if track.get("melody"):
+            click.echo(f"    melody: {track['melody']}")

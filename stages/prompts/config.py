@@ -59,6 +59,8 @@ class InlineTrack(BaseModel):
     model_config = ConfigDict(extra="forbid")
     prompt: str
     title: str | None = None
+    melody: str | None = Field(None, description="audio file this track follows with a melody checkpoint "
+                                                 "(relative to the pipeline file); overrides render.melody")
 
 
 class PromptsConfig(BaseModel):
@@ -78,7 +80,9 @@ class PromptsConfig(BaseModel):
         """The fields a tracklist depends on (the file's contents enter as an input hash)."""
         fields: dict = {"max_chars": self.max_chars, "rewrite": self.rewrite}
         if self.source == "inline":
-            fields["inline"] = [i if isinstance(i, str) else i.model_dump() for i in self.inline]
+            # melody enters only when set: tracklists made before the field existed keep their key
+            fields["inline"] = [i if isinstance(i, str) else i.model_dump(exclude=set() if i.melody else {"melody"})
+                                for i in self.inline]
         if self.uses_llm:
             fields["llm"] = {**self.llm.request_fields(album_seed), "candidates": self.llm.candidates}
         return fields

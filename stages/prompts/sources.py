@@ -8,6 +8,7 @@ candidates survive cleaning, so the LLM is only asked again when the album outgr
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from albumgen import atomic
@@ -59,7 +60,7 @@ def gather(ctx: Context, cfg: PromptsConfig) -> tuple[dict, list[Path]]:
 
 def _inline(item: str | InlineTrack) -> Candidate:
     if isinstance(item, InlineTrack):
-        return Candidate(item.prompt, item.title)
+        return Candidate(item.prompt, item.title, item.melody)
     # A string may be a whole "Title: prompt" line, as people paste them.
     found = parse_text(item).candidates
     return found[0] if len(found) == 1 else Candidate(item)
@@ -86,8 +87,9 @@ def tracklist(album_title: str, kept: list[Candidate]) -> dict:
         while title.casefold() in (t.casefold() for t in titles):  # two tracks, one name: confusing in a player
             title, n = f"{base} ({n})", n + 1
         titles.append(title)
+    # melody only where a source gave one: tracklists without melodies stay as they were
     return {"album_title": album_title,
-            "tracks": [{"id": f"t{i:02d}", "n": i, "title": t, "prompt": c.prompt}
+            "tracks": [{"id": f"t{i:02d}", "n": i, "title": t, "prompt": c.prompt, **({"melody": c.melody} if c.melody else {})}
                        for i, (t, c) in enumerate(zip(titles, kept), start=1)]}
 
 
@@ -104,7 +106,7 @@ def name_untitled(ctx: Context, cfg: PromptsConfig, kept: list[Candidate]) -> tu
     if not cfg.uses_llm:
         titles = title_each(untitled, seed, given | set(album_title.split()))
     named = iter(titles)
-    return [c if c.title else Candidate(c.prompt, next(named)) for c in kept], album_title, path
+    return [c if c.title else replace(c, title=next(named)) for c in kept], album_title, path
 
 
 # -- the LLM -------------------------------------------------------------------------------
@@ -228,7 +230,7 @@ def rewrite(ctx: Context, cfg: PromptsConfig, kept: list[Candidate]) -> tuple[li
         if drop_reason(prompt) or dedupe_key(prompt) in keys:
             prompt = cand.prompt
         keys.add(dedupe_key(prompt))
-        out.append(Candidate(prompt, cand.title))
+        out.append(replace(cand, prompt=prompt))  # title and melody stay
     return out, path
 
 

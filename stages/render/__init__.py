@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from albumgen.artifacts import Pick, Take, Tracklist, parse_take_id, take_id
-from albumgen.errors import InputError
+from albumgen.artifacts import Pick, Take, Track, Tracklist, parse_take_id, take_id
 from albumgen.hashing import derive_seed, sha256_file, sha256_text
+from albumgen.inputs import check_audio, resolve_audio
 from albumgen.stage import Context, Done, NotReady, Stage, Unit
 
-from .config import RenderConfig, resolve_audio
+from .config import RenderConfig
 
 
 class RenderStage(Stage[RenderConfig]):
@@ -23,7 +23,6 @@ class RenderStage(Stage[RenderConfig]):
     sidecars = ("*/take-*.json",)
 
     def preflight(self, ctx: Context) -> None:
-        from albumgen.audio.io import read_audio
         from albumgen.models.musicgen import check_device
 
         cfg = self.settings(ctx)
@@ -31,13 +30,8 @@ class RenderStage(Stage[RenderConfig]):
         melodies = cfg.melody.values() if isinstance(cfg.melody, dict) else [cfg.melody]
         audio = [("render.intro", cfg.intro)] + [("render.melody", m) for m in sorted(set(melodies) - {None})]
         for field, rel in audio:  # decoded only once the model is loaded: check they are audio before any work
-            if not rel:
-                continue
-            path = resolve_audio(ctx.base_dir, rel, field)  # missing, FIFO, folder...
-            try:
-                read_audio(path)
-            except InputError:
-                raise InputError(f"{field}: {rel} is not audio ffmpeg can read", "convert it to WAV or FLAC") from None
+            if rel:
+                check_audio(ctx.base_dir, rel, field)
 
     def plan(self, ctx: Context) -> list[Unit]:
         cfg = self.settings(ctx)
@@ -47,8 +41,8 @@ class RenderStage(Stage[RenderConfig]):
         # The intro's contents, not its name: a re-recorded intro renders again.
         shared = {"intro": sha256_file(resolve_audio(ctx.base_dir, cfg.intro, "render.intro"))} if cfg.intro else {}
         # A track's melody by its contents (only tracks that have one: the others keep their keys).
-        melodies = {t.id: {"melody": sha256_file(resolve_audio(ctx.base_dir, cfg.melody_for(t.id), "render.melody"))}
-                    for t in tracklist.tracks if cfg.melody_for(t.id)}
+        melodies = {t.id: {"melody": sha256_file(resolve_audio(ctx.base_dir, *melody_of(cfg, t)))}
+                    for t in tracklist.tracks if melody_of(cfg, t)[0]}
         units = []
         for track in tracklist.tracks:
             for n in range(1, takes_wanted(ctx, track.id) + 1):
@@ -59,9 +53,9 @@ class RenderStage(Stage[RenderConfig]):
                     # Only this track's prompt: editing one prompt re-renders that track only.
                     inputs={"prompt": sha256_text(track.prompt), **shared, **melodies.get(track.id, {})},
                     payload={"track": track.id, "take": n, "seed": seed, "prompt": track.prompt,
-                             "melody": cfg.melody_for(track.id)},
+                             "melody": melody_of(cfg, track)[0]},
                     group=track.id,
-                    reads_pipeline=tuple(f for f in (cfg.intro, cfg.melody_for(track.id)) if f),
+                    reads_pipeline=tuple(f for f in (cfg.intro, melody_of(cfg, track)[0]) if f),
                 ))
         return units
 
@@ -80,6 +74,14 @@ class RenderStage(Stage[RenderConfig]):
             tid, _ = parse_take_id(rec.unit)
             counts[tid] = counts.get(tid, 0) + 1
         return {tid: f"{n}/{takes_wanted(ctx, tid)}" for tid, n in counts.items()}
+
+
+def melody_of(cfg: RenderConfig, track: Track) -> tuple[str | None, str]:
+    """A track's melody file and what named it: its own (a melody column or field in the
+    prompt source) over render.melody."""
+    if track.melody:
+        return track.melody, f"melody of {track.id}"
+    return cfg.melody_for(track.id), "render.melody"
 
 
 def takes_wanted(ctx: Context, track_id: str) -> int:

@@ -1,16 +1,10 @@
 """render: config slice and its defaults (MusicGen's own sampling defaults)."""
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-from albumgen.inputs import MB, check_file
-
-MAX_AUDIO_BYTES = 512 * MB  # an intro of minutes as WAV is tens of MB
 
 
 class RenderConfig(BaseModel):
@@ -87,12 +81,3 @@ class RenderConfig(BaseModel):
             out["tail"] = self.tail_seconds
         return out
 
-
-def resolve_audio(base_dir: Path, rel: str, field: str) -> Path:
-    """An audio file the pipeline names, relative to the pipeline file like every path in it."""
-    path = (base_dir / rel).expanduser()
-    # Checked before resolve(), which raises on a symlink loop; a FIFO or folder is refused.
-    check_file(path, f"{field}: {rel}", max_bytes=MAX_AUDIO_BYTES,
-               missing=(f"{field}: {rel} not found (looked in {Path(os.path.normpath(path)).parent})",
-                        "check the path; it is relative to the pipeline file"))
-    return path.resolve()

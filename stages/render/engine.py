@@ -81,9 +81,8 @@ def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
     steps = windows.steps(frames, max(delays(lm.num_codebooks, lm.channels)))
     intro = None
     if cfg.intro:
+        from albumgen.inputs import resolve_audio
         from albumgen.models.reference import intro_codes
-
-        from .config import resolve_audio
 
         intro = intro_codes(lm, resolve_audio(ctx.base_dir, cfg.intro, "render.intro"), frames, windows.max_frames)
     melody = _melodies(ctx, cfg, lm, units)
@@ -102,7 +101,7 @@ def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
             codes = generate_takes(loop, [u.payload["prompt"] for u in group], [u.payload["seed"] for u in group],
                                    frames, sampling, windows,
                                    on_step=lambda done, n=len(group): _step(progress, n, done / steps),
-                                   rows=rows, intro=intro,
+                                   rows=rows if fixed else None, intro=intro,  # auto: no padding
                                    melodies=[melody[u.payload["melody"]] for u in group] if melody else None)
             # One take at a time: batched convolutions round differently, and a take's audio
             # must be exactly what decoding its saved tokens alone gives back.
@@ -160,16 +159,18 @@ def _melodies(ctx: Context, cfg: RenderConfig, lm, units: list[Unit]) -> dict:
     """Each melody file the units name, read once at the model's rate: {file: (channels, samples)}."""
     import torch
 
+    from albumgen.inputs import resolve_audio
     from albumgen.models.reference import load_reference
-
-    from .config import resolve_audio
 
     names = {u.payload.get("melody") for u in units} - {None}
     if not names:
         return {}
     if not getattr(lm, "melody", False):
-        raise ModelError(f"render.melody: {cfg.model} is not a melody checkpoint",
-                         "use one, e.g. facebook/musicgen-melody (or tiny-melody to try it)")
+        fix = "use one, e.g. facebook/musicgen-melody (or tiny-melody to try it)"
+        if cfg.melody:
+            raise ModelError(f"render.melody: {cfg.model} is not a melody checkpoint", fix)
+        raise ModelError(f"render.model: {cfg.model} is not a melody checkpoint, but the prompts give tracks a melody",
+                         f"{fix}, or leave the melody column out")
     return {None: None, **{n: torch.from_numpy(load_reference(resolve_audio(ctx.base_dir, n, "render.melody"),
                                                                 lm.sample_rate, 1)) for n in names}}
 

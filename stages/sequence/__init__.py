@@ -18,7 +18,7 @@ from albumgen.artifacts import Distinct, Music, Order, Pick, Take, Tracklist
 from albumgen.audio.io import read_audio
 from albumgen.audio.music import analyse, distance, initial_key_tag
 from albumgen.hashing import sha256_json
-from albumgen.stage import Context, Done, NotReady, Stage, Unit
+from albumgen.stage import Context, Done, NotReady, Plan, Stage, Unit
 
 from . import order as flow
 
@@ -39,20 +39,25 @@ class SequenceStage(Stage):
         tracklist = ctx.artifacts.tracklist()
         if tracklist is None:
             raise NotReady("prompts")
-        units = []
+        units, waiting = [], []
         for t in tracklist.tracks:
             pick = ctx.artifacts.pick(t.id)
-            if pick is None:
-                raise NotReady("pick")
-            take = ctx.artifacts.take(t.id, pick.choice)
+            take = ctx.artifacts.take(t.id, pick.choice) if pick is not None else None
             if take is None or take.wav != pick.wav:
-                raise NotReady("render")
+                waiting.append(t.id)  # not picked yet (or its take is being redone)
+                continue
             # The asked duration: render.tail renders past it, and the ending is sought near it.
             asked = (take.model_extra or {}).get("duration")
             unit = Unit(id=t.id, config={"asked_end": asked}, inputs={"take": take.wav_sha256},
                         payload={"wav": take.wav}, group=t.id, reads=(take.wav,))
             unit.key = self.key(unit)
             units.append(unit)
+        if not units:
+            raise NotReady("pick")
+        if waiting:
+            # A track is analysed as soon as it is picked, while later tracks still render;
+            # distinct and the running order need every track.
+            return Plan(units, waiting)
         mode = ctx.config.album.order
         listed = [{"id": t.id, "title": t.title} for t in tracklist.tracks]
         picks = {t.id: ctx.artifacts.pick(t.id) for t in tracklist.tracks}

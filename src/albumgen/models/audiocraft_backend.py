@@ -165,7 +165,10 @@ class AudioCraftLoop:
         attention weight, so a take's tokens would depend on the longest prompt in its batch.
         So takes are decoded in groups whose conditions have the same shapes (a track's takes
         share a prompt, so a group is at least a track's takes), each exactly as if alone.
-        `rows` (FastLoop's fixed CUDA row count) is not applied: groups already vary in size."""
+        `rows` (a set batch size: one shape for CUDA's kernels, as in FastLoop): each group is
+        computed in exactly that many rows, padded with copies of its last take, so a take's
+        row count never depends on which takes shared its batch (a batch mixing prompt
+        lengths then costs a pass of `rows` per group)."""
         import torch
 
         model = self.lm.model
@@ -181,14 +184,15 @@ class AudioCraftLoop:
             groups: dict = {}
             for i, c in enumerate(conds):
                 groups.setdefault(tuple((n, tuple(e.shape)) for n, (e, _) in sorted(c.items())), []).append(i)
-            for gi, rows in enumerate(groups.values()):
+            for gi, group in enumerate(groups.values()):
                 def progress(step, total, gi=gi):
                     if on_step is not None:
                         on_step(int((gi + step / total) / len(groups) * total), total)
 
-                codes = self._decode([conds[i] for i in rows], [seeds[i] for i in rows], frames, sampling,
-                                     None if prompt_codes is None else prompt_codes[rows], frame_offset, progress)
-                for j, i in enumerate(rows):
+                padded = group + group[-1:] * ((rows or 0) - len(group))
+                codes = self._decode([conds[i] for i in padded], [seeds[i] for i in padded], frames, sampling,
+                                     None if prompt_codes is None else prompt_codes[padded], frame_offset, progress)
+                for j, i in enumerate(group):
                     out[i] = codes[j]
         return torch.stack(out)
 
