@@ -7,11 +7,15 @@ folder, side by side in one run. One local Ray cluster is started here (`--cpus`
 room for 2 render actors through the albumgen_render resource) and used by both Ray runs.
 Times come from events.jsonl, from the render units' submission to the last take recorded,
 so they include loading the model (once per actor) and, for Ray, starting the actors.
-Prints takes/s per mode and the ratios against `local` and against `ray x 1`.
+Prints takes/s per mode and the ratios against `local` and against `ray x 1`, twice: in
+all (start-ups included) and steady (from the first take recorded to the last, the takes
+after the first).
 
-The local executor renders in the build's process with torch's default threads (one per
-core); a Ray actor gets the threads Ray gives it (OMP_NUM_THREADS=1 for an actor with no
-CPU declared). Those are each executor's defaults, which is what a user gets.
+Threads: a Ray render actor declares no CPU (it holds the albumgen_render resource), so
+Ray gives it OMP_NUM_THREADS=1; the local build renders in this process with
+`--local-threads` torch threads (default 1, the same as an actor, so the figures compare
+executors rather than thread counts; 0 keeps torch's default, one per core). `--rounds`
+repeats the three modes in turn, so a busy machine's load falls on all of them alike.
 """
 from __future__ import annotations
 
@@ -39,11 +43,13 @@ def pipeline(folder: Path, args, kind: str, actors: int | None) -> Path:
     return path
 
 
-def render_seconds(album: Path) -> tuple[int, float]:
+def render_seconds(album: Path) -> tuple[int, float, float]:
+    """Takes, seconds in all (from their submission), seconds steady (first take recorded
+    to the last: model loads and actor start-ups left out)."""
     events = [json.loads(line) for line in (album / "manifest" / "events.jsonl").read_text().splitlines()]
     start = next(e["ts"] for e in events if e["event"] == "units_submitted" and e["stage"] == "render")
-    done = [e["ts"] for e in events if e["event"] == "unit_done" and e["stage"] == "render"]
-    return len(done), max(done) - start
+    done = sorted(e["ts"] for e in events if e["event"] == "unit_done" and e["stage"] == "render")
+    return len(done), done[-1] - start, done[-1] - done[0]
 
 
 def main() -> None:
@@ -53,30 +59,37 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=8.0)
     ap.add_argument("--batch", type=int, default=2, help="render.batch_size: the batches actors take from the queue")
     ap.add_argument("--cpus", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--local-threads", type=int, default=1, help="torch threads of the local build (0: default)")
+    ap.add_argument("--rounds", type=int, default=1)
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import ray
+    import torch
 
     from albumgen import runner
 
+    if args.local_threads:
+        torch.set_num_threads(args.local_threads)
     ray.init(num_cpus=args.cpus, resources={"albumgen_render": 2}, include_dashboard=False, log_to_driver=False)
-    rows = {}
+    runs: dict[str, list] = {label: [] for label, *_ in MODES}
     with tempfile.TemporaryDirectory() as tmp:
-        for label, kind, actors in MODES:
-            folder = Path(tmp) / kind / str(actors)
-            folder.mkdir(parents=True)
-            ctx = runner.open_pipeline(pipeline(folder, args, kind, actors), progress=False)
-            runner.build(ctx, until="render")
-            takes, seconds = render_seconds(ctx.album_dir)
-            rows[label] = (takes, seconds, takes / seconds)
-            print(f"  {label}: {takes} takes in {seconds:.1f} s", file=sys.stderr, flush=True)
+        for n in range(args.rounds):
+            for label, kind, actors in MODES:
+                folder = Path(tmp) / f"{n}-{kind}-{actors}"
+                folder.mkdir(parents=True)
+                ctx = runner.open_pipeline(pipeline(folder, args, kind, actors), progress=False)
+                runner.build(ctx, until="render")
+                takes, total, steady = render_seconds(ctx.album_dir)
+                runs[label].append((takes, total, steady))
+                print(f"  {label}: {takes} takes in {total:.1f} s ({steady:.1f} s steady)", file=sys.stderr, flush=True)
     ray.shutdown()
     print(f"{args.tracks} tracks x {args.takes} takes x {args.duration:g} s, tiny model, CPU, batch {args.batch}, "
-          f"{args.cpus} CPUs")
-    print(f"{'mode':10} {'takes':>6} {'seconds':>8} {'takes/s':>8} {'vs local':>9} {'vs ray x 1':>11}")
-    for label, (takes, seconds, rate) in rows.items():
-        print(f"{label:10} {takes:6d} {seconds:8.1f} {rate:8.3f} {rate / rows['local'][2]:8.2f}x "
-              f"{rate / rows['ray x 1'][2]:10.2f}x")
+          f"{args.cpus} CPUs, local torch threads {args.local_threads or 'default'}, best of {args.rounds}")
+    rates = {label: (max(t / a for t, a, _ in r), max((t - args.batch) / s for t, _, s in r)) for label, r in runs.items()}
+    print(f"{'mode':10} {'takes/s':>8} {'vs local':>9} {'vs ray x 1':>11} {'steady/s':>9} {'vs local':>9} {'vs ray x 1':>11}")
+    for label, (rate, steady) in rates.items():
+        print(f"{label:10} {rate:8.3f} {rate / rates['local'][0]:8.2f}x {rate / rates['ray x 1'][0]:10.2f}x "
+              f"{steady:9.3f} {steady / rates['local'][1]:8.2f}x {steady / rates['ray x 1'][1]:10.2f}x")
 
 
 if __name__ == "__main__":

@@ -63,9 +63,10 @@ def reference(tmp_path_factory):
     return folder / "albums" / "test-album"
 
 
-def build(pipeline: Path, *args: str) -> None:
+def build(pipeline: Path, *args: str) -> str:
     r = CliRunner().invoke(main, ["build", str(pipeline), *args])
     assert r.exit_code == 0, r.output + repr(r.exception)
+    return r.output
 
 
 def events(album: Path, kind: str) -> list[dict]:
@@ -109,9 +110,11 @@ def assert_same_album(album: Path, reference: Path) -> None:
 
 def test_two_render_actors_make_the_local_album(cluster, reference, tmp_path):
     pipeline = pipeline_in(tmp_path)
-    build(pipeline, "--executor", "ray")
+    output = build(pipeline, "--executor", "ray")
     album = tmp_path / "albums" / "test-album"
     assert_same_album(album, reference)
+    # Progress across the actors, one line per batch, ending with every take.
+    assert "render: 2/6 on 2 actors" in output and "render: 6/6 on 2 actors" in output and "ETA 0:00:00" in output
     sent = events(album, "batch_sent")
     # Both actors rendered, each batch once, and the batches went out as actors freed up.
     assert {e["actor"] for e in sent} == {0, 1}

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -53,9 +54,9 @@ def import_ray():
     """Ray, or the one-line error that says how to install it."""
     try:
         import ray
-    except ImportError:
-        raise ConfigError("executor.kind: ray needs the ray extra (ray is not installed)",
-                          f"install it: {INSTALL}") from None
+    except ImportError as e:  # not installed, or installed without a dependency it imports
+        why = "ray is not installed" if e.name == "ray" else f"import ray failed: {e}"
+        raise ConfigError(f"executor.kind: ray needs the ray extra ({why})", f"install it: {INSTALL}") from None
     return ray
 
 
@@ -86,6 +87,32 @@ def warm() -> None:
     registry.warm()
 
 
+class DeviceProgress:
+    """One line per finished batch, across every actor: the render stage's own progress
+    line lives in each actor, where nobody sees it."""
+
+    def __init__(self):
+        self.total = self.finished = 0
+        self.started: float | None = None
+
+    def asked(self, n: int) -> None:
+        self.total += n
+        if self.started is None:
+            self.started = time.monotonic()
+
+    def done(self, stage: str, n: int, actors: int) -> None:
+        self.finished += n
+        rate = self.finished / max(1e-9, time.monotonic() - (self.started or time.monotonic()))
+        eta = (self.total - self.finished) / rate if rate else 0.0
+        log.info("%s: %d/%d on %d actor%s, %.2f units/s, ETA %s", stage, self.finished, self.total, actors,
+                 "" if actors == 1 else "s", rate, _clock(eta))
+
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
 class RayExecutor:
     def __init__(self, ctx: Context, address: str | None = None, actors: int | None = None):
         self.ray = ray = import_ray()
@@ -106,7 +133,9 @@ class RayExecutor:
         self.finished: list = []  # (stage, Done) ready for the driver, or an exception
         self.refs: dict[tuple, Any] = {}  # (path, size, mtime) -> object ref of its bytes
         self.remote_task = ray.remote(run_task)
-        self.warming: list = []  # warm-up tasks: kept so they are not cancelled while they run
+        self.warming: list = []  # warm-up tasks, sent when the actors start
+        self.progress = DeviceProgress()
+        self._lost = 0  # actors whose restarts are used up
         self.config = ctx.config.model_dump(mode="json")
         self.level = logging.getLogger("albumgen").getEffectiveLevel()
 
@@ -122,6 +151,7 @@ class RayExecutor:
             size = stage.batch_size(self.ctx) or min(MAX_BATCH, math.ceil(len(units) / len(self.actors)))
             for i in range(0, len(units), size):
                 self.batches.append((stage, units[i:i + size], 0))
+            self.progress.asked(len(units))
             self._dispatch()
         else:
             state = self.ray.put(self.ctx.manifest.state)  # one snapshot for every unit sent now
@@ -227,6 +257,7 @@ class RayExecutor:
             try:
                 pid = self.ray.get(ref)
             except RayActorError as e:  # restarts used up: the others go on
+                self._lost += 1
                 self.ctx.event("actor_lost", actor=i, error=str(e)[:200])
                 log.warning("Ray: render actor %d is gone for good: %s", i, str(e).splitlines()[0])
                 return
@@ -245,6 +276,7 @@ class RayExecutor:
         if ref in self.running:
             i, stage, *_ = self.running.pop(ref)
             self.free.append(i)
+            self.progress.done(stage.name, len(finished), len(self.actors) - self._lost)
         else:
             stage = self.tasks.pop(ref)
         for name, fields in events:
