@@ -84,7 +84,7 @@ def warm() -> None:
     """Imports every stage in a CPU worker while the actors render (seconds per worker)."""
     from . import registry
 
-    registry.stage_classes()
+    registry.warm()
 
 
 class DeviceProgress:
