@@ -64,14 +64,14 @@ def hf_greedy_codes(lm, prompt: str, melody, frames: int) -> torch.Tensor:
     ae.decode = record
     try:
         ids, mask = lm.tokenize([prompt])
-        features = {} if melody is None else {"input_features": chroma(melody, lm.chroma)[None]}
+        features = {} if melody is None else {"input_features": chroma(melody, lm.chroma)[None].to(lm.device)}
         lm.model.generate(input_ids=ids, attention_mask=mask, do_sample=False, guidance_scale=3.0,
                           max_new_tokens=frames + lm.num_codebooks // lm.channels - 1, **features)
     finally:
         ae.decode = original
     if lm.channels == 1:
         return seen[0][0]
-    out = torch.empty(lm.num_codebooks, frames, dtype=torch.long)
+    out = torch.empty(lm.num_codebooks, frames, dtype=torch.long, device=seen[0].device)
     out[0::2], out[1::2] = seen[0][0], seen[1][0]  # generate decodes left (even) and right (odd) apart
     return out
 
