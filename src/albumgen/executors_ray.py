@@ -121,7 +121,12 @@ class RayExecutor:
             if address:
                 log.info("Ray is already initialised in this process; executor.address %s is not used", address)
         else:
-            ray.init(address=address, log_to_driver=True)
+            try:
+                ray.init(address=address, log_to_driver=True)
+            except ConnectionError as e:  # "auto" with no cluster on this machine, a head that went away
+                raise ConfigError(f"executor.address: cannot connect to Ray at {address}: {str(e).splitlines()[0]}",
+                                  "start the cluster (`ray start --head`), or leave executor.address out "
+                                  "to start one for this build") from None
         self.asked_actors = actors
         self.actors: list = []
         self.pids: list[int | None] = []
