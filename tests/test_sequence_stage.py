@@ -73,3 +73,16 @@ def test_flow_renumbers_files_tags_playlist_and_album_json(album):
     run_master(back)
     redone = [e["unit"] for e in back.manifest.events()[n:] if e["event"] == "unit_done" and e["stage"] == "sequence"]
     assert redone == ["order"]
+
+
+def test_a_worker_warms_up_the_analysis_before_its_first_unit():
+    """registry.warm() runs in each worker as it starts (both executors): sequence's first
+    analysis there must not pay librosa's import and numba's compile after its track's pick."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from albumgen import registry; before = 'librosa' in sys.modules; registry.warm(); "
+            "print(before, 'librosa' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["False", "True"]

@@ -53,14 +53,25 @@ class ExecutorConfig(BaseModel):
     album is the same on any executor."""
 
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["local"] = Field("local", description="local: this machine, render in-process, CPU units in a pool")
-    workers: int | Literal["auto"] = Field("auto", description="CPU worker processes; auto: cores - 1; 0: none")
+    kind: Literal["local", "ray"] = Field(
+        "local", description="local: this machine, render in-process, CPU units in a pool; ray: a Ray cluster")
+    workers: int | Literal["auto"] = Field("auto", description="local: CPU worker processes; auto: cores - 1; 0: none")
+    address: str | None = Field(None, description="ray: the cluster (HEAD:6379, ray://HEAD:10001, auto); "
+                                                  "null: a Ray this process started, else a new local one")
+    actors: int | Literal["auto"] = Field("auto", description="ray: render actors; auto: one per GPU of the cluster")
 
     @field_validator("workers")
     @classmethod
     def _workers(cls, v):
         if isinstance(v, int) and v < 0:
             raise ValueError("workers must be >= 0 or 'auto'")
+        return v
+
+    @field_validator("actors")
+    @classmethod
+    def _actors(cls, v):
+        if isinstance(v, int) and v < 1:
+            raise ValueError("actors must be >= 1 or 'auto'")
         return v
 
 

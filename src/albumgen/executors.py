@@ -131,7 +131,7 @@ class LocalExecutor:
 def _warm() -> None:
     from . import registry
 
-    registry.stage_classes()  # imports every stage module once per worker
+    registry.warm()  # imports every stage module once per worker, and what their first unit needs
 
 
 class WorkerManifest(Manifest):

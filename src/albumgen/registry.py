@@ -69,3 +69,9 @@ def get(name: str) -> type[Stage]:
         if cls.name == name:
             return cls
     raise KeyError(name)
+
+
+def warm() -> None:
+    """Import every stage and let each warm up (Stage.warm): a worker process's start-up."""
+    for cls in stage_classes():
+        cls.warm()

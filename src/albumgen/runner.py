@@ -99,12 +99,15 @@ def _preflight(stages: list[Stage], ctx: Context) -> None:
             continue
 
 
-def preflight_all(ctxs: list[Context], until: str | None = None, force: tuple[str, ...] = ()) -> None:
+def preflight_all(ctxs: list[Context], until: str | None = None, force: tuple[str, ...] = (),
+                  executor: str | None = None) -> None:
     """Every album of a catalogue checked before any is touched: two pipelines writing one
-    album folder, or any album's bad input, stop the run with nothing written."""
+    album folder, any album's bad input, or an executor that is not installed, stop the
+    run with nothing written."""
     stages = select_stages(until, force)
     seen: dict[Path, Context] = {}
     for ctx in ctxs:
+        check_executor(ctx, executor)
         if ctx.album_dir in seen:
             raise ConfigError(f"two pipelines write one album folder, {ctx.album_dir}",
                               "give each pipeline its own album.slug")
@@ -117,6 +120,7 @@ def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), e
     """Run every selected stage's units as their inputs appear (scheduler.py), on the
     pipeline's executor; each finished unit is checked and recorded by this process."""
     stages = select_stages(until, force)
+    check_executor(ctx, executor)  # a missing extra stops the build before anything is written
     manifest = ctx.manifest
     manifest.ensure_writable()
     report = BuildReport(ctx.album_dir)
@@ -139,12 +143,31 @@ def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), e
     return report
 
 
+EXECUTORS = ("local", "ray")
+
+
+def check_executor(ctx: Context, kind: str | None = None) -> None:
+    """The executor asked for exists and can be imported here (ray is an extra)."""
+    kind = kind or ctx.config.executor.kind
+    if kind not in EXECUTORS:
+        raise ConfigError(f"executor.kind: unknown executor {kind!r}", f"use one of: {', '.join(EXECUTORS)}")
+    if kind == "ray":
+        from .executors_ray import import_ray
+        from .ray_head import check_reachable
+
+        import_ray()
+        check_reachable(ctx.config.executor.address)
+
+
 def make_executor(ctx: Context, kind: str | None = None):
     """The executor the pipeline (or --executor) asks for."""
     cfg = ctx.config.executor
     kind = kind or cfg.kind
-    if kind != "local":
-        raise ConfigError(f"executor.kind: unknown executor {kind!r}", "use local")
+    check_executor(ctx, kind)
+    if kind == "ray":  # imported only when chosen: ray is an optional extra
+        from .executors_ray import RayExecutor
+
+        return RayExecutor(ctx, cfg.address, None if cfg.actors == "auto" else cfg.actors)
     from .executors import LocalExecutor
 
     return LocalExecutor(ctx, None if cfg.workers == "auto" else cfg.workers)

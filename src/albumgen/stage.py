@@ -47,6 +47,13 @@ class Unit:
     group: str | None = None
     standalone: bool = False
     after: tuple[str, ...] = ()
+    # The files its run reads, so an executor without a shared filesystem (ray) can ship
+    # them to the worker: `reads` relative to the album folder (takes, cover.jpg), and
+    # `reads_pipeline` as the pipeline names them, relative to its folder (an intro, a
+    # cover). Records are not files: the worker gets a snapshot of the manifest. Model
+    # weights are not listed: every node has its own (README "Many GPUs and clusters").
+    reads: tuple[str, ...] = ()
+    reads_pipeline: tuple[str, ...] = ()
 
 
 class Plan(list):
@@ -139,6 +146,12 @@ class Stage(Generic[C]):
         `import albumgen.stages` stays free of click work."""
         return []
 
+    @classmethod
+    def warm(cls) -> None:
+        """Called once in each worker process as it starts, before its first unit, while
+        the device renders: import heavy libraries and compile what the first unit would
+        (seconds otherwise added to the time to the first finished track)."""
+
     def key(self, unit: Unit) -> str:
         return unit_key(self.name, self.version, unit.config, unit.inputs)
 
@@ -159,6 +172,12 @@ class Stage(Generic[C]):
     def status(self, ctx: Context) -> dict[str, str]:
         """One cell per track id for `albumgen status` (the prompts stage gives titles)."""
         return {}
+
+    def batch_size(self, ctx: Context) -> int | None:
+        """For a "device" stage: the most units one call of run() should get (a fixed
+        batch shape), or None for any number. An executor with several devices splits the
+        ready units into batches of this size and hands each to the next free device."""
+        return None
 
     def wants_another_round(self, ctx: Context) -> bool:
         """True when this stage asked upstream stages for more work (pick's retry takes)."""

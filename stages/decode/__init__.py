@@ -37,7 +37,7 @@ class DecodeStage(Stage):
                      # MBD starts from noise: the take's seed makes its audio the same every time
                      config={"decoder": render.decoder, "weights": weights, "seed": take.seed},
                      inputs={"codes": take.codes_sha256},
-                     payload=take, group=take.track)
+                     payload=take, group=take.track, reads=(take.codes,))
                 for take in ctx.artifacts.takes() if take.codes]
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:

@@ -74,10 +74,12 @@ class MasterStage(Stage[MasterConfig]):
         if cfg.album_mode:
             analysis = self._unit(units, "analysis", cfg.model_dump(include=_ANALYSIS_FIELDS),
                                   {t["id"]: sha256_json([take.wav_sha256, music[t["id"]]]) for t, pick, take in chosen},
-                                  {t["id"]: {"wav": take.wav, "music": music[t["id"]]} for t, pick, take in chosen})
+                                  {t["id"]: {"wav": take.wav, "music": music[t["id"]]} for t, pick, take in chosen},
+                                  reads=tuple(take.wav for _, _, take in chosen))
         cover_cfg = {"title": meta["album"], "artist": meta["artist"], "seed": album.seed, "file": cfg.cover}
         cover = self._unit(units, "cover", cover_cfg,
-                           {"file": _cover_hash(ctx, cfg.cover)} if cfg.cover else {}, meta, standalone=True)
+                           {"file": _cover_hash(ctx, cfg.cover)} if cfg.cover else {}, meta, standalone=True,
+                           reads_pipeline=(cfg.cover,) if cfg.cover else ())
         ext = cfg.format
         # Track numbers follow the running order (sequence's Order), not the tracklist.
         names = unique_names([track_filename(n, len(chosen), t["title"], ext) for n, (t, *_) in enumerate(chosen, 1)])
@@ -96,7 +98,7 @@ class MasterStage(Stage[MasterConfig]):
             # album mode, reads the album gain, so it comes after them.
             self._unit(units, t["id"], {**track_cfg, "file": name}, inputs,
                        {"tags": tags, "wav": take.wav, "file": name, "music": m}, group=t["id"],
-                       after=("cover", "analysis") if analysis else ("cover",))
+                       after=("cover", "analysis") if analysis else ("cover",), reads=(take.wav, "cover.jpg"))
         ids = [t["id"] for t, *_ in chosen]
         order = ctx.artifacts.order()
         if waiting or order is None or sorted(order.order) != sorted(ids):
@@ -108,7 +110,7 @@ class MasterStage(Stage[MasterConfig]):
                                       "file": mixing.mix_name(meta["album"], ext)},
                        {tid: u.key for tid, u in zip(ids, units[-len(ids):])},
                        {"meta": meta, "ids": ids, "bpm": [music[tid]["bpm"] for tid in ids]},
-                       after=tuple(u.id for u in units))
+                       after=tuple(u.id for u in units), reads=(*names, "cover.jpg"))
         order = order.model_dump()
         distinct = ctx.artifacts.distinct()
         order["distinct"] = distinct.pairs if distinct else []

@@ -71,7 +71,7 @@ class PickStage(Stage[PickConfig]):
             units.append(Unit(id=track.id, config=config, inputs=inputs,
                               payload={"track": track.model_dump(), "manual": manual.get(track.id),
                                        "more": more.get(track.id, 0), "joins": joins.get(track.id, {}),
-                                       "avoid": avoid}, group=track.id))
+                                       "avoid": avoid}, group=track.id, reads=tuple(sorted(takes))))
         if not units:
             raise NotReady("render")
         return Plan(units, waiting)

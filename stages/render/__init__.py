@@ -55,6 +55,7 @@ class RenderStage(Stage[RenderConfig]):
                     payload={"track": track.id, "take": n, "seed": seed, "prompt": track.prompt,
                              "melody": melody_of(cfg, track)[0]},
                     group=track.id,
+                    reads_pipeline=tuple(f for f in (cfg.intro, melody_of(cfg, track)[0]) if f),
                 ))
         return units
 
@@ -62,6 +63,10 @@ class RenderStage(Stage[RenderConfig]):
         from .engine import render_units
 
         yield from render_units(ctx, self.settings(ctx), units)
+
+    def batch_size(self, ctx: Context) -> int | None:
+        size = self.settings(ctx).batch_size
+        return size if isinstance(size, int) else None
 
     def status(self, ctx: Context) -> dict[str, str]:
         counts: dict[str, int] = {}

@@ -35,6 +35,15 @@ class SequenceStage(Stage):
     needs = (Tracklist, Take, Pick)
     makes = (Music, Order, Distinct)
 
+    @classmethod
+    def warm(cls) -> None:
+        # librosa's imports (scipy, numba, soundfile...) and the first call's lazy loads: ~4 s
+        # on an idle core, 15 s on a loaded one, that each worker's first analysis would
+        # otherwise pay after its track's pick.
+        import numpy as np
+
+        analyse(np.random.default_rng(0).standard_normal(22050).astype(np.float32) * 0.1, 22050)
+
     def plan(self, ctx: Context) -> list[Unit]:
         tracklist = ctx.artifacts.tracklist()
         if tracklist is None:
@@ -49,7 +58,7 @@ class SequenceStage(Stage):
             # The asked duration: render.tail renders past it, and the ending is sought near it.
             asked = (take.model_extra or {}).get("duration")
             unit = Unit(id=t.id, config={"asked_end": asked}, inputs={"take": take.wav_sha256},
-                        payload={"wav": take.wav}, group=t.id)
+                        payload={"wav": take.wav}, group=t.id, reads=(take.wav,))
             unit.key = self.key(unit)
             units.append(unit)
         if not units:

@@ -17,7 +17,8 @@ from . import main
 @click.option("--until", metavar="STAGE", help="Stop after this stage.")
 @click.option("--force", "force", multiple=True, metavar="STAGE", help="Redo every unit of STAGE (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Show what would run, write nothing.")
-@click.option("--executor", type=click.Choice(["local"]), help="Where units run (default: the pipeline's executor.kind).")
+@click.option("--executor", type=click.Choice(["local", "ray"]),
+              help="Where units run: local, or ray (needs albumgen[ray]; default: the pipeline's executor.kind).")
 def build(pipelines: tuple[Path, ...], until: str | None, force: tuple[str, ...], dry_run: bool,
           executor: str | None) -> None:
     """Build (or resume) the albums the pipelines describe (several: a catalogue).
@@ -29,7 +30,7 @@ def build(pipelines: tuple[Path, ...], until: str | None, force: tuple[str, ...]
         for ctx in ctxs:
             _show_dry_run(runner.dry_run(ctx, until, force))
         return
-    runner.preflight_all(ctxs, until, force)
+    runner.preflight_all(ctxs, until, force, executor)
     for ctx in ctxs:
         report = _build_one(ctx, until, force, executor)
         if report.ran == 0:

@@ -1,0 +1,96 @@
+"""Render throughput on one machine: `local`, `ray` with 1 render actor, `ray` with 2.
+
+    python bench/scale.py [--tracks 8] [--takes 2] [--duration 8] [--batch 2] [--cpus 2]
+
+The same takes (tiny model on the CPU, `--until render`) three times, each in a fresh album
+folder, side by side in one run. One local Ray cluster is started here (`--cpus` CPUs and
+room for 2 render actors through the albumgen_render resource) and used by both Ray runs.
+Times come from events.jsonl, from the render units' submission to the last take recorded,
+so they include loading the model (once per actor) and, for Ray, starting the actors.
+Prints takes/s per mode and the ratios against `local` and against `ray x 1`, twice: in
+all (start-ups included) and steady (from the first take recorded to the last, the takes
+after the first).
+
+Threads: a Ray render actor declares no CPU (it holds the albumgen_render resource), so
+Ray gives it OMP_NUM_THREADS=1; the local build renders in this process with
+`--local-threads` torch threads (default 1, the same as an actor, so the figures compare
+executors rather than thread counts; 0 keeps torch's default, one per core). `--rounds`
+repeats the three modes in turn, so a busy machine's load falls on all of them alike.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+MODES = (("local", "local", None), ("ray x 1", "ray", 1), ("ray x 2", "ray", 2))
+
+
+def pipeline(folder: Path, args, kind: str, actors: int | None) -> Path:
+    data = {"album": {"title": "Bench", "slug": "bench", "tracks": args.tracks, "seed": 1},
+            "prompts": {"source": "builtin"},
+            "render": {"model": "tiny", "takes": args.takes, "duration": args.duration, "tail": 0, "device": "cpu",
+                       "batch_size": args.batch},
+            "executor": {"kind": kind, "workers": 0, **({"actors": actors} if actors else {})}}
+    path = folder / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(data), "utf-8")
+    return path
+
+
+def render_seconds(album: Path) -> tuple[int, float, float]:
+    """Takes, seconds in all (from their submission), seconds steady (first take recorded
+    to the last: model loads and actor start-ups left out)."""
+    events = [json.loads(line) for line in (album / "manifest" / "events.jsonl").read_text().splitlines()]
+    start = next(e["ts"] for e in events if e["event"] == "units_submitted" and e["stage"] == "render")
+    done = sorted(e["ts"] for e in events if e["event"] == "unit_done" and e["stage"] == "render")
+    return len(done), done[-1] - start, done[-1] - done[0]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tracks", type=int, default=8)
+    ap.add_argument("--takes", type=int, default=2)
+    ap.add_argument("--duration", type=float, default=8.0)
+    ap.add_argument("--batch", type=int, default=2, help="render.batch_size: the batches actors take from the queue")
+    ap.add_argument("--cpus", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--local-threads", type=int, default=1, help="torch threads of the local build (0: default)")
+    ap.add_argument("--rounds", type=int, default=1)
+    args = ap.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import ray
+    import torch
+
+    from albumgen import runner
+
+    if args.local_threads:
+        torch.set_num_threads(args.local_threads)
+    ray.init(num_cpus=args.cpus, resources={"albumgen_render": 2}, include_dashboard=False, log_to_driver=False)
+    runs: dict[str, list] = {label: [] for label, *_ in MODES}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in range(args.rounds):
+            for label, kind, actors in MODES:
+                folder = Path(tmp) / f"{n}-{kind}-{actors}"
+                folder.mkdir(parents=True)
+                ctx = runner.open_pipeline(pipeline(folder, args, kind, actors), progress=False)
+                runner.build(ctx, until="render")
+                takes, total, steady = render_seconds(ctx.album_dir)
+                runs[label].append((takes, total, steady))
+                print(f"  {label}: {takes} takes in {total:.1f} s ({steady:.1f} s steady)", file=sys.stderr, flush=True)
+    ray.shutdown()
+    print(f"{args.tracks} tracks x {args.takes} takes x {args.duration:g} s, tiny model, CPU, batch {args.batch}, "
+          f"{args.cpus} CPUs, local torch threads {args.local_threads or 'default'}, best of {args.rounds}")
+    rates = {label: (max(t / a for t, a, _ in r), max((t - args.batch) / s for t, _, s in r)) for label, r in runs.items()}
+    print(f"{'mode':10} {'takes/s':>8} {'vs local':>9} {'vs ray x 1':>11} {'steady/s':>9} {'vs local':>9} {'vs ray x 1':>11}")
+    for label, (rate, steady) in rates.items():
+        print(f"{label:10} {rate:8.3f} {rate / rates['local'][0]:8.2f}x {rate / rates['ray x 1'][0]:10.2f}x "
+              f"{steady:9.3f} {steady / rates['local'][1]:8.2f}x {steady / rates['ray x 1'][1]:10.2f}x")
+
+
+if __name__ == "__main__":
+    main()
