@@ -64,14 +64,14 @@ def hf_greedy_codes(lm, prompt: str, melody, frames: int) -> torch.Tensor:
     ae.decode = record
     try:
         ids, mask = lm.tokenize([prompt])
-        features = {} if melody is None else {"input_features": chroma(melody, lm.chroma)[None]}
+        features = {} if melody is None else {"input_features": chroma(melody, lm.chroma)[None].to(lm.device)}
         lm.model.generate(input_ids=ids, attention_mask=mask, do_sample=False, guidance_scale=3.0,
                           max_new_tokens=frames + lm.num_codebooks // lm.channels - 1, **features)
     finally:
         ae.decode = original
     if lm.channels == 1:
         return seen[0][0]
-    out = torch.empty(lm.num_codebooks, frames, dtype=torch.long)
+    out = torch.empty(lm.num_codebooks, frames, dtype=torch.long, device=seen[0].device)
     out[0::2], out[1::2] = seen[0][0], seen[1][0]  # generate decodes left (even) and right (odd) apart
     return out
 
@@ -133,6 +133,28 @@ def test_continuation_windows_follow_the_melody_on(lm, loop):
     second = loop.generate(PROMPTS[:1], SEEDS[:1], 50, s, prompt_codes=long[..., 20:50], frame_offset=20,
                            melodies=[same_there])
     assert torch.equal(long[..., 50:], second[..., 30:])
+
+
+def test_a_checkpoint_s_own_chroma_settings_are_used(tmp_path):
+    """A folder's preprocessor_config.json (MusicgenMelodyFeatureExtractor's settings) sets
+    the chroma; without one, the extractor's defaults (those of every facebook melody model)."""
+    import json
+
+    from albumgen.audio.signal import resample
+    from albumgen.models.melody import ChromaSettings
+    from albumgen.models.tiny import build_tiny, byte_tokenizer
+
+    build_tiny(melody=True).save_pretrained(tmp_path)
+    byte_tokenizer().save_pretrained(tmp_path)
+    assert load_musicgen(str(tmp_path), "cpu").chroma == ChromaSettings()
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps({
+        "feature_extractor_type": "MusicgenMelodyFeatureExtractor", "sampling_rate": 16000, "hop_length": 2048,
+        "n_fft": 8192, "num_chroma": 12, "chunk_length": 30}))
+    lm = load_musicgen(str(tmp_path), "cpu")
+    assert lm.chroma == ChromaSettings(sampling_rate=16000, hop_length=2048, n_fft=8192)
+    got = take_chromas([C], 1, lm.chroma, lm.sample_rate, lm.frame_rate, 0, 50)[0]
+    assert torch.equal(got, chroma(torch.from_numpy(resample(C[0].numpy(), SR, 16000)), lm.chroma))
+    assert got.shape == (2 * 16000 // 2048 + 1, 12)  # frames at the checkpoint's own hop
 
 
 def test_a_model_without_melody_refuses_one(tmp_path):

@@ -96,3 +96,23 @@ def test_graphs_stay_on_across_batch_sizes_with_a_pool_per_state_on_cuda(small_b
         assert loop.use_graphs and loop.graphs_off is None and st.graphs
     assert len({repr(p) for p in pools}) == 3  # graph_pool_handle() ids, one per state
 
+
+
+def test_melody_graphs_give_the_eager_tokens_and_generate_s_on_cuda():
+    """The melody prefix (test_melody_render.py on CPU) through captured CUDA graphs: the
+    eager tokens, graphs replayed on a batch with other melodies, and transformers' greedy
+    tokens in fp32."""
+    from test_melody_render import A, C, hf_greedy_codes
+
+    from albumgen.models.musicgen import load_musicgen
+
+    lm = load_musicgen("tiny-melody", "cuda", "float32")
+    s = Sampling(top_k=20)
+    graphed = FastLoop(lm)
+    assert graphed.use_graphs
+    for melodies in ([A, C], [C, None]):  # the second replays the first's graphs on new inputs
+        eager = FastLoop(lm, graphs=False).generate(PROMPTS, [1, 2], 200, s, melodies=melodies)
+        assert torch.equal(graphed.generate(PROMPTS, [1, 2], 200, s, melodies=melodies), eager)
+    assert graphed.graphs_off is None
+    got = graphed.generate(PROMPTS[:1], [1], 100, Sampling(greedy=True), melodies=[A])
+    assert torch.equal(got[0], hf_greedy_codes(lm, PROMPTS[0], A, 100))

@@ -127,9 +127,15 @@ class RayExecutor:
             # new local Ray. ray.init takes SIGTERM over; albumgen's handler (stop after the
             # step in progress, exit 130) is put back.
             term = signal.getsignal(signal.SIGTERM)
-            ray.init(address=address, log_to_driver=True)
-            if threading.current_thread() is threading.main_thread():
-                signal.signal(signal.SIGTERM, term)
+            try:
+                ray.init(address=address, log_to_driver=True)
+            except ConnectionError as e:  # "auto" with no cluster on this machine, a head that went away
+                raise ConfigError(f"executor.address: cannot connect to Ray at {address}: {str(e).splitlines()[0]}",
+                                  "start the cluster (`ray start --head`), or leave executor.address out "
+                                  "to start one for this build") from None
+            finally:
+                if threading.current_thread() is threading.main_thread():
+                    signal.signal(signal.SIGTERM, term)
         self.asked_actors = actors
         self.actors: list = []
         self.pids: list[int | None] = []

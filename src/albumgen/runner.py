@@ -153,8 +153,10 @@ def check_executor(ctx: Context, kind: str | None = None) -> None:
         raise ConfigError(f"executor.kind: unknown executor {kind!r}", f"use one of: {', '.join(EXECUTORS)}")
     if kind == "ray":
         from .executors_ray import import_ray
+        from .ray_head import check_reachable
 
         import_ray()
+        check_reachable(ctx.config.executor.address)
 
 
 def make_executor(ctx: Context, kind: str | None = None):

@@ -91,7 +91,12 @@ def take_chromas(melodies: list | None, takes: int, s: ChromaSettings | None, sa
             continue
         if id(m) not in seen:  # a track's takes share one melody tensor: one chroma
             wav = melody_window(m, sample_rate, frame_rate, frame_offset, frames) if frame_offset else m
-            seen[id(m)] = chroma(wav.float().cpu(), s)
+            wav = wav.float().cpu().reshape(-1)
+            if s.sampling_rate != sample_rate:  # an extractor at another rate than the model's EnCodec
+                from ..audio.signal import resample
+
+                wav = torch.from_numpy(resample(wav.numpy(), sample_rate, s.sampling_rate))
+            seen[id(m)] = chroma(wav, s)
         out.append(seen[id(m)])
     return out
 
