@@ -116,7 +116,7 @@ def _clock(seconds: float) -> str:
 
 
 class RayExecutor:
-    def __init__(self, ctx: Context, address: str | None = None, actors: int | None = None):
+    def __init__(self, ctx: Context, address: str | None = None, actors: int | None = None, keep: bool = False):
         self.ray = ray = import_ray()
         self.ctx = ctx
         if ray.is_initialized():  # a Ray the caller started (tests, notebooks): use it as it is
@@ -151,6 +151,8 @@ class RayExecutor:
         self.progress = DeviceProgress()
         self._state_ref: tuple | None = None  # ((journal ops, records), ref of the records)
         self._lost = 0  # actors whose restarts are used up
+        self._pool_key: tuple = ()  # where idle actors are kept for the next build (close)
+        self.keep = keep  # another album of this process follows: keep idle actors for it
         self.config = ctx.config.model_dump(mode="json")
         self.level = logging.getLogger("albumgen").getEffectiveLevel()
 
@@ -213,6 +215,14 @@ class RayExecutor:
         if self.actors:
             return
         count, options = self._actor_placement()
+        self._pool_key = (self.ray.get_runtime_context().get_job_id(), count, repr(options))
+        idle = _idle_actors.pop(self._pool_key, None)
+        _idle_actors.clear()  # another placement's or an earlier Ray's: not used again
+        if idle:  # a catalogue's next album: the actors are up, their model maybe still loaded
+            self.actors, self.pids = [a for a, _ in idle], [pid for _, pid in idle]
+            self.free.extend(range(len(idle)))
+            self.ctx.event("ray_actors", count=count, resources=options, reused=self.pids)
+            return
         cls = self.ray.remote(DeviceWorker).options(max_restarts=ACTOR_RESTARTS, max_task_retries=0, **options)
         for i in range(count):
             actor = cls.remote()
@@ -330,12 +340,17 @@ class RayExecutor:
                 self.ray.cancel(ref)
             except Exception as e:  # already finished, or its worker is gone
                 log.debug("cancel %s: %s", ref, e)
-        for actor in self.actors:
-            self.ray.kill(actor, no_restart=True)
+        if self.keep and self.actors and len(self.free) == len(self.actors) and not self.batches:
+            # Every actor idle and alive, and another album follows (a catalogue): kept for
+            # it, so it starts no actor and loads no model again. Otherwise they go: idle,
+            # they would hold their GPUs from every other job of the cluster.
+            _idle_actors[self._pool_key] = [(self.actors[i], self.pids[i]) for i in sorted(self.free)]
+        else:  # a batch in flight (an error, Ctrl-C): stop it where it is
+            for actor in self.actors:
+                self.ray.kill(actor, no_restart=True)
         self.running, self.tasks, self.probes, self.actors = {}, {}, {}, []
         self.refs.clear()
 
 
-def check_installed() -> None:
-    """Before any album is touched: the extra is there (raises ConfigError if not)."""
-    import_ray()
+# Render actors between two builds of this process: (Ray job, count, placement) -> [(actor, pid)].
+_idle_actors: dict[tuple, list] = {}

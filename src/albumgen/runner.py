@@ -115,10 +115,11 @@ def preflight_all(ctxs: list[Context], until: str | None = None, force: tuple[st
         _preflight(stages, ctx)
 
 
-def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), executor: str | None = None
-          ) -> BuildReport:
+def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), executor: str | None = None,
+          more: bool = False) -> BuildReport:
     """Run every selected stage's units as their inputs appear (scheduler.py), on the
-    pipeline's executor; each finished unit is checked and recorded by this process."""
+    pipeline's executor; each finished unit is checked and recorded by this process.
+    `more`: another album follows (a catalogue), so ray's render actors are kept for it."""
     stages = select_stages(until, force)
     check_executor(ctx, executor)  # a missing extra stops the build before anything is written
     manifest = ctx.manifest
@@ -133,7 +134,7 @@ def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), e
         manifest.set_config_hash(sha256_json(ctx.config.model_dump(mode="json")))
         manifest.event("build_start", stages=[s.name for s in stages])
         started = time.monotonic()
-        executor = make_executor(ctx, executor)
+        executor = make_executor(ctx, executor, keep=more)
         try:
             run_frontier(ctx, stages, executor, report, set(force))
         finally:
@@ -159,15 +160,16 @@ def check_executor(ctx: Context, kind: str | None = None) -> None:
         check_reachable(ctx.config.executor.address)
 
 
-def make_executor(ctx: Context, kind: str | None = None):
-    """The executor the pipeline (or --executor) asks for."""
+def make_executor(ctx: Context, kind: str | None = None, keep: bool = False):
+    """The executor the pipeline (or --executor) asks for. `keep`: a ray executor leaves its
+    idle render actors (a loaded model each) to the next build of this process."""
     cfg = ctx.config.executor
     kind = kind or cfg.kind
     check_executor(ctx, kind)
     if kind == "ray":  # imported only when chosen: ray is an optional extra
         from .executors_ray import RayExecutor
 
-        return RayExecutor(ctx, cfg.address, None if cfg.actors == "auto" else cfg.actors)
+        return RayExecutor(ctx, cfg.address, None if cfg.actors == "auto" else cfg.actors, keep=keep)
     from .executors import LocalExecutor
 
     return LocalExecutor(ctx, None if cfg.workers == "auto" else cfg.workers)

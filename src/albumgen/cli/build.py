@@ -31,8 +31,8 @@ def build(pipelines: tuple[Path, ...], until: str | None, force: tuple[str, ...]
             _show_dry_run(runner.dry_run(ctx, until, force))
         return
     runner.preflight_all(ctxs, until, force, executor)
-    for ctx in ctxs:
-        report = _build_one(ctx, until, force, executor)
+    for n, ctx in enumerate(ctxs, 1):
+        report = _build_one(ctx, until, force, executor, more=n < len(ctxs))
         if report.ran == 0:
             click.echo(f"Nothing to do: every unit is up to date in {report.album_dir}")
         else:
@@ -40,10 +40,11 @@ def build(pipelines: tuple[Path, ...], until: str | None, force: tuple[str, ...]
             click.echo(f"Built {report.album_dir} (units run: {done})")
 
 
-def _build_one(ctx, until: str | None, force: tuple[str, ...], executor: str | None) -> runner.BuildReport:
+def _build_one(ctx, until: str | None, force: tuple[str, ...], executor: str | None,
+               more: bool = False) -> runner.BuildReport:
     with interrupt.stop_on_signals():
         try:
-            return runner.build(ctx, until, force, executor=executor)
+            return runner.build(ctx, until, force, executor=executor, more=more)
         except (Interrupted, AlbumgenError) as e:
             # A Ctrl-C in a terminal also reaches ffmpeg, whose failure is then only an echo of it.
             if isinstance(e, AlbumgenError) and not interrupt.requested():
