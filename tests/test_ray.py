@@ -168,15 +168,28 @@ def _process_titled(prefix: str) -> int | None:
 
 
 def test_killed_driver_resumes_locally(cluster, reference, tmp_path):
-    # The driver is a separate process on the test's cluster; SIGKILL it mid-render.
+    # The driver is a separate process on the test's cluster.
     pipeline = pipeline_in(tmp_path, {"executor": {"kind": "ray", "address": cluster}})
     album = tmp_path / "albums" / "test-album"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    # SIGTERM once the first batch went out: albumgen's own stop (ray.init takes SIGTERM
+    # over; the executor gives it back), not Ray's.
+    proc = subprocess.Popen([sys.executable, "-m", "albumgen", "build", str(pipeline)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (album / "manifest" / "events.jsonl").exists() or not events(album, "batch_sent"):
+        assert proc.poll() is None and time.monotonic() < deadline, "no batch went out"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith("Interrupted: kept "), err
+    # SIGKILL mid-render.
     proc = subprocess.Popen([sys.executable, "-m", "albumgen", "build", str(pipeline)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     try:
-        while len(Manifest(album).records("render")) < 2:
+        while len(Manifest(album).records("render")) < 2:  # none, or a batch recorded before the SIGTERM
             assert proc.poll() is None, "build finished before it could be killed"
             assert time.monotonic() < deadline, "no take was rendered in time"
             time.sleep(0.05)

@@ -56,8 +56,8 @@ class ExecutorConfig(BaseModel):
     kind: Literal["local", "ray"] = Field(
         "local", description="local: this machine, render in-process, CPU units in a pool; ray: a Ray cluster")
     workers: int | Literal["auto"] = Field("auto", description="local: CPU worker processes; auto: cores - 1; 0: none")
-    address: str | None = Field(None, description="ray: the cluster (HEAD:6379, ray://HEAD:10001, auto); "
-                                                  "null: a Ray this process started, else a new local one")
+    address: str | None = Field(None, description="ray: the cluster (HEAD:6379, ray://HEAD:10001, auto); null: "
+                                                  "RAY_ADDRESS, else a cluster `ray start` made here, else a new one")
     actors: int | Literal["auto"] = Field("auto", description="ray: render actors; auto: one per GPU of the cluster")
 
     @field_validator("workers")

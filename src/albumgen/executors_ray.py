@@ -28,6 +28,8 @@ from __future__ import annotations
 import logging
 import math
 import os
+import signal
+import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -121,12 +123,19 @@ class RayExecutor:
             if address:
                 log.info("Ray is already initialised in this process; executor.address %s is not used", address)
         else:
+            # No address: RAY_ADDRESS, else a cluster `ray start` made on this machine, else a
+            # new local Ray. ray.init takes SIGTERM over; albumgen's handler (stop after the
+            # step in progress, exit 130) is put back.
+            term = signal.getsignal(signal.SIGTERM)
             try:
                 ray.init(address=address, log_to_driver=True)
             except ConnectionError as e:  # "auto" with no cluster on this machine, a head that went away
                 raise ConfigError(f"executor.address: cannot connect to Ray at {address}: {str(e).splitlines()[0]}",
                                   "start the cluster (`ray start --head`), or leave executor.address out "
                                   "to start one for this build") from None
+            finally:
+                if threading.current_thread() is threading.main_thread():
+                    signal.signal(signal.SIGTERM, term)
         self.asked_actors = actors
         self.actors: list = []
         self.pids: list[int | None] = []
@@ -140,6 +149,7 @@ class RayExecutor:
         self.remote_task = ray.remote(run_task)
         self.warming: list = []  # warm-up tasks, sent when the actors start
         self.progress = DeviceProgress()
+        self._state_ref: tuple | None = None  # ((journal ops, records), ref of the records)
         self._lost = 0  # actors whose restarts are used up
         self.config = ctx.config.model_dump(mode="json")
         self.level = logging.getLogger("albumgen").getEffectiveLevel()
@@ -159,12 +169,21 @@ class RayExecutor:
             self.progress.asked(len(units))
             self._dispatch()
         else:
-            state = self.ray.put(self.ctx.manifest.state)  # one snapshot for every unit sent now
+            state = self._state()
             for unit in units:
                 ref = self.remote_task.options(num_cpus=1, memory=TASK_MEMORY, max_retries=TASK_RETRIES,
                                                name=f"albumgen {stage.name} {unit.id}").remote(
                     stage.name, self.config, self._ship([unit]), state, [unit], self.level)
                 self.tasks[ref] = stage
+
+    def _state(self):
+        """The manifest's records in the object store, put again only after they changed
+        (every commit and drop is one journal op), not once per unit or batch."""
+        store = self.ctx.manifest.store
+        version = (store.journal_ops, len(store.state.records))
+        if self._state_ref is None or self._state_ref[0] != version:
+            self._state_ref = (version, self.ray.put(store.state))
+        return self._state_ref[1]
 
     def _ship(self, units: list[Unit]) -> Shipment:
         ctx = self.ctx
@@ -226,8 +245,8 @@ class RayExecutor:
         while self.batches and self.free:
             i = self.free.popleft()
             stage, units, runs = self.batches.popleft()
-            ref = self.actors[i].run.remote(stage.name, self.config, self._ship(units),
-                                            self.ray.put(self.ctx.manifest.state), units, self.level)
+            ref = self.actors[i].run.remote(stage.name, self.config, self._ship(units), self._state(), units,
+                                            self.level)
             self.running[ref] = (i, stage, units, runs + 1)
             self.ctx.event("batch_sent", stage=stage.name, actor=i, pid=self.pids[i], units=[u.id for u in units],
                            run=runs + 1)
