@@ -65,3 +65,21 @@ def test_a_melody_for_a_model_without_melody_is_an_error(tmp_path):
     sf.write(tmp_path / "a.wav", tone(440)[0].numpy(), SR)
     with pytest.raises(ModelError, match=r"^render.melody: tiny is not a melody checkpoint"):
         build(tmp_path, {"backend": "audiocraft", "takes": 1, "duration": 0.2, "melody": "a.wav"})
+
+
+def test_a_melody_from_the_prompts_reaches_the_audiocraft_backend(tmp_path):
+    """The prompts' melody column (test_prompts_melody.py) on this backend: the same takes,
+    key for key and token for token, as the same melody set by track id in render.melody."""
+    from test_prompts_melody import render_keys
+
+    sf.write(tmp_path / "a.wav", tone(440)[0].numpy(), SR)
+    inline = [{"prompt": "soft piano at 70 bpm", "melody": "../a.wav"}, {"prompt": "warm strings at 80 bpm"}]
+    render = {"backend": "audiocraft", "duration": 0.4}
+    for name in ("column", "by-id"):
+        (tmp_path / name).mkdir()
+    column, _ = render_keys(tmp_path / "column", {"source": "inline", "inline": inline}, render)
+    by_id, _ = render_keys(tmp_path / "by-id", {"source": "inline", "inline": [{"prompt": i["prompt"]} for i in inline]},
+                           {**render, "melody": {"t01": "../a.wav"}})
+    assert column == by_id and len(column) == 2
+    got = {n: takes(tmp_path / n / "albums" / "test-album") for n in ("column", "by-id")}
+    assert all(np.array_equal(got["column"][u][0], got["by-id"][u][0]) for u in column)

@@ -193,3 +193,32 @@ def test_render_melody_on_the_tiny_melody_model_keys_takes_by_the_file(tmp_path)
     assert not np.array_equal(again["t01/take-1"][0], got["t01/take-1"][0])
     keys = {r.unit: r.key for r in Manifest(album).records("render")}
     assert keys["t01/take-1"] != records["t01/take-1"].key and keys["t02/take-1"] == records["t02/take-1"].key
+
+
+def test_a_text_encoder_narrower_than_the_decoder_as_in_the_real_checkpoints():
+    """Real melody checkpoints project t5-base's 768 wide states to the decoder's width
+    (enc_to_dec_proj; the melody decoder's config has no cross_attention_hidden_size); the
+    presets' T5 is as wide as their decoder. A narrower T5 here: still generate's tokens."""
+    import torch.nn as nn
+    from transformers import MusicgenMelodyConfig, MusicgenMelodyForConditionalGeneration, T5Config
+
+    from albumgen.models.melody import ChromaSettings
+    from albumgen.models.musicgen import LoadedModel
+    from albumgen.models.tiny import build_tiny, byte_tokenizer
+
+    base = build_tiny(melody=True).config
+    t5 = T5Config(vocab_size=259, d_model=16, d_kv=4, d_ff=32, num_layers=1, num_heads=4, decoder_start_token_id=0,
+                  pad_token_id=0, eos_token_id=1)
+    torch.manual_seed(1)
+    model = MusicgenMelodyForConditionalGeneration(MusicgenMelodyConfig(
+        text_encoder=t5, audio_encoder=base.audio_encoder, decoder=base.decoder, num_chroma=12)).eval()
+    assert isinstance(model.enc_to_dec_proj, nn.Linear)
+    with torch.no_grad():
+        model.audio_enc_to_dec_proj.weight.normal_(0.0, 1.0)  # as the preset: a melody that shows
+    model.generation_config = build_tiny(melody=True).generation_config
+    lm = LoadedModel(model=model, tokenizer=byte_tokenizer(), model_id="narrow", revision="random", device="cpu",
+                     dtype=torch.float32, sample_rate=32000, frame_rate=50, channels=1, num_codebooks=4,
+                     chroma=ChromaSettings())
+    got = FastLoop(lm).generate(PROMPTS, SEEDS, FRAMES, Sampling(greedy=True), melodies=[A, None])
+    assert torch.equal(got[0], hf_greedy_codes(lm, PROMPTS[0], A, FRAMES))
+    assert torch.equal(got[1], hf_greedy_codes(lm, PROMPTS[1], None, FRAMES))

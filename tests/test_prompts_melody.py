@@ -90,6 +90,17 @@ def test_inline_and_file_melodies_reach_the_tracklist(tmp_path):
     assert r.exit_code == 0 and "    melody: ../hum.wav" in r.output.splitlines()
 
 
+def test_a_track_without_melody_dumps_as_before():
+    """master hashes a track's dump into its tags input: a track without a melody must dump
+    exactly as before the field existed, or every album would be mastered again."""
+    from albumgen.artifacts import Track, track_melody
+
+    plain = Track(id="t01", n=1, title="A", prompt="soft piano")
+    assert plain.model_dump() == {"id": "t01", "n": 1, "title": "A", "prompt": "soft piano"}
+    assert track_melody(plain) is None
+    assert track_melody(Track(id="t01", n=1, title="A", prompt="soft piano", melody="a.wav")) == "a.wav"
+
+
 def test_an_inline_track_without_melody_keeps_its_key():
     cfg = PromptsConfig(source="inline", inline=[{"prompt": "warm strings", "title": "S"},
                                                  {"prompt": "soft piano", "melody": "a.wav"}])

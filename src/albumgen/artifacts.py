@@ -25,12 +25,21 @@ class Artifact(BaseModel):
 
 
 class Track(BaseModel):
+    """A track of the tracklist. A track may also carry `melody` (a melody file from the
+    prompt source, relative to the pipeline file; read it with track_melody): an extra, not
+    a declared field, because master hashes a track's dump into its tags input, and a
+    declared field would add `melody: None` to every track and re-master every album."""
+
     model_config = ConfigDict(extra="allow", frozen=True)
     id: str  # "t03": stable, names the track's units in every stage
     n: int  # 1-based position in the album
     title: str
     prompt: str
-    melody: str | None = None  # a melody file from the prompt source (relative to the pipeline file)
+
+
+def track_melody(track: Track) -> str | None:
+    """The melody file a track's prompt source gave it, or None."""
+    return (track.model_extra or {}).get("melody")
 
 
 class Tracklist(Artifact):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from albumgen.artifacts import Pick, Take, Track, Tracklist, parse_take_id, take_id
+from albumgen.artifacts import Pick, Take, Track, Tracklist, parse_take_id, take_id, track_melody
 from albumgen.hashing import derive_seed, sha256_file, sha256_text
 from albumgen.inputs import check_audio, resolve_audio
 from albumgen.stage import Context, Done, NotReady, Stage, Unit
@@ -79,8 +79,8 @@ class RenderStage(Stage[RenderConfig]):
 def melody_of(cfg: RenderConfig, track: Track) -> tuple[str | None, str]:
     """A track's melody file and what named it: its own (a melody column or field in the
     prompt source) over render.melody."""
-    if track.melody:
-        return track.melody, f"melody of {track.id}"
+    if track_melody(track):
+        return track_melody(track), f"melody of {track.id}"
     return cfg.melody_for(track.id), "render.melody"
 
 
