@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -67,3 +69,17 @@ def test_an_output_outside_the_album_is_refused_before_anything_is_written(tmp_p
     with pytest.raises(StageError, match=r"reported \.\./escape\.txt, outside the album folder"):
         land(ctx, "master", done, {"../escape.txt": b"x"})
     assert not (ctx.album_dir.parent / "escape.txt").exists()
+
+
+def test_files_named_above_the_pipeline_folder_land_inside_the_scratch_folder(tmp_path):
+    """A melody at ../../melodies/a.wav from the pipeline file is shipped like any other: the
+    worker's pipeline folder sits deep enough in its scratch folder for the path to stay in."""
+    from albumgen.remote import scratch_base
+
+    rels = ["sounds/intro.wav", "../m.wav", "../../melodies/a.wav", "./../../../x/../y.wav", "/abs/on/node.wav"]
+    base = scratch_base(tmp_path, rels)
+    assert base.name == "pipeline" and base.is_relative_to(tmp_path)
+    landed = {rel: Path(os.path.normpath(base / rel)) for rel in rels[:-1]}
+    assert all(p.is_relative_to(tmp_path) for p in landed.values()), landed
+    assert not any(p.is_relative_to(tmp_path / "album") for p in landed.values())
+    assert scratch_base(tmp_path, ["a.wav", "/abs.wav"]) == tmp_path / "pipeline"

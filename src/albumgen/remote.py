@@ -66,13 +66,13 @@ def run_units(stage_name: str, config: dict, shipment: Shipment, state: Manifest
     scratch = Path(tempfile.mkdtemp(prefix="albumgen-"))
     try:
         album = scratch / "album" / shipment.album_name
-        base = scratch / "pipeline"
+        base = scratch_base(scratch, shipment.pipeline)
         album.mkdir(parents=True)
-        base.mkdir()
+        base.mkdir(parents=True)
         for rel, blob in shipment.files.items():
-            _place(album, rel, fetch(blob))
+            _place(album, rel, fetch(blob), scratch)
         for rel, blob in shipment.pipeline.items():
-            _place(base, rel, fetch(blob))
+            _place(base, rel, fetch(blob), scratch)
         _link_pipeline_folder(base, Path(shipment.base_dir), shipment.album_top)
         manifest = WorkerManifest(album)
         manifest.store.state = state  # the driver's records: no reread of the manifest per unit
@@ -85,9 +85,20 @@ def run_units(stage_name: str, config: dict, shipment: Shipment, state: Manifest
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _place(root: Path, rel: str, data: bytes) -> None:
+def scratch_base(scratch: Path, rels) -> Path:
+    """The worker's pipeline folder, deep enough inside `scratch` that every shipped path
+    the pipeline names, "../../melodies/a.wav" included, lands inside scratch too."""
+    def ups(rel: str) -> int:  # leading ".." of the path, once normalised
+        parts = Path(os.path.normpath(rel)).parts
+        return next((i for i, p in enumerate(parts) if p != ".."), len(parts))
+
+    depth = max((ups(rel) for rel in rels if not Path(rel).expanduser().is_absolute()), default=0)
+    return scratch.joinpath(*["up"] * depth, "pipeline")
+
+
+def _place(root: Path, rel: str, data: bytes, scratch: Path) -> None:
     path = Path(os.path.normpath(root / rel))
-    if not path.is_relative_to(root.parent):  # an absolute path: the node must have it itself
+    if not path.is_relative_to(scratch):  # an absolute path: the node must have it itself
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
