@@ -50,3 +50,25 @@ def album_snapshot(album: Path) -> dict[str, str]:
 
     return {p.relative_to(album).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(album.rglob("*")) if p.is_file() and p.name != "lock"}
+
+
+def hf_generate_codes(lm, prompts: list[str], new_tokens: int, **kwargs) -> list:
+    """transformers' own generate (greedy, CFG 3) on a loaded MusicGen, and the tokens it
+    hands EnCodec, caught on their way: one tensor per decode call (a stereo model decodes
+    left and right apart). The reference the fast loop's tests compare with."""
+    seen = []
+    ae = lm.model.audio_encoder
+    original = ae.decode
+
+    def record(codes, *args, **kw):
+        seen.append(codes[0])
+        return original(codes, *args, **kw)
+
+    ae.decode = record
+    try:
+        ids, mask = lm.tokenize(prompts)
+        lm.model.generate(input_ids=ids, attention_mask=mask, do_sample=False, guidance_scale=3.0,
+                          max_new_tokens=new_tokens, **kwargs)
+    finally:
+        ae.decode = original
+    return seen

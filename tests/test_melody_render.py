@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 import torch
 from click.testing import CliRunner
-from helpers import write_pipeline
+from helpers import hf_generate_codes, write_pipeline
 from test_render_stage import build, takes
 
 from albumgen import runner
@@ -53,22 +53,8 @@ def loop(lm):
 def hf_greedy_codes(lm, prompt: str, melody, frames: int) -> torch.Tensor:
     """transformers' own generate for one prompt (greedy, CFG 3), the melody's chroma as its
     input_features; its tokens caught on their way to EnCodec."""
-    seen = []
-    ae = lm.model.audio_encoder
-    original = ae.decode
-
-    def record(codes, *args, **kwargs):
-        seen.append(codes[0])
-        return original(codes, *args, **kwargs)
-
-    ae.decode = record
-    try:
-        ids, mask = lm.tokenize([prompt])
-        features = {} if melody is None else {"input_features": chroma(melody, lm.chroma)[None].to(lm.device)}
-        lm.model.generate(input_ids=ids, attention_mask=mask, do_sample=False, guidance_scale=3.0,
-                          max_new_tokens=frames + lm.num_codebooks // lm.channels - 1, **features)
-    finally:
-        ae.decode = original
+    features = {} if melody is None else {"input_features": chroma(melody, lm.chroma)[None].to(lm.device)}
+    seen = hf_generate_codes(lm, [prompt], frames + lm.num_codebooks // lm.channels - 1, **features)
     if lm.channels == 1:
         return seen[0][0]
     out = torch.empty(lm.num_codebooks, frames, dtype=torch.long, device=seen[0].device)

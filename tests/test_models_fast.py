@@ -5,6 +5,7 @@ import weakref
 
 import pytest
 import torch
+from helpers import hf_generate_codes
 from torch.utils import _pytree as pytree
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -31,21 +32,7 @@ def loop(lm):
 
 def hf_greedy_codes(lm, prompts, frames):
     """transformers' own generate, greedy with CFG 3; its tokens caught on their way to EnCodec."""
-    seen = []
-    ae = lm.model.audio_encoder
-    original = ae.decode
-
-    def record(codes, *args, **kwargs):
-        seen.append(codes[0])
-        return original(codes, *args, **kwargs)
-
-    ae.decode = record
-    try:
-        ids, mask = lm.tokenize(prompts)
-        lm.model.generate(input_ids=ids, attention_mask=mask, do_sample=False, guidance_scale=3.0,
-                          max_new_tokens=frames + lm.num_codebooks // lm.channels - 1)
-    finally:
-        ae.decode = original
+    seen = hf_generate_codes(lm, prompts, frames + lm.num_codebooks // lm.channels - 1)
     if lm.channels == 1:
         return seen[0]
     out = torch.empty(len(prompts), lm.num_codebooks, frames, dtype=torch.long)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import hf_generate_codes
 
 from albumgen.models.decode import Sampling
 from albumgen.models.fast import FastLoop
@@ -55,28 +56,13 @@ def loop(listening):
 def hf_greedy(lm, prompts: list[str], frames: int, prompt_codes: torch.Tensor | None = None) -> torch.Tensor:
     """transformers' generate, greedy with CFG 3, its tokens caught on their way to EnCodec.
     With prompt_codes (batch, codebooks, P) it continues them, as an audio prompt does."""
-    seen = []
-    ae = lm.model.audio_encoder
-    original = ae.decode
-
-    def record(codes, *args, **kwargs):
-        seen.append(codes[0])
-        return original(codes, *args, **kwargs)
-
     k, kwargs = lm.num_codebooks, {}
     new = frames + k - 1
     if prompt_codes is not None:  # (batch*codebooks, 1 + P), undelayed, after the start token
         start = torch.full((len(prompts), k, 1), lm.model.generation_config.decoder_start_token_id)
         kwargs["decoder_input_ids"] = torch.cat([start, prompt_codes], -1).reshape(len(prompts) * k, -1)
         new -= prompt_codes.shape[-1]
-    ae.decode = record
-    try:
-        ids, mask = lm.tokenize(prompts)
-        lm.model.generate(input_ids=ids, attention_mask=mask, do_sample=False, guidance_scale=3.0,
-                          max_new_tokens=new, **kwargs)
-    finally:
-        ae.decode = original
-    return seen[0]
+    return hf_generate_codes(lm, prompts, new, **kwargs)[0]
 
 
 def agreement(a: torch.Tensor, b: torch.Tensor) -> float:
