@@ -221,7 +221,8 @@ def test_render_more_takes_makes_the_next_build_render_exactly_that_many_and_the
     # New takes appear on the open page, with their pictures, without a reload.
     wait(browser, f"document.querySelectorAll('article.take').length === 4 && {IMAGES_DONE}", timeout=30)
     wait(browser, "Array.from(document.querySelectorAll('img.take-pic')).every(i => i.naturalWidth > 0)")
-    assert "no build running" in browser.find_element(By.ID, "progress").text
+    # The page polls the lock: it says so at its next poll after the build ended, not at once.
+    wait(browser, "document.getElementById('progress').textContent.includes('no build running')", timeout=30)
     browser.save_screenshot(str(tmp_path / "after-more.png"))
 
 
