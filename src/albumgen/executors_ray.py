@@ -251,7 +251,25 @@ class RayExecutor:
                         want, most, most)
         return min(want, most), options
 
+    def busy(self) -> bool:
+        """Units are in flight: batches on the actors, CPU tasks."""
+        return bool(self.running or self.tasks)
+
+    def describe(self) -> str | None:
+        """What the first Ctrl-C waits for: the batches on the actors and the CPU tasks."""
+        parts = []
+        if self.running:
+            units = sum(len(units) for _, _, units, _ in self.running.values())
+            rate = self.progress.finished / max(1e-9, time.monotonic() - (self.progress.started or time.monotonic()))
+            eta = f", ETA {_clock(units / rate)}" if rate else ""
+            parts.append(f"the batches in flight ({units} units on {len(self.running)} actors{eta})")
+        if self.tasks:
+            parts.append(f"{len(self.tasks)} CPU tasks")
+        return " and ".join(parts) or None
+
     def _dispatch(self) -> None:
+        if interrupt.requested():  # a stop was asked for: no batch starts
+            return
         while self.batches and self.free:
             i = self.free.popleft()
             stage, units, runs = self.batches.popleft()
@@ -266,12 +284,13 @@ class RayExecutor:
         """Block until at least one unit finished; return every finished one."""
         ray = self.ray
         while not self.finished:
+            if interrupt.requested() and not self.busy():  # a stop: what was in flight is back
+                return []
             refs = [*self.running, *self.tasks, *self.probes]
             if not refs:
                 raise StageError("units wait for render actors, but none is left", "see the log: every actor died")
             ready, _ = ray.wait(refs, num_returns=1, timeout=1.0)
             if not ready:
-                interrupt.check()  # Ctrl-C while every worker is busy: stop here, nothing is lost
                 continue
             ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
             for ref in ready:
