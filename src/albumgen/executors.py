@@ -186,6 +186,8 @@ class LocalExecutor:
         charged = blamed or set(running) or {j.token for j in jobs if j.pool == gen}
         self._charged |= charged
         self._how.update({t: dead.get(running.get(t), next(iter(dead.values()), "died")) for t in charged})
+        log.debug("worker pool %d broke: processes %s, running %s, charged %s", gen,
+                  {pid: p.exitcode for pid, p in procs.items()}, running, charged)
         self._pool, self._started, self._running = None, None, {}
         self._pool_gen += 1
         old.shutdown(wait=False, cancel_futures=True)
@@ -240,10 +242,11 @@ class LocalExecutor:
 
     def _settle(self, fut: Future) -> list[tuple[Stage, Done]]:
         job = self._jobs.pop(fut)
-        self._running.pop(job.token, None)
         if fut.cancelled():  # a stop was asked for before it started
             return []
         err = fut.exception()
+        if not isinstance(err, BrokenProcessPool):
+            self._running.pop(job.token, None)
         if err is None:
             dones, events = fut.result()
             for name, fields in events:
