@@ -11,8 +11,8 @@ from pathlib import Path
 
 from helpers import write_pipeline
 
-from albumgen import runner
-from albumgen.manifest import Manifest
+from albumgen.engine import runner
+from albumgen.engine.store.manifest import Manifest
 
 HOSTILE_ALBUM = "<img src=x onerror=alert(1)>"
 HOSTILE_TITLE = '"><script>alert(2)</script>'

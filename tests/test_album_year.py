@@ -13,7 +13,7 @@ from mutagen.id3 import ID3
 
 from albumgen import album_year
 from albumgen.cli import main
-from albumgen.manifest import Manifest
+from albumgen.engine.store.manifest import Manifest
 
 
 def cli(*args: str):

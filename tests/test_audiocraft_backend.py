@@ -16,7 +16,7 @@ pytestmark = pytest.mark.audiocraft
 
 from test_render_stage import build, takes  # noqa: E402
 
-from albumgen.manifest import Manifest  # noqa: E402
+from albumgen.engine.store.manifest import Manifest  # noqa: E402
 from albumgen.models.audiocraft_backend import AudioCraftLoop, decode_tokens, load_audiocraft  # noqa: E402
 from albumgen.models.audiocraft_tiny import build_tiny, save_checkpoint  # noqa: E402
 from albumgen.models.decode import Sampling  # noqa: E402

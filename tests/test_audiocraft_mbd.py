@@ -12,9 +12,9 @@ pytestmark = pytest.mark.audiocraft
 
 from helpers import write_pipeline  # noqa: E402
 
-from albumgen import runner  # noqa: E402
 from albumgen.config import load_config  # noqa: E402
-from albumgen.manifest import Manifest  # noqa: E402
+from albumgen.engine import runner  # noqa: E402
+from albumgen.engine.store.manifest import Manifest  # noqa: E402
 from albumgen.models.mbd import LoadedMBD, build_tiny_mbd, decode_mbd  # noqa: E402
 
 

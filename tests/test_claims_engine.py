@@ -16,9 +16,9 @@ import yaml
 from click.testing import CliRunner
 from helpers import run_cli, write_pipeline
 
-from albumgen import runner
 from albumgen.cli import main
-from albumgen.manifest import Manifest
+from albumgen.engine import runner
+from albumgen.engine.store.manifest import Manifest
 
 
 def cli(*args: str):
@@ -207,7 +207,7 @@ def test_ctrl_c_exits_130_and_the_build_resumes(tmp_path):
     assert r.returncode == 0, r.stderr
     rendered_again = [u for s, u in units_run(album, n) if s == "render"]
     # A take whose files were in place when the build stopped, but not yet recorded, comes
-    # back from its sidecar (albumgen.recovery) instead of being rendered again.
+    # back from its sidecar (albumgen.engine.store.recovery) instead of being rendered again.
     recovered = [e["unit"] for e in Manifest(album).events()[n:] if e["event"] == "unit_recovered"
                  and e["stage"] == "render"]
     assert not set(rendered_again) & set(kept) and not set(recovered) & set(kept)

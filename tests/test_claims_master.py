@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 from test_master_fixtures import SR, ebur128, make_album, music, run_master, variant
 
-from albumgen import atomic
+from albumgen.engine.store import atomic
 
 FLAT = {"fade_in": 0, "fade_out": 0, "trim": False}  # the take reaches the leveller as written
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from helpers import write_pipeline
 
 from albumgen.cli import main
-from albumgen.manifest import AlbumLock, Manifest
+from albumgen.engine.store.manifest import AlbumLock, Manifest
 
 
 def cli(*args: str):

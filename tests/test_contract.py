@@ -9,11 +9,12 @@ import pytest
 from helpers import write_pipeline
 from pydantic import BaseModel
 
-from albumgen import registry, runner
+from albumgen import registry
 from albumgen.artifacts import Master, Pick, Take, Tracklist, parse_take_id, take_id
+from albumgen.engine import runner
+from albumgen.engine.executors.local import LocalExecutor
+from albumgen.engine.scheduler import run_frontier
 from albumgen.errors import StageError
-from albumgen.executors import LocalExecutor
-from albumgen.scheduler import run_frontier
 from albumgen.stage import Context, Done, Stage, Unit
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import soundfile as sf
 from music_fixtures import SR, song
 
-from albumgen import atomic
 from albumgen.audio.music import analyse, distance
 from albumgen.config import parse_config
-from albumgen.runner import StageReport, _run_stage, make_context
+from albumgen.engine.runner import StageReport, _run_stage, make_context
+from albumgen.engine.store import atomic
 from albumgen.stages.pick import PickStage
 from albumgen.stages.sequence import DUPLICATE_DISTANCE, SequenceStage
 

@@ -17,9 +17,9 @@ import yaml
 from helpers import run_cli, write_pipeline
 from llm_server import LLMServer, chat, tracklist_json
 
-from albumgen import atomic
+from albumgen.engine.store import atomic
+from albumgen.engine.store.manifest import Manifest
 from albumgen.errors import OutputError
-from albumgen.manifest import Manifest
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from helpers import write_pipeline
 
 from albumgen.cli import main
-from albumgen.manifest import AlbumLock, Manifest
+from albumgen.engine.store.manifest import AlbumLock, Manifest
 
 # batch_size 2 = one track's takes per batch, so a track is done while the next renders;
 # 6 s takes, so rendering dominates (as it does with a real model): the first track's pick

@@ -15,7 +15,7 @@ from helpers import write_pipeline
 from llm_server import LLMServer, Scripted, chat, error, tracklist_json
 
 from albumgen.cli import main
-from albumgen.manifest import Manifest
+from albumgen.engine.store.manifest import Manifest
 
 KEY = "sk-test-SECRET-7777-never-stored"
 MODEL = "test-model"

@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from albumgen import atomic
+from albumgen.engine.store import atomic
+from albumgen.engine.store.hashing import canonical_json, derive_seed, unit_key
+from albumgen.engine.store.manifest import SCHEMA_VERSION, AlbumLock, Manifest
 from albumgen.errors import InputError, LockError
-from albumgen.hashing import canonical_json, derive_seed, unit_key
-from albumgen.manifest import SCHEMA_VERSION, AlbumLock, Manifest
 
 
 def test_canonical_json_ignores_key_order():
@@ -194,7 +194,7 @@ def test_lock_names_the_holder_and_is_released_on_exit(tmp_path):
 
 def test_lock_of_a_killed_process_is_not_stale(tmp_path):
     # A holder killed with SIGKILL never runs cleanup; flock is released by the kernel.
-    code = ("import sys, time; from albumgen.manifest import AlbumLock; l = AlbumLock(sys.argv[1]).__enter__();"
+    code = ("import sys, time; from albumgen.engine.store.manifest import AlbumLock; l = AlbumLock(sys.argv[1]).__enter__();"
             "print('locked', flush=True); time.sleep(60)")
     p = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
     assert p.stdout.readline().strip() == "locked"

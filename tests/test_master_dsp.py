@@ -109,7 +109,7 @@ def test_warnings_name_the_album_file_not_its_temporary(tmp_path, caplog):
     file; the warning must name the file the user will find ("01 - X.mp3")."""
     import logging
 
-    from albumgen import atomic
+    from albumgen.engine.store import atomic
     from albumgen.stages.master import track
 
     spikes = np.zeros((SR * 4, 2), np.float32)

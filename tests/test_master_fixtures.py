@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from albumgen import atomic
 from albumgen.audio.ffmpeg import ffmpeg_exe
 from albumgen.config import parse_config
-from albumgen.runner import StageReport, _run_stage, make_context
+from albumgen.engine.runner import StageReport, _run_stage, make_context
+from albumgen.engine.store import atomic
 from albumgen.stages.master import MasterStage
 from albumgen.stages.sequence import SequenceStage
 

@@ -8,7 +8,7 @@ from helpers import run_cli, write_pipeline
 from mutagen.id3 import ID3
 from test_master_fixtures import decoded_frames, ebur128
 
-from albumgen.manifest import Manifest
+from albumgen.engine.store.manifest import Manifest
 
 
 @pytest.mark.slow

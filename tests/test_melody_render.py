@@ -11,11 +11,11 @@ from click.testing import CliRunner
 from helpers import hf_generate_codes, write_pipeline
 from test_render_stage import build, takes
 
-from albumgen import runner
 from albumgen.cli import main
 from albumgen.config import load_config
-from albumgen.hashing import sha256_file
-from albumgen.manifest import Manifest
+from albumgen.engine import runner
+from albumgen.engine.store.hashing import sha256_file
+from albumgen.engine.store.manifest import Manifest
 from albumgen.models.decode import Sampling, generate_codes
 from albumgen.models.fast import FastLoop
 from albumgen.models.melody import chroma, take_chromas

@@ -10,8 +10,8 @@ import soundfile as sf
 import take_fixtures as T
 from helpers import write_pipeline
 
-from albumgen import runner
 from albumgen.config import load_config
+from albumgen.engine import runner
 from albumgen.stages.pick import PickStage
 from albumgen.stages.pick.scoring import score_files, take_joins
 

@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 from helpers import write_pipeline
 
-from albumgen import runner
 from albumgen.cli import main
 from albumgen.config import load_config
+from albumgen.engine import runner
+from albumgen.engine.store.manifest import AlbumLock
 from albumgen.errors import InputError, LockError
-from albumgen.manifest import AlbumLock
 from albumgen.stages.pick import PickStage
 
 pytestmark = pytest.mark.slow

@@ -10,14 +10,14 @@ import pytest
 from click.testing import CliRunner
 from helpers import write_pipeline
 
-from albumgen import runner
 from albumgen.cli import main
 from albumgen.config import load_config
+from albumgen.engine import runner
+from albumgen.engine.status import album_status
+from albumgen.engine.store.manifest import AlbumLock
 from albumgen.errors import LockError
-from albumgen.manifest import AlbumLock
 from albumgen.stages.pick import PickStage
 from albumgen.stages.pick.combine import choose
-from albumgen.status import album_status
 
 pytestmark = pytest.mark.slow
 

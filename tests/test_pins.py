@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from helpers import write_pipeline
 
-from albumgen import runner
 from albumgen.config import load_config
-from albumgen.hashing import canonical_json, derive_seed, sha256_json, unit_key
-from albumgen.manifest import Manifest
+from albumgen.engine import runner
+from albumgen.engine.store.hashing import canonical_json, derive_seed, sha256_json, unit_key
+from albumgen.engine.store.manifest import Manifest
 
 
 def test_derive_seed_known_values():

@@ -11,11 +11,11 @@ from helpers import write_pipeline
 from keyleak import KEY, key_sweep  # noqa: F401  (autouse: every test here is swept for the key)
 from llm_server import LLMServer, Scripted, chat, error, tracklist_json
 
-from albumgen import runner
 from albumgen.cli import main
 from albumgen.config import load_config
+from albumgen.engine import runner
+from albumgen.engine.store.manifest import Manifest
 from albumgen.errors import LLMError
-from albumgen.manifest import Manifest
 
 MODEL = "test-model"
 FOUR = [("Neon Rain", "synthwave with gated drums, 110 bpm"), ("Night Drive", "dark outrun with arpeggios, 100 bpm"),

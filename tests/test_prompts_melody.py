@@ -14,11 +14,11 @@ from helpers import write_pipeline
 from keyleak import KEY, key_sweep  # noqa: F401  (autouse: the rewrite test is swept for the key)
 from llm_server import LLMServer, chat
 
-from albumgen import runner
 from albumgen.cli import main
 from albumgen.config import load_config
-from albumgen.hashing import sha256_file
-from albumgen.manifest import Manifest
+from albumgen.engine import runner
+from albumgen.engine.store.hashing import sha256_file
+from albumgen.engine.store.manifest import Manifest
 from albumgen.stages.prompts.clean import clean_candidates
 from albumgen.stages.prompts.config import PromptsConfig
 from albumgen.stages.prompts.parse import Candidate, parse_file

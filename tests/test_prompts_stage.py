@@ -9,12 +9,12 @@ from click.testing import CliRunner
 from helpers import write_pipeline
 from test_prompts_parse import ISSUE_CSV
 
-from albumgen import runner
 from albumgen.cli import main
 from albumgen.config import load_config
+from albumgen.engine import runner
+from albumgen.engine.store.manifest import Manifest
+from albumgen.engine.store.recovery import read_body
 from albumgen.errors import StageError
-from albumgen.manifest import Manifest
-from albumgen.recovery import read_body
 
 
 def build(path: Path):
@@ -36,7 +36,7 @@ def test_builtin_is_deterministic_varied_and_keyless(tmp_path, monkeypatch):
         (tmp_path / name).mkdir()
     a, ctx = build(write_pipeline(tmp_path / "a", over))
     b, _ = build(write_pipeline(tmp_path / "b", over))
-    # The file is the record's data plus the recovery block (albumgen.recovery).
+    # The file is the record's data plus the recovery block (albumgen.engine.store.recovery).
     assert a.data == b.data and read_body(ctx.album_dir / "manifest/prompts/tracklist.json") == a.data
     prompts = prompts_of(a)
     assert [t["id"] for t in a.data["tracks"]] == [f"t{i:02d}" for i in range(1, 9)]

@@ -19,7 +19,7 @@ from remote_fixtures import TAKES, pipeline_in
 
 from albumgen.audio.ffmpeg import decode
 from albumgen.cli import main
-from albumgen.manifest import Manifest
+from albumgen.engine.store.manifest import Manifest
 
 ray = pytest.importorskip("ray")
 

@@ -12,11 +12,11 @@ import pytest
 from click.testing import CliRunner
 from remote_fixtures import pipeline_in
 
-from albumgen import runner
 from albumgen.cli import main
+from albumgen.engine import runner
+from albumgen.engine.executors.remote import Shipment, land, run_units
+from albumgen.engine.store.recovery import BLOCK
 from albumgen.errors import StageError
-from albumgen.recovery import BLOCK
-from albumgen.remote import Shipment, land, run_units
 
 
 def body(data: bytes) -> dict:
@@ -74,7 +74,7 @@ def test_an_output_outside_the_album_is_refused_before_anything_is_written(tmp_p
 def test_files_named_above_the_pipeline_folder_land_inside_the_scratch_folder(tmp_path):
     """A melody at ../../melodies/a.wav from the pipeline file is shipped like any other: the
     worker's pipeline folder sits deep enough in its scratch folder for the path to stay in."""
-    from albumgen.remote import scratch_base
+    from albumgen.engine.executors.remote import scratch_base
 
     rels = ["sounds/intro.wav", "../m.wav", "../../melodies/a.wav", "./../../../x/../y.wav", "/abs/on/node.wav"]
     base = scratch_base(tmp_path, rels)

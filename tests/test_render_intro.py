@@ -7,8 +7,8 @@ import pytest
 import soundfile as sf
 from test_render_stage import build, takes
 
+from albumgen.engine.store.manifest import Manifest
 from albumgen.errors import InputError
-from albumgen.manifest import Manifest
 from albumgen.models.musicgen import load_musicgen
 from albumgen.models.reference import intro_codes
 

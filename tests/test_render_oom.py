@@ -16,9 +16,9 @@ import soundfile as sf
 import torch
 from helpers import write_pipeline
 
-from albumgen import runner
 from albumgen.config import load_config
-from albumgen.manifest import Manifest
+from albumgen.engine import runner
+from albumgen.engine.store.manifest import Manifest
 
 TAKES = [f"t0{t}/take-{n}" for t in (1, 2) for n in (1, 2)]
 

@@ -10,10 +10,10 @@ import soundfile as sf
 import torch
 from helpers import write_pipeline
 
-from albumgen import runner
 from albumgen.config import load_config
+from albumgen.engine import runner
+from albumgen.engine.store.manifest import Manifest
 from albumgen.errors import ConfigError
-from albumgen.manifest import Manifest
 from albumgen.models.musicgen import decode_tokens, load_musicgen
 from albumgen.stages.render import engine
 from albumgen.stages.render.progress import Progress

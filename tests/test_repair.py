@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from helpers import write_pipeline
 
 from albumgen.cli import main
-from albumgen.manifest import Manifest
+from albumgen.engine.store.manifest import Manifest
 
 PIPELINE = {"album": {"tracks": 2}, "render": {"takes": 2}}
 

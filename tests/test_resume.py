@@ -13,7 +13,7 @@ import soundfile as sf
 from helpers import run_cli, write_pipeline
 
 from albumgen.audio.ffmpeg import ffmpeg_exe
-from albumgen.manifest import Manifest
+from albumgen.engine.store.manifest import Manifest
 
 # batch_size 1 so takes are committed one at a time and the kill lands between them.
 PIPELINE = {"album": {"tracks": 3}, "render": {"takes": 3, "duration": 2.0, "batch_size": 1}}

@@ -15,7 +15,7 @@ import pytest
 from helpers import run_cli, write_pipeline
 
 from albumgen import registry
-from albumgen.manifest import Manifest
+from albumgen.engine.store.manifest import Manifest
 
 TRACKS = 4
 PIPELINE = {"album": {"tracks": TRACKS}, "render": {"takes": 2, "duration": 1.0}}
@@ -66,7 +66,7 @@ def test_sigkill_mid_stage_then_resume(tmp_path, stage, until, first, last):
     ran = [(e["stage"], e["unit"]) for e in Manifest(album).events()[events_before:] if e["event"] == "unit_done"]
     redone = [u for s, u in ran if s == stage]
     # Units whose files were written by a worker but not yet recorded by the driver come
-    # back from their sidecars (albumgen.recovery) instead of running again.
+    # back from their sidecars (albumgen.engine.store.recovery) instead of running again.
     recovered = [e["unit"] for e in Manifest(album).events()[events_before:]
                  if e["event"] == "unit_recovered" and e["stage"] == stage]
     # Only the units not yet recorded ran again (the album unit of master always follows

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from review_album import HOSTILE_ALBUM, HOSTILE_PROMPT, HOSTILE_TITLE, build_album, copy_album
 
-from albumgen import runner
+from albumgen.engine import runner
 from albumgen.review.server import ReviewServer
 
 pytestmark = pytest.mark.slow

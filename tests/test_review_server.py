@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from PIL import Image
 from review_album import HOSTILE_ALBUM, build_album, copy_album, fetch
 
-from albumgen import runner
 from albumgen.cli import main
+from albumgen.engine import runner
 from albumgen.review import pictures
 from albumgen.review.server import ReviewServer
 
@@ -176,7 +176,7 @@ def test_actions_use_the_pick_library_and_a_build_follows(served):
 
 HOLD = """
 import sys, time
-from albumgen.manifest import AlbumLock
+from albumgen.engine.store.manifest import AlbumLock
 with AlbumLock(sys.argv[1]):
     print("held", flush=True)
     time.sleep(120)

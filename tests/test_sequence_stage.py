@@ -11,7 +11,7 @@ from mutagen.id3 import ID3
 from test_master_fixtures import make_album, run_master
 
 from albumgen.config import parse_config
-from albumgen.runner import make_context
+from albumgen.engine.runner import make_context
 
 # Listed so that neighbours clash (C major, F# major: 6 steps apart) and tempos jump.
 TAKES = [("Alpha", 0, "major", 120.0), ("Beta", 6, "major", 90.0), ("Gamma", 7, "major", 124.0),

@@ -6,14 +6,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import album_year, atomic, recovery, registry
-from .config import PipelineBase, load_config
-from .errors import ConfigError, OutputError, StageError
-from .hashing import sha256_json
-from .manifest import AlbumLock, Manifest
-from .naming import slugify
+from .. import album_year, registry
+from ..config import PipelineBase, load_config
+from ..errors import ConfigError, OutputError, StageError
+from ..naming import slugify
+from ..stage import Context, NotReady, Stage
 from .scheduler import run_frontier
-from .stage import Context, NotReady, Stage
+from .store import atomic, recovery
+from .store.hashing import sha256_json
+from .store.manifest import AlbumLock, Manifest
 
 log = logging.getLogger("albumgen")
 
@@ -153,8 +154,8 @@ def check_executor(ctx: Context, kind: str | None = None) -> None:
     if kind not in EXECUTORS:
         raise ConfigError(f"executor.kind: unknown executor {kind!r}", f"use one of: {', '.join(EXECUTORS)}")
     if kind == "ray":
-        from .executors_ray import import_ray
-        from .ray_head import check_reachable
+        from .executors.ray import import_ray
+        from .executors.ray_head import check_reachable
 
         import_ray()
         check_reachable(ctx.config.executor.address)
@@ -167,10 +168,10 @@ def make_executor(ctx: Context, kind: str | None = None, keep: bool = False):
     kind = kind or cfg.kind
     check_executor(ctx, kind)
     if kind == "ray":  # imported only when chosen: ray is an optional extra
-        from .executors_ray import RayExecutor
+        from .executors.ray import RayExecutor
 
         return RayExecutor(ctx, cfg.address, None if cfg.actors == "auto" else cfg.actors, keep=keep)
-    from .executors import LocalExecutor
+    from .executors.local import LocalExecutor
 
     return LocalExecutor(ctx, None if cfg.workers == "auto" else cfg.workers)
 
@@ -231,7 +232,7 @@ def _commit(stage: Stage, ctx: Context, done) -> None:
 def _run_stage(stage: Stage, ctx: Context, rep: StageReport, force: bool) -> None:
     """One stage alone, every unit in this process, on what the manifest holds now (for
     tests and tools that feed a stage its inputs by hand)."""
-    from .executors import LocalExecutor
+    from .executors.local import LocalExecutor
 
     report = BuildReport(ctx.album_dir, {stage.name: rep})
     run_frontier(ctx, [stage], LocalExecutor(ctx, workers=0), report, {stage.name} if force else set())

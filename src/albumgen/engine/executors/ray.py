@@ -35,10 +35,10 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from . import interrupt
-from .errors import ConfigError, StageError
+from ...errors import ConfigError, StageError
+from ...stage import Context, Done, Stage, Unit
+from .. import interrupt
 from .remote import Shipment, album_top, land, run_units
-from .stage import Context, Done, Stage, Unit
 
 log = logging.getLogger("albumgen")
 
@@ -84,7 +84,7 @@ def run_task(*args: Any) -> tuple:
 
 def warm() -> None:
     """Imports every stage in a CPU worker while the actors render (seconds per worker)."""
-    from . import registry
+    from ... import registry
 
     registry.warm()
 

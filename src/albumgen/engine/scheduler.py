@@ -21,9 +21,10 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from . import interrupt, registry
-from .errors import StageError
-from .stage import Context, NotReady, Stage, Unit
+from .. import registry
+from ..errors import StageError
+from ..stage import Context, NotReady, Stage, Unit
+from . import interrupt
 
 log = logging.getLogger("albumgen")
 

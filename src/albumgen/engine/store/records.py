@@ -25,9 +25,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from ...errors import InputError
+from ...inputs import check_file
 from . import atomic
-from .errors import InputError
-from .inputs import check_file
 
 SCHEMA_VERSION = 2  # 2: records may also live in journal.jsonl (1: manifest.json only)
 READABLE = (1, 2)  # schema 1 has the same shape: it migrates by being compacted as 2

@@ -19,7 +19,7 @@ from . import atomic
 from .hashing import sha256_file, sha256_json
 
 if TYPE_CHECKING:
-    from .stage import Context, Done, Stage, Unit
+    from ...stage import Context, Done, Stage, Unit
 
 BLOCK = "_unit"
 
@@ -60,7 +60,7 @@ def recover(stage: Stage, ctx: Context, pending: list[Unit]) -> list[Done]:
 
 
 def _check(stage: str, album_dir: Path, path: Path, wanted: dict) -> Done | None:
-    from .stage import Done
+    from ...stage import Done
 
     if not path.is_file():  # a FIFO posing as a sidecar would block the read
         return None

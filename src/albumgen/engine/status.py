@@ -3,8 +3,8 @@ the manifest alone. Titles come from the Tracklist artifact; the stages' own cel
 their `status()` hook, so this module names no stage."""
 from __future__ import annotations
 
+from ..stage import Context, NotReady, Stage
 from . import runner
-from .stage import Context, NotReady, Stage
 
 
 def album_status(ctx: Context) -> dict:

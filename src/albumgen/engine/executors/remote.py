@@ -25,11 +25,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import atomic
-from .errors import StageError
-from .executors import WorkerManifest
-from .records import ManifestFile
-from .stage import Context, Done, Unit
+from ...errors import StageError
+from ...stage import Context, Done, Unit
+from ..store import atomic
+from ..store.records import ManifestFile
+from .local import WorkerManifest
 
 log = logging.getLogger("albumgen")
 
@@ -59,8 +59,8 @@ def run_units(stage_name: str, config: dict, shipment: Shipment, state: Manifest
               level: int, fetch: Callable[[Any], bytes] = bytes) -> tuple[list[tuple[Done, dict[str, bytes]]], list]:
     """Run `units` of a stage in a scratch mirror of the album; return each finished unit
     (outputs as album-relative paths) with its outputs' bytes, and the events it logged."""
-    from . import registry
-    from .config import pipeline_model
+    from ... import registry
+    from ...config import pipeline_model
 
     _worker_logging(level)
     scratch = Path(tempfile.mkdtemp(prefix="albumgen-"))

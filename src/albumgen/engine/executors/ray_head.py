@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 
-from .errors import ConfigError
+from ...errors import ConfigError
 
 GCS_PORT = 6379  # `ray start --head` default
 CLIENT_PORT = 10001  # Ray Client (ray://) default

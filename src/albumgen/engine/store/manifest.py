@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .errors import LockError, OutputError
+from ...errors import LockError, OutputError
 from .hashing import sha256_file
 from .records import SCHEMA_VERSION, ManifestFile, OutputRef, Record, RecordStore, append_line
 

@@ -18,8 +18,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .manifest import Manifest
-from .stage import Context, Done, Stage, Unit
+from ...stage import Context, Done, Stage, Unit
+from ..store.manifest import Manifest
 
 log = logging.getLogger("albumgen")
 
@@ -129,7 +129,7 @@ class LocalExecutor:
 
 
 def _warm() -> None:
-    from . import registry
+    from ... import registry
 
     registry.warm()  # imports every stage module once per worker, and what their first unit needs
 
@@ -154,8 +154,8 @@ def run_in_worker(stage_name: str, config: dict, album_dir: Path, base_dir: Path
                   level: int) -> tuple[list[Done], list[tuple[str, dict]]]:
     """A CPU unit in a worker process: a fresh read of the manifest (what upstream units the
     driver recorded), the stage's own run, the finished units back to the driver."""
-    from . import registry
-    from .config import pipeline_model
+    from ... import registry
+    from ...config import pipeline_model
 
     root = logging.getLogger("albumgen")
     if not root.handlers:
