@@ -1,40 +1,25 @@
-"""Runs the stages in order: plan, skip what is done, run the rest, commit each unit."""
+"""The build session: open a pipeline's album, check it before writing anything, lock it,
+run the stages' units through the frontier on the chosen executor, and report; also the
+dry run and repair, which plan the same units without running them."""
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import album_year, registry
 from ..config import PipelineBase, load_config
-from ..errors import ConfigError, OutputError, StageError
+from ..errors import ConfigError
 from ..naming import slugify
 from ..stage import Context, NotReady, Stage
-from .scheduler import run_frontier
-from .store import atomic, recovery
+from .commit import plan_stage, recover
+from .scheduler import BuildReport, StageReport, run_frontier
+from .store import atomic
 from .store.hashing import sha256_json
 from .store.manifest import AlbumLock, Manifest
 
 log = logging.getLogger("albumgen")
 
-@dataclass
-class StageReport:
-    planned: int = 0
-    ran: int = 0
-    skipped: int = 0
-    waiting_on: str | None = None
-    waiting: int = 0  # tracks with no unit planned yet (dry run)
-
-
-@dataclass
-class BuildReport:
-    album_dir: Path
-    stages: dict[str, StageReport] = field(default_factory=dict)
-
-    @property
-    def ran(self) -> int:
-        return sum(s.ran for s in self.stages.values())
 
 
 def album_dir_for(config: PipelineBase, base_dir: Path, pipeline_name: str) -> Path:
@@ -62,12 +47,6 @@ def select_stages(until: str | None, force: tuple[str, ...] = ()) -> list[Stage]
     wanted = registry.upstream(until) if until else names
     return [cls() for cls in registry.stage_classes() if cls.name in wanted]
 
-
-def plan_stage(stage: Stage, ctx: Context) -> list:
-    units = stage.plan(ctx)
-    for u in units:
-        u.key = stage.key(u)
-    return units
 
 
 def dry_run(ctx: Context, until: str | None = None, force: tuple[str, ...] = ()) -> BuildReport:
@@ -196,37 +175,11 @@ def repair(ctx: Context) -> dict[str, int]:
             except NotReady:
                 break
             pending = [u for u in units if not manifest.is_done(u.key, stage.name, u.id)]
-            recovered[stage.name] = len(pending) - len(_recover(stage, ctx, pending))
+            recovered[stage.name] = len(pending) - len(recover(stage, ctx, pending))
         manifest.compact()
     return recovered
 
 
-def _recover(stage: Stage, ctx: Context, pending: list) -> list:
-    """Commit the pending units whose outputs are intact on disk; returns the rest."""
-    if not pending or not stage.sidecars:
-        return pending
-    found = recovery.recover(stage, ctx, pending)
-    for done in found:
-        _commit(stage, ctx, done)
-        ctx.manifest.event("unit_recovered", stage=stage.name, unit=done.unit.id)
-    if found:
-        log.warning("Stage '%s': %d units recovered from their files on disk (their records were missing)",
-                    stage.name, len(found))
-    ids = {d.unit.id for d in found}
-    return [u for u in pending if u.id not in ids]
-
-
-def _commit(stage: Stage, ctx: Context, done) -> None:
-    manifest = ctx.manifest
-    check_outputs(stage, ctx, done)
-    old = manifest.record(stage.name, done.unit.id)
-    try:
-        rec = manifest.commit(done.unit.key, stage.name, done.unit.id, done.outputs, done.data, done.seconds,
-                              hashes=done.hashes)
-    except OSError as e:
-        raise OutputError(f"cannot record {stage.name}/{done.unit.id}: {e}", "check free disk space") from e
-    if old is not None:  # e.g. a renamed track: its old MP3 must not linger in the album
-        _remove_unclaimed(ctx, set(old.outputs) - set(rec.outputs))
 
 
 def _run_stage(stage: Stage, ctx: Context, rep: StageReport, force: bool) -> None:
@@ -238,37 +191,3 @@ def _run_stage(stage: Stage, ctx: Context, rep: StageReport, force: bool) -> Non
     run_frontier(ctx, [stage], LocalExecutor(ctx, workers=0), report, {stage.name} if force else set())
 
 
-def check_outputs(stage: Stage, ctx: Context, done) -> None:
-    """The worker checks the contract (luigi's complete() after run()): every output a unit
-    reports is a file inside the album folder before anything is recorded."""
-    root = ctx.album_dir.resolve()
-    if not done.outputs:
-        raise StageError(f"stage '{stage.name}' unit {done.unit.id} reported no outputs",
-                         "a bug in the stage: every unit must write at least one file")
-    for out in done.outputs:
-        path = Path(out) if Path(out).is_absolute() else ctx.album_dir / out
-        if not path.resolve().is_relative_to(root):
-            raise StageError(f"stage '{stage.name}' unit {done.unit.id} reported {out}, outside the album folder {root}",
-                             "a bug in the stage: outputs must be written under the album folder")
-        if not path.is_file():
-            raise StageError(f"stage '{stage.name}' unit {done.unit.id} reported {out}, which does not exist",
-                             "a bug in the stage: write each output before yielding the unit")
-
-
-def _prune_stale(stage: Stage, ctx: Context, live_ids: set[str]) -> None:
-    """Drop records (and their files) of units the current config no longer has, e.g. the
-    tracks past a lowered album.tracks, so the album folder matches the pipeline."""
-    manifest = ctx.manifest
-    stale = [r for r in manifest.records(stage.name) if r.unit not in live_ids]
-    if not stale:
-        return
-    for rec in stale:
-        manifest.drop(stage.name, rec.unit)
-        _remove_unclaimed(ctx, set(rec.outputs))
-        manifest.event("unit_pruned", stage=stage.name, unit=rec.unit)
-
-
-def _remove_unclaimed(ctx: Context, rels: set[str]) -> None:
-    claimed = {rel for r in ctx.manifest.state.records.values() for rel in r.outputs}
-    for rel in rels - claimed:
-        (ctx.album_dir / rel).unlink(missing_ok=True)

@@ -20,13 +20,34 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .. import registry
 from ..errors import StageError
 from ..stage import Context, NotReady, Stage, Unit
 from . import interrupt
+from .commit import commit, plan_stage, prune_stale, recover
 
 log = logging.getLogger("albumgen")
+
+
+@dataclass
+class StageReport:
+    planned: int = 0
+    ran: int = 0
+    skipped: int = 0
+    waiting_on: str | None = None
+    waiting: int = 0  # tracks with no unit planned yet (dry run)
+
+
+@dataclass
+class BuildReport:
+    album_dir: Path
+    stages: dict[str, StageReport] = field(default_factory=dict)
+
+    @property
+    def ran(self) -> int:
+        return sum(s.ran for s in self.stages.values())
 
 
 @dataclass
@@ -50,8 +71,6 @@ class Frontier:
         self.checked: set[tuple[str, str, str]] = set()
 
     def run(self) -> None:
-        from .runner import StageReport
-
         for s in self.stages:
             self.report.stages.setdefault(s.name, StageReport())
         while True:
@@ -73,17 +92,13 @@ class Frontier:
             interrupt.check()  # a safe point: everything finished so far is recorded
 
     def _commit(self, stage: Stage, done) -> None:
-        from .runner import _commit
-
-        _commit(stage, self.ctx, done)
+        commit(stage, self.ctx, done)
         self.in_flight.discard((stage.name, done.unit.id))
         self.ran.add((stage.name, done.unit.id))
         self.ctx.manifest.event("unit_done", stage=stage.name, unit=done.unit.id, seconds=round(done.seconds, 3))
         self.report.stages[stage.name].ran += 1
 
     def _plan(self) -> dict[str, StagePlan]:
-        from .runner import _prune_stale, _recover, plan_stage
-
         plans: dict[str, StagePlan] = {}
         manifest = self.ctx.manifest
         for stage in self.stages:
@@ -95,7 +110,7 @@ class Frontier:
                 continue
             plan.waiting = set(getattr(plan.units, "waiting", ()))
             if not plan.waiting:  # a partial plan must not prune the units it cannot see yet
-                _prune_stale(stage, self.ctx, {u.id for u in plan.units})
+                prune_stale(stage, self.ctx, {u.id for u in plan.units})
             forced = stage.name in self.force
             plan.pending = [u for u in plan.units if (stage.name, u.id) in self.in_flight
                             or (forced and (stage.name, u.id) not in self.ran)
@@ -104,7 +119,7 @@ class Frontier:
                      and (stage.name, u.id, u.key) not in self.checked]
             if fresh and not forced:
                 self.checked |= {(stage.name, u.id, u.key) for u in fresh}
-                found = {u.id for u in fresh} - {u.id for u in _recover(stage, self.ctx, fresh)}
+                found = {u.id for u in fresh} - {u.id for u in recover(stage, self.ctx, fresh)}
                 plan.pending = [u for u in plan.pending if u.id not in found]
             rep = self.report.stages[stage.name]
             rep.planned = len(plan.units)
