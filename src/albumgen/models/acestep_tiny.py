@@ -47,8 +47,12 @@ def build_tiny_acestep(seed: int = 0):
         vae = AutoencoderOobleck(encoder_hidden_size=2 * ACOUSTIC_DIM, downsampling_ratios=DOWNSAMPLING,
                                  channel_multiples=[1, 1, 1, 1, 1], decoder_channels=4,
                                  decoder_input_channels=ACOUSTIC_DIM, audio_channels=2, sampling_rate=SAMPLE_RATE)
-        # A real checkpoint's silence latent is encoded silence; zeros are the random model's
-        # equivalent (its timbre encoder is as untrained either way).
+        # At init the cross-attention speaks a whisper next to the noise path: prompts, lyrics,
+        # bpm and key would barely move a take, and no test could tell conditions that reach
+        # the model from conditions that are dropped. At unit scale they are heard.
+        with torch.no_grad():
+            for layer in transformer.layers:
+                layer.cross_attn.to_out[0].weight.normal_(0.0, 1.0)
     finally:
         torch.random.set_rng_state(state)
     scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1, shift=1.0)
