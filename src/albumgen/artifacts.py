@@ -42,6 +42,12 @@ def track_melody(track: Track) -> str | None:
     return (track.model_extra or {}).get("melody")
 
 
+def track_lyrics(track: Track) -> str | None:
+    """The lyrics of a track (album.vocals: lyrics, or a lyrics column in the prompt source),
+    or None: an extra like melody, so tracklists without lyrics stay as they were."""
+    return (track.model_extra or {}).get("lyrics") or None
+
+
 class Tracklist(Artifact):
     kind = "tracklist"
     album_title: str

@@ -106,7 +106,7 @@ class MasterStage(Stage[MasterConfig]):
             # check: they come later ("album" stands for them, so their records are kept).
             return Plan(units, waiting or ["album"])
         if cfg.mix:
-            self._unit(units, "mix", {**track_cfg, "crossfade": cfg.crossfade,
+            self._unit(units, "mix", {**track_cfg, "crossfade": cfg.crossfade, "tags": mixing.TAGS_VERSION,
                                       "file": mixing.mix_name(meta["album"], ext)},
                        {tid: u.key for tid, u in zip(ids, units[-len(ids):])},
                        {"meta": meta, "ids": ids, "bpm": [music[tid]["bpm"] for tid in ids]},
@@ -194,16 +194,14 @@ class MasterStage(Stage[MasterConfig]):
         with atomic.atomic_path(path) as tmp:
             m = track.master(audio, sr, cfg, cfg.loudness - before if before > float("-inf") else 0.0, False, tmp,
                              name)
-            tag_file(tmp, cfg.format, {**meta, "title": f"{meta['album']} (continuous mix)", "track": 1, "tracks": 1,
-                                       "disc": cfg.disc, "discs": cfg.discs,
-                                       "prompt": f"continuous mix of {len(ids)} tracks"},
-                     covers.embed_jpeg(ctx.path("cover.jpg")))
+            tag_file(tmp, cfg.format, mixing.mix_tags(meta, len(ids), m), covers.embed_jpeg(ctx.path("cover.jpg")))
         cue = inside(ctx.album_dir, name.rsplit(".", 1)[0] + ".cue")
         atomic.write_text(cue, mixing.cue_sheet(name, cfg.format, meta, [r["title"] for r in recs], starts, sr))
         data = {"file": name, "cue": cue.name, "starts": [round(s / sr, 4) for s in starts],
                 "crossfades": [round(f, 3) for f in fades], "duration": round(m["duration"], 3),
                 "loudness": None if m["loudness"] is None else round(m["loudness"], 4),
-                "true_peak": None if m["true_peak"] is None else round(m["true_peak"], 4), "encodes": m["encodes"]}
+                "true_peak": None if m["true_peak"] is None else round(m["true_peak"], 4), "encodes": m["encodes"],
+                "album": mixing.release_title(meta["album"])}
         ctx.log.info("Mixed %s (%d tracks, %.0f s)", name, len(ids), m["duration"])
         return [path, cue], data
 

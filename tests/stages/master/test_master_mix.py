@@ -1,5 +1,6 @@
 """The continuous mix: its cue sheet parses back and marks where each track really starts,
-and the mix meets the loudness target."""
+the mix meets the loudness target, and it is tagged as a release of its own with its own
+ReplayGain."""
 from __future__ import annotations
 
 import re
@@ -75,6 +76,28 @@ def test_album_json_names_the_mix_and_tracks_are_untouched(album):
     data = json.loads((album.album_dir / "album.json").read_text("utf-8"))
     assert data["mix"]["file"] == "Test Album (continuous mix).mp3" and data["mix"]["cue"].endswith(".cue")
     assert sorted(p.name for p in album.album_dir.glob("0*.mp3")) == ["01 - One.mp3", "02 - Two.mp3", "03 - Three.mp3"]
+
+
+def test_the_mix_is_its_own_release_with_its_own_replaygain(album):
+    """A music library groups by album tag: tagged with the album's title, the mix would show
+    as a second "track 1" of the album. Its ReplayGain is its own loudness, read back with
+    mutagen and held to ffmpeg's meter."""
+    from mutagen.id3 import ID3
+
+    rec = album.manifest.record("master", "mix").data
+    tags = ID3(album.album_dir / rec["file"])
+    assert str(tags["TALB"]) == str(tags["TIT2"]) == "Test Album (continuous mix)" == rec["album"]
+    assert str(tags["TRCK"]) == "1/1" and str(tags["TPOS"]) == "1/1"
+    lufs, peak = ebur128(album.album_dir / rec["file"])
+    gain = float(str(tags["TXXX:REPLAYGAIN_TRACK_GAIN"]).removesuffix(" dB"))
+    assert gain == pytest.approx(-18.0 - rec["loudness"], abs=0.006)
+    assert gain == pytest.approx(-18.0 - lufs, abs=0.2)
+    linear = float(str(tags["TXXX:REPLAYGAIN_TRACK_PEAK"]))
+    assert linear == pytest.approx(10 ** (rec["true_peak"] / 20), rel=1e-4) and linear <= 10 ** (-1.0 / 20)
+    assert str(tags["TXXX:REPLAYGAIN_ALBUM_GAIN"]) == str(tags["TXXX:REPLAYGAIN_TRACK_GAIN"])
+    # The album's own tracks stay the album: three tracks of "Test Album", one of each number.
+    tracks = [ID3(p) for p in sorted(album.album_dir.glob("0*.mp3"))]
+    assert [(str(t["TALB"]), str(t["TRCK"])) for t in tracks] == [("Test Album", f"{n}/3") for n in (1, 2, 3)]
 
 
 def test_cue_time_rounds_to_cd_frames():
