@@ -13,7 +13,7 @@ from llm_server import LLMServer, chat, tracklist_json
 
 from albumgen.engine import runner
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 FAST = {"model": "tiny", "takes": 1, "duration": 1.0, "tail": 0, "device": "cpu", "batch_size": 8}
 

@@ -13,8 +13,8 @@ import time
 from click.testing import CliRunner
 from helpers import write_pipeline
 
-from albumgen.engine.store import atomic
 from albumgen.cli import main
+from albumgen.engine.store import atomic
 from albumgen.engine.store.manifest import Manifest
 from albumgen.engine.store.records import Record, snapshot_text
 

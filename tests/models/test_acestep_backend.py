@@ -8,10 +8,10 @@ import soundfile as sf
 import torch
 from helpers import write_pipeline
 
-from albumgen.engine import runner
 from albumgen.config import load_config
-from albumgen.errors import ConfigError
+from albumgen.engine import runner
 from albumgen.engine.store.manifest import Manifest
+from albumgen.errors import ConfigError
 from albumgen.models.acestep import Request, bytes_per_take, decode_latents, generate, load_acestep
 from albumgen.stages.render import songs
 

@@ -16,7 +16,7 @@ from .commit import plan_stage, recover
 from .scheduler import BuildReport, StageReport, run_frontier
 from .store import atomic
 from .store.hashing import sha256_json
-from .store.manifest import AlbumLock, Manifest
+from .store.manifest import Manifest
 
 log = logging.getLogger("albumgen")
 
@@ -105,8 +105,7 @@ def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), e
     manifest = ctx.manifest
     manifest.ensure_writable()
     report = BuildReport(ctx.album_dir)
-    with AlbumLock(manifest.dir):
-        manifest.reload()  # what another build committed before this one held the lock
+    with manifest.lock():  # reads the records again: another build may have committed meanwhile
         _preflight(stages, ctx)
         album_year.pin(ctx.config, ctx.album_dir)  # the first build fixes an unset album.year
         _warn_damage(ctx)
@@ -171,8 +170,7 @@ def repair(ctx: Context) -> dict[str, int]:
     manifest = ctx.manifest
     manifest.ensure_writable()
     recovered: dict[str, int] = {}
-    with AlbumLock(manifest.dir):
-        manifest.reload()
+    with manifest.lock():
         _warn_damage(ctx)
         for stage in select_stages(None):
             try:
