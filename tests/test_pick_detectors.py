@@ -107,10 +107,12 @@ def test_fewer_hard_failures_beat_a_better_score():
     # one hard failure, but everything else about it is poor
     one = {**base, "harsh": 0.9, "pulse_clarity": 0.0, "tonal_share": 0.03, "tempo_drift": 0.5, "repetition": 0.85}
     # two hard failures, each just over its threshold, otherwise the clean take
-    two = {**base, "clipping": 0.0011, "end_decay": 0.04}
+    two = {**base, "clipping": 0.011, "end_decay": 0.04}
     scored = combine([two, one], CFG)
     assert [len(s["rejects"]) for s in scored] == [2, 1]
-    assert scored[0]["score"] > scored[1]["score"]
+    assert scored[0]["quality"] > scored[1]["quality"]
+    # The score says what the choice says: one failure ranks above two, whatever the quality.
+    assert scored[1]["score"] > scored[0]["score"]
     assert choose(scored) == 1
 
 

@@ -119,7 +119,7 @@ def test_a_dark_solo_group_is_not_dull_and_trips_nothing_new(style):
 def test_a_lone_take_is_never_dull():
     alone = combine([feats("band", 1, "dull")], CFG)[0]
     assert "dull" not in {c["check"] for c in alone["checks"]}
-    assert alone["score"] == 0.0
+    assert alone["quality"] == 0.0
 
 
 def test_dull_needs_the_group_and_says_how_far_under_it_sits():

@@ -49,8 +49,10 @@ def test_json_reports_every_file_and_picks_the_music(files):
     assert [f["picked"] for f in report["files"]] == [True, False, False, False]
     assert max(report["files"], key=lambda f: f["score"])["file"] == str(files["clean"])
     clean = by[str(files["clean"])]
-    assert set(clean) == {"file", "sample_rate", "channels", "score", "picked", "rejects", "warnings", "checks",
-                          "features", "z"}
+    assert set(clean) == {"file", "sample_rate", "channels", "score", "quality", "picked", "rejects", "warnings",
+                          "checks", "features", "z"}
+    # A rejected file's score sits under the accepted one's, whatever its quality.
+    assert all(by[str(p)]["score"] < clean["score"] for k, p in files.items() if k != "clean")
     assert abs(clean["features"]["seconds"] - SECONDS) < 0.01
     # The features for generated music's own failures (issue 12), dull_db from the group.
     assert {"hf_db", "dull_db", "dropouts", "stuck_s", "hum_db", "hum_hz"} <= set(clean["features"])

@@ -7,6 +7,7 @@ what they are, so the next build recovers them instead of redoing them (recovery
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import threading
@@ -30,6 +31,12 @@ class Manifest:
         self.store = RecordStore(self.dir)
         self._events_lock = threading.Lock()  # the device thread logs events too
 
+    def reload(self) -> None:
+        """Read the record store again: called as soon as the album lock is taken, since
+        another build may have committed between opening the album and locking it (a
+        catalogue opens every album at its start and reaches the last one hours later)."""
+        self.store = RecordStore(self.dir)
+
     @property
     def state(self) -> ManifestFile:
         return self.store.state
@@ -38,6 +45,11 @@ class Manifest:
     def damage(self) -> list[str]:
         """What of the record store could not be read (its units are recovered from files)."""
         return self.store.damage
+
+    @property
+    def skipped(self) -> list[str]:
+        """Journal lines this albumgen could not apply (a newer albumgen's ops): kept aside."""
+        return self.store.skipped
 
     def ensure_writable(self) -> None:
         try:
@@ -137,12 +149,14 @@ class AlbumLock:
             self._fd = fd
             return self
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+            _take(fcntl, fd)
+        except OSError as e:
             holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise LockError(f"another albumgen build (pid {holder}) is writing {self.path.parent.parent}",
-                            "wait for it to finish, or stop that process") from None
+            if e.errno in HELD:
+                raise LockError(f"another albumgen build (pid {holder}) is writing {self.path.parent.parent}",
+                                "wait for it to finish, or stop that process") from None
+            raise lock_refused(e, self.path) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         os.fsync(fd)
@@ -153,3 +167,30 @@ class AlbumLock:
         if self._fd is not None:
             os.close(self._fd)  # closing releases the flock
             self._fd = None
+
+
+# What flock says when another process holds the lock; any other errno is the filesystem
+# refusing locks altogether, and naming a holder then would send the user after a dead pid.
+HELD = {errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES}
+
+
+def _take(fcntl, fd: int) -> None:
+    for _ in range(10):  # EINTR: a signal arrived during the call; the lock state is unchanged
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except InterruptedError:
+            continue
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def lock_refused(e: OSError, path: Path) -> OutputError:
+    """The filesystem under the album cannot lock files (NFS without a lock manager, some FUSE
+    filesystems): say which refusal it was and where a build can run."""
+    album = path.parent.parent
+    why = {errno.ENOLCK: "it has no lock manager (NFS mounted without lockd?)",
+           errno.EOPNOTSUPP: "it does not support file locks (a FUSE or network filesystem?)",
+           errno.EINTR: "the lock call kept being interrupted by signals"}.get(e.errno, "")
+    what = f"cannot lock {path}: {e.strerror or e}" + (f"; {why}" if why else "")
+    return OutputError(what, f"set output_dir to a folder on a local disk, or mount {album.parent} with "
+                             "local locks (NFS: -o local_lock=flock)")

@@ -73,7 +73,9 @@ class RecordStore:
     def __init__(self, folder: Path):
         self.snapshot_path = Path(folder) / "manifest.json"
         self.journal_path = Path(folder) / "journal.jsonl"
-        self.damage: list[str] = []  # what was unreadable; its units are recovered from files
+        self.damage: list[str] = []  # what of the snapshot was unreadable; its units are recovered from files
+        self.skipped: list[str] = []  # journal lines that are valid JSON but no op this version can apply
+        self._skipped_lines: list[bytes] = []
         self.journal_ops = 0  # ops not yet folded into the snapshot
         self.snapshot_schema = SCHEMA_VERSION
         lines = self._read_journal()  # journal before snapshot: see the module docstring
@@ -137,7 +139,13 @@ class RecordStore:
         try:
             self._apply(op)
         except (ValidationError, KeyError, TypeError, AttributeError) as e:
-            self.damage.append(f"{self.journal_path} line {n} is malformed: {type(e).__name__}")
+            # Most likely a newer albumgen's op (a new kind, a record with new fields): it is
+            # no reason to distrust the snapshot or the other lines. The fold keeps it aside
+            # in journal.skipped.jsonl, so nothing that version wrote is thrown away.
+            kind = op.get("op") if isinstance(op, dict) else None
+            self.skipped.append(f"{self.journal_path} line {n} ({f'op {kind!r}' if isinstance(kind, str) else 'no op'}"
+                                f", {type(e).__name__}) is not an op this albumgen can apply")
+            self._skipped_lines.append(line)
         self.journal_ops += 1
 
     def _apply(self, op: dict) -> None:
@@ -178,15 +186,36 @@ class RecordStore:
         if not self.journal_ops and not self.damage and self.snapshot_schema == SCHEMA_VERSION \
                 and self.snapshot_path.exists():
             return False
-        if self.damage and self.snapshot_path.exists():
-            # Keep what was damaged for the curious; the records now come from the files.
-            os.replace(self.snapshot_path, self.snapshot_path.with_name("manifest.json.damaged"))
+        if self.damage and self.snapshot_path.is_file():
+            # Keep what was damaged for the curious, as a copy: manifest.json itself is only
+            # ever replaced whole, so there is no moment without one.
+            try:
+                damaged = self.snapshot_path.read_bytes()
+            except OSError:
+                damaged = None
+            if damaged is not None:
+                atomic.write_bytes(self.snapshot_path.with_name("manifest.json.damaged"), damaged)
+        if self._skipped_lines:  # before the journal is emptied: a kill in between only repeats this
+            self._keep_skipped()
         atomic.write_text(self.snapshot_path, snapshot_text(self.state))
         atomic.write_bytes(self.journal_path, b"")
         self.journal_ops = 0
         self.damage = []
+        self.skipped, self._skipped_lines = [], []
         self.snapshot_schema = SCHEMA_VERSION
         return True
+
+
+    def _keep_skipped(self) -> None:
+        path = self.journal_path.with_name("journal.skipped.jsonl")
+        try:
+            kept = set(path.read_bytes().splitlines())
+        except FileNotFoundError:
+            kept = set()
+        for line in self._skipped_lines:
+            if line not in kept:
+                append_line(path, line.decode("utf-8", "replace"))
+                kept.add(line)
 
 
 def snapshot_text(state: ManifestFile) -> str:

@@ -126,6 +126,7 @@ def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), e
     manifest.ensure_writable()
     report = BuildReport(ctx.album_dir)
     with AlbumLock(manifest.dir):
+        manifest.reload()  # what another build committed before this one held the lock
         _preflight(stages, ctx)
         album_year.pin(ctx.config, ctx.album_dir)  # the first build fixes an unset album.year
         _warn_damage(ctx)
@@ -179,6 +180,9 @@ def _warn_damage(ctx: Context) -> None:
     for what in ctx.manifest.damage:
         log.warning("Warning: %s; rebuilding its records from the files on disk", what)
         ctx.manifest.event("manifest_damaged", what=what)
+    for what in ctx.manifest.skipped:
+        log.warning("Warning: %s; skipped, and kept in journal.skipped.jsonl", what)
+        ctx.manifest.event("journal_line_skipped", what=what)
 
 
 def repair(ctx: Context) -> dict[str, int]:
@@ -188,6 +192,7 @@ def repair(ctx: Context) -> dict[str, int]:
     manifest.ensure_writable()
     recovered: dict[str, int] = {}
     with AlbumLock(manifest.dir):
+        manifest.reload()
         _warn_damage(ctx)
         for stage in select_stages(None):
             try:

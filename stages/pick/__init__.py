@@ -24,7 +24,9 @@ from .scoring import SCHEMA_VERSION, score_group
 
 class PickStage(Stage[PickConfig]):
     name = "pick"
-    version = "3"  # 3: dull, dropout, stuck and hum checks (every pick is rescored)
+    # 4: clipping heard as flat tops that cut audible energy off, harshness as narrow screeches
+    # over the take's own balance, a rejected take's score under every accepted one
+    version = "4"
     Config = PickConfig
     needs = (Tracklist, Take, TakeAudio)  # TakeAudio: a take's audio decoded again (render.decoder)
     makes = (Pick,)
