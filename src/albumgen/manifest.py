@@ -7,15 +7,17 @@ what they are, so the next build recovers them instead of redoing them (recovery
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import LockError, OutputError
+from .errors import AlbumgenError, LockError, OutputError
 from .hashing import sha256_file
 from .records import SCHEMA_VERSION, ManifestFile, OutputRef, Record, RecordStore, append_line
 
@@ -30,6 +32,8 @@ class Manifest:
         self.events_path = self.dir / "events.jsonl"
         self.store = RecordStore(self.dir)
         self._events_lock = threading.Lock()  # the device thread logs events too
+        self.locked = False  # this process holds the album lock (set by `lock()`)
+        self._unsaved_mtimes: dict[str, tuple[Record, Record]] = {}
 
     def reload(self) -> None:
         """Read the record store again: called as soon as the album lock is taken, since
@@ -74,6 +78,7 @@ class Manifest:
         return rec is not None and rec.key == key and self.outputs_intact(rec)
 
     def outputs_intact(self, rec: Record) -> bool:
+        moved: dict[str, int] = {}
         for rel, ref in rec.outputs.items():
             path = self.album_dir / rel
             try:
@@ -84,9 +89,54 @@ class Manifest:
                 return False
             # Cheapest check first, as DVC does: an untouched file keeps its mtime, so only
             # files that were touched pay for a full hash.
-            if st.st_mtime_ns != ref.mtime_ns and sha256_file(path) != ref.sha256:
-                return False
+            if st.st_mtime_ns != ref.mtime_ns:
+                if sha256_file(path) != ref.sha256:
+                    return False
+                moved[rel] = st.st_mtime_ns
+        if moved:  # copied, restored or synced without times: the same bytes, a new mtime
+            self._remember_mtimes(rec, moved)
         return True
+
+    def _remember_mtimes(self, rec: Record, moved: dict[str, int]) -> None:
+        """Record the new mtimes of outputs whose hash still matches, so neither the next
+        scheduler step nor the next build or status hashes them again. Written at once under
+        the album lock; otherwise kept in memory until `save_mtimes`."""
+        outputs = {rel: ref.model_copy(update={"mtime_ns": moved[rel]}) if rel in moved else ref
+                   for rel, ref in rec.outputs.items()}
+        new = rec.model_copy(update={"outputs": outputs})
+        if self.locked:
+            self.store.put(new)
+        else:
+            self.state.records[f"{rec.stage}/{rec.unit}"] = new
+            self._unsaved_mtimes[f"{rec.stage}/{rec.unit}"] = (rec, new)
+
+    def save_mtimes(self) -> None:
+        """Write the mtimes a reader without the lock (status) found moved, if no build holds
+        the album now; a held or unlockable album just keeps paying for the hashes."""
+        if not self._unsaved_mtimes or self.locked:
+            return
+        try:
+            with AlbumLock(self.dir):
+                store = RecordStore(self.dir)  # what holds now, not what this reader saw
+                for rid, (seen, new) in self._unsaved_mtimes.items():
+                    current = store.state.records.get(rid)
+                    if current is not None and current == seen:
+                        store.put(new)
+        except (AlbumgenError, OSError):
+            return
+        self._unsaved_mtimes.clear()
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[Manifest]:
+        """Hold the album: the records are read again (another build may have committed
+        since this one opened the album) and writes are allowed."""
+        with AlbumLock(self.dir):
+            self.reload()
+            self.locked = True
+            try:
+                yield self
+            finally:
+                self.locked = False
 
     def commit(self, key: str, stage: str, unit: str, outputs: list[Path], data: dict | None = None,
                seconds: float = 0.0, hashes: dict[str, str] | None = None) -> Record:

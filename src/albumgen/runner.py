@@ -10,7 +10,7 @@ from . import album_year, atomic, recovery, registry
 from .config import PipelineBase, load_config
 from .errors import ConfigError, OutputError, StageError
 from .hashing import sha256_json
-from .manifest import AlbumLock, Manifest
+from .manifest import Manifest
 from .naming import slugify
 from .scheduler import run_frontier
 from .stage import Context, NotReady, Stage
@@ -125,8 +125,7 @@ def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), e
     manifest = ctx.manifest
     manifest.ensure_writable()
     report = BuildReport(ctx.album_dir)
-    with AlbumLock(manifest.dir):
-        manifest.reload()  # what another build committed before this one held the lock
+    with manifest.lock():  # reads the records again: another build may have committed meanwhile
         _preflight(stages, ctx)
         album_year.pin(ctx.config, ctx.album_dir)  # the first build fixes an unset album.year
         _warn_damage(ctx)
@@ -191,8 +190,7 @@ def repair(ctx: Context) -> dict[str, int]:
     manifest = ctx.manifest
     manifest.ensure_writable()
     recovered: dict[str, int] = {}
-    with AlbumLock(manifest.dir):
-        manifest.reload()
+    with manifest.lock():
         _warn_damage(ctx)
         for stage in select_stages(None):
             try:

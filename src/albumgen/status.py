@@ -24,6 +24,7 @@ def album_status(ctx: Context) -> dict:
         done = sum(ctx.manifest.is_done(u.key, s.name, u.id) for u in units)
         waiting = len(getattr(units, "waiting", ()))
         summary.append(f"{s.name}: {done}/{len(units)} units done" + (f", {waiting} tracks waiting" if waiting else ""))
+    ctx.manifest.save_mtimes()  # outputs copied with new mtimes are hashed once, not by every status
     album = tracklist.album_title if tracklist else (ctx.config.album.title or ctx.album_dir.name)
     return {"album": album, "columns": ["track", "title"] + [s.name for s in shown], "rows": rows,
             "summary": summary}
