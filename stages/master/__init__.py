@@ -91,6 +91,8 @@ class MasterStage(Stage[MasterConfig]):
             extra, m = take.model_extra or {}, music[t["id"]]
             tags = {**meta, **t, "n": n, "score": pick.score, "take": pick.choice, "seed": take.seed,
                     "model": extra.get("model"), "revision": extra.get("revision"), "key": m["key"], "bpm": m["bpm"]}
+            if t.get("lyrics"):  # the USLT frame names the lyric's language; tracks without keep their hashes
+                tags["language"] = ctx.config.album.language
             inputs = {"take": take.wav_sha256, "cover": cover.key, "tags": sha256_json(tags), "music": sha256_json(m)}
             if analysis:
                 inputs["analysis"] = analysis.key

@@ -49,7 +49,16 @@ def test_albumgen_loop_matches_the_pipeline_call(lm):
     assert torch.allclose(ours, theirs, atol=1e-5)
     # Without the metadata it is another take: bpm and key reach the model (far past rounding).
     plain = generate(lm, [Request(prompt="warm lofi piano")], [11], SECONDS, 4, 1.0, 3.0)
-    assert (plain - latents).abs().max() > 1e-2
+    assert (plain - latents).abs().max() > 1e-3
+
+
+def test_lyrics_and_their_language_reach_the_model(lm):
+    base = Request(prompt="ballad", lyrics="[verse]\nrain on me")
+    sung = generate(lm, [base], [3], SECONDS, 4, 1.0, 3.0)
+    other = generate(lm, [Request(prompt="ballad", lyrics="[verse]\nsun on me")], [3], SECONDS, 4, 1.0, 3.0)
+    german = generate(lm, [Request(prompt="ballad", lyrics="[verse]\nrain on me", language="de")], [3],
+                      SECONDS, 4, 1.0, 3.0)
+    assert (sung - other).abs().max() > 1e-3 and (sung - german).abs().max() > 1e-3  # rounding: ~1e-6
 
 
 def test_bpm_and_key_are_the_model_metadata(lm):
