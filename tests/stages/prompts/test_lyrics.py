@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from llm_server import LLMServer, chat, tracklist_json
 
-from albumgen import runner
 from albumgen.config import load_config
+from albumgen.engine import runner
 from albumgen.stages.prompts.lyrics import clean_lyrics
 
 KEY = "sk-test-lyrics"
