@@ -13,14 +13,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from albumgen import atomic
 from albumgen.album_year import album_year
 from albumgen.artifacts import Distinct, Master, Music, Order, Pick, Take, Tracklist
 from albumgen.audio.ffmpeg import decode
 from albumgen.audio.io import read_audio
 from albumgen.audio.loudness import integrated_loudness
+from albumgen.engine.store import atomic
+from albumgen.engine.store.hashing import sha256_file, sha256_json
 from albumgen.errors import InputError, StageError
-from albumgen.hashing import sha256_file, sha256_json
 from albumgen.inputs import check_file
 from albumgen.naming import inside, track_filename, unique_names
 from albumgen.stage import Context, Done, NotReady, Plan, Stage, Unit
@@ -91,6 +91,8 @@ class MasterStage(Stage[MasterConfig]):
             extra, m = take.model_extra or {}, music[t["id"]]
             tags = {**meta, **t, "n": n, "score": pick.score, "take": pick.choice, "seed": take.seed,
                     "model": extra.get("model"), "revision": extra.get("revision"), "key": m["key"], "bpm": m["bpm"]}
+            if t.get("lyrics"):  # the USLT frame names the lyric's language; tracks without keep their hashes
+                tags["language"] = ctx.config.album.language
             inputs = {"take": take.wav_sha256, "cover": cover.key, "tags": sha256_json(tags), "music": sha256_json(m)}
             if analysis:
                 inputs["analysis"] = analysis.key
@@ -106,7 +108,7 @@ class MasterStage(Stage[MasterConfig]):
             # check: they come later ("album" stands for them, so their records are kept).
             return Plan(units, waiting or ["album"])
         if cfg.mix:
-            self._unit(units, "mix", {**track_cfg, "crossfade": cfg.crossfade,
+            self._unit(units, "mix", {**track_cfg, "crossfade": cfg.crossfade, "tags": mixing.TAGS_VERSION,
                                       "file": mixing.mix_name(meta["album"], ext)},
                        {tid: u.key for tid, u in zip(ids, units[-len(ids):])},
                        {"meta": meta, "ids": ids, "bpm": [music[tid]["bpm"] for tid in ids]},
@@ -194,16 +196,14 @@ class MasterStage(Stage[MasterConfig]):
         with atomic.atomic_path(path) as tmp:
             m = track.master(audio, sr, cfg, cfg.loudness - before if before > float("-inf") else 0.0, False, tmp,
                              name)
-            tag_file(tmp, cfg.format, {**meta, "title": f"{meta['album']} (continuous mix)", "track": 1, "tracks": 1,
-                                       "disc": cfg.disc, "discs": cfg.discs,
-                                       "prompt": f"continuous mix of {len(ids)} tracks"},
-                     covers.embed_jpeg(ctx.path("cover.jpg")))
+            tag_file(tmp, cfg.format, mixing.mix_tags(meta, len(ids), m), covers.embed_jpeg(ctx.path("cover.jpg")))
         cue = inside(ctx.album_dir, name.rsplit(".", 1)[0] + ".cue")
         atomic.write_text(cue, mixing.cue_sheet(name, cfg.format, meta, [r["title"] for r in recs], starts, sr))
         data = {"file": name, "cue": cue.name, "starts": [round(s / sr, 4) for s in starts],
                 "crossfades": [round(f, 3) for f in fades], "duration": round(m["duration"], 3),
                 "loudness": None if m["loudness"] is None else round(m["loudness"], 4),
-                "true_peak": None if m["true_peak"] is None else round(m["true_peak"], 4), "encodes": m["encodes"]}
+                "true_peak": None if m["true_peak"] is None else round(m["true_peak"], 4), "encodes": m["encodes"],
+                "album": mixing.release_title(meta["album"])}
         ctx.log.info("Mixed %s (%d tracks, %.0f s)", name, len(ids), m["duration"])
         return [path, cue], data
 

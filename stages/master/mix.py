@@ -12,9 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .tags import clean_text
+from .tags import clean_text, replaygain
 
 CD_FRAMES = 75  # a cue sheet counts in CD frames: 75 per second
+# Part of the mix unit's key: a change to how the mix is tagged re-tags (re-makes) the mix
+# and nothing else.
+TAGS_VERSION = 2
 
 
 def crossfade_seconds(crossfade: float, bpm: float | None) -> float:
@@ -66,10 +69,30 @@ def cue_sheet(mix_file: str, fmt: str, meta: dict, titles: list[str], starts: li
     return "\n".join(lines) + "\n"
 
 
+def release_title(album: str) -> str:
+    return f"{album} (continuous mix)"
+
+
+def mix_tags(meta: dict, tracks: int, measured: dict) -> dict:
+    """The mix's tags: a release of its own, "<album> (continuous mix)", track 1 of 1.
+
+    Tagged with the album's own title it would show in a music library as a second "track 1"
+    of the album. Its ReplayGain comes from its own measured loudness and true peak; it is
+    the whole release, so its album values are its track values.
+    """
+    title = release_title(meta["album"])
+    tags = {**meta, "title": title, "album": title, "track": 1, "tracks": 1, "disc": 1, "discs": 1,
+            "prompt": f"continuous mix of the {tracks} tracks of {meta['album']}"}
+    if measured.get("loudness") is not None and measured.get("true_peak") is not None:
+        gain, peak = replaygain(measured["loudness"], measured["true_peak"])
+        tags["replaygain"] = {"track_gain": gain, "track_peak": peak, "album_gain": gain, "album_peak": peak}
+    return tags
+
+
 def mix_name(album: str, ext: str) -> str:
     from albumgen.naming import safe_filename
 
-    return safe_filename(f"{album} (continuous mix)") + f".{ext}"
+    return safe_filename(release_title(album)) + f".{ext}"
 
 
 def file_path(folder: Path, name: str) -> Path:

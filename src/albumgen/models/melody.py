@@ -9,7 +9,7 @@ the whole sequence (prefix first). A take without a melody gets transformers' "n
 
 Why albumgen computes the chroma itself: transformers' MusicgenMelodyFeatureExtractor needs
 torchaudio, and every torchaudio wheel on PyPI is a CUDA build that does not load against a
-CPU torch (docs/reports/round2-audiocraft.md). The maths is short: torchaudio's normalised
+CPU torch (docs/troubleshooting.md). The maths is short: torchaudio's normalised
 power spectrogram is torch.stft divided by the window's energy, and the filter bank is
 transformers' own `chroma_filter_bank`. tests/test_melody_chroma.py holds it to the
 extractor's output where torchaudio loads (the audiocraft environment).
