@@ -14,7 +14,7 @@ from helpers import run_cli, write_pipeline
 from processes import start_build
 from ray_cluster import Cluster
 
-from albumgen.manifest import Manifest
+from albumgen.engine.store.manifest import Manifest
 
 pytest.importorskip("ray")
 

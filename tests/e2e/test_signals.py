@@ -12,7 +12,7 @@ import pytest
 from helpers import run_cli, write_pipeline
 from processes import album_digest, busy_worker, session, start_build, wait_gone, workers
 
-from albumgen.manifest import Manifest
+from albumgen.engine.store.manifest import Manifest
 
 # Three tracks of two takes, a batch per track: the signal lands in the second batch.
 PIPELINE = {"album": {"tracks": 3}, "render": {"takes": 2, "duration": 8.0, "batch_size": 2}}

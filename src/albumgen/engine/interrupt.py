@@ -33,6 +33,7 @@ class Interrupted(BaseException):
 
 _requested: str | None = None
 _now = False  # a second signal: stop at once
+_abandoned = False  # the build ends on an error: the work in flight is dropped
 _immediate = 0
 _in_flight: list[Callable[[], str | None]] = []
 
@@ -56,8 +57,21 @@ def check() -> None:
 def check_now() -> None:
     """Raise Interrupted if a stop at once was asked for: call inside a unit's work (a
     decoding step), where the first signal lets the unit finish."""
-    if _now:
-        raise Interrupted(_requested or "SIGINT")
+    if _now or _abandoned:
+        raise Interrupted(_requested or "abandoned")
+
+
+@contextlib.contextmanager
+def abandoning() -> Iterator[None]:
+    """The build is ending (an error, a second Ctrl-C): work in flight in other threads
+    leaves at its next check_now, so that no thread is inside torch while the interpreter
+    shuts down (which aborts the process: "terminate called without an active exception")."""
+    global _abandoned
+    _abandoned = True
+    try:
+        yield
+    finally:
+        _abandoned = False
 
 
 def _label(name: str) -> str:

@@ -110,7 +110,7 @@ class LocalExecutor:
     # -- the device thread -------------------------------------------------------------
     def _start_device(self) -> None:
         if self._device is None:
-            # A daemon: on an error the driver exits without waiting for the batch.
+            # A daemon, and close() still waits for it to leave its batch (interrupt.abandoning).
             self._device = threading.Thread(target=self._device_loop, name="albumgen-device", daemon=True)
             self._device.start()
 
@@ -287,10 +287,11 @@ class LocalExecutor:
                     proc.kill()
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-        if self._device is not None and interrupt.now():
-            # Render leaves its batch at the next decoding step (interrupt.check_now); torch
-            # must not be mid-call in a thread while the interpreter shuts down.
-            self._device.join(DEVICE_JOIN_SECONDS)
+        if self._device is not None and self._device.is_alive():
+            # A batch still in flight (an error, a second Ctrl-C) leaves at its next decoding
+            # step: torch must not be mid-call in a thread while the interpreter shuts down.
+            with interrupt.abandoning():
+                self._device.join(DEVICE_JOIN_SECONDS)
 
 
 def _death(proc) -> str:
