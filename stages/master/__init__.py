@@ -13,14 +13,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from albumgen import atomic
 from albumgen.album_year import album_year
 from albumgen.artifacts import Distinct, Master, Music, Order, Pick, Take, Tracklist
 from albumgen.audio.ffmpeg import decode
 from albumgen.audio.io import read_audio
 from albumgen.audio.loudness import integrated_loudness
+from albumgen.engine.store import atomic
+from albumgen.engine.store.hashing import sha256_file, sha256_json
 from albumgen.errors import InputError, StageError
-from albumgen.hashing import sha256_file, sha256_json
 from albumgen.inputs import check_file
 from albumgen.naming import inside, track_filename, unique_names
 from albumgen.stage import Context, Done, NotReady, Plan, Stage, Unit

@@ -15,7 +15,7 @@ from typing import Any
 
 import openai
 
-from albumgen import interrupt
+from albumgen.engine import interrupt
 from albumgen.errors import LLMError
 from albumgen.inputs import MB, human_size
 

@@ -11,9 +11,9 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from albumgen import atomic
+from albumgen.engine.store import atomic
+from albumgen.engine.store.hashing import derive_seed, sha256_json
 from albumgen.errors import InputError, StageError
-from albumgen.hashing import derive_seed, sha256_json
 from albumgen.inputs import MB, read_optional_text
 from albumgen.stage import Context
 
