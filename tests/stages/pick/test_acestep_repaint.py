@@ -10,10 +10,10 @@ import pytest
 import soundfile as sf
 from helpers import write_pipeline
 
-from albumgen import runner
 from albumgen.artifacts import Pick
 from albumgen.config import load_config
-from albumgen.manifest import Manifest
+from albumgen.engine import runner
+from albumgen.engine.store.manifest import Manifest
 from albumgen.stages.pick.config import PickConfig
 from albumgen.stages.pick.repaint import ask_repaints, locate, snap
 
