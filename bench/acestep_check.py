@@ -1,5 +1,5 @@
-"""One ACE-Step 1.5 song timed through diffusers' AceStepPipeline, random weights at the
-turbo checkpoint's sizes (bench/gpu_check.py's last item, where diffusers is importable).
+"""One ACE-Step 1.5 song timed, random weights at the turbo checkpoint's sizes, through
+albumgen's ACE-Step backend (bench/gpu_check.py's last item, where diffusers is importable).
 
 The sizes are the DiT's and condition encoder's defaults in diffusers (those of the 1.5
 turbo checkpoint: hidden 2048, 24 layers, 16 heads), a Qwen3-0.6B-sized text encoder and
@@ -64,19 +64,37 @@ def build(device: str, dtype, tiny: bool):
 
 
 def time_song(device: str, seconds: float, steps: int) -> dict:
-    """Seconds for one song of `seconds` in `steps` turbo steps (a short warm-up song first)."""
+    """Seconds for one song of `seconds` in `steps` turbo steps (a short warm-up song first),
+    through albumgen's ACE-Step backend where this albumgen has one (its per-take conditions,
+    noise and VAE decode), else through the pipeline's own __call__."""
     cuda = device == "cuda"
     dtype = torch.bfloat16 if cuda else torch.float32
     t = time.perf_counter()
     pipe = build(device, dtype, tiny=not cuda)
     built = time.perf_counter() - t
     params = sum(p.numel() for p in pipe.transformer.parameters())
+    prompt = "dark synthwave with gated drums and a soaring lead"
+    try:
+        from albumgen.models import acestep
+    except ImportError:
+        acestep = None
+    if acestep is not None:
+        lm = acestep.AceModel(pipe=pipe, model_id="acestep-random", revision="random", device=device, dtype=dtype,
+                              sample_rate=int(pipe.sample_rate), frame_rate=float(pipe.latents_per_second),
+                              channels=int(pipe.vae.config.audio_channels))
 
-    def song(duration: float, n: int):
-        return pipe(prompt="dark synthwave with gated drums and a soaring lead", lyrics=LYRICS,
-                    audio_duration=duration, num_inference_steps=n, guidance_scale=1.0,
-                    generator=torch.Generator(device).manual_seed(1)).audios
+        def song(duration: float, n: int):
+            latents = acestep.generate(lm, [acestep.Request(prompt=prompt, lyrics=LYRICS)], [1], duration, n,
+                                       guidance=1.0, shift=3.0)
+            return acestep.decode_latents(lm, latents[0])
 
+        how = "albumgen's acestep backend (generate + decode_latents)"
+    else:
+        def song(duration: float, n: int):
+            return pipe(prompt=prompt, lyrics=LYRICS, audio_duration=duration, num_inference_steps=n,
+                        guidance_scale=1.0, generator=torch.Generator(device).manual_seed(1)).audios
+
+        how = "diffusers AceStepPipeline.__call__"
     with torch.no_grad():
         song(min(seconds, 10.0), 2)  # warm-up: kernels chosen, workspaces allocated
         if cuda:
@@ -91,5 +109,5 @@ def time_song(device: str, seconds: float, steps: int) -> dict:
     return {"item": f"song {seconds:.0f} s, {steps} steps", "model": "acestep-1.5-turbo" if cuda else "acestep-tiny",
             "dtype": str(dtype).replace("torch.", ""), "batch": 1, "steps": steps, "peak_gib": peak,
             "value": f"{took:.2f} s per song ({seconds / took:.0f}x realtime)",
-            "note": f"diffusers AceStepPipeline, random weights, DiT {params / 1e9:.2f} B params, built in {built:.0f} s; "
+            "note": f"{how}, random weights, DiT {params / 1e9:.2f} B params, built in {built:.0f} s; "
                     f"audio {tuple(audio.shape)}"}

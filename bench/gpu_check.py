@@ -303,7 +303,7 @@ class Check:
     def tests(self) -> None:
         limit = max(10, min(self.p.tests_s, self.left() - 30))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
-        cmd = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "tests/test_models_gpu.py"]
+        cmd = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "tests/models/test_models_gpu.py"]
         try:
             done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=limit)
             out, rc = done.stdout + done.stderr, done.returncode
@@ -320,7 +320,7 @@ class Check:
         # skips say why in their line (a transformers release without some behaviour).
         no_cuda = self.cuda() and "needs CUDA" in out
         ok = rc == 0 and not no_cuda
-        self.row("tests", "tests/test_models_gpu.py", value=tail.strip("= ")[:200],
+        self.row("tests", "tests/models/test_models_gpu.py", value=tail.strip("= ")[:200],
                  status="ok" if ok else "FAIL", note=f"exit {rc}" + (" (skipped: no CUDA for pytest)" if no_cuda else ""))
 
     # -- speed --------------------------------------------------------------------------

@@ -47,8 +47,8 @@ class PickConfig(BaseModel):
     noisy_flatness_db: float = Field(-25.0, le=0, description="noisy (label): audible hiss under the music")
     max_silence: float = Field(0.4, ge=0, le=1, description="silence: share of the take below -60 dB (normalised)")
     max_trailing_silence: float = Field(0.25, ge=0, le=1, description="silence: silent tail, share of the take")
-    max_clipping: float = Field(0.001, ge=0, le=1, description="clipping: share of samples at the take's peak")
-    max_harsh: float = Field(0.01, ge=0, le=1, description="harsh: share of the take in high-frequency bursts")
+    max_clipping: float = Field(0.01, ge=0, le=1, description="clipping: share of the take with audible flat tops")
+    max_harsh: float = Field(0.01, ge=0, le=1, description="harsh: share of the take in narrow high-frequency screeches")
     max_repetition: float = Field(0.9, ge=0, le=1, description="loop: self-repetition at one lag (1 = exact loop)")
     min_novelty_db: float = Field(1.5, ge=0, description="drone: a tonal take whose spectrum moves less than this")
     min_end_decay: float = Field(0.05, ge=0, description="abrupt_end: seconds from sound to silence at the end")
@@ -66,6 +66,9 @@ class PickConfig(BaseModel):
                                    description="checks that reject a take; the others only label it")
     weights: Weights = Field(default_factory=Weights)
     retry_takes: int = Field(4, ge=0, le=64, description="takes added to a track whose takes all fail")
+    repaint: bool = Field(True, description="mend a kept take that fails only local checks by making that span "
+                                            "again (takes with latents: render.backend acestep), not a new take")
+    max_repaints: int = Field(2, ge=0, le=16, description="repaints at most, per track")
     max_rounds: int = Field(2, ge=0, le=9, description="retry rounds at most, per track")
     clap_model: str | None = Field("laion/larger_clap_music",
                                    description="CLAP folder or hub id (hub cache only, never downloaded); null: off")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from albumgen.artifacts import Pick, Take, Track, Tracklist, parse_take_id, take_id, track_melody
-from albumgen.hashing import derive_seed, sha256_file, sha256_text
+from albumgen.artifacts import Pick, Take, Track, Tracklist, parse_take_id, take_id, track_lyrics, track_melody
+from albumgen.engine.store.hashing import derive_seed, sha256_file, sha256_text
 from albumgen.inputs import check_audio, resolve_audio
 from albumgen.stage import Context, Done, NotReady, Stage, Unit
 
@@ -27,6 +27,10 @@ class RenderStage(Stage[RenderConfig]):
 
         cfg = self.settings(ctx)
         check_device(cfg.device)
+        if cfg.backend == "acestep":
+            from albumgen.models.acestep import require_diffusers
+
+            require_diffusers()  # before the prompts (maybe an LLM) run
         melodies = cfg.melody.values() if isinstance(cfg.melody, dict) else [cfg.melody]
         audio = [("render.intro", cfg.intro)] + [("render.melody", m) for m in sorted(set(melodies) - {None})]
         for field, rel in audio:  # decoded only once the model is loaded: check they are audio before any work
@@ -47,6 +51,9 @@ class RenderStage(Stage[RenderConfig]):
         for track in tracklist.tracks:
             for n in range(1, takes_wanted(ctx, track.id) + 1):
                 seed = derive_seed(ctx.config.album.seed, track.id, n)
+                if cfg.backend == "acestep":
+                    units.append(song_unit(ctx, cfg, track, n, seed))
+                    continue
                 units.append(Unit(
                     id=take_id(track.id, n),
                     config={**cfg.key_fields(), "seed": seed},
@@ -57,12 +64,20 @@ class RenderStage(Stage[RenderConfig]):
                     group=track.id,
                     reads_pipeline=tuple(f for f in (cfg.intro, melody_of(cfg, track)[0]) if f),
                 ))
+            if cfg.backend == "acestep":
+                units += repaint_units(ctx, cfg, track)
         return units
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
+        cfg = self.settings(ctx)
+        if cfg.backend == "acestep":
+            from .songs import render_songs
+
+            yield from render_songs(ctx, cfg, units)
+            return
         from .engine import render_units
 
-        yield from render_units(ctx, self.settings(ctx), units)
+        yield from render_units(ctx, cfg, units)
 
     def batch_size(self, ctx: Context) -> int | None:
         size = self.settings(ctx).batch_size
@@ -74,6 +89,51 @@ class RenderStage(Stage[RenderConfig]):
             tid, _ = parse_take_id(rec.unit)
             counts[tid] = counts.get(tid, 0) + 1
         return {tid: f"{n}/{takes_wanted(ctx, tid)}" for tid, n in counts.items()}
+
+
+def song_unit(ctx: Context, cfg: RenderConfig, track: Track, n: int, seed: int) -> Unit:
+    """A whole-song take (backend acestep): the prompt's tempo and key go to the model as
+    its own bpm and keyscale, and the track's lyrics (if any) in the album's language."""
+    from albumgen.prompt_music import asked_key, asked_tempo
+
+    lyrics = track_lyrics(track) or ""
+    language = ctx.config.album.language
+    inputs = {"prompt": sha256_text(track.prompt)}
+    if lyrics:  # entered only when present: instrumental takes keep their keys
+        inputs["lyrics"] = sha256_text(f"{language}\n{lyrics}")
+    return Unit(id=take_id(track.id, n), config={**cfg.key_fields(), "seed": seed}, inputs=inputs,
+                payload={"track": track.id, "take": n, "seed": seed, "prompt": track.prompt, "lyrics": lyrics,
+                         "language": language, "bpm": asked_tempo(track.prompt), "key": asked_key(track.prompt)},
+                group=track.id)
+
+
+def repaint_number(parent: int, n: int) -> int:
+    """The take number of the n-th repaint a track's pick asked for, of take `parent`: 2001
+    for a first of take 2. Apart from render.takes and every retry's numbers, and stable."""
+    return parent * 1000 + n
+
+
+def repaint_units(ctx: Context, cfg: RenderConfig, track: Track) -> list[Unit]:
+    """A take per span pick asked to make again: the parent's latents outside the span kept,
+    the span denoised anew with its own seed (the rest of the song as its context)."""
+    pick = ctx.artifacts.pick(track.id)
+    units = []
+    for req in pick.repaints if pick else []:
+        parent = ctx.artifacts.take(track.id, req["take"])
+        if parent is None or not parent.latents:
+            continue
+        n = repaint_number(req["take"], req["n"])
+        seed = derive_seed(ctx.config.album.seed, track.id, n)
+        unit = song_unit(ctx, cfg, track, n, seed)
+        span = [req["start"], req["end"]]
+        unit.config["repaint"] = {"parent": req["take"], "span": span}
+        unit.inputs["parent"] = parent.wav_sha256
+        unit.payload["repaint"] = {"parent": req["take"], "start": span[0], "end": span[1],
+                                   "latents": parent.latents, "wav": parent.wav}
+        unit.reads = (parent.latents, parent.wav)
+        unit.after = (take_id(track.id, req["take"]),)
+        units.append(unit)
+    return units
 
 
 def melody_of(cfg: RenderConfig, track: Track) -> tuple[str | None, str]:
