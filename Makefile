@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	# CUDA build). With no NVIDIA GPU, take the CPU build (this disk has one; pip finds it
 	# through its find-links); with a GPU, or a torch already in the venv, keep the normal one.
 	bash tools/install_torch.sh $(PY)
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,acestep]'
 	touch $@
 
 demo: $(VENV)/.installed

@@ -22,7 +22,8 @@ MAX_BYTES = 300_000  # each PNG: small enough for the repository and a README
 
 
 def _album(work: Path) -> Path:
-    from albumgen import registry, runner
+    from albumgen import registry
+    from albumgen.engine import runner
 
     shutil.copy(ROOT / "examples" / "demo.yaml", work / "demo.yaml")
     pipeline = work / "demo.yaml"
@@ -60,7 +61,7 @@ def main() -> None:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    from albumgen import runner
+    from albumgen.engine import runner
     from albumgen.review.server import ReviewServer
 
     with tempfile.TemporaryDirectory(prefix="albumgen-shots-") as tmp:

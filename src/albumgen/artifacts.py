@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
-    from .manifest import Manifest, Record
+    from .engine.store.manifest import Manifest, Record
 
 
 class Artifact(BaseModel):
@@ -40,6 +40,12 @@ class Track(BaseModel):
 def track_melody(track: Track) -> str | None:
     """The melody file a track's prompt source gave it, or None."""
     return (track.model_extra or {}).get("melody")
+
+
+def track_lyrics(track: Track) -> str | None:
+    """The lyrics of a track (album.vocals: lyrics, or a lyrics column in the prompt source),
+    or None: an extra like melody, so tracklists without lyrics stay as they were."""
+    return (track.model_extra or {}).get("lyrics") or None
 
 
 class Tracklist(Artifact):

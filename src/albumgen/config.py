@@ -33,6 +33,10 @@ class AlbumConfig(BaseModel):
                              description="year tag; null: the year of the album's first build, kept")
     tracks: int = Field(8, ge=1, le=99)
     seed: int = Field(0, ge=0, description="album seed; every take's seed derives from it")
+    vocals: Literal["instrumental", "lyrics"] = Field(
+        "instrumental", description="lyrics: the LLM writes lyrics for each track (render.backend acestep sings them)")
+    language: str = Field("en", pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$",
+                          description="language of the lyrics, as a code: en, de, fr, ja, zh, ...")
     order: Literal["as_listed", "flow"] = Field(
         "as_listed", description="running order: as the tracklist lists it, or flow (keys, tempos, energy)")
 

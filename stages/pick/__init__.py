@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 from albumgen.artifacts import Distinct, Pick, Take, TakeAudio, Tracklist, parse_take_id
 from albumgen.audio.io import read_audio
-from albumgen.hashing import sha256_json
-from albumgen.recovery import write_sidecar
+from albumgen.engine.store.hashing import sha256_json
+from albumgen.engine.store.recovery import write_sidecar
 from albumgen.stage import Context, Done, NotReady, Plan, Stage, TrackReport, Unit
 
 from . import overrides
@@ -24,7 +24,9 @@ from .scoring import SCHEMA_VERSION, score_group
 
 class PickStage(Stage[PickConfig]):
     name = "pick"
-    version = "3"  # 3: dull, dropout, stuck and hum checks (every pick is rescored)
+    # 4: clipping heard as flat tops that cut audible energy off, harshness as narrow screeches
+    # over the take's own balance, a rejected take's score under every accepted one
+    version = "4"
     Config = PickConfig
     needs = (Tracklist, Take, TakeAudio)  # TakeAudio: a take's audio decoded again (render.decoder)
     makes = (Pick,)

@@ -21,7 +21,7 @@ SCORED = {
     "tonal_share": (+1, 0.03),
     "silence": (-1, 0.05),
     "trailing_silence": (-1, 0.05),
-    "clipping": (-1, 0.0005),
+    "clipping": (-1, 0.005),
     "harsh": (-1, 0.01),
     "repetition": (-1, 0.1),
     "novelty_db": (+1, 1.0),
@@ -40,6 +40,11 @@ SCORED = {
     "aesthetics": (+1, 0.2),
 }
 Z_CLIP = 3.0  # one wild feature must not outvote all the others
+# A take's score is its quality (the weighted mean of its z-scores, within +-Z_CLIP) less
+# this per hard check it fails: more than the whole range of quality, so a rejected take
+# always shows a lower score than every take that passed, and one failing two checks
+# lower than one failing one. The score is the order the picker prefers takes in.
+REJECT_STEP = 10.0
 
 
 def checks(f: dict[str, float], cfg: PickConfig) -> list[dict]:
@@ -62,9 +67,9 @@ def checks(f: dict[str, float], cfg: PickConfig) -> list[dict]:
     elif not silent and f["flatness_db"] > cfg.noisy_flatness_db:
         trip("noisy", f"audible noise under the music (spectral floor {f['flatness_db']:.1f} dB)")
     if f["clipping"] > cfg.max_clipping:
-        trip("clipping", f"{f['clipping']:.2%} of samples clipped")
+        trip("clipping", f"audible clipping {f['clipping']:.1%} of the time")
     if f["harsh"] > cfg.max_harsh:
-        trip("harsh", f"harsh high-frequency bursts {f['harsh']:.1%} of the time")
+        trip("harsh", f"harsh high-frequency screech {f['harsh']:.1%} of the time")
     if f["repetition"] > cfg.max_repetition:
         trip("loop", f"stuck in a loop (repetition {f['repetition']:.2f})")
     # Noise barely moves either; calling it a drone too would only blur the reason.
@@ -130,16 +135,15 @@ def combine(feats: list[dict[str, float]], cfg: PickConfig) -> list[dict]:
     for i, f in enumerate(feats):
         found = checks(f, cfg)
         zs = {n: round(float(v[i]), 4) for n, v in z.items()}
-        out.append({"checks": found, "rejects": [c["message"] for c in found if c["hard"]],
-                    "warnings": [c["message"] for c in found if not c["hard"]], "z": zs,
-                    "score": round(sum(weights[n] * zs[n] for n in zs) / total, 4)})
+        rejects = [c["message"] for c in found if c["hard"]]
+        quality = round(sum(weights[n] * zs[n] for n in zs) / total, 4)
+        out.append({"checks": found, "rejects": rejects, "warnings": [c["message"] for c in found if not c["hard"]],
+                    "z": zs, "quality": quality, "score": round(quality - REJECT_STEP * len(rejects), 4)})
     return out
 
 
 def choose(scored: list[dict]) -> int:
-    """Index of the take to keep: the best that passed every hard check, else the least
-    bad (fewest hard failures, then score). Ties go to the earlier take, so identical
-    takes give the same choice in every run."""
-    ok = [i for i, s in enumerate(scored) if not s["rejects"]]
-    pool = ok or range(len(scored))
-    return min(pool, key=lambda i: (len(scored[i]["rejects"]), -scored[i]["score"], i))
+    """Index of the take to keep: the highest score, which puts the best take that passed
+    every hard check first, else the least bad (fewest hard failures, then quality). Ties
+    go to the earlier take, so identical takes give the same choice in every run."""
+    return min(range(len(scored)), key=lambda i: (-scored[i]["score"], i))

@@ -20,7 +20,7 @@ def features(audio: np.ndarray, sr: int, joins: list[float] | None = None) -> di
     audio = np.asarray(audio)
     a = analyse(audio, sr)
     out = {"seconds": a.seconds, "loudness": a.loudness if np.isfinite(a.loudness) else -120.0,
-           "clipping": clipping(audio)}
+           "clipping": clipping(audio, sr)}
     out.update(noise(a))
     out.update(silence(a))
     out.update(harsh(a))
@@ -39,20 +39,49 @@ def _loud_frames(a: Analysis) -> np.ndarray:
     return a.frame_db > SILENT_DB
 
 
-def clipping(audio: np.ndarray) -> float:
-    """Share of samples within 0.1% of the take's own peak. Measured on the samples as
-    given (resampling would round the flat tops off) and relative to the peak, so a
-    clipped take turned down is still clipped. Clean music touches its peak a handful
-    of times; a clipped one sits there for whole runs of samples."""
-    x = np.abs(np.asarray(audio, dtype=np.float64))
+CLIP_WINDOW = 0.05  # seconds: distortion is heard against the music around it, not the take
+CLIP_AUDIBLE_DB = -20.0  # clipped-off energy within this of a window's own energy is heard
+
+
+def clipping(audio: np.ndarray, sr: int) -> float:
+    """Share of ~50 ms windows where clipping is audible: the energy that flat tops cut off
+    stands within 20 dB of the window's music. A flat top is a run of two or more
+    consecutive samples at the take's own peak (within 0.1%, so a clipped take turned down
+    is still clipped; on the samples as given, as resampling would round the tops off). What
+    a run cut off is estimated from the waveform's slope just before and after it: a
+    parabola entering and leaving at that slope over the run's length (height slope x
+    length / 4), so a loud master's short tops, where a limiter and clipper shave a
+    fraction of a dB, weigh next to nothing, and a take driven into the ceiling, whose
+    tops are long and steep-sided, weighs as much as its music. The ratio is blind to
+    gain and sample rate (slope and length scale against each other)."""
+    x = np.asarray(audio, dtype=np.float64)
     if x.ndim == 1:
         x = x[:, None]
-    peaks = x.max(axis=0)
-    live = peaks > 0
-    if not live.any():
+    n = len(x)
+    w = max(1, int(CLIP_WINDOW * sr))
+    nw = n // w
+    if nw == 0:
         return 0.0
-    at_peak = x[:, live] >= 0.999 * peaks[live]
-    return float(at_peak.mean())
+    audible = np.zeros(nw, dtype=bool)
+    for v in x.T:
+        peak = float(np.max(np.abs(v)))
+        if peak <= 0:
+            continue
+        v = np.abs(v) / peak
+        top = (v >= 0.999).astype(np.int8)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], top, [0]])))
+        s, e = edges[::2], edges[1::2]
+        keep = (e - s >= 2) & (s >= 2) & (e + 1 < n)
+        s, e = s[keep], e[keep]
+        if not len(s):
+            continue
+        slope = (np.maximum(v[s - 1] - v[s - 2], 0.0) + np.maximum(v[e] - v[e + 1], 0.0)) / 2
+        cut = slope ** 2 * (e - s).astype(np.float64) ** 3 / 30.0  # the parabola's energy over the run
+        where = np.minimum((s + e) // 2 // w, nw - 1)
+        lost = np.bincount(where, weights=cut, minlength=nw)
+        energy = (v[: nw * w] ** 2).reshape(nw, w).sum(axis=1)
+        audible |= lost > energy * 10 ** (CLIP_AUDIBLE_DB / 10)
+    return float(audible.mean())
 
 
 def noise(a: Analysis) -> dict[str, float]:
@@ -87,21 +116,35 @@ def silence(a: Analysis) -> dict[str, float]:
     return {"silence": float(silent.mean()), "trailing_silence": tail / len(silent)}
 
 
+HARSH_LO = 3500.0  # Hz: where a screech lives, up to the analysis rate's Nyquist (11 kHz)
+HARSH_NARROW_DB = 20.0  # a screech's few bins stand this far over the rest of the band's rise
+HARSH_LEVEL_DB = -6.0  # and are this loud against the take's typical full-band frame
+
+
 def harsh(a: Analysis) -> dict[str, float]:
-    """Share of frames inside a sustained (>= 140 ms) high-frequency burst: the 3.5-11 kHz
-    band at least 15 dB over its own median and as loud as the take's typical full band.
-    The duration test keeps hi-hats and snare cracks (tens of ms) out."""
-    lo = np.searchsorted(a.freqs, 3500.0)
-    hf = 10 * np.log10(a.power[:, lo:].sum(axis=1) + 1e-12)
-    full = 10 * np.log10(a.power.sum(axis=1) + 1e-12)
+    """Share of frames inside a sustained (>= 140 ms) high-frequency screech, judged against
+    the take's own spectral balance: each 3.5-11 kHz bin against its own median level over
+    the take (so a mix that is bright all along is its own reference), smoothed over 140
+    ms. A screech lifts a few bins far over that balance (their rise stands >= 20 dB over
+    the band's median rise) and is loud (those bins within 6 dB of the take's typical
+    full-band frame). A cymbal or a hi-hat lifts the whole band at once, however loud:
+    broad, not narrow, so a bright master is not harsh for its crashes and rides."""
+    lo = np.searchsorted(a.freqs, HARSH_LO)
     loud = _loud_frames(a)
+    hf = 10 * np.log10(a.power[:, lo:].sum(axis=1) + 1e-12)
     if loud.sum() < 12:
         return {"harsh": 0.0, "hf_excess_db": 0.0}
-    excess = hf - np.median(hf[loud])
-    burst = (excess >= 15.0) & (hf >= np.median(full[loud]) - 3.0) & loud
+    p = a.power[:, lo:].astype(np.float64) + 1e-12
+    p_db = 10 * np.log10(p)
+    rise = uniform_filter1d(p_db - np.median(p_db[loud], axis=0), 12, axis=0)  # 12 hops ~ 140 ms
+    top = np.sort(rise, axis=1)[:, -3:].mean(axis=1)
+    narrow = top - np.median(rise, axis=1)
+    full = 10 * np.log10(a.power.sum(axis=1) + 1e-12)
+    level = uniform_filter1d(10 * np.log10(np.sort(p, axis=1)[:, -3:].sum(axis=1)), 12)
+    burst = (narrow >= HARSH_NARROW_DB) & (level >= np.median(full[loud]) + HARSH_LEVEL_DB) & loud
     sustained = minimum_filter1d(burst.astype(np.uint8), 12) > 0
     sustained = maximum_filter1d(sustained.astype(np.uint8), 12) > 0  # give the eroded edges back
-    return {"harsh": float(sustained.mean()), "hf_excess_db": float(np.percentile(excess[loud], 99))}
+    return {"harsh": float(sustained.mean()), "hf_excess_db": float(np.percentile((hf - np.median(hf[loud]))[loud], 99))}
 
 
 def structure(a: Analysis) -> dict[str, float]:

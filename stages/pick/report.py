@@ -3,8 +3,8 @@ through it (Stage.choose): the review page reaches both through the stage contra
 pick's files. Kept apart from the stage's scoring so the two change independently."""
 from __future__ import annotations
 
+from albumgen.engine.store.recovery import read_body
 from albumgen.errors import InputError
-from albumgen.recovery import read_body
 from albumgen.stage import Context, TakeVerdict, TrackReport
 
 from . import manual, overrides

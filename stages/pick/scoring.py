@@ -95,7 +95,7 @@ def score_files(paths: list[Path], cfg: PickConfig | None = None, prompt: str | 
     files = []
     for i, t in enumerate(res.takes):
         files.append({"file": t["name"], "sample_rate": t["sample_rate"], "channels": t["channels"],
-                      "score": t["score"], "picked": i == res.choice, "rejects": t["rejects"],
+                      "score": t["score"], "quality": t["quality"], "picked": i == res.choice, "rejects": t["rejects"],
                       "warnings": t["warnings"], "checks": [c["check"] for c in t["checks"]],
                       "features": t["features"], "z": t["z"]})
     return {"schema_version": SCHEMA_VERSION, "prompt": prompt,

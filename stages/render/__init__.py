@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from albumgen.artifacts import Pick, Take, Track, Tracklist, parse_take_id, take_id, track_melody
-from albumgen.hashing import derive_seed, sha256_file, sha256_text
+from albumgen.artifacts import Pick, Take, Track, Tracklist, parse_take_id, take_id, track_lyrics, track_melody
+from albumgen.engine.store.hashing import derive_seed, sha256_file, sha256_text
 from albumgen.inputs import check_audio, resolve_audio
 from albumgen.stage import Context, Done, NotReady, Stage, Unit
 
@@ -27,6 +27,10 @@ class RenderStage(Stage[RenderConfig]):
 
         cfg = self.settings(ctx)
         check_device(cfg.device)
+        if cfg.backend == "acestep":
+            from albumgen.models.acestep import require_diffusers
+
+            require_diffusers()  # before the prompts (maybe an LLM) run
         melodies = cfg.melody.values() if isinstance(cfg.melody, dict) else [cfg.melody]
         audio = [("render.intro", cfg.intro)] + [("render.melody", m) for m in sorted(set(melodies) - {None})]
         for field, rel in audio:  # decoded only once the model is loaded: check they are audio before any work
@@ -47,6 +51,9 @@ class RenderStage(Stage[RenderConfig]):
         for track in tracklist.tracks:
             for n in range(1, takes_wanted(ctx, track.id) + 1):
                 seed = derive_seed(ctx.config.album.seed, track.id, n)
+                if cfg.backend == "acestep":
+                    units.append(song_unit(ctx, cfg, track, n, seed))
+                    continue
                 units.append(Unit(
                     id=take_id(track.id, n),
                     config={**cfg.key_fields(), "seed": seed},
@@ -60,9 +67,15 @@ class RenderStage(Stage[RenderConfig]):
         return units
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
+        cfg = self.settings(ctx)
+        if cfg.backend == "acestep":
+            from .songs import render_songs
+
+            yield from render_songs(ctx, cfg, units)
+            return
         from .engine import render_units
 
-        yield from render_units(ctx, self.settings(ctx), units)
+        yield from render_units(ctx, cfg, units)
 
     def batch_size(self, ctx: Context) -> int | None:
         size = self.settings(ctx).batch_size
@@ -74,6 +87,22 @@ class RenderStage(Stage[RenderConfig]):
             tid, _ = parse_take_id(rec.unit)
             counts[tid] = counts.get(tid, 0) + 1
         return {tid: f"{n}/{takes_wanted(ctx, tid)}" for tid, n in counts.items()}
+
+
+def song_unit(ctx: Context, cfg: RenderConfig, track: Track, n: int, seed: int) -> Unit:
+    """A whole-song take (backend acestep): the prompt's tempo and key go to the model as
+    its own bpm and keyscale, and the track's lyrics (if any) in the album's language."""
+    from albumgen.prompt_music import asked_key, asked_tempo
+
+    lyrics = track_lyrics(track) or ""
+    language = ctx.config.album.language
+    inputs = {"prompt": sha256_text(track.prompt)}
+    if lyrics:  # entered only when present: instrumental takes keep their keys
+        inputs["lyrics"] = sha256_text(f"{language}\n{lyrics}")
+    return Unit(id=take_id(track.id, n), config={**cfg.key_fields(), "seed": seed}, inputs=inputs,
+                payload={"track": track.id, "take": n, "seed": seed, "prompt": track.prompt, "lyrics": lyrics,
+                         "language": language, "bpm": asked_tempo(track.prompt), "key": asked_key(track.prompt)},
+                group=track.id)
 
 
 def melody_of(cfg: RenderConfig, track: Track) -> tuple[str | None, str]:

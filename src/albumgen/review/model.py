@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .. import registry
 from ..artifacts import Pick
-from ..manifest import Manifest
+from ..engine.store.manifest import Manifest
 from ..stage import Context, Stage, TrackReport
 
 EVENTS_SHOWN = 12
@@ -178,7 +178,7 @@ def _seconds(path: Path) -> float | None:
 
 def progress(ctx: Context) -> dict:
     """Whether a build runs, units done per stage, and the latest events."""
-    from ..status import album_status
+    from ..engine.status import album_status
 
     try:
         summary = album_status(ctx)["summary"]

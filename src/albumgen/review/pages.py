@@ -15,7 +15,7 @@ from importlib import resources
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from ..hashing import sha256_json
+from ..engine.store.hashing import sha256_json
 from . import pictures
 
 TAKE_SIZE = (pictures.WIDTH, pictures.TAKE_H)

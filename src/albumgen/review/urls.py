@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
-from .. import atomic
 from ..audio.ffmpeg import ffmpeg_exe
+from ..engine.store import atomic
 from ..errors import OutputError
 
 TAKE_BITRATE = "160k"  # a shared take is for listening, not for mastering again
