@@ -14,7 +14,7 @@ from albumgen.artifacts import Distinct, Pick, Take, TakeAudio, Tracklist, parse
 from albumgen.audio.io import read_audio
 from albumgen.engine.store.hashing import sha256_json
 from albumgen.engine.store.recovery import write_sidecar
-from albumgen.stage import Context, Done, NotReady, Plan, Stage, Unit
+from albumgen.stage import Context, Done, NotReady, Plan, Stage, TrackReport, Unit
 
 from . import overrides
 from .config import PickConfig
@@ -190,6 +190,18 @@ class PickStage(Stage[PickConfig]):
         from .manual import request_takes
 
         return request_takes(ctx, track, count)
+
+    choices = {"keep": "take", "auto": "", "more": "count"}
+
+    def report(self, ctx: Context, track: str) -> TrackReport:
+        from .report import track_report
+
+        return track_report(ctx, track)
+
+    def choose(self, ctx: Context, track: str, action: str, value: int | None) -> str:
+        from .report import choose
+
+        return choose(ctx, track, action, value)
 
     def status(self, ctx: Context) -> dict[str, str]:
         cells = {}
