@@ -224,7 +224,7 @@ def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds:
             "seconds": round(seconds, 3), "batch": batch,
             "sampling": {"top_k": cfg.top_k, "top_p": cfg.top_p, "temperature": cfg.temperature, "cfg": cfg.cfg},
             "device": lm.device, "dtype": str(lm.dtype).replace("torch.", ""), "joins": joins or []}
-    # What a take's last bits depend on besides the seed (README, Reproducibility): the kernels
+    # What a take's last bits depend on besides the seed (docs/configuration.md, render): the kernels
     # of this torch build and, on CUDA, of this GPU model, at this batch size.
     import torch
 
