@@ -51,7 +51,7 @@ class Unit:
     # them to the worker: `reads` relative to the album folder (takes, cover.jpg), and
     # `reads_pipeline` as the pipeline names them, relative to its folder (an intro, a
     # cover). Records are not files: the worker gets a snapshot of the manifest. Model
-    # weights are not listed: every node has its own (README "Many GPUs and clusters").
+    # weights are not listed: every node has its own (docs/clusters.md).
     reads: tuple[str, ...] = ()
     reads_pipeline: tuple[str, ...] = ()
 

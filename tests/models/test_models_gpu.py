@@ -53,7 +53,7 @@ def small_bf16():
 
 
 def test_a_take_does_not_change_with_its_neighbours_at_a_fixed_row_count_on_cuda(small_bf16):
-    """What a set render.batch_size promises (README, Reproducibility): at the same row count a
+    """What a set render.batch_size promises (docs/configuration.md, render): at the same row count a
     take's tokens do not depend on what the other rows hold, nor on its own text bucket."""
     s = Sampling()
     loop = FastLoop(small_bf16)
