@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import album_year, atomic, recovery, registry
+from . import album_year, atomic, recovery, registry, trash
 from .config import PipelineBase, load_config
 from .errors import ConfigError, OutputError, StageError
 from .hashing import sha256_json
@@ -129,19 +129,36 @@ def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), e
         _preflight(stages, ctx)
         album_year.pin(ctx.config, ctx.album_dir)  # the first build fixes an unset album.year
         _warn_damage(ctx)
+        if ctx.manifest.damage or not ctx.manifest.state.records:  # lost records: bring back all the files prove
+            recover_all(ctx, stages)
         if swept := atomic.sweep_temporaries(ctx.album_dir):  # a killed build's half-written files
             manifest.event("temporaries_removed", files=[p.relative_to(ctx.album_dir).as_posix() for p in swept])
-        manifest.set_config_hash(sha256_json(ctx.config.model_dump(mode="json")))
+        config = ctx.config.model_dump(mode="json")
+        manifest.change_note = trash.config_change(manifest.dir, config)  # said by each trash note
+        manifest.set_config_hash(sha256_json(config))
         manifest.event("build_start", stages=[s.name for s in stages])
         started = time.monotonic()
         executor = make_executor(ctx, executor, keep=more)
+        failed = True
         try:
             run_frontier(ctx, stages, executor, report, set(force))
+            failed = False
         finally:
             executor.close()
-            manifest.compact()  # what was committed is folded in, also after an error
+            _fold(manifest, failed)
         manifest.event("build_done", seconds=round(time.monotonic() - started, 3), units_ran=report.ran)
     return report
+
+
+def _fold(manifest: Manifest, failed: bool) -> None:
+    """Fold what was committed into manifest.json, also after an error. A fold the full disk
+    refuses must not hide the build's own error: the journal keeps every record meanwhile."""
+    try:
+        manifest.compact()
+    except OutputError:
+        if not failed:
+            raise
+        log.debug("the fold after a failed build was refused too; the journal keeps the records", exc_info=True)
 
 
 EXECUTORS = ("local", "ray")
@@ -185,26 +202,43 @@ def _warn_damage(ctx: Context) -> None:
 
 
 def repair(ctx: Context) -> dict[str, int]:
-    """Rebuild every record the files on disk prove, without running anything: stage by
-    stage, as far as recovered records let later stages plan. Returns units per stage."""
+    """Rebuild every record the files on disk prove, without running anything. Returns units
+    per stage."""
     manifest = ctx.manifest
     manifest.ensure_writable()
-    recovered: dict[str, int] = {}
     with manifest.lock():
         _warn_damage(ctx)
-        for stage in select_stages(None):
-            try:
-                units = plan_stage(stage, ctx)
-            except NotReady:
-                break
-            pending = [u for u in units if not manifest.is_done(u.key, stage.name, u.id)]
-            recovered[stage.name] = len(pending) - len(_recover(stage, ctx, pending))
+        recovered = recover_all(ctx, select_stages(None))
         manifest.compact()
     return recovered
 
 
+def recover_all(ctx: Context, stages: list[Stage]) -> dict[str, int]:
+    """Recovery to a fixed point: stage by stage, as far as recovered records let later
+    stages plan, and again while a pass brings anything back (a recovered pick asks for the
+    retry-round takes render could not plan before it). Returns units recovered per stage."""
+    recovered = {stage.name: 0 for stage in stages}
+    while True:
+        found = 0
+        for stage in stages:
+            try:
+                units = stage.plan_recovery(ctx)
+            except NotReady:
+                break
+            for u in units:
+                u.key = stage.key(u)
+            pending = [u for u in units if not ctx.manifest.is_done(u.key, stage.name, u.id)]
+            n = len(pending) - len(_recover(stage, ctx, pending))
+            recovered[stage.name] += n
+            found += n
+        if not found:
+            return recovered
+
+
 def _recover(stage: Stage, ctx: Context, pending: list) -> list:
-    """Commit the pending units whose outputs are intact on disk; returns the rest."""
+    """Commit the pending units whose outputs are intact on disk (back from the trash, or
+    proved by their sidecars); returns the rest."""
+    pending = _restore(stage, ctx, pending)
     if not pending or not stage.sidecars:
         return pending
     found = recovery.recover(stage, ctx, pending)
@@ -218,6 +252,30 @@ def _recover(stage: Stage, ctx: Context, pending: list) -> list:
     return [u for u in pending if u.id not in ids]
 
 
+def _restore(stage: Stage, ctx: Context, pending: list) -> list:
+    """Units the config asks for again (a change undone) come back from the trash as they were."""
+    if not pending or not trash.trash_dir(ctx.album_dir).is_dir():
+        return pending
+    rest = []
+    for unit in pending:
+        found = trash.restorable(ctx.album_dir, stage.name, unit.id, unit.key)
+        if found is None:
+            rest.append(unit)
+            continue
+        rec, where = found
+        old = ctx.manifest.record(stage.name, unit.id)
+        outputs = trash.restore(ctx.album_dir, rec, where)
+        ctx.manifest.commit(rec.key, rec.stage, rec.unit, outputs, rec.data, rec.seconds,
+                            hashes={rel: ref.sha256 for rel, ref in rec.outputs.items()})
+        if old is not None:
+            _discard(ctx, old, set(old.outputs) - set(rec.outputs))
+        ctx.manifest.event("unit_restored", stage=stage.name, unit=unit.id)
+    if len(rest) < len(pending):
+        log.info("Stage '%s': %d units back from manifest/trash (the config asks for them again)",
+                 stage.name, len(pending) - len(rest))
+    return rest
+
+
 def _commit(stage: Stage, ctx: Context, done) -> None:
     manifest = ctx.manifest
     check_outputs(stage, ctx, done)
@@ -228,7 +286,7 @@ def _commit(stage: Stage, ctx: Context, done) -> None:
     except OSError as e:
         raise OutputError(f"cannot record {stage.name}/{done.unit.id}: {e}", "check free disk space") from e
     if old is not None:  # e.g. a renamed track: its old MP3 must not linger in the album
-        _remove_unclaimed(ctx, set(old.outputs) - set(rec.outputs))
+        _discard(ctx, old, set(old.outputs) - set(rec.outputs))
 
 
 def _run_stage(stage: Stage, ctx: Context, rep: StageReport, force: bool) -> None:
@@ -258,19 +316,23 @@ def check_outputs(stage: Stage, ctx: Context, done) -> None:
 
 
 def _prune_stale(stage: Stage, ctx: Context, live_ids: set[str]) -> None:
-    """Drop records (and their files) of units the current config no longer has, e.g. the
-    tracks past a lowered album.tracks, so the album folder matches the pipeline."""
+    """Drop records of units the current config no longer has, e.g. the tracks past a
+    lowered album.tracks, and move their files to the trash, so the album folder matches the
+    pipeline and changing the config back costs nothing."""
     manifest = ctx.manifest
     stale = [r for r in manifest.records(stage.name) if r.unit not in live_ids]
     if not stale:
         return
     for rec in stale:
         manifest.drop(stage.name, rec.unit)
-        _remove_unclaimed(ctx, set(rec.outputs))
+        _discard(ctx, rec, set(rec.outputs))
         manifest.event("unit_pruned", stage=stage.name, unit=rec.unit)
 
 
-def _remove_unclaimed(ctx: Context, rels: set[str]) -> None:
+def _discard(ctx: Context, rec, rels: set[str]) -> None:
+    """Move the outputs of a record no longer live that no live record claims to the trash."""
     claimed = {rel for r in ctx.manifest.state.records.values() for rel in r.outputs}
-    for rel in rels - claimed:
-        (ctx.album_dir / rel).unlink(missing_ok=True)
+    moved = trash.discard(ctx.album_dir, rec, rels - claimed, ctx.manifest.change_note)
+    if moved:
+        ctx.manifest.event("unit_trashed", stage=rec.stage, unit=rec.unit, files=moved,
+                           reason=ctx.manifest.change_note)
