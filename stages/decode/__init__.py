@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 
 from albumgen.artifacts import Take, TakeAudio, parse_take_id
-from albumgen.recovery import write_sidecar
+from albumgen.engine.store.recovery import write_sidecar
 from albumgen.stage import Context, Done, Stage, Unit
 
 DECODERS = {"mbd": "MultiBandDiffusion"}

@@ -5,9 +5,9 @@ import time
 from collections.abc import Iterator
 
 from albumgen.artifacts import Tracklist
-from albumgen.hashing import sha256_file
+from albumgen.engine.store.hashing import sha256_file
+from albumgen.engine.store.recovery import write_sidecar
 from albumgen.inputs import check_audio
-from albumgen.recovery import write_sidecar
 from albumgen.stage import Context, Done, Stage, Unit
 
 from .config import InlineTrack, PromptsConfig
@@ -47,6 +47,8 @@ class PromptsStage(Stage[PromptsConfig]):
         # retry settings, so changing those never re-asks the LLM.
         config = {"source": cfg.source, "tracks": album.tracks, "brief": album.brief, "genre": album.genre,
                   "title": album.title, "seed": album.seed, **cfg.key_fields(album.seed)}
+        if album.vocals == "lyrics":  # only then: instrumental tracklists keep their keys
+            config.update(vocals=album.vocals, language=album.language, max_lyrics_chars=cfg.max_lyrics_chars)
         inputs = {}
         if cfg.source == "file":
             inputs["file"] = sha256_file(cfg.resolve_file(ctx.base_dir))

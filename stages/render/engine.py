@@ -8,15 +8,16 @@ from pathlib import Path
 
 import numpy as np
 
-from albumgen import atomic, interrupt
 from albumgen.audio.io import write_wav
+from albumgen.engine import interrupt
+from albumgen.engine.store import atomic
+from albumgen.engine.store.recovery import write_sidecar
 from albumgen.errors import ModelError
 from albumgen.models.decode import Sampling
 from albumgen.models.fast import FastLoop, delays, is_out_of_memory
 from albumgen.models.musicgen import decode_tokens, load_musicgen
 from albumgen.models.tiny import PRESETS
 from albumgen.models.windows import Windows, generate_long
-from albumgen.recovery import write_sidecar
 from albumgen.stage import Context, Done, Unit
 
 from .config import RenderConfig
@@ -51,7 +52,8 @@ def free_memory(device) -> int | None:
 
     if device.type != "cuda":
         return None
-    torch.cuda.empty_cache()  # blocks the caching allocator keeps are free for the new cache
+    with torch.cuda.device(device):  # the take's device: cuda:1 is not the current device
+        torch.cuda.empty_cache()  # blocks the caching allocator keeps are free for the new cache
     return torch.cuda.mem_get_info(device)[0]
 
 
@@ -115,8 +117,9 @@ def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
                                  ) from None
             batch = len(group) // 2
             loop.reset()
-            if lm.device == "cuda":
-                torch.cuda.empty_cache()
+            if loop.device.type == "cuda":  # cuda:N too
+                with torch.cuda.device(loop.device):
+                    torch.cuda.empty_cache()
             ctx.event("render_oom", batch_size=batch, failed_batch=len(group))
             ctx.log.warning("render: out of memory at batch %d, going on with batch %d", len(group), batch)
             continue
@@ -216,7 +219,7 @@ def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds:
             "seconds": round(seconds, 3), "batch": batch,
             "sampling": {"top_k": cfg.top_k, "top_p": cfg.top_p, "temperature": cfg.temperature, "cfg": cfg.cfg},
             "device": lm.device, "dtype": str(lm.dtype).replace("torch.", ""), "joins": joins or []}
-    # What a take's last bits depend on besides the seed (README, Reproducibility): the kernels
+    # What a take's last bits depend on besides the seed (docs/configuration.md, render): the kernels
     # of this torch build and, on CUDA, of this GPU model, at this batch size.
     import torch
 
@@ -224,6 +227,6 @@ def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds:
     if lm.device.startswith("cuda"):
         meta["gpu"] = torch.cuda.get_device_name(lm.device)
     # Last, with the hashes of the audio and tokens: the sidecar that proves this take if
-    # its record is ever lost (albumgen.recovery).
+    # its record is ever lost (albumgen.engine.store.recovery).
     hashes = write_sidecar(meta_path, meta, "render", unit, [wav, codes_path], ctx.album_dir)
     return Done(unit, [wav, codes_path, meta_path], data=meta, seconds=seconds, hashes=hashes)

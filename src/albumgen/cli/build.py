@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from .. import interrupt, runner
+from ..engine import interrupt, runner
+from ..engine.interrupt import Interrupted
 from ..errors import AlbumgenError
-from ..interrupt import Interrupted
 from . import main
 
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from .. import runner, trash
+from ..engine import runner
+from ..engine.store import trash
 from ..inputs import human_size
 from . import main
 
