@@ -80,6 +80,18 @@ def test_a_take_alone_equals_the_same_take_in_a_batch_of_four_bit_for_bit(lm):
     assert not torch.equal(four[0], four[2])  # same prompt, other seed: another take
 
 
+def test_auto_batch_size_follows_this_models_memory_per_take(lm, monkeypatch):
+    from albumgen.stages.render.config import RenderConfig
+
+    cfg = RenderConfig(backend="acestep", model="tiny-acestep", duration=120)
+    take = bytes_per_take(lm, 120)
+    monkeypatch.setattr(songs, "free_memory", lambda device: int(10 * take / 0.8) + 1)  # a GPU with room for 10
+    assert songs.auto_batch_size(lm, cfg, pending=40) == 10
+    assert songs.auto_batch_size(lm, cfg, pending=3) == 3
+    monkeypatch.setattr(songs, "free_memory", lambda device: None)  # the CPU: no memory to size by
+    assert songs.auto_batch_size(lm, cfg, pending=40) == 8
+
+
 def test_memory_per_take_grows_with_duration_and_guidance(lm):
     assert bytes_per_take(lm, 180) > 10 * bytes_per_take(lm, 10) > 0
     assert bytes_per_take(lm, 60, guidance=7.0) == bytes_per_take(lm, 60)  # turbo: guidance distilled away
@@ -145,6 +157,21 @@ def test_oom_halves_the_batch_and_the_takes_stay_the_same(tmp_path, monkeypatch,
     for rel in ("t01/take-1.wav", "t02/take-2.latents"):
         a = (ctx.album_dir / "manifest" / "takes" / rel).read_bytes()
         assert a == (album / "manifest" / "takes" / rel).read_bytes(), rel
+
+
+def test_without_diffusers_the_build_stops_with_one_line_before_any_work(tmp_path, monkeypatch):
+    import sys
+
+    from click.testing import CliRunner
+
+    from albumgen.cli import main
+
+    monkeypatch.setitem(sys.modules, "diffusers", None)  # as if the extra were not installed
+    r = CliRunner().invoke(main, ["build", str(write_pipeline(tmp_path, SONG))])
+    assert r.exit_code == 5
+    assert r.output.strip().splitlines()[-1] == ("Error: render.backend: acestep needs diffusers with AceStepPipeline "
+                                                 "(diffusers is missing) (install it: pip install 'albumgen[acestep]')")
+    assert not (tmp_path / "albums" / "test-album" / "manifest" / "prompts").exists()
 
 
 @pytest.mark.parametrize("render, message", [
