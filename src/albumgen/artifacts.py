@@ -167,8 +167,10 @@ class Artifacts:
         return Tracklist.model_validate(rec.data) if rec else None
 
     def takes(self, track: str | None = None) -> list[Take]:
-        out = [self._audio(_take(r)) for r in self._records(Take)]
-        return sorted((t for t in out if track is None or t.track == track), key=lambda t: (t.track, t.take))
+        recs = self._records(Take)
+        if track is not None:  # by the unit id, before validating: a plan asks once per track
+            recs = [r for r in recs if parse_take_id(r.unit)[0] == track]
+        return sorted((self._audio(_take(r)) for r in recs), key=lambda t: (t.track, t.take))
 
     def take(self, track: str, n: int) -> Take | None:
         rec = self.manifest.record(self.producers["take"], take_id(track, n))

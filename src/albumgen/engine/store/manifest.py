@@ -34,6 +34,7 @@ class Manifest:
         self._events_lock = threading.Lock()  # the device thread logs events too
         self.locked = False  # this process holds the album lock (set by `lock()`)
         self._unsaved_mtimes: dict[str, tuple[Record, Record]] = {}
+        self._index: tuple[RecordStore, int, dict[str, list[Record]]] | None = None
 
     def reload(self) -> None:
         """Read the record store again: called as soon as the album lock is taken, since
@@ -70,7 +71,15 @@ class Manifest:
         return self.state.records.get(f"{stage}/{unit}")
 
     def records(self, stage: str) -> list[Record]:
-        return [r for r in self.state.records.values() if r.stage == stage]
+        # Indexed by stage, rebuilt only when the records changed: plans ask for one stage's
+        # records once per track, and a big album has tens of thousands of records.
+        index = self._index
+        if index is None or index[0] is not self.store or index[1] != self.store.version:
+            by_stage: dict[str, list[Record]] = {}
+            for r in self.state.records.values():
+                by_stage.setdefault(r.stage, []).append(r)
+            self._index = index = (self.store, self.store.version, by_stage)
+        return list(index[2].get(stage, ()))
 
     def is_done(self, key: str, stage: str, unit: str) -> bool:
         """True when the unit's record has this key and every output is still what was written."""
@@ -108,6 +117,7 @@ class Manifest:
             self.store.put(new)
         else:
             self.state.records[f"{rec.stage}/{rec.unit}"] = new
+            self.store.version += 1
             self._unsaved_mtimes[f"{rec.stage}/{rec.unit}"] = (rec, new)
 
     def save_mtimes(self) -> None:
