@@ -25,16 +25,16 @@ import statistics
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+from standin import PhaseOver, StandIn  # noqa: E402  (the tests' stand-in render)
+
 from albumgen.engine import runner
 from albumgen.engine.scheduler import BuildReport, Frontier
 from albumgen.engine.status import album_status
-from albumgen.engine.store.recovery import write_sidecar
-from albumgen.stage import Done
 
 
 def pipeline(folder: Path, tracks: int, takes: int) -> Path:
@@ -45,52 +45,6 @@ def pipeline(folder: Path, tracks: int, takes: int) -> Path:
     path = folder / "pipeline.yaml"
     path.write_text(yaml.safe_dump(data), "utf-8")
     return path
-
-
-def fake_take(ctx, unit) -> Done:
-    """The files render writes for a take, with 10 ms of silence as its audio."""
-    p = unit.payload
-    folder = ctx.work_dir("render") / p["track"]
-    folder.mkdir(parents=True, exist_ok=True)
-    wav, codes, meta_path = (folder / f"take-{p['take']}.{ext}" for ext in ("wav", "codes", "json"))
-    with wave.open(str(wav), "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(32000)
-        w.writeframes(b"\0\0" * 320)
-    codes.write_bytes(b"\0" * 64)
-    meta = {"track": p["track"], "take": p["take"], "seed": p["seed"], "prompt": p["prompt"], "backend": "bench",
-            "model": "tiny", "sample_rate": 32000, "channels": 1, "seconds": 0.0, "joins": []}
-    hashes = write_sidecar(meta_path, meta, "render", unit, [wav, codes], ctx.album_dir)
-    return Done(unit, [wav, codes, meta_path], data=meta, hashes=hashes)
-
-
-class PhaseOver(Exception):
-    """Only units that never finish are left: the render phase is over."""
-
-
-class StandIn:
-    """An executor whose render units finish one per step, instantly; the rest never do."""
-
-    def __init__(self, ctx):
-        self.ctx, self.queue, self.held = ctx, [], 0
-        self.marks: list[float] = []  # when each wait() was entered: the end of a driver step
-
-    def submit(self, stage, units):
-        if stage.name == "render":
-            self.queue += [(stage, u) for u in units]
-        else:
-            self.held += len(units)
-
-    def wait(self):
-        self.marks.append(time.process_time())
-        if not self.queue:
-            raise PhaseOver  # only held units are left: the render phase is over
-        stage, unit = self.queue.pop(0)
-        done = fake_take(self.ctx, unit)
-        self.marks.append(time.process_time())  # the step starts when the unit comes back
-        return [(stage, done)]
-
-    def close(self):
-        pass
 
 
 def steps(args, folder: Path) -> tuple[list[float], object]:

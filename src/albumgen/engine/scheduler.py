@@ -211,20 +211,18 @@ class Frontier:
 
 def downstream(stage: Stage, stages: list[Stage]) -> set[str]:
     """The stages whose plans can change when `stage` commits: those that need what it makes,
-    directly or through other stages, and those that read it as feedback (render reads
-    picks), with everything downstream of them."""
-    out: set[str] = set()
+    directly or through other stages (a plan may read further up than it declares), and
+    those that read it as feedback (render reads picks). A commit changes only its own
+    stage's records, so feedback is one edge, not followed further."""
+    makes = {a.kind for a in stage.makes}
+    out = {s.name for s in stages if makes & {a.kind for a in s.feedback}}
     frontier = [stage]
     while frontier:
-        maker = frontier.pop()
-        kinds = {a.kind for a in maker.makes}
+        kinds = {a.kind for a in frontier.pop().makes}
         for s in stages:
-            reads = {a.kind for a in (*s.needs, *s.feedback)}
-            if s.name not in out and s is not maker and kinds & reads:
+            if s.name not in out and kinds & {a.kind for a in s.needs}:
                 out.add(s.name)
                 frontier.append(s)
-    if {a.kind for a in stage.makes} & {a.kind for a in (*stage.needs, *stage.feedback)}:
-        out.add(stage.name)  # a stage that reads its own artifacts re-plans on its own commits
     return out
 
 
