@@ -52,7 +52,8 @@ def free_memory(device) -> int | None:
 
     if device.type != "cuda":
         return None
-    torch.cuda.empty_cache()  # blocks the caching allocator keeps are free for the new cache
+    with torch.cuda.device(device):  # the take's device: cuda:1 is not the current device
+        torch.cuda.empty_cache()  # blocks the caching allocator keeps are free for the new cache
     return torch.cuda.mem_get_info(device)[0]
 
 
@@ -116,8 +117,9 @@ def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
                                  ) from None
             batch = len(group) // 2
             loop.reset()
-            if lm.device == "cuda":
-                torch.cuda.empty_cache()
+            if loop.device.type == "cuda":  # cuda:N too
+                with torch.cuda.device(loop.device):
+                    torch.cuda.empty_cache()
             ctx.event("render_oom", batch_size=batch, failed_batch=len(group))
             ctx.log.warning("render: out of memory at batch %d, going on with batch %d", len(group), batch)
             continue
@@ -217,7 +219,7 @@ def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds:
             "seconds": round(seconds, 3), "batch": batch,
             "sampling": {"top_k": cfg.top_k, "top_p": cfg.top_p, "temperature": cfg.temperature, "cfg": cfg.cfg},
             "device": lm.device, "dtype": str(lm.dtype).replace("torch.", ""), "joins": joins or []}
-    # What a take's last bits depend on besides the seed (README, Reproducibility): the kernels
+    # What a take's last bits depend on besides the seed (docs/configuration.md, render): the kernels
     # of this torch build and, on CUDA, of this GPU model, at this batch size.
     import torch
 
