@@ -180,6 +180,29 @@ class Manifest:
         with self._events_lock:
             append_line(self.events_path, line)
 
+    def last_events(self, n: int) -> list[dict]:
+        """The last `n` events, read from the end of the log: a page polling every second
+        costs the same on an album that ran for a week as on one that just started."""
+        try:
+            f = open(self.events_path, "rb")
+        except OSError:
+            return []
+        with f:
+            end = f.seek(0, os.SEEK_END)
+            tail, start = b"", end
+            while start > 0 and tail.count(b"\n") <= n:
+                start = max(0, start - 8192)
+                f.seek(start)
+                tail = f.read(end - start)
+        lines = tail.splitlines()[1:] if start > 0 else tail.splitlines()  # the first may be cut
+        out = []
+        for line in lines[-n:] if n else []:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
     def events(self) -> list[dict]:
         if not self.events_path.exists():
             return []
