@@ -169,10 +169,10 @@ class Artifacts:
         return Tracklist.model_validate(rec.data) if rec else None
 
     def takes(self, track: str | None = None) -> list[Take]:
-        recs = self._records(Take)
-        if track is not None:  # by the unit id, before validating: a plan asks once per track
-            recs = [r for r in recs if parse_take_id(r.unit)[0] == track]
-        return sorted((self._audio(_take(r)) for r in recs), key=lambda t: (t.track, t.take))
+        # Every take, validated once per change of the records: plans and status ask per track.
+        every = self.manifest.derived("takes", lambda: sorted(
+            (self._audio(_take(r)) for r in self._records(Take)), key=lambda t: (t.track, t.take)))
+        return [t for t in every if track is None or t.track == track]
 
     def take(self, track: str, n: int) -> Take | None:
         rec = self.manifest.record(self.producers["take"], take_id(track, n))

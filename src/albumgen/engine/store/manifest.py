@@ -13,7 +13,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ class Manifest:
         self.locked = False  # this process holds the album lock (set by `lock()`)
         self._unsaved_mtimes: dict[str, tuple[Record, Record]] = {}
         self._index: tuple[RecordStore, int, dict[str, list[Record]]] | None = None
+        self._derived: dict[str, tuple[tuple[RecordStore, int], Any]] = {}
 
     def reload(self) -> None:
         """Read the record store again: called as soon as the album lock is taken, since
@@ -81,6 +82,15 @@ class Manifest:
             self._index = index = (self.store, self.store.version, by_stage)
         return list(index[2].get(stage, ()))
 
+    def derived(self, name: str, build: Callable[[], Any]) -> Any:
+        """A value computed from the records (a typed view such as every take), kept until the
+        records change: a plan and a status ask for the same view many times over."""
+        version = (self.store, self.store.version)
+        hit = self._derived.get(name)
+        if hit is None or hit[0] != version:
+            hit = self._derived[name] = (version, build())
+        return hit[1]
+
     def is_done(self, key: str, stage: str, unit: str) -> bool:
         """True when the unit's record has this key and every output is still what was written."""
         rec = self.record(stage, unit)
@@ -88,10 +98,11 @@ class Manifest:
 
     def outputs_intact(self, rec: Record) -> bool:
         moved: dict[str, int] = {}
+        root = str(self.album_dir)
         for rel, ref in rec.outputs.items():
-            path = self.album_dir / rel
+            path = f"{root}/{rel}"  # a string, not a Path: this runs for every output of every unit
             try:
-                st = path.stat()
+                st = os.stat(path)
             except OSError:
                 return False
             if st.st_size != ref.size:
