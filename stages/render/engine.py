@@ -96,18 +96,22 @@ def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
     graphs_told = False
     start = 0
     while start < len(units):
+        if interrupt.requested():  # Ctrl-C: the batch that was in flight was the last one
+            return
         group = units[start:start + batch]
         rows = batch if fixed else len(group)
         t0 = time.monotonic()
+        progress.batch_started(len(group))
         try:
-            codes = generate_takes(loop, [u.payload["prompt"] for u in group], [u.payload["seed"] for u in group],
-                                   frames, sampling, windows,
-                                   on_step=lambda done, n=len(group): _step(progress, n, done / steps),
-                                   rows=rows if fixed else None, intro=intro,  # auto: no padding
-                                   melodies=[melody[u.payload["melody"]] for u in group] if melody else None)
-            # One take at a time: batched convolutions round differently, and a take's audio
-            # must be exactly what decoding its saved tokens alone gives back.
-            audio = [decode(lm, codes[i:i + 1])[0] for i in range(len(group))]
+            with interrupt.in_flight(progress.describe_batch):  # what the first Ctrl-C waits for
+                codes = generate_takes(loop, [u.payload["prompt"] for u in group],
+                                       [u.payload["seed"] for u in group], frames, sampling, windows,
+                                       on_step=lambda done, n=len(group): _step(progress, n, done / steps),
+                                       rows=rows if fixed else None, intro=intro,  # auto: no padding
+                                       melodies=[melody[u.payload["melody"]] for u in group] if melody else None)
+                # One take at a time: batched convolutions round differently, and a take's audio
+                # must be exactly what decoding its saved tokens alone gives back.
+                audio = [decode(lm, codes[i:i + 1])[0] for i in range(len(group))]
         except (torch.OutOfMemoryError, RuntimeError) as e:
             if not is_out_of_memory(e):
                 raise
@@ -135,7 +139,8 @@ def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
 
 def _step(progress: Progress, n: int, share: float) -> None:
     progress.batch_step(n, share)
-    interrupt.check()  # Ctrl-C mid-batch: only the batch in flight is lost, never a recorded take
+    # Only a second Ctrl-C leaves a batch: the first lets it finish and be recorded.
+    interrupt.check_now()
 
 
 _loaded: dict = {}
