@@ -171,7 +171,7 @@ class Artifacts:
     def takes(self, track: str | None = None) -> list[Take]:
         # Every take, validated once per change of the records: plans and status ask per track.
         every = self.manifest.derived("takes", lambda: sorted(
-            (self._audio(_take(r)) for r in self._records(Take)), key=lambda t: (t.track, t.take)))
+            (self._audio(self.manifest.typed(r, _take)) for r in self._records(Take)), key=lambda t: (t.track, t.take)))
         return [t for t in every if track is None or t.track == track]
 
     def take(self, track: str, n: int) -> Take | None:

@@ -36,6 +36,7 @@ class Manifest:
         self._unsaved_mtimes: dict[str, tuple[Record, Record]] = {}
         self._index: tuple[RecordStore, int, dict[str, list[Record]]] | None = None
         self._derived: dict[str, tuple[tuple[RecordStore, int], Any]] = {}
+        self._typed: dict[tuple, tuple[Record, Any]] = {}
 
     def reload(self) -> None:
         """Read the record store again: called as soon as the album lock is taken, since
@@ -89,6 +90,15 @@ class Manifest:
         hit = self._derived.get(name)
         if hit is None or hit[0] != version:
             hit = self._derived[name] = (version, build())
+        return hit[1]
+
+    def typed(self, rec: Record, make: Callable[[Record], Any]) -> Any:
+        """`make(rec)` (a record read as its artifact), kept while this record stands: a commit
+        replaces the record object, so only changed records are read again."""
+        key = (make, rec.stage, rec.unit)
+        hit = self._typed.get(key)
+        if hit is None or hit[0] is not rec:
+            hit = self._typed[key] = (rec, make(rec))
         return hit[1]
 
     def is_done(self, key: str, stage: str, unit: str) -> bool:
