@@ -85,10 +85,13 @@ class RenderStage(Stage[RenderConfig]):
 
     def status(self, ctx: Context) -> dict[str, str]:
         counts: dict[str, int] = {}
+        repaints: dict[str, int] = {}
         for rec in ctx.manifest.records(self.name):
-            tid, _ = parse_take_id(rec.unit)
-            counts[tid] = counts.get(tid, 0) + 1
-        return {tid: f"{n}/{takes_wanted(ctx, tid)}" for tid, n in counts.items()}
+            tid, n = parse_take_id(rec.unit)
+            into = repaints if n > REPAINT_BASE else counts  # repaints are not takes asked for
+            into[tid] = into.get(tid, 0) + 1
+        return {tid: f"{counts.get(tid, 0)}/{takes_wanted(ctx, tid)}"
+                + (f" + {repaints[tid]} repainted" if tid in repaints else "") for tid in {**counts, **repaints}}
 
 
 def song_unit(ctx: Context, cfg: RenderConfig, track: Track, n: int, seed: int) -> Unit:
@@ -107,10 +110,13 @@ def song_unit(ctx: Context, cfg: RenderConfig, track: Track, n: int, seed: int) 
                 group=track.id)
 
 
+REPAINT_BASE = 1000
+
+
 def repaint_number(parent: int, n: int) -> int:
     """The take number of the n-th repaint a track's pick asked for, of take `parent`: 2001
     for a first of take 2. Apart from render.takes and every retry's numbers, and stable."""
-    return parent * 1000 + n
+    return parent * REPAINT_BASE + n
 
 
 def repaint_units(ctx: Context, cfg: RenderConfig, track: Track) -> list[Unit]:
