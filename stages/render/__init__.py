@@ -38,6 +38,19 @@ class RenderStage(Stage[RenderConfig]):
                 check_audio(ctx.base_dir, rel, field)
 
     def plan(self, ctx: Context) -> list[Unit]:
+        return self._plan(ctx, {})
+
+    def plan_recovery(self, ctx: Context) -> list[Unit]:
+        # A retry round's or `--more` takes are planned from the pick record; with it lost,
+        # plan as many takes as each track's folder holds, so they come back before the pick.
+        on_disk: dict[str, int] = {}
+        for sidecar in ctx.work_dir(self.name).glob("*/take-*.json"):
+            number = sidecar.name[len("take-"):-len(".json")]
+            if number.isdigit():
+                on_disk[sidecar.parent.name] = max(on_disk.get(sidecar.parent.name, 0), int(number))
+        return self._plan(ctx, on_disk)
+
+    def _plan(self, ctx: Context, at_least: dict[str, int]) -> list[Unit]:
         cfg = self.settings(ctx)
         tracklist = ctx.artifacts.tracklist()
         if tracklist is None:
@@ -49,7 +62,7 @@ class RenderStage(Stage[RenderConfig]):
                     for t in tracklist.tracks if melody_of(cfg, t)[0]}
         units = []
         for track in tracklist.tracks:
-            for n in range(1, takes_wanted(ctx, track.id) + 1):
+            for n in range(1, max(takes_wanted(ctx, track.id), at_least.get(track.id, 0)) + 1):
                 seed = derive_seed(ctx.config.album.seed, track.id, n)
                 if cfg.backend == "acestep":
                     units.append(song_unit(ctx, cfg, track, n, seed))

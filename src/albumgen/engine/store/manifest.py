@@ -33,6 +33,7 @@ class Manifest:
         self.store = RecordStore(self.dir)
         self._events_lock = threading.Lock()  # the device thread logs events too
         self.locked = False  # this process holds the album lock (set by `lock()`)
+        self.change_note = "the pipeline changed"  # why outputs go to the trash (set by a build)
         self._unsaved_mtimes: dict[str, tuple[Record, Record]] = {}
         self._index: tuple[RecordStore, int, dict[str, list[Record]]] | None = None
         self._derived: dict[str, tuple[tuple[RecordStore, int], Any]] = {}

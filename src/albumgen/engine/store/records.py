@@ -240,13 +240,19 @@ def snapshot_text(state: ManifestFile) -> str:
 
 def append_line(path: Path, line: str) -> None:
     """Append one line durably. A kill mid-write leaves a torn last line: start on a fresh
-    line so only that line is lost (readers skip it), not the next one too."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as f:
-        if f.tell() > 0:
-            f.seek(-1, os.SEEK_END)
-            if f.read(1) != b"\n":
-                line = "\n" + line
-        f.write((line + "\n").encode("utf-8"))
-        f.flush()
-        os.fsync(f.fileno())
+    line so only that line is lost (readers skip it), not the next one too. A full disk is
+    the output error (exit 7) naming the file and what the line needed."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a+b") as f:
+            if f.tell() > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    line = "\n" + line
+            f.write((line + "\n").encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        if e.errno in atomic.DISK_FULL:
+            raise atomic.disk_full(e, path, len(line.encode("utf-8")) + 1) from e
+        raise
