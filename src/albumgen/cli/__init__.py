@@ -59,7 +59,7 @@ def main(verbose: bool) -> None:
 
 def _register() -> None:
     from .. import registry
-    from . import build, init, repair, review, status  # noqa: F401  (each adds its command to `main`)
+    from . import build, gc, init, repair, review, status  # noqa: F401  (each adds its command to `main`)
 
     # Stages bring their own commands (pick, score, prompts...): the CLI names none of them.
     for stage in registry.stage_classes():
