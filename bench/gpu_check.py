@@ -296,9 +296,14 @@ class Check:
         with torch_profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
             loop._step(st, length, s)
             torch.cuda.synchronize()
-        kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
-        names = [e.name for e in kernels]  # kernels, and the memsets and copies a step makes
-        gpu_us = sum(e.time_range.elapsed_us() for e in kernels)
+        cuda = torch.autograd.DeviceType.CUDA
+        try:  # kineto's raw events: every kernel, memset and copy the step put on the device
+            kernels = [(e.name(), e.duration_ns() / 1e3) for e in prof.profiler.kineto_results.events()
+                       if e.device_type() == cuda]
+        except AttributeError:
+            kernels = [(e.name, e.time_range.elapsed_us()) for e in prof.events() if e.device_type == cuda]
+        names = [n for n, _ in kernels]
+        gpu_us = sum(us for _, us in kernels)
         attn = sorted({n for n in names if any(w in n.lower() for w in ("attention", "fmha", "flash", "sdpa", "attn"))})
         self.row("env", f"kernels/step {name} b{b}", model=name, batch=b, value=len(names),
                  note=f"kernel time {gpu_us / 1e3:.2f} ms in one eager step at position {at}")
