@@ -78,6 +78,7 @@ class RecordStore:
         self._skipped_lines: list[bytes] = []
         self.journal_ops = 0  # ops not yet folded into the snapshot
         self.snapshot_schema = SCHEMA_VERSION
+        self.version = 0  # counts changes to `state.records`: readers' indexes know when to rebuild
         lines = self._read_journal()  # journal before snapshot: see the module docstring
         self.state = self._read_snapshot()
         for n, line in enumerate(lines, 1):
@@ -150,6 +151,7 @@ class RecordStore:
 
     def _apply(self, op: dict) -> None:
         kind = op["op"]
+        self.version += 1
         if kind == "put":
             rec = Record.model_validate(op["record"])
             self.state.records[f"{rec.stage}/{rec.unit}"] = rec
@@ -164,11 +166,13 @@ class RecordStore:
     def put(self, rec: Record) -> None:
         self._append({"op": "put", "record": rec.model_dump(mode="json")})
         self.state.records[f"{rec.stage}/{rec.unit}"] = rec
+        self.version += 1
 
     def drop(self, rid: str) -> None:
         if rid in self.state.records:
             self._append({"op": "drop", "id": rid})
             del self.state.records[rid]
+            self.version += 1
 
     def set_config_hash(self, h: str) -> None:
         if self.state.album_config_hash != h:
