@@ -8,7 +8,7 @@ import click
 
 from ..engine import runner
 from ..errors import ConfigError
-from . import main
+from .app import main
 
 
 @main.command()
