@@ -25,8 +25,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import render_throughput as rt  # noqa: E402
 
-from albumgen.models.decode import Sampling  # noqa: E402
 from albumgen.models.fast import FastLoop, delays  # noqa: E402
+from albumgen.models.sampling import Sampling  # noqa: E402
 
 # Prompts of several lengths: some pad to the 32-token text bucket, some to 64 (byte
 # tokenizer on the tiny model; t5 tokens on the real ones, where long ones still pass 32).

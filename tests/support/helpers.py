@@ -13,6 +13,8 @@ from click.testing import CliRunner
 
 from albumgen.cli import main
 
+ROOT = Path(__file__).resolve().parents[2]  # the repository
+
 DEMO = {
     "album": {"title": "Test Album", "slug": "test-album", "brief": "tests", "artist": "Tester",
               "genre": "Ambient", "tracks": 2, "seed": 1},
