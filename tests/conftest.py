@@ -11,6 +11,14 @@ import pytest  # noqa: E402
 from helpers import write_pipeline  # noqa: E402,F401
 
 
+def pytest_collection_modifyitems(items):
+    # Folder is kind: whatever tests/e2e holds runs whole builds in child processes, so
+    # `make check` (-m "not e2e") leaves it to `make test` without a marker on every test.
+    for item in items:
+        if item.path.relative_to(item.config.rootpath).parts[:2] == ("tests", "e2e"):
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _few_threads():
     # CI has 2 cores; one torch thread per test process keeps timings sane and avoids
