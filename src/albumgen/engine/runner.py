@@ -184,13 +184,3 @@ def repair(ctx: Context) -> dict[str, int]:
 
 
 
-
-def _run_stage(stage: Stage, ctx: Context, rep: StageReport, force: bool) -> None:
-    """One stage alone, every unit in this process, on what the manifest holds now (for
-    tests and tools that feed a stage its inputs by hand)."""
-    from .executors.local import LocalExecutor
-
-    report = BuildReport(ctx.album_dir, {stage.name: rep})
-    run_frontier(ctx, [stage], LocalExecutor(ctx, workers=0), report, {stage.name} if force else set())
-
-
