@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check of #17 in one go, for a session that is lent a GPU: under 8 minutes on an
+# The GPU checks in one go, on a machine with a CUDA GPU: under 8 minutes on an
 # H100/H200. Run from the repo root:
 #
 #   bash bench/gpu_check.sh              # on the GPU machine

@@ -1,4 +1,4 @@
-"""The measurements bench/gpu_check.sh makes on a lent GPU (#17), one model per process.
+"""The measurements bench/gpu_check.sh makes on a CUDA GPU, one model per process.
 
     python bench/gpu_checks.py small     # fp32 greedy = transformers; bf16 batch invariance; state growth
     python bench/gpu_checks.py medium    # bf16 batch 32 at 1504 steps; batch 32 -> 3 -> 32 on one loop

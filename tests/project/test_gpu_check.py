@@ -1,4 +1,4 @@
-"""bench/gpu_check.sh, ready for a session lent a GPU: its Python steps run (--dry-run: the
+"""bench/gpu_check.sh, ready for a CUDA machine: its Python steps run (--dry-run: the
 tiny model on CPU) and a missing dependency stops it loudly before any step."""
 from __future__ import annotations
 
