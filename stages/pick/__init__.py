@@ -50,7 +50,10 @@ class PickStage(Stage[PickConfig]):
                     joins.setdefault(take.track, {})[take.wav] = list(take.joins)
         cfg = self.settings(ctx)
         # Whether weights are here is part of the key: weights downloaded later rescore.
-        config = {**cfg.model_dump(), "learned": {k: v is None for k, v in availability(cfg, ctx.base_dir).items()}}
+        # Repaint settings enter the key only where a take could be repainted: other albums keep their picks.
+        repaintable = {(t.track, t.take) for t in ctx.artifacts.takes() if t.latents}
+        config = {**cfg.model_dump(exclude=set() if repaintable else {"repaint", "max_repaints"}),
+                  "learned": {k: v is None for k, v in availability(cfg, ctx.base_dir).items()}}
         manual = overrides.load(ctx.album_dir)
         more = overrides.load_more(ctx.album_dir)
         distinct = ctx.artifacts.distinct()
@@ -72,6 +75,7 @@ class PickStage(Stage[PickConfig]):
                 inputs["avoid"] = sha256_json(avoid)
             units.append(Unit(id=track.id, config=config, inputs=inputs,
                               payload={"track": track.model_dump(), "manual": manual.get(track.id),
+                                       "repaintable": sorted(n for t, n in repaintable if t == track.id),
                                        "more": more.get(track.id, 0), "joins": joins.get(track.id, {}),
                                        "avoid": avoid}, group=track.id, reads=tuple(sorted(takes))))
         if not units:
@@ -90,6 +94,11 @@ class PickStage(Stage[PickConfig]):
             takes = [{"take": take_number(t["name"]), "wav": t["name"], **{k: v for k, v in t.items() if k != "name"}}
                      for t in res.takes]
             data = self._decide(ctx, cfg, unit, takes, res.choice)
+            if unit.payload.get("repaintable"):  # repaint instead of re-render (repaint.py)
+                from .repaint import ask_repaints
+
+                data = ask_repaints(cfg, ctx.artifacts.pick(unit.id), set(unit.payload["repaintable"]), takes, data,
+                                    lambda rel: read_audio(ctx.path(rel)), ctx.log)
             result = {"schema_version": SCHEMA_VERSION, "track": unit.id, "prompt": track.get("prompt"),
                       **data, "skipped": res.skipped, "errors": res.errors, "weights": cfg.weights.model_dump(),
                       "hard_checks": cfg.hard_checks, "takes": takes}

@@ -117,17 +117,20 @@ def _step(progress: Progress, n: int, share: float) -> None:
 
 
 def splice(parent, new, a: int, b: int, fade: int):
-    """The parent's audio with samples [a, b) taken from `new`, joined by equal-power
-    crossfades of `fade` samples inside the span: outside it the parent is kept exactly."""
+    """The parent's audio with samples [a, b) taken from `new`, joined by crossfades of `fade`
+    samples inside the span (none at the song's start or end): outside it the parent is kept
+    exactly."""
+    import torch
+
     out = parent.clone()
     out[:, a:b] = new[:, a:b]
     fade = max(0, min(fade, (b - a) // 2))
     if fade:
-        import torch
-
         ramp = torch.sin(torch.linspace(0, torch.pi / 2, fade)) ** 2
-        out[:, a:a + fade] = parent[:, a:a + fade] * (1 - ramp) + new[:, a:a + fade] * ramp
-        out[:, b - fade:b] = new[:, b - fade:b] * (1 - ramp) + parent[:, b - fade:b] * ramp
+        if a > 0:
+            out[:, a:a + fade] = parent[:, a:a + fade] * (1 - ramp) + new[:, a:a + fade] * ramp
+        if b < parent.shape[1]:
+            out[:, b - fade:b] = new[:, b - fade:b] * (1 - ramp) + parent[:, b - fade:b] * ramp
     return out
 
 
