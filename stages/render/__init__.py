@@ -63,7 +63,7 @@ class RenderStage(Stage[RenderConfig]):
                     group=track.id,
                     reads_pipeline=tuple(f for f in (cfg.intro, melody_of(cfg, track)[0]) if f),
                 ))
-            if cfg.backend == "acestep":
+            if backend(cfg.backend).songs:  # a span of a song remade from its latents
                 units += repaint_units(ctx, cfg, track)
         return units
 
