@@ -26,3 +26,14 @@ def _few_threads():
     import torch
 
     torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def review_album_folder(tmp_path_factory):
+    """The hostile review album (support/review_album.py), built once per session: the review
+    server's and the browser's tests each work on their own copy of it."""
+    from review_album import build_album
+
+    folder = tmp_path_factory.mktemp("review")
+    build_album(folder)
+    return folder

@@ -24,11 +24,11 @@ def review(pipeline: Path, port: int, host: str, no_open: bool, export_to: Path 
     """Hear, see and choose takes in the browser; a build can run meanwhile."""
     ctx = runner.open_pipeline(pipeline, progress=False)
     if export_to is not None:
-        from ..review.export import export
+        from ..review.export import export  # the review page's code loads only for `review`
 
         click.echo(f"Wrote {export(ctx, export_to)}")
         return
-    from ..review.server import ReviewServer
+    from ..review.server import ReviewServer  # http.server and the pages: only for `review`
 
     try:
         server = ReviewServer(ctx, host, port, prefetch=True)

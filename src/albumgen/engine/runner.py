@@ -133,7 +133,7 @@ def check_executor(ctx: Context, kind: str | None = None) -> None:
     if kind not in EXECUTORS:
         raise ConfigError(f"executor.kind: unknown executor {kind!r}", f"use one of: {', '.join(EXECUTORS)}")
     if kind == "ray":
-        from .executors.ray import import_ray
+        from .executors.ray import import_ray  # ray is an optional extra: imported only when chosen
         from .executors.ray_head import check_reachable
 
         import_ray()

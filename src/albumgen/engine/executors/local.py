@@ -18,6 +18,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from ... import registry
+from ...config import pipeline_model
 from ...stage import Context, Done, Stage, Unit
 from ..store.manifest import Manifest
 
@@ -129,8 +131,6 @@ class LocalExecutor:
 
 
 def _warm() -> None:
-    from ... import registry
-
     registry.warm()  # imports every stage module once per worker, and what their first unit needs
 
 
@@ -154,9 +154,6 @@ def run_in_worker(stage_name: str, config: dict, album_dir: Path, base_dir: Path
                   level: int) -> tuple[list[Done], list[tuple[str, dict]]]:
     """A CPU unit in a worker process: a fresh read of the manifest (what upstream units the
     driver recorded), the stage's own run, the finished units back to the driver."""
-    from ... import registry
-    from ...config import pipeline_model
-
     root = logging.getLogger("albumgen")
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)

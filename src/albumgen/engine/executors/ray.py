@@ -35,6 +35,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from ... import registry
 from ...errors import ConfigError, StageError
 from ...stage import Context, Done, Stage, Unit
 from .. import interrupt
@@ -86,8 +87,6 @@ def run_task(*args: Any) -> tuple:
 
 def warm() -> None:
     """Imports every stage in a CPU worker while the actors render (seconds per worker)."""
-    from ... import registry
-
     registry.warm()
 
 
