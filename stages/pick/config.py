@@ -1,5 +1,5 @@
 """pick: config slice and its defaults. Thresholds were set on synthesised music and its
-failures (tests/audio_fixtures.py) with wide margins either side; README documents each."""
+failures (tests/audio_fixtures.py) with wide margins either side; docs/configuration.md documents each."""
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator

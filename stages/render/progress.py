@@ -29,6 +29,9 @@ class Progress:
         self.t0 = clock()
         self._last = 0.0
         self.note = ""  # a condition worth seeing on every line (e.g. CUDA graphs off)
+        self.batch = 0  # takes in the batch under way
+        self.batch_t0 = 0.0
+        self.last_batch: float | None = None  # seconds the previous batch took
 
     def line(self) -> str:
         elapsed = max(self.clock() - self.t0, 1e-9)
@@ -38,6 +41,20 @@ class Progress:
         eta = _hms(left / rate) if rate > 0 else "?"
         note = f" ({self.note})" if self.note else ""
         return f"render: {self.done}/{self.total} takes, {rate:.2f} audio s/s, ETA {eta}{note}"
+
+    def batch_started(self, n: int) -> None:
+        if self.batch:
+            self.last_batch = self.clock() - self.batch_t0
+        self.batch, self.batch_t0, self.partial = n, self.clock(), 0.0
+
+    def describe_batch(self) -> str:
+        """The batch under way and when it should end: what a first Ctrl-C waits for."""
+        elapsed = self.clock() - self.batch_t0
+        share = self.partial / self.batch if self.batch else 0.0
+        left = elapsed / share * (1 - share) if share > 0.02 else \
+            (self.last_batch - elapsed if self.last_batch is not None else None)
+        eta = f", ETA {_hms(left)}" if left is not None else ""
+        return f"the batch in flight ({self.batch} take{'' if self.batch == 1 else 's'}{eta})"
 
     def batch_step(self, batch: int, fraction: float) -> None:
         """Called during a batch: `fraction` of its `batch` takes is generated."""

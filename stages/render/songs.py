@@ -100,7 +100,8 @@ def render_songs(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
                                  "lower render.duration, set render.dtype to bfloat16, or use a smaller model") from None
             batch = len(group) // 2
             if lm.device.startswith("cuda"):
-                torch.cuda.empty_cache()
+                with torch.cuda.device(torch.device(lm.device)):  # cuda:N: that device's cache
+                    torch.cuda.empty_cache()
             ctx.event("render_oom", batch_size=batch, failed_batch=len(group))
             ctx.log.warning("render: out of memory at batch %d, going on with batch %d", len(group), batch)
             continue
