@@ -170,8 +170,10 @@ class Artifacts:
         return Tracklist.model_validate(rec.data) if rec else None
 
     def takes(self, track: str | None = None) -> list[Take]:
-        out = [self._audio(_take(r)) for r in self._records(Take)]
-        return sorted((t for t in out if track is None or t.track == track), key=lambda t: (t.track, t.take))
+        # Every take, validated once per change of the records: plans and status ask per track.
+        every = self.manifest.derived("takes", lambda: sorted(
+            (self._audio(self.manifest.typed(r, _take)) for r in self._records(Take)), key=lambda t: (t.track, t.take)))
+        return [t for t in every if track is None or t.track == track]
 
     def take(self, track: str, n: int) -> Take | None:
         rec = self.manifest.record(self.producers["take"], take_id(track, n))

@@ -184,6 +184,12 @@ class Stage(Generic[C]):
         when some groups must wait for upstream work)."""
         raise NotImplementedError
 
+    def plan_recovery(self, ctx: Context) -> list[Unit]:
+        """The units whose lost records the files on disk may prove. Usually the plan; a stage
+        whose plan depends on a later stage's records, which recovery has not rebuilt yet
+        (render: the takes a lost pick asked for), plans what its files say was made."""
+        return self.plan(ctx)
+
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
         """Make the given (pending) units, yielding each as soon as its outputs are in place."""
         raise NotImplementedError

@@ -4,7 +4,7 @@ the always-on scorers under 1 s of CPU per 30 s take.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,6 +28,10 @@ class Analysis:
     bands_db: np.ndarray  # (frames, N_BANDS) log-spaced band energies, dB
     frame_db: np.ndarray  # (frames,) RMS per hop, dB, of `mono`
     freqs: np.ndarray
+    source: np.ndarray | None = None  # the audio as given: what is measured before resampling (clipping)
+    source_rate: int = 0
+    joins: list[float] = field(default_factory=list)  # seconds where render's windows meet
+    memo: dict = field(default_factory=dict)  # what one extractor measured that another reads
 
     @property
     def frame_rate(self) -> float:
@@ -43,7 +47,7 @@ def integrated_loudness(mono: np.ndarray) -> float:
     return loudness.integrated_loudness(mono, RATE)
 
 
-def analyse(audio: np.ndarray, sr: int) -> Analysis:
+def analyse(audio: np.ndarray, sr: int, joins: list[float] | None = None) -> Analysis:
     """`audio` is (frames,) or (frames, channels), float or integer PCM."""
     mono = to_rate(to_mono(audio).astype(np.float64), sr)
     loud = integrated_loudness(mono)
@@ -72,7 +76,7 @@ def analyse(audio: np.ndarray, sr: int) -> Analysis:
     idx = starts[:, None] + np.arange(HOP)[None, :]
     frame_db = 10 * np.log10(np.mean(mono32[np.minimum(idx, len(mono32) - 1)] ** 2, axis=1) + 1e-12)
     return Analysis(seconds=len(mono) / RATE, loudness=loud, mono=mono, power=power, bands_db=bands_db,
-                    frame_db=frame_db, freqs=freqs)
+                    frame_db=frame_db, freqs=freqs, source=audio, source_rate=sr, joins=list(joins or []))
 
 
 _BANDS: dict[int, np.ndarray] = {}

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import registry
-from . import build, init, repair, review, status  # noqa: F401  (each adds its command to `main`)
+from . import build, gc, init, repair, review, status  # noqa: F401  (each adds its command to `main`)
 from .app import main
 
 __all__ = ["main"]

@@ -6,6 +6,12 @@ process, so the loaded model stays loaded and the GPU runs while the driver comm
 units (pick, master) in a pool of worker processes sized to the cores; "driver" units
 (prompts) in the driver itself. With `executor.workers: 0` every CPU unit runs in the
 driver too (one process, for debugging).
+
+Faults: the workers start with Ctrl-C blocked and ignore it (the driver decides what a
+stop means, interrupt.py) and end with their driver (lifeline.py). A worker that dies (the
+OOM killer, a segfault in a native library) breaks the whole pool: a new one is started
+and the unit the dead worker ran is sent again, WORKER_RETRIES times at most, then one
+StageError names the stage and the unit (exit 8).
 """
 from __future__ import annotations
 
