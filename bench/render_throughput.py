@@ -24,7 +24,8 @@ import time
 import torch
 
 from albumgen.models.fast import FastLoop, delays
-from albumgen.models.loaded import LoadedModel, pick_device, pick_dtype
+from albumgen.models.loaded import LoadedModel
+from albumgen.models.musicgen import pick_device, pick_dtype
 from albumgen.models.sampling import Sampling
 from albumgen.models.tiny import build_tiny, byte_tokenizer
 
