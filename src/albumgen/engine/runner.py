@@ -93,6 +93,7 @@ def preflight_all(ctxs: list[Context], until: str | None = None, force: tuple[st
                               "give each pipeline its own album.slug")
         seen[ctx.album_dir] = ctx
         _preflight(stages, ctx)
+        ctx.manifest.release()  # read again when its build starts: one album's records held at a time
 
 
 def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), executor: str | None = None,
@@ -127,6 +128,7 @@ def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), e
             executor.close()
             _fold(manifest, failed)
         manifest.event("build_done", seconds=round(time.monotonic() - started, 3), units_ran=report.ran)
+    manifest.release()  # a catalogue's next album does not keep this one's records in memory
     return report
 
 
