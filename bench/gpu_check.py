@@ -50,8 +50,8 @@ if str(ROOT / "src") not in sys.path:
 import ops_per_step  # noqa: E402
 import render_throughput as rt  # noqa: E402
 
-from albumgen.models.decode import Sampling  # noqa: E402
 from albumgen.models.fast import FastLoop, delays  # noqa: E402
+from albumgen.models.sampling import Sampling  # noqa: E402
 
 # Real MusicGen prompts run through T5 are ~20-40 tokens; the byte tokenizer of these
 # random-weight models makes one token per byte, so 31 bytes + eos: 32 tokens, one text bucket.

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from albumgen.models.decode import Sampling
 from albumgen.models.fast import FastLoop
+from albumgen.models.sampling import Sampling
 from albumgen.models.windows import Windows, generate_long
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]

@@ -152,7 +152,7 @@ def check_executor(ctx: Context, kind: str | None = None) -> None:
     if kind not in EXECUTORS:
         raise ConfigError(f"executor.kind: unknown executor {kind!r}", f"use one of: {', '.join(EXECUTORS)}")
     if kind == "ray":
-        from .executors.ray import import_ray
+        from .executors.ray import import_ray  # ray is an optional extra: imported only when chosen
         from .executors.ray_head import check_reachable
 
         import_ray()
@@ -194,15 +194,5 @@ def repair(ctx: Context) -> dict[str, int]:
         manifest.compact()
     return recovered
 
-
-
-
-def _run_stage(stage: Stage, ctx: Context, rep: StageReport, force: bool) -> None:
-    """One stage alone, every unit in this process, on what the manifest holds now (for
-    tests and tools that feed a stage its inputs by hand)."""
-    from .executors.local import LocalExecutor
-
-    report = BuildReport(ctx.album_dir, {stage.name: rep})
-    run_frontier(ctx, [stage], LocalExecutor(ctx, workers=0), report, {stage.name} if force else set())
 
 
