@@ -25,8 +25,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import render_throughput as rt  # noqa: E402
 
-from albumgen.models.decode import Sampling  # noqa: E402
 from albumgen.models.fast import FastLoop  # noqa: E402
+from albumgen.models.sampling import Sampling  # noqa: E402
 
 VIEWS = {"view", "_unsafe_view", "as_strided", "slice", "select", "unsqueeze", "squeeze", "expand", "transpose",
          "t", "permute", "split", "split_with_sizes", "alias", "detach", "unbind", "reshape"}

@@ -26,9 +26,10 @@ class Artifact(BaseModel):
 
 class Track(BaseModel):
     """A track of the tracklist. A track may also carry `melody` (a melody file from the
-    prompt source, relative to the pipeline file; read it with track_melody): an extra, not
-    a declared field, because master hashes a track's dump into its tags input, and a
-    declared field would add `melody: None` to every track and re-master every album."""
+    prompt source, relative to the pipeline file; read it with track_melody) and `lyrics`
+    (track_lyrics), as extras of the records. Stages key their units on the fields they use
+    (render on the prompt, master on the fields a tag shows), so a field added here re-runs
+    no unit."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
     id: str  # "t03": stable, names the track's units in every stage

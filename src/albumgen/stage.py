@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from . import registry
 from .artifacts import Artifact, Artifacts
 from .engine.store.hashing import unit_key
 
@@ -113,15 +114,11 @@ class Context:
     def work_dir(self, stage: str) -> Path:
         """The folder a stage keeps its artifacts in (manifest/<its folder>), from the engine,
         so no stage spells manifest paths by hand."""
-        from . import registry
-
         return self.album_dir / "manifest" / registry.get(stage).folder
 
     @property
     def artifacts(self) -> Artifacts:
         """Other stages' results as typed artifacts (Tracklist, Take, Pick, Master)."""
-        from . import registry
-
         return Artifacts(self.manifest, registry.producers())
 
     def event(self, event: str, **fields: Any) -> None:
@@ -221,7 +218,3 @@ class Stage(Generic[C]):
         happen, in words. Raises an AlbumgenError (LockError while a build holds the album)
         before anything is written."""
         raise NotImplementedError
-
-    def wants_another_round(self, ctx: Context) -> bool:
-        """True when this stage asked upstream stages for more work (pick's retry takes)."""
-        return False

@@ -4,8 +4,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from albumgen.artifacts import Pick, Take, Track, Tracklist, parse_take_id, take_id, track_lyrics, track_melody
+from albumgen.audio.io import check_audio
 from albumgen.engine.store.hashing import derive_seed, sha256_file, sha256_text
-from albumgen.inputs import check_audio, resolve_audio
+from albumgen.inputs import resolve_audio
+from albumgen.models.backend import backend
 from albumgen.stage import Context, Done, NotReady, Stage, Unit
 
 from .config import RenderConfig
@@ -27,10 +29,7 @@ class RenderStage(Stage[RenderConfig]):
 
         cfg = self.settings(ctx)
         check_device(cfg.device)
-        if cfg.backend == "acestep":
-            from albumgen.models.acestep import require_diffusers
-
-            require_diffusers()  # before the prompts (maybe an LLM) run
+        backend(cfg.backend).check_installed()  # an extra's backend: before the prompts (maybe an LLM) run
         melodies = cfg.melody.values() if isinstance(cfg.melody, dict) else [cfg.melody]
         audio = [("render.intro", cfg.intro)] + [("render.melody", m) for m in sorted(set(melodies) - {None})]
         for field, rel in audio:  # decoded only once the model is loaded: check they are audio before any work
@@ -64,7 +63,7 @@ class RenderStage(Stage[RenderConfig]):
         for track in tracklist.tracks:
             for n in range(1, max(takes_wanted(ctx, track.id), at_least.get(track.id, 0)) + 1):
                 seed = derive_seed(ctx.config.album.seed, track.id, n)
-                if cfg.backend == "acestep":
+                if backend(cfg.backend).songs:
                     units.append(song_unit(ctx, cfg, track, n, seed))
                     continue
                 units.append(Unit(
@@ -77,13 +76,13 @@ class RenderStage(Stage[RenderConfig]):
                     group=track.id,
                     reads_pipeline=tuple(f for f in (cfg.intro, melody_of(cfg, track)[0]) if f),
                 ))
-            if cfg.backend == "acestep":
+            if backend(cfg.backend).songs:  # a span of a song remade from its latents
                 units += repaint_units(ctx, cfg, track)
         return units
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
         cfg = self.settings(ctx)
-        if cfg.backend == "acestep":
+        if backend(cfg.backend).songs:
             from .songs import render_songs
 
             yield from render_songs(ctx, cfg, units)

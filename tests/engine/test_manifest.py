@@ -219,3 +219,15 @@ def test_last_events_reads_the_end_of_the_log(tmp_path):
     with open(m.events_path, "ab") as f:
         f.write(b'{"ts": 1, "event": "torn')  # a writer killed mid-line
     assert m.last_events(2) == m.events()[-1:]
+
+
+def test_a_released_manifest_reads_its_records_again_at_first_use(tmp_path):
+    m = Manifest(tmp_path / "album")
+    m.dir.mkdir(parents=True)
+    out = m.album_dir / "a.txt"
+    out.write_text("a")
+    with m.lock():
+        m.commit("k1", "s", "a", [out])
+    m.release()
+    assert m._store is None  # nothing held until the album is used again
+    assert m.is_done("k1", "s", "a") and [r.unit for r in m.records("s")] == ["a"]

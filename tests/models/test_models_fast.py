@@ -6,13 +6,14 @@ import weakref
 import pytest
 import torch
 from helpers import hf_generate_codes
+from reference_loop import generate_codes
 from torch.utils import _pytree as pytree
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from albumgen.models import noise
-from albumgen.models.decode import Sampling, generate_codes
 from albumgen.models.fast import FastLoop, is_out_of_memory
 from albumgen.models.musicgen import decode_tokens, load_musicgen
+from albumgen.models.sampling import Sampling
 from albumgen.models.windows import Windows, generate_long
 
 PROMPTS = ["calm piano", "a much longer prompt about drums, bass and a slow organ"]

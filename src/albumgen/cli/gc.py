@@ -8,7 +8,7 @@ import click
 from ..engine import runner
 from ..engine.store import trash
 from ..inputs import human_size
-from . import main
+from .app import main
 
 
 @main.command()

@@ -3,12 +3,14 @@ unit made, take back what the disk proves (recovery), and drop what the pipeline
 has. Below the scheduler and the runner, which both call it; it knows no executor."""
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
 from ..errors import OutputError, StageError
-from ..stage import Context, NotReady, Stage
+from ..stage import Context, Done, NotReady, Stage, Unit
 from .store import recovery, trash
+from .store.hashing import sha256_file, sha256_json
 
 log = logging.getLogger("albumgen")
 
@@ -56,7 +58,7 @@ def recover(stage: Stage, ctx: Context, pending: list) -> list:
     pending = restore(stage, ctx, pending)
     if not pending or not stage.sidecars:
         return pending
-    found = recovery.recover(stage, ctx, pending)
+    found = _on_disk(stage, ctx, pending)
     for done in found:
         commit(stage, ctx, done)
         ctx.manifest.event("unit_recovered", stage=stage.name, unit=done.unit.id)
@@ -134,3 +136,44 @@ def discard(ctx: Context, rec, rels: set[str]) -> None:
     if moved:
         ctx.manifest.event("unit_trashed", stage=rec.stage, unit=rec.unit, files=moved,
                            reason=ctx.manifest.change_note)
+
+
+def _on_disk(stage: Stage, ctx: Context, pending: list[Unit]) -> list[Done]:
+    """The pending units of `stage` whose finished outputs are intact on disk (store/recovery.py
+    writes the sidecars that prove them)."""
+    wanted = {(u.id, u.key): u for u in pending}
+    found: dict[str, Done] = {}
+    folder = ctx.work_dir(stage.name)
+    for pattern in stage.sidecars:
+        for path in sorted(folder.glob(pattern)):
+            done = _check_sidecar(stage.name, ctx.album_dir, path, wanted)
+            if done is not None:
+                found.setdefault(done.unit.id, done)
+    return list(found.values())
+
+
+
+def _check_sidecar(stage: str, album_dir: Path, path: Path, wanted: dict) -> Done | None:
+    if not path.is_file():  # a FIFO posing as a sidecar would block the read
+        return None
+    try:
+        obj = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    block = obj.pop(recovery.BLOCK, None) if isinstance(obj, dict) else None
+    if not isinstance(block, dict) or block.get("stage") != stage:
+        return None
+    unit = wanted.get((block.get("id"), block.get("key")))
+    if unit is None or block.get("body") != sha256_json(obj):
+        return None  # another unit, another config, or a body edited by hand
+    root = album_dir.resolve()
+    outputs = []
+    for rel, digest in (block.get("files") or {}).items():
+        out = (album_dir / rel).resolve()
+        if not out.is_relative_to(root) or not out.is_file() or sha256_file(out) != digest:
+            return None
+        outputs.append(album_dir / rel)
+    keys = block.get("record_keys")
+    data = {k: obj[k] for k in keys if k in obj} if isinstance(keys, list) else obj
+    return Done(unit, [*outputs, path], data=data, hashes=dict(block.get("files") or {}))
+

@@ -93,6 +93,7 @@ def preflight_all(ctxs: list[Context], until: str | None = None, force: tuple[st
                               "give each pipeline its own album.slug")
         seen[ctx.album_dir] = ctx
         _preflight(stages, ctx)
+        ctx.manifest.release()  # read again when its build starts: one album's records held at a time
 
 
 def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), executor: str | None = None,
@@ -127,6 +128,7 @@ def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), e
             executor.close()
             _fold(manifest, failed)
         manifest.event("build_done", seconds=round(time.monotonic() - started, 3), units_ran=report.ran)
+    manifest.release()  # a catalogue's next album does not keep this one's records in memory
     return report
 
 
@@ -150,7 +152,7 @@ def check_executor(ctx: Context, kind: str | None = None) -> None:
     if kind not in EXECUTORS:
         raise ConfigError(f"executor.kind: unknown executor {kind!r}", f"use one of: {', '.join(EXECUTORS)}")
     if kind == "ray":
-        from .executors.ray import import_ray
+        from .executors.ray import import_ray  # ray is an optional extra: imported only when chosen
         from .executors.ray_head import check_reachable
 
         import_ray()
@@ -192,15 +194,5 @@ def repair(ctx: Context) -> dict[str, int]:
         manifest.compact()
     return recovered
 
-
-
-
-def _run_stage(stage: Stage, ctx: Context, rep: StageReport, force: bool) -> None:
-    """One stage alone, every unit in this process, on what the manifest holds now (for
-    tests and tools that feed a stage its inputs by hand)."""
-    from .executors.local import LocalExecutor
-
-    report = BuildReport(ctx.album_dir, {stage.name: rep})
-    run_frontier(ctx, [stage], LocalExecutor(ctx, workers=0), report, {stage.name} if force else set())
 
 

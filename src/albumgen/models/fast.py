@@ -31,7 +31,8 @@ import torch
 import torch.nn.functional as F
 
 from . import noise
-from .decode import Sampling, encode_text, filter_logits, undelay
+from .musicgen import encode_text, undelay
+from .sampling import Sampling, filter_logits
 
 log = logging.getLogger("albumgen")
 

@@ -30,7 +30,8 @@ class Manifest:
         self.dir = self.album_dir / "manifest"
         self.path = self.dir / "manifest.json"
         self.events_path = self.dir / "events.jsonl"
-        self.store = RecordStore(self.dir)
+        # Read now, so a damaged or newer manifest is an error at open; after `release`, at next use.
+        self._store: RecordStore | None = RecordStore(self.dir)
         self._events_lock = threading.Lock()  # the device thread logs events too
         self.locked = False  # this process holds the album lock (set by `lock()`)
         self.change_note = "the pipeline changed"  # why outputs go to the trash (set by a build)
@@ -44,6 +45,24 @@ class Manifest:
         another build may have committed between opening the album and locking it (a
         catalogue opens every album at its start and reaches the last one hours later)."""
         self.store = RecordStore(self.dir)
+
+    @property
+    def store(self) -> RecordStore:
+        if self._store is None:
+            self._store = RecordStore(self.dir)
+        return self._store
+
+    @store.setter
+    def store(self, store: RecordStore) -> None:
+        self._store = store
+
+    def release(self) -> None:
+        """Let go of the records read so far (read again at the next use): a catalogue holds
+        one album's records at a time, not every album's."""
+        self._store = None
+        self._index = None
+        self._derived.clear()
+        self._typed.clear()
 
     @property
     def state(self) -> ManifestFile:
