@@ -133,8 +133,10 @@ def test_a_worker_killed_mid_unit_is_replaced_and_its_unit_runs_again(tmp_path, 
     album = tmp_path / "albums" / "test-album"
     proc = start_build(pipeline)
     try:
-        # Past the workers' start-up (imports), a worker that uses CPU is running a unit.
-        wait_for(proc, lambda: takes(album) >= 4)
+        # Past the workers' start-up (imports: a pick is done), a worker that uses CPU is
+        # running a unit.
+        wait_for(proc, lambda: any(e["event"] == "unit_done" and e["stage"] == "pick"
+                                   for e in Manifest(album).events()))
         victim = busy_worker(proc.pid)
         os.kill(victim, signal.SIGKILL)
         _, err = finish(proc)
@@ -142,10 +144,16 @@ def test_a_worker_killed_mid_unit_is_replaced_and_its_unit_runs_again(tmp_path, 
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 0, err
-    died = [e for e in Manifest(album).events() if e["event"] == "worker_died"]
-    assert len(died) == 1 and died[0]["how"] == "killed by SIGKILL" and died[0]["run"] == 1, died
-    assert re.search(rf"the worker process running {died[0]['stage']} unit {re.escape(died[0]['unit'])} died "
-                     r"\(killed by SIGKILL\); running it again in a new worker \(run 2 of 4\)", err), err
+    events = Manifest(album).events()
+    restarts = [e for e in events if e["event"] == "worker_pool_restarted"]
+    assert len(restarts) == 1 and restarts[0]["dead"] == ["killed by SIGKILL"], restarts
+    # The unit it ran (if the kill did not fall between two units) runs again, once.
+    died = [e for e in events if e["event"] == "worker_died"]
+    assert [f"{e['stage']}/{e['unit']}" for e in died] == restarts[0]["running"], died
+    for e in died:
+        assert e["how"] == "killed by SIGKILL" and e["run"] == 1, died
+        assert f"the worker process running {e['stage']} unit {e['unit']} died (killed by SIGKILL); " \
+               "running it again in a new worker (run 2 of 4)" in err, err
     assert "Traceback" not in err
     assert album_digest(album) == undisturbed
     assert not list(album.rglob(".*tmp*"))

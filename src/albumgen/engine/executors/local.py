@@ -74,6 +74,7 @@ class LocalExecutor:
         self._started = None  # SimpleQueue the workers tell (pid, token) on, as each unit starts
         self._halt = None  # Event: set on a stop, the workers skip the units they have not started
         self._running: dict[int, int] = {}  # token -> pid, units a worker has started
+        self._worked: set[int] = set()  # pids that started a unit: past their imports
         self._jobs: dict[Future, _Job] = {}
         self._tokens = itertools.count()
         self._charged: set[int] = set()  # tokens whose worker died under them
@@ -159,6 +160,7 @@ class LocalExecutor:
         while self._started is not None and not self._started.empty():
             pid, token = self._started.get()
             self._running[token] = pid
+            self._worked.add(pid)
 
     def _worker_died(self, job: _Job) -> None:
         """A worker process died (the OOM killer, a segfault in a native library): a new
@@ -166,7 +168,8 @@ class LocalExecutor:
         units that were only queued go again at no charge (unless none had started: then
         the worker died before any unit, and each one that waited is charged)."""
         if job.pool == self._pool_gen:  # the first of the broken pool's jobs to come back
-            self._restart_pool([job, *self._jobs.values()])
+            # A unit that finished just before (its result not read yet) was not running.
+            self._restart_pool([job, *(j for f, j in self._jobs.items() if not _succeeded(f))])
         key = (job.stage.name, job.unit.id)
         if job.token in self._charged:
             self._charged.discard(job.token)
@@ -191,10 +194,14 @@ class LocalExecutor:
         # The pool ends its other workers itself (SIGTERM): a worker that died otherwise is to blame.
         dead = {pid: _death(p) for pid, p in procs.items() if p.exitcode not in (None, -signal.SIGTERM)}
         blamed = {t for t, pid in running.items() if pid in dead}
-        # No unit had started (a worker died importing): every unit that waited on it.
-        charged = blamed or set(running) or {j.token for j in jobs if j.pool == gen}
+        # No unit running: a worker that died importing is charged to every unit that waited
+        # on it; one that died idle between two units, to none.
+        importing = any(pid not in self._worked for pid in dead)
+        charged = blamed or set(running) or ({j.token for j in jobs if j.pool == gen} if importing else set())
         self._charged |= charged
         self._how.update({t: dead.get(running.get(t), next(iter(dead.values()), "died")) for t in charged})
+        self.ctx.event("worker_pool_restarted", dead=sorted(dead.values()),
+                       running=sorted(f"{j.stage.name}/{j.unit.id}" for j in jobs if j.token in running))
         log.debug("worker pool %d broke: processes %s, running %s, charged %s", gen,
                   {pid: p.exitcode for pid, p in procs.items()}, running, charged)
         self._pool, self._started, self._running = None, None, {}
@@ -301,6 +308,10 @@ class LocalExecutor:
             # step: torch must not be mid-call in a thread while the interpreter shuts down.
             with interrupt.abandoning():
                 self._device.join(DEVICE_JOIN_SECONDS)
+
+
+def _succeeded(fut: Future) -> bool:
+    return fut.done() and not fut.cancelled() and fut.exception() is None
 
 
 def _death(proc) -> str:
