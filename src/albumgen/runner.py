@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import album_year, atomic, recovery, registry
+from . import album_year, atomic, console, recovery, registry
 from .config import PipelineBase, load_config
 from .errors import ConfigError, OutputError, StageError
 from .hashing import sha256_json
@@ -30,6 +30,7 @@ class StageReport:
 class BuildReport:
     album_dir: Path
     stages: dict[str, StageReport] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what the dry run says about the work
 
     @property
     def ran(self) -> int:
@@ -72,8 +73,12 @@ def plan_stage(stage: Stage, ctx: Context) -> list:
 def dry_run(ctx: Context, until: str | None = None, force: tuple[str, ...] = ()) -> BuildReport:
     """What a build would do now, without writing anything. Stages whose inputs do not
     exist yet are reported as waiting: their units are only known once upstream ran."""
+    stages = select_stages(until, force)
+    check_executor(ctx)
+    _preflight(stages, ctx)  # every check a build makes before it writes: a dry run that passes, builds
     report = BuildReport(ctx.album_dir)
-    for stage in select_stages(until, force):
+    for stage in stages:
+        report.notes += stage.describe(ctx)
         rep = report.stages.setdefault(stage.name, StageReport())
         try:
             units = plan_stage(stage, ctx)
@@ -125,7 +130,8 @@ def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), e
     manifest = ctx.manifest
     manifest.ensure_writable()
     report = BuildReport(ctx.album_dir)
-    with AlbumLock(manifest.dir):
+    ctx.session = {}  # what the stages keep for the length of one build (render's progress)
+    with AlbumLock(manifest.dir), console.remember_notices(manifest.dir):
         manifest.reload()  # what another build committed before this one held the lock
         _preflight(stages, ctx)
         album_year.pin(ctx.config, ctx.album_dir)  # the first build fixes an unset album.year
@@ -214,7 +220,7 @@ def _recover(stage: Stage, ctx: Context, pending: list) -> list:
         _commit(stage, ctx, done)
         ctx.manifest.event("unit_recovered", stage=stage.name, unit=done.unit.id)
     if found:
-        log.warning("Stage '%s': %d units recovered from their files on disk (their records were missing)",
+        log.warning("%s: %d units recovered from their files on disk (their records were missing)",
                     stage.name, len(found))
     ids = {d.unit.id for d in found}
     return [u for u in pending if u.id not in ids]

@@ -136,5 +136,6 @@ def run_frontier(ctx: Context, stages: list[Stage], executor, report, force: set
     for stage in stages:
         rep = report.stages[stage.name]
         if rep.ran == 0 and rep.planned:
-            log.info("Stage '%s' didn't change, skipping (%d units up to date)", stage.name, rep.planned)
+            # Under --verbose only: on a resume every stage would say it, every time.
+            log.debug("Stage '%s' didn't change, skipping (%d units up to date)", stage.name, rep.planned)
     return time.monotonic() - t0

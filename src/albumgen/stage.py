@@ -84,6 +84,7 @@ class Context:
     manifest: Manifest
     log: logging.Logger
     progress: bool = True
+    session: dict[str, Any] = field(default_factory=dict)  # per build, emptied as a build starts
 
     def path(self, rel: str) -> Path:
         return self.album_dir / rel
@@ -168,6 +169,11 @@ class Stage(Generic[C]):
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
         """Make the given (pending) units, yielding each as soon as its outputs are in place."""
         raise NotImplementedError
+
+    def describe(self, ctx: Context) -> list[str]:
+        """Lines for `build --dry-run` about the work this stage would do (render: takes,
+        minutes of audio, the retry worst case, a time estimate)."""
+        return []
 
     def status(self, ctx: Context) -> dict[str, str]:
         """One cell per track id for `albumgen status` (the prompts stage gives titles)."""

@@ -36,7 +36,7 @@ def gather(ctx: Context, cfg: PromptsConfig) -> tuple[dict, list[Path]]:
         parsed = Parsed([Candidate(p, t) for p, t in zip(prompts, titles)], title)
         where = "the builtin composer"
     elif cfg.source == "inline":
-        parsed = Parsed([_inline(item) for item in cfg.inline])
+        parsed = Parsed([inline_candidate(item) for item in cfg.inline])
         where = "prompts.inline"
     elif cfg.source == "file":
         parsed = parse_file(cfg.resolve_file(ctx.base_dir), f"prompts.file: {cfg.file}")
@@ -58,7 +58,7 @@ def gather(ctx: Context, cfg: PromptsConfig) -> tuple[dict, list[Path]]:
     return tracklist(album_title, kept), extra
 
 
-def _inline(item: str | InlineTrack) -> Candidate:
+def inline_candidate(item: str | InlineTrack) -> Candidate:
     if isinstance(item, InlineTrack):
         return Candidate(item.prompt, item.title, item.melody)
     # A string may be a whole "Title: prompt" line, as people paste them.
@@ -120,11 +120,11 @@ def llm_candidates(ctx: Context, cfg: PromptsConfig) -> tuple[Parsed, Path]:
         parsed = Parsed([Candidate(c["prompt"], c.get("title")) for c in stored.get("candidates", [])],
                         stored.get("album_title"))
         if len(clean_candidates(parsed.candidates, cfg.max_chars, limit=album.tracks).kept) >= album.tracks:
-            ctx.log.info("Prompts: reusing the stored LLM reply %s (no LLM call)", path.name)
+            ctx.log.info("prompts: reusing the stored LLM reply %s (no LLM call)", path.name)
             return parsed, path
     count = cfg.llm.candidate_count(album.tracks)
     llm = LLM(cfg.llm, album.seed, ctx.log)
-    ctx.log.info("Prompts: asking %s for %d candidates for %d tracks", llm.where, count, album.tracks)
+    ctx.log.info("prompts: asking %s for %d candidates for %d tracks", llm.where, count, album.tracks)
 
     def accept(content: str) -> tuple[Parsed | None, bool]:
         parsed = parse_text(content)
@@ -137,7 +137,7 @@ def llm_candidates(ctx: Context, cfg: PromptsConfig) -> tuple[Parsed, Path]:
     _store(path, {"kind": "candidates", "request": request, "count": count, "replies": replies,
                   "usage": usage_total(replies), "album_title": parsed.album_title,
                   "candidates": [{"title": c.title, "prompt": c.prompt} for c in parsed.candidates]})
-    ctx.log.info("Prompts: %d candidates in %d replies, %d tokens", len(parsed.candidates), len(replies),
+    ctx.log.info("prompts: %d candidates in %d replies, %d tokens", len(parsed.candidates), len(replies),
                  usage_total(replies)["total_tokens"])
     return parsed, path
 
@@ -185,7 +185,7 @@ def llm_names(ctx: Context, cfg: PromptsConfig, prompts: list[str], taken: set[s
         album_title = album_title or named_album
         known.update(zip(missing, titles))
     else:
-        ctx.log.info("Prompts: every track already has a stored name (no LLM call)")
+        ctx.log.info("prompts: every track already has a stored name (no LLM call)")
     if missing or not path.exists():
         _store(path, {"kind": "names", "request": request, "replies": replies, "usage": usage_total(replies),
                       "album_title": album_title, "names": {p: known[p] for p in prompts}})
@@ -211,7 +211,7 @@ def rewrite(ctx: Context, cfg: PromptsConfig, kept: list[Candidate]) -> tuple[li
     path = ctx.work_dir("prompts") / f"rewrite-{sha256_json(request)[:16]}.json"
     stored = _load(path)
     if stored is not None and len(stored.get("prompts", [])) == len(originals):
-        ctx.log.info("Prompts: reusing the stored rewrite %s (no LLM call)", path.name)
+        ctx.log.info("prompts: reusing the stored rewrite %s (no LLM call)", path.name)
         rewritten = stored["prompts"]
     else:
         llm = LLM(cfg.llm, album.seed, ctx.log)

@@ -31,6 +31,7 @@ class RenderStage(Stage[RenderConfig]):
             from albumgen.models.acestep import require_diffusers
 
             require_diffusers()  # before the prompts (maybe an LLM) run
+        check_model_here(ctx, cfg)
         melodies = cfg.melody.values() if isinstance(cfg.melody, dict) else [cfg.melody]
         audio = [("render.intro", cfg.intro)] + [("render.melody", m) for m in sorted(set(melodies) - {None})]
         for field, rel in audio:  # decoded only once the model is loaded: check they are audio before any work
@@ -77,6 +78,17 @@ class RenderStage(Stage[RenderConfig]):
 
         yield from render_units(ctx, cfg, units)
 
+    def describe(self, ctx: Context) -> list[str]:
+        from .estimate import describe
+
+        tracklist = ctx.artifacts.tracklist()
+        pending = None
+        if tracklist is not None:
+            units = self.plan(ctx)
+            pending = sum(not ctx.manifest.is_done(self.key(u), self.name, u.id) for u in units)
+        tracks = len(tracklist.tracks) if tracklist else ctx.config.album.tracks
+        return describe(ctx, self.settings(ctx), tracks, pending)
+
     def batch_size(self, ctx: Context) -> int | None:
         size = self.settings(ctx).batch_size
         return size if isinstance(size, int) else None
@@ -87,6 +99,19 @@ class RenderStage(Stage[RenderConfig]):
             tid, _ = parse_take_id(rec.unit)
             counts[tid] = counts.get(tid, 0) + 1
         return {tid: f"{n}/{takes_wanted(ctx, tid)}" for tid, n in counts.items()}
+
+
+def check_model_here(ctx: Context, cfg: RenderConfig) -> str:
+    """The checkpoint is on this machine (or on the hub, when it may be used), before the
+    prompts run or the album folder exists. A ray build loads it on the cluster's nodes,
+    which have their own caches: there it is checked where it loads."""
+    from albumgen.models import acestep_tiny, audiocraft_tiny, tiny
+    from albumgen.models.checkpoints import check_model
+
+    if ctx.config.executor.kind == "ray":
+        return "cluster"
+    presets = tiny.PRESETS + acestep_tiny.PRESETS + audiocraft_tiny.PRESETS
+    return check_model(cfg.model, ctx.base_dir, cfg.backend, presets)
 
 
 def song_unit(ctx: Context, cfg: RenderConfig, track: Track, n: int, seed: int) -> Unit:
