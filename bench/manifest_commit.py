@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from albumgen import atomic  # noqa: E402
-from albumgen.manifest import Manifest, OutputRef, Record  # noqa: E402
+from albumgen.engine.store import atomic  # noqa: E402
+from albumgen.engine.store.manifest import Manifest, OutputRef, Record  # noqa: E402
 
 
 def fill(album: Path, n: int) -> None:

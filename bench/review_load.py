@@ -27,10 +27,11 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from albumgen import atomic, runner  # noqa: E402
 from albumgen.audio.ffmpeg import ffmpeg_exe  # noqa: E402
 from albumgen.audio.io import write_wav  # noqa: E402
-from albumgen.hashing import sha256_json  # noqa: E402
+from albumgen.engine import runner
+from albumgen.engine.store import atomic  # noqa: E402
+from albumgen.engine.store.hashing import sha256_json  # noqa: E402
 from albumgen.review import pictures  # noqa: E402
 from albumgen.review.server import ReviewServer  # noqa: E402
 

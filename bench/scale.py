@@ -66,7 +66,7 @@ def main() -> None:
     import ray
     import torch
 
-    from albumgen import runner
+    from albumgen.engine import runner
 
     if args.local_threads:
         torch.set_num_threads(args.local_threads)

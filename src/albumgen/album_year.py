@@ -11,7 +11,7 @@ import datetime
 import json
 from pathlib import Path
 
-from . import atomic
+from .engine.store import atomic
 from .errors import InputError
 from .inputs import read_optional_text
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
-    from .manifest import Manifest, Record
+    from .engine.store.manifest import Manifest, Record
 
 
 class Artifact(BaseModel):

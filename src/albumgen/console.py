@@ -125,7 +125,7 @@ class OncePerAlbum(logging.Filter):
         if key in seen:
             return False
         try:
-            from .atomic import write_json
+            from .engine.store.atomic import write_json
 
             write_json(path, sorted(set(seen) | {key}))
         except OSError:

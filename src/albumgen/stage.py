@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel
 
 from .artifacts import Artifact, Artifacts
-from .hashing import unit_key
+from .engine.store.hashing import unit_key
 
 if TYPE_CHECKING:
     import click
 
     from .config import PipelineConfig
-    from .manifest import Manifest
+    from .engine.store.manifest import Manifest
 
 C = TypeVar("C", bound=BaseModel)
 

@@ -13,14 +13,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from albumgen import atomic
 from albumgen.album_year import album_year
 from albumgen.artifacts import Distinct, Master, Music, Order, Pick, Take, Tracklist
 from albumgen.audio.ffmpeg import decode
 from albumgen.audio.io import read_audio
 from albumgen.audio.loudness import integrated_loudness
+from albumgen.engine.store import atomic
+from albumgen.engine.store.hashing import sha256_file, sha256_json
 from albumgen.errors import InputError, StageError
-from albumgen.hashing import sha256_file, sha256_json
 from albumgen.inputs import check_file
 from albumgen.naming import inside, track_filename, unique_names
 from albumgen.stage import Context, Done, NotReady, Plan, Stage, Unit
@@ -91,6 +91,8 @@ class MasterStage(Stage[MasterConfig]):
             extra, m = take.model_extra or {}, music[t["id"]]
             tags = {**meta, **t, "n": n, "score": pick.score, "take": pick.choice, "seed": take.seed,
                     "model": extra.get("model"), "revision": extra.get("revision"), "key": m["key"], "bpm": m["bpm"]}
+            if t.get("lyrics"):  # the USLT frame names the lyric's language; tracks without keep their hashes
+                tags["language"] = ctx.config.album.language
             inputs = {"take": take.wav_sha256, "cover": cover.key, "tags": sha256_json(tags), "music": sha256_json(m)}
             if analysis:
                 inputs["analysis"] = analysis.key

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from albumgen.audio.signal import to_mono
+from albumgen.engine.store.hashing import derive_seed
 from albumgen.errors import InputError
-from albumgen.hashing import derive_seed
 from albumgen.inputs import MB, read_bytes
 
 SAVE_SIZE = 3000

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from albumgen import atomic
+from albumgen.engine.store import atomic
 
 from .tags import clean_text
 

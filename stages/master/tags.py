@@ -15,6 +15,13 @@ def clean_text(text) -> str:
     return re.sub(r" +", " ", _CONTROL.sub(" ", str(text))).strip()
 
 
+def clean_lyrics(text) -> str:
+    """Lyrics keep their lines (USLT and LYRICS are multi-line by design); only other
+    control characters go."""
+    lines = (clean_text(line) for line in str(text).replace("\r\n", "\n").split("\n"))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
 def replaygain(loudness: float, peak_db: float) -> tuple[str, str]:
     """(gain, peak) as ReplayGain 2.0 writes them: "-4.00 dB" and a linear "0.891251"."""
     return f"{RG_REFERENCE - loudness:+.2f} dB", f"{10 ** (peak_db / 20):.6f}"
@@ -43,7 +50,24 @@ def music_tags(tags: dict) -> tuple[str | None, str | None]:
 
 
 def tag_mp3(path: Path, tags: dict, cover_jpeg: bytes | None) -> None:
-    from mutagen.id3 import APIC, COMM, ID3, TALB, TBPM, TCON, TDRC, TIT2, TKEY, TPE1, TPE2, TPOS, TRCK, TSSE, TXXX
+    from mutagen.id3 import (
+        APIC,
+        COMM,
+        ID3,
+        TALB,
+        TBPM,
+        TCON,
+        TDRC,
+        TIT2,
+        TKEY,
+        TPE1,
+        TPE2,
+        TPOS,
+        TRCK,
+        TSSE,
+        TXXX,
+        USLT,
+    )
 
     id3 = ID3()
     id3.add(TIT2(encoding=3, text=clean_text(tags["title"])))
@@ -61,6 +85,8 @@ def tag_mp3(path: Path, tags: dict, cover_jpeg: bytes | None) -> None:
         id3.add(TKEY(encoding=3, text=key))
     if bpm:
         id3.add(TBPM(encoding=3, text=bpm))
+    if tags.get("lyrics"):  # unsynchronised lyrics: what players show under "Lyrics"
+        id3.add(USLT(encoding=3, lang=id3_language(tags.get("language")), desc="", text=clean_lyrics(tags["lyrics"])))
     for desc, value in fields(tags).items():
         id3.add(TXXX(encoding=3, desc=desc, text=value))
     if cover_jpeg:
@@ -88,6 +114,8 @@ def tag_flac(path: Path, tags: dict, cover_jpeg: bytes | None) -> None:
         f["KEY"] = key
     if bpm:
         f["BPM"] = bpm
+    if tags.get("lyrics"):
+        f["LYRICS"] = clean_lyrics(tags["lyrics"])
     for key, value in fields(tags).items():
         f[key.upper()] = value
     if cover_jpeg:
@@ -99,6 +127,16 @@ def tag_flac(path: Path, tags: dict, cover_jpeg: bytes | None) -> None:
             pic.width, pic.height, pic.depth = img.width, img.height, 24
         f.add_picture(pic)
     f.save()
+
+
+# ID3 names a lyric's language with ISO 639-2 (three letters); album.language is usually two.
+_ISO639_2 = {"en": "eng", "de": "deu", "fr": "fra", "es": "spa", "it": "ita", "pt": "por", "nl": "nld", "ja": "jpn",
+             "zh": "zho", "ko": "kor", "ru": "rus", "pl": "pol", "sv": "swe", "tr": "tur", "ar": "ara", "hi": "hin"}
+
+
+def id3_language(code: str | None) -> str:
+    base = (code or "en").split("-")[0].lower()
+    return base if len(base) == 3 else _ISO639_2.get(base, "XXX")  # XXX: ID3's "unknown language"
 
 
 def tag_file(path: Path, fmt: str, tags: dict, cover_jpeg: bytes | None) -> None:

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 from albumgen.artifacts import Distinct, Pick, Take, TakeAudio, Tracklist, parse_take_id
 from albumgen.audio.io import read_audio
-from albumgen.hashing import sha256_json
-from albumgen.recovery import write_sidecar
+from albumgen.engine.store.hashing import sha256_json
+from albumgen.engine.store.recovery import write_sidecar
 from albumgen.stage import Context, Done, NotReady, Plan, Stage, Unit
 
 from . import overrides

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from albumgen import runner
 from albumgen.config import load_config
+from albumgen.engine import runner
 from albumgen.errors import ConfigError, InputError
 
 from .manual import describe, request_takes, set_choice

@@ -6,9 +6,9 @@ half-made overrides file and two `albumgen pick` calls never lose each other's c
 """
 from __future__ import annotations
 
+from albumgen.engine.store.manifest import AlbumLock
+from albumgen.engine.store.recovery import read_body
 from albumgen.errors import InputError, StageError
-from albumgen.manifest import AlbumLock
-from albumgen.recovery import read_body
 from albumgen.stage import Context
 
 from . import overrides

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from albumgen import atomic
+from albumgen.engine.store import atomic
 from albumgen.errors import InputError
 from albumgen.inputs import MB, read_optional_text
 

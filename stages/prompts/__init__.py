@@ -5,15 +5,15 @@ import time
 from collections.abc import Iterator
 
 from albumgen.artifacts import Tracklist
-from albumgen.hashing import sha256_file
+from albumgen.engine.store.hashing import sha256_file
+from albumgen.engine.store.recovery import write_sidecar
 from albumgen.inputs import check_audio
-from albumgen.recovery import write_sidecar
 from albumgen.stage import Context, Done, Stage, Unit
 
 from .config import InlineTrack, PromptsConfig
 from .llm import check_api_key
 from .parse import Parsed, parse_file
-from .sources import gather, inline_candidate, select
+from .sources import gather, inline_candidate, select, sings
 
 TRACKLIST = "tracklist.json"  # in the stage's work folder
 
@@ -33,11 +33,13 @@ class PromptsStage(Stage[PromptsConfig]):
         if cfg.source == "file":  # a file that is not text fails here, before anything runs
             parsed = parse_file(cfg.resolve_file(ctx.base_dir), f"prompts.file: {cfg.file}")
             melodies = [(c.melody, f"prompts.file ({cfg.file}) melody") for c in parsed.candidates if c.melody]
-            select(parsed, cfg, ctx.config.album.tracks, f"prompts.file ({cfg.file})")  # enough for album.tracks
+            # enough prompts for album.tracks: "3 prompts for 8 tracks" stops here, not after the album folder is made
+            select(parsed, cfg, ctx.config.album.tracks, f"prompts.file ({cfg.file})", sings(ctx))
         elif cfg.source == "inline":
             melodies = [(t.melody, f"prompts.inline.{i}.melody") for i, t in enumerate(cfg.inline)
                         if isinstance(t, InlineTrack) and t.melody]
-            select(Parsed([inline_candidate(t) for t in cfg.inline]), cfg, ctx.config.album.tracks, "prompts.inline")
+            select(Parsed([inline_candidate(t) for t in cfg.inline]), cfg, ctx.config.album.tracks, "prompts.inline",
+                   sings(ctx))
         if cfg.uses_llm and not self._tracklist_done(ctx):
             check_api_key(cfg.llm)
         # Every melody named must be audio, checked now: render decodes them only after the
@@ -56,6 +58,8 @@ class PromptsStage(Stage[PromptsConfig]):
         # retry settings, so changing those never re-asks the LLM.
         config = {"source": cfg.source, "tracks": album.tracks, "brief": album.brief, "genre": album.genre,
                   "title": album.title, "seed": album.seed, **cfg.key_fields(album.seed)}
+        if album.vocals == "lyrics":  # only then: instrumental tracklists keep their keys
+            config.update(vocals=album.vocals, language=album.language, max_lyrics_chars=cfg.max_lyrics_chars)
         inputs = {}
         if cfg.source == "file":
             inputs["file"] = sha256_file(cfg.resolve_file(ctx.base_dir))

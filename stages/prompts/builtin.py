@@ -11,7 +11,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from albumgen.hashing import derive_seed
+from albumgen.engine.store.hashing import derive_seed
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def strip_markdown(text: str) -> str:
     return re.sub(r"(?<!\w)_+|_+(?!\w)", "", text)
 
 
-def _step(text: str, max_chars: int) -> str:
+def _step(text: str, max_chars: int, vocals: bool = False) -> str:
     text = strip_markdown(normalise(text))
     text = re.sub(r"\s+", " ", text).strip()
     while True:  # nested decorations: '1. "- **Prompt**"'
@@ -66,10 +66,11 @@ def _step(text: str, max_chars: int) -> str:
         if text == before:
             break
     text = _IMPERATIVE.sub("", text)
-    text = _VOCODER.sub("vocoder synth lead", text)
-    text = _VOCALS.sub("synth lead", text)
-    if not re.match(r"^(?:\w+\s+)?lyrics\b", text, re.I):  # a lyrics-only ask stays, to be dropped
-        text = _LYRICS_ABOUT.sub("evoking ", text)
+    if not vocals:  # a model that sings (album.vocals: lyrics) keeps the voice a prompt asks for
+        text = _VOCODER.sub("vocoder synth lead", text)
+        text = _VOCALS.sub("synth lead", text)
+        if not re.match(r"^(?:\w+\s+)?lyrics\b", text, re.I):  # a lyrics-only ask stays, to be dropped
+            text = _LYRICS_ABOUT.sub("evoking ", text)
     text = re.sub(r"\s+", " ", text).strip()
     if text:
         text = text[0].upper() + text[1:]
@@ -80,10 +81,10 @@ def _step(text: str, max_chars: int) -> str:
     return text
 
 
-def clean_one(text: str, max_chars: int = 300) -> str:
-    """One prompt, decorations and vocal asks gone, capped; a fixed point of itself."""
+def clean_one(text: str, max_chars: int = 300, vocals: bool = False) -> str:
+    """One prompt, decorations and (unless `vocals`) vocal asks gone, capped; a fixed point of itself."""
     for _ in range(20):
-        nxt = _step(text, max_chars)
+        nxt = _step(text, max_chars, vocals)
         if nxt == text:
             break
         text = nxt
@@ -107,13 +108,13 @@ def _title_step(text: str, max_chars: int) -> str:
     return text[:max_chars].rstrip()
 
 
-def drop_reason(prompt: str) -> str | None:
+def drop_reason(prompt: str, vocals: bool = False) -> str | None:
     """Why a cleaned prompt cannot become a track, or None when it can."""
     if len(re.findall(r"[^\W\d_]", prompt)) < 3:
         return "empty"
     if _NOT_AUDIO.search(prompt):
         return "not audio (artwork, cover, video...)"
-    if _LYRICS.search(prompt):
+    if not vocals and _LYRICS.search(prompt):
         return "lyrics (MusicGen makes instrumentals)"
     return None
 
@@ -131,15 +132,22 @@ def near_duplicate(a: str, b: str) -> bool:
     return jaccard >= 0.5 and SequenceMatcher(None, a, b).ratio() >= 0.9
 
 
-def clean_candidates(raw: list[Candidate], max_chars: int = 300, limit: int | None = None) -> Cleaned:
+def clean_lyrics(text: str | None, max_chars: int = 2000) -> str:
+    from .lyrics import clean_lyrics as clean  # lyrics.py builds on this module's normalise
+
+    return clean(text, max_chars)
+
+
+def clean_candidates(raw: list[Candidate], max_chars: int = 300, limit: int | None = None, vocals: bool = False,
+                     max_lyrics: int = 2000) -> Cleaned:
     """Cleaned candidates in order. With `limit`, stop once that many are kept: the first
     `limit` kept are the same either way (a candidate is only compared with earlier ones),
     and a reply of thousands of prompts costs what the album needs, not n squared."""
     out = Cleaned(kept=[])
     keys: dict[str | None, list[str]] = {}  # by melody: one prompt over two melodies is two tracks
     for cand in raw:
-        prompt = clean_one(cand.prompt, max_chars)
-        reason = drop_reason(prompt)
+        prompt = clean_one(cand.prompt, max_chars, vocals)
+        reason = drop_reason(prompt, vocals)
         key = dedupe_key(prompt)
         same = keys.setdefault(cand.melody, [])
         if reason is None and key in same:
@@ -150,7 +158,9 @@ def clean_candidates(raw: list[Candidate], max_chars: int = 300, limit: int | No
             out.dropped[reason] += 1
             continue
         same.append(key)
-        out.kept.append(Candidate(prompt=prompt, title=clean_title(cand.title) or None, melody=cand.melody))
+        lyrics = clean_lyrics(cand.lyrics, max_lyrics) or None if vocals else None  # instrumental: none sung
+        out.kept.append(Candidate(prompt=prompt, title=clean_title(cand.title) or None, melody=cand.melody,
+                                  lyrics=lyrics))
         if limit is not None and len(out.kept) >= limit:
             break
     return out

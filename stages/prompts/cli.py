@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from albumgen import runner
+from albumgen.engine import runner
 
 
 @click.command()

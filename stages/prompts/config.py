@@ -61,6 +61,8 @@ class InlineTrack(BaseModel):
     title: str | None = None
     melody: str | None = Field(None, description="audio file this track follows with a melody checkpoint "
                                                  "(relative to the pipeline file); overrides render.melody")
+    lyrics: str | None = Field(None, description="what the track sings (album.vocals: lyrics), with [verse], "
+                                                 "[chorus], [bridge] tags")
 
 
 class PromptsConfig(BaseModel):
@@ -69,6 +71,8 @@ class PromptsConfig(BaseModel):
     inline: list[str | InlineTrack] = Field(default_factory=list, description="prompts, for source: inline")
     file: str | None = Field(None, description="CSV/TXT/MD/JSON/YAML of prompts, for source: file")
     max_chars: int = Field(300, ge=20, description="prompts are cut to this many characters")
+    max_lyrics_chars: int = Field(2000, ge=100, le=8000, description="lyrics are cut to this many characters "
+                                                                     "(at a line)")
     rewrite: bool = Field(False, description="an LLM pass that turns each prompt into a MusicGen-style description")
     llm: LLMConfig = Field(default_factory=LLMConfig, description="for source: llm and for rewrite")
 
@@ -81,7 +85,8 @@ class PromptsConfig(BaseModel):
         fields: dict = {"max_chars": self.max_chars, "rewrite": self.rewrite}
         if self.source == "inline":
             # melody enters only when set: tracklists made before the field existed keep their key
-            fields["inline"] = [i if isinstance(i, str) else i.model_dump(exclude=set() if i.melody else {"melody"})
+            fields["inline"] = [i if isinstance(i, str) else
+                                i.model_dump(exclude={k for k in ("melody", "lyrics") if getattr(i, k) is None})
                                 for i in self.inline]
         if self.uses_llm:
             fields["llm"] = {**self.llm.request_fields(album_seed), "candidates": self.llm.candidates}

@@ -15,7 +15,7 @@ from typing import Any
 
 import openai
 
-from albumgen import interrupt
+from albumgen.engine import interrupt
 from albumgen.errors import LLMError
 from albumgen.inputs import MB, human_size
 
@@ -47,6 +47,14 @@ REWRITE_SCHEMA = {
     "type": "object",
     "properties": {"prompts": {"type": "array", "items": {"type": "string"}}},
     "required": ["prompts"], "additionalProperties": False,
+}
+SONGS_SYSTEM = ("You write for ACE-Step, a model that turns a short description and lyrics into whole songs "
+                "with vocals. A good prompt names the genre, the instruments, the voice, the mood and always an "
+                "explicit tempo and key written like '96 bpm, in A minor'. It cannot make images or videos.")
+LYRICS_SCHEMA = {
+    "type": "object",
+    "properties": {"lyrics": {"type": "array", "items": {"type": "string"}}},
+    "required": ["lyrics"], "additionalProperties": False,
 }
 NAMES_SCHEMA = {
     "type": "object",
@@ -163,10 +171,10 @@ class LLM:
         return f"LLM server {self.base_url} (model {self.cfg.model})"
 
     def ask(self, user: str, schema_name: str, schema: dict,
-            accept: Callable[[str], tuple[Any, bool]]) -> tuple[Any, list[dict]]:
+            accept: Callable[[str], tuple[Any, bool]], system: str = SYSTEM) -> tuple[Any, list[dict]]:
         """Ask until `accept(reply)` says the result is good; returns the best result and every
         reply (for the manifest). A reply that parses but falls short is kept as a fallback."""
-        messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         replies: list[dict] = []
         best, attempt, last, failure = None, 0, "", "no reply"
         self._deadline = time.monotonic() + self.cfg.deadline

@@ -24,6 +24,7 @@ from .config import MAX_FILE_BYTES
 _PROMPT_KEYS = ("prompt", "musicgen_prompt", "music_prompt", "description", "text", "style", "content", "value")
 _TITLE_KEYS = ("title", "name", "track_title", "song", "track")
 _MELODY_KEYS = ("melody", "melody_file")  # an audio file for melody checkpoints (render: Melody)
+_LYRICS_KEYS = ("lyrics", "lyric", "words")  # what a track sings (render.backend acestep)
 _LIST_KEYS = ("tracks", "prompts", "songs", "items", "candidates", "tracklist", "data", "results")
 _ALBUM_KEYS = ("album_title", "albumTitle", "album", "album_name", "title", "name")
 _HEADER_WORDS = {"prompt", "prompts", "description", "text", "title", "name", "id", "no", "number", "track", "n",
@@ -44,6 +45,7 @@ class Candidate:
     prompt: str
     title: str | None = None
     melody: str | None = None  # a melody file (relative to the pipeline file), from a melody column or key
+    lyrics: str | None = None  # from a lyrics column or key, cleaned with the prompt
 
 
 @dataclass
@@ -175,9 +177,10 @@ def _candidate(item: Any) -> Candidate | None:
         prompt = next((item[k] for k in _PROMPT_KEYS if isinstance(item.get(k), str) and item[k].strip()), None)
         title = next((item[k] for k in _TITLE_KEYS if isinstance(item.get(k), str) and item[k].strip()), None)
         melody = next((item[k].strip() for k in _MELODY_KEYS if isinstance(item.get(k), str) and item[k].strip()), None)
+        lyrics = next((item[k] for k in _LYRICS_KEYS if isinstance(item.get(k), str) and item[k].strip()), None)
         if prompt is None and title is not None and len(item) == 1:
             prompt, title = title, None
-        return Candidate(prompt, title, melody) if prompt else None
+        return Candidate(prompt, title, melody, lyrics) if prompt else None
     return None
 
 
@@ -198,7 +201,7 @@ def parse_csv(text: str, delimiter: str = ",") -> list[Candidate]:
             if any(c.strip() for c in r)]
     if not rows:
         return []
-    prompt_col = title_col = melody_col = None
+    prompt_col = title_col = melody_col = lyrics_col = None
     header = [c.strip().lower() for c in rows[0]]
     if _is_header(header, rows[1:]):
         rows = rows[1:]
@@ -209,13 +212,15 @@ def parse_csv(text: str, delimiter: str = ",") -> list[Candidate]:
                                                                     "music_prompt", "description", "text", "style")), None)
         title_col = next((i for i, h in enumerate(header) if h in ("title", "name", "song")), None)
         melody_col = next((i for i, h in enumerate(header) if h in _MELODY_KEYS), None)
+        lyrics_col = next((i for i, h in enumerate(header) if h in _LYRICS_KEYS), None)
     out = []
     for row in rows:
         cells = [c.strip() for c in row]
         if prompt_col is not None and prompt_col < len(cells):
             title = cells[title_col] if title_col is not None and title_col < len(cells) else None
             melody = cells[melody_col] if melody_col is not None and melody_col < len(cells) else None
-            out.append(Candidate(cells[prompt_col], title or None, melody or None))
+            lyrics = row[lyrics_col] if lyrics_col is not None and lyrics_col < len(row) else None
+            out.append(Candidate(cells[prompt_col], title or None, melody or None, lyrics or None))
             continue
         if cells and re.fullmatch(r"#?\d{1,4}[.)]?", cells[0]):  # an index column
             cells = cells[1:]

@@ -11,16 +11,16 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from albumgen import atomic
+from albumgen.engine.store import atomic
+from albumgen.engine.store.hashing import derive_seed, sha256_json
 from albumgen.errors import InputError, StageError
-from albumgen.hashing import derive_seed, sha256_json
 from albumgen.inputs import MB, read_optional_text
 from albumgen.stage import Context
 
 from .builtin import compose, name_tracks, title_each
-from .clean import clean_candidates, clean_one, clean_title, dedupe_key, drop_reason
+from .clean import clean_candidates, clean_lyrics, clean_one, clean_title, dedupe_key, drop_reason
 from .config import InlineTrack, PromptsConfig
-from .llm import LLM, NAMES_SCHEMA, REWRITE_SCHEMA, TRACKLIST_SCHEMA, usage_total
+from .llm import LLM, LYRICS_SCHEMA, NAMES_SCHEMA, REWRITE_SCHEMA, SONGS_SYSTEM, SYSTEM, TRACKLIST_SCHEMA, usage_total
 from .parse import Candidate, Parsed, parse_file, parse_text
 
 MAX_STORED_BYTES = 64 * MB  # replies are capped at llm.MAX_REPLY_BYTES each, a few per file
@@ -45,7 +45,7 @@ def gather(ctx: Context, cfg: PromptsConfig) -> tuple[dict, list[Path]]:
         parsed, path = llm_candidates(ctx, cfg)
         extra.append(path)
         where = f"the LLM reply (stored in {path.relative_to(ctx.album_dir).as_posix()})"
-    kept = select(parsed, cfg, album.tracks, where)
+    kept = select(parsed, cfg, album.tracks, where, sings(ctx))
     album_title = album.title or clean_title(parsed.album_title)
     # Names come from the prompts as the source wrote them, before any rewrite.
     if not album_title or any(not c.title for c in kept):
@@ -55,20 +55,33 @@ def gather(ctx: Context, cfg: PromptsConfig) -> tuple[dict, list[Path]]:
     if cfg.rewrite:
         kept, path = rewrite(ctx, cfg, kept)
         extra.append(path)
+    if sings(ctx) and any(not c.lyrics for c in kept):
+        if cfg.uses_llm:
+            kept, path = write_lyrics(ctx, cfg, kept, album_title)
+            extra.append(path)
+        else:  # the builtin composer and lyric-less files stay instrumental: no words are made up offline
+            ctx.log.info("prompts: %d tracks have no lyrics and no LLM is configured to write them; "
+                         "they stay instrumental", sum(not c.lyrics for c in kept))
     return tracklist(album_title, kept), extra
+
+
+def sings(ctx: Context) -> bool:
+    """album.vocals: lyrics. Prompts keep their voices and tracks get lyrics."""
+    return ctx.config.album.vocals == "lyrics"
 
 
 def inline_candidate(item: str | InlineTrack) -> Candidate:
     if isinstance(item, InlineTrack):
-        return Candidate(item.prompt, item.title, item.melody)
+        return Candidate(item.prompt, item.title, item.melody, item.lyrics)
     # A string may be a whole "Title: prompt" line, as people paste them.
     found = parse_text(item).candidates
     return found[0] if len(found) == 1 else Candidate(item)
 
 
-def select(parsed: Parsed, cfg: PromptsConfig, tracks: int, where: str) -> list[Candidate]:
+def select(parsed: Parsed, cfg: PromptsConfig, tracks: int, where: str, vocals: bool = False) -> list[Candidate]:
     """Exactly `tracks` cleaned candidates, or a StageError saying how many survived and why."""
-    cleaned = clean_candidates(parsed.candidates, cfg.max_chars, limit=tracks)
+    cleaned = clean_candidates(parsed.candidates, cfg.max_chars, limit=tracks, vocals=vocals,
+                               max_lyrics=cfg.max_lyrics_chars)
     if len(cleaned.kept) < tracks:
         fix = {"llm": "raise prompts.llm.candidates or lower album.tracks",
                "file": f"add prompts to {cfg.file} or lower album.tracks",
@@ -89,7 +102,8 @@ def tracklist(album_title: str, kept: list[Candidate]) -> dict:
         titles.append(title)
     # melody only where a source gave one: tracklists without melodies stay as they were
     return {"album_title": album_title,
-            "tracks": [{"id": f"t{i:02d}", "n": i, "title": t, "prompt": c.prompt, **({"melody": c.melody} if c.melody else {})}
+            "tracks": [{"id": f"t{i:02d}", "n": i, "title": t, "prompt": c.prompt,
+                        **({"melody": c.melody} if c.melody else {}), **({"lyrics": c.lyrics} if c.lyrics else {})}
                        for i, (t, c) in enumerate(zip(titles, kept), start=1)]}
 
 
@@ -114,12 +128,15 @@ def llm_candidates(ctx: Context, cfg: PromptsConfig) -> tuple[Parsed, Path]:
     album = ctx.config.album
     request = {**cfg.llm.request_fields(album.seed), "candidates": cfg.llm.candidates,
                "brief": album.brief, "genre": album.genre, "title": album.title}
+    vocals = sings(ctx)
+    if vocals:  # only then: instrumental albums keep their stored replies
+        request["vocals"] = album.vocals
     path = ctx.work_dir("prompts") / f"llm-{sha256_json(request)[:16]}.json"
     stored = _load(path)
     if stored is not None:
         parsed = Parsed([Candidate(c["prompt"], c.get("title")) for c in stored.get("candidates", [])],
                         stored.get("album_title"))
-        if len(clean_candidates(parsed.candidates, cfg.max_chars, limit=album.tracks).kept) >= album.tracks:
+        if len(clean_candidates(parsed.candidates, cfg.max_chars, limit=album.tracks, vocals=vocals).kept) >= album.tracks:
             ctx.log.info("prompts: reusing the stored LLM reply %s (no LLM call)", path.name)
             return parsed, path
     count = cfg.llm.candidate_count(album.tracks)
@@ -130,10 +147,11 @@ def llm_candidates(ctx: Context, cfg: PromptsConfig) -> tuple[Parsed, Path]:
         parsed = parse_text(content)
         if not parsed.candidates:
             return None, False
-        return parsed, len(clean_candidates(parsed.candidates, cfg.max_chars, limit=album.tracks).kept) >= album.tracks
+        return parsed, len(clean_candidates(parsed.candidates, cfg.max_chars, limit=album.tracks,
+                                            vocals=vocals).kept) >= album.tracks
 
-    parsed, replies = llm.ask(candidates_message(album.brief, album.genre, album.title, count),
-                              "tracklist", TRACKLIST_SCHEMA, accept)
+    parsed, replies = llm.ask(candidates_message(album.brief, album.genre, album.title, count, vocals),
+                              "tracklist", TRACKLIST_SCHEMA, accept, SONGS_SYSTEM if vocals else SYSTEM)
     _store(path, {"kind": "candidates", "request": request, "count": count, "replies": replies,
                   "usage": usage_total(replies), "album_title": parsed.album_title,
                   "candidates": [{"title": c.title, "prompt": c.prompt} for c in parsed.candidates]})
@@ -142,12 +160,14 @@ def llm_candidates(ctx: Context, cfg: PromptsConfig) -> tuple[Parsed, Path]:
     return parsed, path
 
 
-def candidates_message(brief: str, genre: str, title: str | None, count: int) -> str:
+def candidates_message(brief: str, genre: str, title: str | None, count: int, vocals: bool = False) -> str:
     name = f"The album is called {title!r}; still return it as album_title." if title else "Name the album too."
+    kind, voice = ("song", " Name the kind of voice that sings; the lyrics come later.") if vocals else \
+        ("MusicGen", " No vocals, no lyrics.")
     return (f"Album brief: {brief or 'an album of ' + genre}\nGenre: {genre}\n\n"
-            f"Write {count} distinct tracks for this album, each with a short evocative title and one MusicGen "
+            f"Write {count} distinct tracks for this album, each with a short evocative title and one {kind} "
             f"prompt of one or two sentences, under 250 characters. Vary instruments, mood, tempo and structure "
-            f"across the album. No vocals, no lyrics. {name}\n"
+            f"across the album.{voice} {name}\n"
             'Reply with JSON only: {"album_title": "...", "tracks": [{"title": "...", "prompt": "..."}]}')
 
 
@@ -226,12 +246,66 @@ def rewrite(ctx: Context, cfg: PromptsConfig, kept: list[Candidate]) -> tuple[li
                       "prompts": rewritten})
     out, keys = [], set()
     for cand, new in zip(kept, rewritten):
-        prompt = clean_one(new, cfg.max_chars)
-        if drop_reason(prompt) or dedupe_key(prompt) in keys:
+        prompt = clean_one(new, cfg.max_chars, sings(ctx))
+        if drop_reason(prompt, sings(ctx)) or dedupe_key(prompt) in keys:
             prompt = cand.prompt
         keys.add(dedupe_key(prompt))
         out.append(replace(cand, prompt=prompt))  # title and melody stay
     return out, path
+
+
+def write_lyrics(ctx: Context, cfg: PromptsConfig, kept: list[Candidate], album_title: str
+                 ) -> tuple[list[Candidate], Path]:
+    """One LLM call writing lyrics, in album.language, for every track that has none, stored
+    like every reply so a resume never pays twice. A track whose lyric cleaning leaves nothing
+    (a refusal, only chatter) stays instrumental, and the log says so."""
+    album = ctx.config.album
+    wanted = [c for c in kept if not c.lyrics]
+    songs = [{"title": c.title or "", "prompt": c.prompt} for c in wanted]
+    request = {**cfg.llm.request_fields(album.seed), "lyrics_for": songs, "language": album.language,
+               "album_title": album_title, "brief": album.brief}
+    path = ctx.work_dir("prompts") / f"lyrics-{sha256_json(request)[:16]}.json"
+    stored = _load(path)
+    if stored is not None and isinstance(stored.get("lyrics"), list) and len(stored["lyrics"]) == len(wanted):
+        ctx.log.info("prompts: reusing the stored lyrics %s (no LLM call)", path.name)
+        written = [str(x) for x in stored["lyrics"]]
+    else:
+        llm = LLM(cfg.llm, album.seed, ctx.log)
+
+        def accept(content: str) -> tuple[list[str] | None, bool]:
+            found = lyrics_in(content)
+            ok = len(found) == len(wanted) and all(clean_lyrics(x, cfg.max_lyrics_chars) for x in found)
+            return (found if len(found) == len(wanted) else None), ok
+
+        written, replies = llm.ask(lyrics_message(album_title, album.language, songs), "lyrics", LYRICS_SCHEMA,
+                                   accept, SONGS_SYSTEM)
+        written = written or [""] * len(wanted)
+        _store(path, {"kind": "lyrics", "request": request, "replies": replies, "usage": usage_total(replies),
+                      "lyrics": written})
+    by_cand = {id(c): clean_lyrics(x, cfg.max_lyrics_chars) or None for c, x in zip(wanted, written)}
+    silent = [c.title or c.prompt[:30] for c in wanted if not by_cand[id(c)]]
+    if silent:
+        ctx.log.warning("prompts: no usable lyrics for %s; instrumental", ", ".join(silent))
+    return [replace(c, lyrics=by_cand[id(c)]) if id(c) in by_cand else c for c in kept], path
+
+
+def lyrics_in(content: str) -> list[str]:
+    """The lyrics of a reply: {"lyrics": [...]} as asked, or a bare list of strings."""
+    try:
+        data = json.loads(content.strip().removeprefix("```json").removeprefix("```").removesuffix("```"))
+    except ValueError:
+        return []
+    if isinstance(data, dict):
+        data = data.get("lyrics", [])
+    return [x for x in data if isinstance(x, str)] if isinstance(data, list) else []
+
+
+def lyrics_message(album_title: str, language: str, songs: list[dict]) -> str:
+    return (f"Write the lyrics of each of these {len(songs)} songs of the album {album_title!r}, in the language "
+            f"with the code {language!r}, in order. Mark every section with a tag on its own line: [verse], "
+            "[chorus], [bridge] (and [intro], [outro] if wanted). A verse has four to eight short lines; the "
+            "chorus repeats. Lyrics only: no titles, no notes, no numbering.\n"
+            'Reply with JSON only: {"lyrics": ["[verse]\\n...", "..."]}\n\n' + json.dumps(songs, ensure_ascii=False, indent=1))
 
 
 def rewrite_message(prompts: list[str]) -> str:

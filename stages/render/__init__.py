@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from albumgen.artifacts import Pick, Take, Track, Tracklist, parse_take_id, take_id, track_lyrics, track_melody
-from albumgen.hashing import derive_seed, sha256_file, sha256_text
+from albumgen.engine.store.hashing import derive_seed, sha256_file, sha256_text
 from albumgen.inputs import check_audio, resolve_audio
 from albumgen.stage import Context, Done, NotReady, Stage, Unit
 

@@ -8,15 +8,16 @@ from pathlib import Path
 
 import numpy as np
 
-from albumgen import atomic, interrupt
 from albumgen.audio.io import write_wav
+from albumgen.engine import interrupt
+from albumgen.engine.store import atomic
+from albumgen.engine.store.recovery import write_sidecar
 from albumgen.errors import ModelError
 from albumgen.models.decode import Sampling
 from albumgen.models.fast import FastLoop, delays, is_out_of_memory
 from albumgen.models.musicgen import decode_tokens, load_musicgen
 from albumgen.models.tiny import PRESETS
 from albumgen.models.windows import Windows, generate_long
-from albumgen.recovery import write_sidecar
 from albumgen.stage import Context, Done, Unit
 
 from .config import RenderConfig
@@ -225,6 +226,6 @@ def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds:
     if lm.device.startswith("cuda"):
         meta["gpu"] = torch.cuda.get_device_name(lm.device)
     # Last, with the hashes of the audio and tokens: the sidecar that proves this take if
-    # its record is ever lost (albumgen.recovery).
+    # its record is ever lost (albumgen.engine.store.recovery).
     hashes = write_sidecar(meta_path, meta, "render", unit, [wav, codes_path], ctx.album_dir)
     return Done(unit, [wav, codes_path, meta_path], data=meta, seconds=seconds, hashes=hashes)

@@ -13,11 +13,12 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from albumgen import atomic, interrupt
 from albumgen.audio.io import write_wav
+from albumgen.engine import interrupt
+from albumgen.engine.store import atomic
+from albumgen.engine.store.recovery import write_sidecar
 from albumgen.errors import ModelError
 from albumgen.models.fast import is_out_of_memory
-from albumgen.recovery import write_sidecar
 from albumgen.stage import Context, Done, Unit
 
 from .config import RenderConfig

@@ -13,11 +13,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from albumgen import atomic
 from albumgen.artifacts import Distinct, Music, Order, Pick, Take, Tracklist
 from albumgen.audio.io import read_audio
 from albumgen.audio.music import analyse, distance, initial_key_tag
-from albumgen.hashing import sha256_json
+from albumgen.engine.store import atomic
+from albumgen.engine.store.hashing import sha256_json
 from albumgen.stage import Context, Done, NotReady, Plan, Stage, Unit
 
 from . import order as flow

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from .. import atomic
+from ..engine.store import atomic
 from ..inputs import check_file
 from .ffmpeg import decode
 from .signal import to_mono  # noqa: F401  (its old home: the mono fold lives in signal.py)

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from .. import console
-from ..atomic import DISK_FULL, disk_full
+from ..engine.interrupt import Interrupted
+from ..engine.store.atomic import DISK_FULL, disk_full
 from ..errors import AlbumgenError, OutputError
-from ..interrupt import Interrupted
 
 log = logging.getLogger("albumgen")
 

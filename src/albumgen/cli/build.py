@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
-from .. import console, interrupt, runner
+from .. import console
+from ..engine import interrupt, runner
+from ..engine.interrupt import Interrupted
 from ..errors import AlbumgenError
-from ..interrupt import Interrupted
 from . import main
 
 

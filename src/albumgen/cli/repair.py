@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from .. import runner
+from ..engine import runner
 from . import main
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .. import runner
+from ..engine import runner
 from ..errors import ConfigError
 from . import main
 

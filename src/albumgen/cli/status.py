@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from .. import runner
-from ..status import album_status
+from ..engine import runner
+from ..engine.status import album_status
 from . import main
 
 

@@ -161,7 +161,7 @@ def _model_class(source: str):
 
 def _folder_hash(folder: Path) -> str:
     """A cheap content identity for a local checkpoint: names and sizes of its weight files."""
-    from ..hashing import sha256_json
+    from ..engine.store.hashing import sha256_json
 
     files = sorted((p.name, p.stat().st_size) for p in folder.iterdir() if p.is_file())
     return "folder:" + sha256_json(files)[:16]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import atomic
 from ..artifacts import parse_take_id
+from ..engine.store import atomic
 from ..errors import OutputError, StageError
 from ..stage import Context
 from . import model, pages, pictures

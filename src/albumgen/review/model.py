@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 
 from ..artifacts import Pick
-from ..manifest import Manifest
-from ..recovery import read_body
+from ..engine.store.manifest import Manifest
+from ..engine.store.recovery import read_body
 from ..stage import Context
 
 OVERRIDES = "overrides.json"  # in pick's folder
@@ -159,7 +159,7 @@ def _overrides(ctx: Context) -> tuple[dict, dict]:
 
 def progress(ctx: Context) -> dict:
     """Whether a build runs, units done per stage, and the latest events."""
-    from ..status import album_status
+    from ..engine.status import album_status
 
     try:
         summary = album_status(ctx)["summary"]

@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import quote
 
-from ..hashing import sha256_json
+from ..engine.store.hashing import sha256_json
 
 
 def esc(value: object) -> str:

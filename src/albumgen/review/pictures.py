@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .. import atomic
 from ..audio.io import read_audio
 from ..audio.loudness import k_weight
 from ..audio.signal import to_mono
-from ..hashing import sha256_file, sha256_json
+from ..engine.store import atomic
+from ..engine.store.hashing import sha256_file, sha256_json
 
 VERSION = "1"
 CACHE = "manifest/review"  # inside the album folder, beside what it pictures

@@ -1,0 +1,1 @@
+"""Executors: where a stage's units run (in this process, a process pool, a Ray cluster)."""

@@ -1,0 +1,201 @@
+"""The build session: open a pipeline's album, check it before writing anything, lock it,
+run the stages' units through the frontier on the chosen executor, and report; also the
+dry run and repair, which plan the same units without running them."""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from .. import album_year, console, registry
+from ..config import PipelineBase, load_config
+from ..errors import ConfigError
+from ..naming import slugify
+from ..stage import Context, NotReady, Stage
+from .commit import plan_stage, recover
+from .scheduler import BuildReport, StageReport, run_frontier
+from .store import atomic
+from .store.hashing import sha256_json
+from .store.manifest import Manifest
+
+log = logging.getLogger("albumgen")
+
+
+
+def album_dir_for(config: PipelineBase, base_dir: Path, pipeline_name: str) -> Path:
+    slug = config.album.slug or (slugify(config.album.title) if config.album.title else slugify(Path(pipeline_name).stem))
+    return (base_dir / config.output_dir / slug).resolve()
+
+
+def make_context(config: PipelineBase, base_dir: Path, pipeline_name: str, progress: bool = True) -> Context:
+    album_dir = album_dir_for(config, base_dir, pipeline_name)
+    return Context(config=config, album_dir=album_dir, base_dir=base_dir, manifest=Manifest(album_dir),
+                   log=log, progress=progress)
+
+
+def open_pipeline(path: Path, progress: bool = True) -> Context:
+    """Load and validate a pipeline file and open its album: what every command starts with."""
+    config, base_dir = load_config(path)
+    return make_context(config, base_dir, Path(path).name, progress=progress)
+
+
+def select_stages(until: str | None, force: tuple[str, ...] = ()) -> list[Stage]:
+    names = registry.stage_names()
+    for name in ([until] if until else []) + list(force):
+        if name not in names:
+            raise ConfigError(f"unknown stage {name!r}", f"use one of: {', '.join(names)}")
+    wanted = registry.upstream(until) if until else names
+    return [cls() for cls in registry.stage_classes() if cls.name in wanted]
+
+
+
+def dry_run(ctx: Context, until: str | None = None, force: tuple[str, ...] = ()) -> BuildReport:
+    """What a build would do now, without writing anything. Stages whose inputs do not
+    exist yet are reported as waiting: their units are only known once upstream ran."""
+    stages = select_stages(until, force)
+    check_executor(ctx)
+    _preflight(stages, ctx)  # every check a build makes before it writes: a dry run that passes, builds
+    report = BuildReport(ctx.album_dir)
+    for stage in stages:
+        report.notes += stage.describe(ctx)
+        rep = report.stages.setdefault(stage.name, StageReport())
+        try:
+            units = plan_stage(stage, ctx)
+        except NotReady as e:
+            rep.waiting_on = e.needs
+            continue
+        rep.planned = len(units)
+        rep.waiting = len(getattr(units, "waiting", ()))
+        rep.skipped = sum(stage.name not in force and ctx.manifest.is_done(u.key, stage.name, u.id) for u in units)
+        rep.ran = rep.planned - rep.skipped
+    return report
+
+
+def _preflight(stages: list[Stage], ctx: Context) -> None:
+    """Plan every stage that can be planned before writing anything: a bad input (a missing
+    prompts file, a cover that is not there) stops the build here, with the manifest
+    exactly as it was. Only plans: which units are done is the stages' own run's business."""
+    for stage in stages:
+        stage.preflight(ctx)
+        try:
+            stage.plan(ctx)
+        except NotReady:
+            continue
+
+
+def preflight_all(ctxs: list[Context], until: str | None = None, force: tuple[str, ...] = (),
+                  executor: str | None = None) -> None:
+    """Every album of a catalogue checked before any is touched: two pipelines writing one
+    album folder, any album's bad input, or an executor that is not installed, stop the
+    run with nothing written."""
+    stages = select_stages(until, force)
+    seen: dict[Path, Context] = {}
+    for ctx in ctxs:
+        check_executor(ctx, executor)
+        if ctx.album_dir in seen:
+            raise ConfigError(f"two pipelines write one album folder, {ctx.album_dir}",
+                              "give each pipeline its own album.slug")
+        seen[ctx.album_dir] = ctx
+        _preflight(stages, ctx)
+
+
+def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), executor: str | None = None,
+          more: bool = False) -> BuildReport:
+    """Run every selected stage's units as their inputs appear (scheduler.py), on the
+    pipeline's executor; each finished unit is checked and recorded by this process.
+    `more`: another album follows (a catalogue), so ray's render actors are kept for it."""
+    stages = select_stages(until, force)
+    check_executor(ctx, executor)  # a missing extra stops the build before anything is written
+    manifest = ctx.manifest
+    manifest.ensure_writable()
+    report = BuildReport(ctx.album_dir)
+    ctx.session = {}  # what the stages keep for the length of one build (render's progress)
+    with manifest.lock(), console.remember_notices(manifest.dir):  # lock: reads the records again
+        _preflight(stages, ctx)
+        album_year.pin(ctx.config, ctx.album_dir)  # the first build fixes an unset album.year
+        _warn_damage(ctx)
+        if swept := atomic.sweep_temporaries(ctx.album_dir):  # a killed build's half-written files
+            manifest.event("temporaries_removed", files=[p.relative_to(ctx.album_dir).as_posix() for p in swept])
+        manifest.set_config_hash(sha256_json(ctx.config.model_dump(mode="json")))
+        manifest.event("build_start", stages=[s.name for s in stages])
+        started = time.monotonic()
+        executor = make_executor(ctx, executor, keep=more)
+        try:
+            run_frontier(ctx, stages, executor, report, set(force))
+        finally:
+            executor.close()
+            manifest.compact()  # what was committed is folded in, also after an error
+        manifest.event("build_done", seconds=round(time.monotonic() - started, 3), units_ran=report.ran)
+    return report
+
+
+EXECUTORS = ("local", "ray")
+
+
+def check_executor(ctx: Context, kind: str | None = None) -> None:
+    """The executor asked for exists and can be imported here (ray is an extra)."""
+    kind = kind or ctx.config.executor.kind
+    if kind not in EXECUTORS:
+        raise ConfigError(f"executor.kind: unknown executor {kind!r}", f"use one of: {', '.join(EXECUTORS)}")
+    if kind == "ray":
+        from .executors.ray import import_ray
+        from .executors.ray_head import check_reachable
+
+        import_ray()
+        check_reachable(ctx.config.executor.address)
+
+
+def make_executor(ctx: Context, kind: str | None = None, keep: bool = False):
+    """The executor the pipeline (or --executor) asks for. `keep`: a ray executor leaves its
+    idle render actors (a loaded model each) to the next build of this process."""
+    cfg = ctx.config.executor
+    kind = kind or cfg.kind
+    check_executor(ctx, kind)
+    if kind == "ray":  # imported only when chosen: ray is an optional extra
+        from .executors.ray import RayExecutor
+
+        return RayExecutor(ctx, cfg.address, None if cfg.actors == "auto" else cfg.actors, keep=keep)
+    from .executors.local import LocalExecutor
+
+    return LocalExecutor(ctx, None if cfg.workers == "auto" else cfg.workers)
+
+
+def _warn_damage(ctx: Context) -> None:
+    for what in ctx.manifest.damage:
+        log.warning("Warning: %s; rebuilding its records from the files on disk", what)
+        ctx.manifest.event("manifest_damaged", what=what)
+    for what in ctx.manifest.skipped:
+        log.warning("Warning: %s; skipped, and kept in journal.skipped.jsonl", what)
+        ctx.manifest.event("journal_line_skipped", what=what)
+
+
+def repair(ctx: Context) -> dict[str, int]:
+    """Rebuild every record the files on disk prove, without running anything: stage by
+    stage, as far as recovered records let later stages plan. Returns units per stage."""
+    manifest = ctx.manifest
+    manifest.ensure_writable()
+    recovered: dict[str, int] = {}
+    with manifest.lock():
+        _warn_damage(ctx)
+        for stage in select_stages(None):
+            try:
+                units = plan_stage(stage, ctx)
+            except NotReady:
+                break
+            pending = [u for u in units if not manifest.is_done(u.key, stage.name, u.id)]
+            recovered[stage.name] = len(pending) - len(recover(stage, ctx, pending))
+        manifest.compact()
+    return recovered
+
+
+
+
+def _run_stage(stage: Stage, ctx: Context, rep: StageReport, force: bool) -> None:
+    """One stage alone, every unit in this process, on what the manifest holds now (for
+    tests and tools that feed a stage its inputs by hand)."""
+    from .executors.local import LocalExecutor
+
+    report = BuildReport(ctx.album_dir, {stage.name: rep})
+    run_frontier(ctx, [stage], LocalExecutor(ctx, workers=0), report, {stage.name} if force else set())
+
+

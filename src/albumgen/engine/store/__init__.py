@@ -1,0 +1,1 @@
+"""The record store: the manifest, its records and recovery, atomic writes, hashing."""

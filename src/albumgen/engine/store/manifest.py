@@ -1,0 +1,246 @@
+"""The manifest directory: records of finished units, the lock, the event log.
+
+A record is the commit point of a unit (DESIGN.md): outputs are os.replace'd into place
+first, then the record is appended to the record store (records.py: a journal folded into
+manifest.json). A crash between the two leaves outputs with no record; their sidecar says
+what they are, so the next build recovers them instead of redoing them (recovery.py).
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ...errors import AlbumgenError, LockError, OutputError
+from .hashing import sha256_file
+from .records import SCHEMA_VERSION, ManifestFile, OutputRef, Record, RecordStore, append_line
+
+__all__ = ["SCHEMA_VERSION", "AlbumLock", "Manifest", "ManifestFile", "OutputRef", "Record"]
+
+
+class Manifest:
+    def __init__(self, album_dir: Path):
+        self.album_dir = Path(album_dir)
+        self.dir = self.album_dir / "manifest"
+        self.path = self.dir / "manifest.json"
+        self.events_path = self.dir / "events.jsonl"
+        self.store = RecordStore(self.dir)
+        self._events_lock = threading.Lock()  # the device thread logs events too
+        self.locked = False  # this process holds the album lock (set by `lock()`)
+        self._unsaved_mtimes: dict[str, tuple[Record, Record]] = {}
+
+    def reload(self) -> None:
+        """Read the record store again: called as soon as the album lock is taken, since
+        another build may have committed between opening the album and locking it (a
+        catalogue opens every album at its start and reaches the last one hours later)."""
+        self.store = RecordStore(self.dir)
+
+    @property
+    def state(self) -> ManifestFile:
+        return self.store.state
+
+    @property
+    def damage(self) -> list[str]:
+        """What of the record store could not be read (its units are recovered from files)."""
+        return self.store.damage
+
+    @property
+    def skipped(self) -> list[str]:
+        """Journal lines this albumgen could not apply (a newer albumgen's ops): kept aside."""
+        return self.store.skipped
+
+    def ensure_writable(self) -> None:
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            probe = self.dir / f".probe{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as e:
+            raise OutputError(f"cannot write to {self.album_dir}: {e.strerror}",
+                              "set output_dir in the pipeline to a folder you can write") from e
+
+    # -- records -----------------------------------------------------------------------
+    def record(self, stage: str, unit: str) -> Record | None:
+        return self.state.records.get(f"{stage}/{unit}")
+
+    def records(self, stage: str) -> list[Record]:
+        return [r for r in self.state.records.values() if r.stage == stage]
+
+    def is_done(self, key: str, stage: str, unit: str) -> bool:
+        """True when the unit's record has this key and every output is still what was written."""
+        rec = self.record(stage, unit)
+        return rec is not None and rec.key == key and self.outputs_intact(rec)
+
+    def outputs_intact(self, rec: Record) -> bool:
+        moved: dict[str, int] = {}
+        for rel, ref in rec.outputs.items():
+            path = self.album_dir / rel
+            try:
+                st = path.stat()
+            except OSError:
+                return False
+            if st.st_size != ref.size:
+                return False
+            # Cheapest check first, as DVC does: an untouched file keeps its mtime, so only
+            # files that were touched pay for a full hash.
+            if st.st_mtime_ns != ref.mtime_ns:
+                if sha256_file(path) != ref.sha256:
+                    return False
+                moved[rel] = st.st_mtime_ns
+        if moved:  # copied, restored or synced without times: the same bytes, a new mtime
+            self._remember_mtimes(rec, moved)
+        return True
+
+    def _remember_mtimes(self, rec: Record, moved: dict[str, int]) -> None:
+        """Record the new mtimes of outputs whose hash still matches, so neither the next
+        scheduler step nor the next build or status hashes them again. Written at once under
+        the album lock; otherwise kept in memory until `save_mtimes`."""
+        outputs = {rel: ref.model_copy(update={"mtime_ns": moved[rel]}) if rel in moved else ref
+                   for rel, ref in rec.outputs.items()}
+        new = rec.model_copy(update={"outputs": outputs})
+        if self.locked:
+            self.store.put(new)
+        else:
+            self.state.records[f"{rec.stage}/{rec.unit}"] = new
+            self._unsaved_mtimes[f"{rec.stage}/{rec.unit}"] = (rec, new)
+
+    def save_mtimes(self) -> None:
+        """Write the mtimes a reader without the lock (status) found moved, if no build holds
+        the album now; a held or unlockable album just keeps paying for the hashes."""
+        if not self._unsaved_mtimes or self.locked:
+            return
+        try:
+            with AlbumLock(self.dir):
+                store = RecordStore(self.dir)  # what holds now, not what this reader saw
+                for rid, (seen, new) in self._unsaved_mtimes.items():
+                    current = store.state.records.get(rid)
+                    if current is not None and current == seen:
+                        store.put(new)
+        except (AlbumgenError, OSError):
+            return
+        self._unsaved_mtimes.clear()
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[Manifest]:
+        """Hold the album: the records are read again (another build may have committed
+        since this one opened the album) and writes are allowed."""
+        with AlbumLock(self.dir):
+            self.reload()
+            self.locked = True
+            try:
+                yield self
+            finally:
+                self.locked = False
+
+    def commit(self, key: str, stage: str, unit: str, outputs: list[Path], data: dict | None = None,
+               seconds: float = 0.0, hashes: dict[str, str] | None = None) -> Record:
+        """Record a finished unit: one journal line, the same cost at any manifest size.
+        `hashes` (relative path -> sha256) saves hashing files the caller just checked."""
+        refs = {}
+        for path in outputs:
+            path = Path(path)
+            st = path.stat()
+            rel = path.relative_to(self.album_dir).as_posix()
+            digest = (hashes or {}).get(rel) or sha256_file(path)
+            refs[rel] = OutputRef(sha256=digest, size=st.st_size, mtime_ns=st.st_mtime_ns)
+        rec = Record(key=key, stage=stage, unit=unit, outputs=refs, data=data or {},
+                     finished_at=time.time(), seconds=round(seconds, 3))
+        self.store.put(rec)
+        return rec
+
+    def drop(self, stage: str, unit: str) -> None:
+        self.store.drop(f"{stage}/{unit}")
+
+    def set_config_hash(self, h: str) -> None:
+        self.store.set_config_hash(h)
+
+    def compact(self) -> bool:
+        """Fold the journal into manifest.json; call only under the album lock."""
+        return self.store.compact()
+
+    # -- events ------------------------------------------------------------------------
+    def event(self, event: str, **fields: Any) -> None:
+        line = json.dumps({"ts": round(time.time(), 3), "event": event, **fields}, sort_keys=True)
+        with self._events_lock:
+            append_line(self.events_path, line)
+
+    def events(self) -> list[dict]:
+        if not self.events_path.exists():
+            return []
+        out = []
+        for line in self.events_path.read_text("utf-8").splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+
+class AlbumLock:
+    """One build per album. flock is released by the kernel when the holder dies, so a
+    SIGKILLed build never leaves a stale lock behind."""
+
+    def __init__(self, manifest_dir: Path):
+        self.path = Path(manifest_dir) / "lock"
+        self._fd: int | None = None
+
+    def __enter__(self) -> AlbumLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks; one build per album is on the user.
+            self._fd = fd
+            return self
+        try:
+            _take(fcntl, fd)
+        except OSError as e:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            if e.errno in HELD:
+                raise LockError(f"another albumgen build (pid {holder}) is writing {self.path.parent.parent}",
+                                "wait for it to finish, or stop that process") from None
+            raise lock_refused(e, self.path) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        os.fsync(fd)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing releases the flock
+            self._fd = None
+
+
+# What flock says when another process holds the lock; any other errno is the filesystem
+# refusing locks altogether, and naming a holder then would send the user after a dead pid.
+HELD = {errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES}
+
+
+def _take(fcntl, fd: int) -> None:
+    for _ in range(10):  # EINTR: a signal arrived during the call; the lock state is unchanged
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except InterruptedError:
+            continue
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def lock_refused(e: OSError, path: Path) -> OutputError:
+    """The filesystem under the album cannot lock files (NFS without a lock manager, some FUSE
+    filesystems): say which refusal it was and where a build can run."""
+    album = path.parent.parent
+    why = {errno.ENOLCK: "it has no lock manager (NFS mounted without lockd?)",
+           errno.EOPNOTSUPP: "it does not support file locks (a FUSE or network filesystem?)",
+           errno.EINTR: "the lock call kept being interrupted by signals"}.get(e.errno, "")
+    what = f"cannot lock {path}: {e.strerror or e}" + (f"; {why}" if why else "")
+    return OutputError(what, f"set output_dir to a folder on a local disk, or mount {album.parent} with "
+                             "local locks (NFS: -o local_lock=flock)")

@@ -1,0 +1,118 @@
+"""On a CUDA machine only: the graph path and the real architectures. Skipped elsewhere."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+from albumgen.models.decode import Sampling
+from albumgen.models.fast import FastLoop
+from albumgen.models.windows import Windows, generate_long
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
+PROMPTS = ["80s pop track with bassy drums and synth", "lofi slow bpm electro chill with organic samples"]
+
+
+def bench():
+    path = Path(__file__).resolve().parents[2] / "bench" / "render_throughput.py"
+    spec = importlib.util.spec_from_file_location("render_throughput", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def small():
+    return bench().load("small", "cuda", torch.float32)  # fp32: greedy ties are rarer than in bf16
+
+
+def test_graphs_give_the_eager_tokens_on_cuda(small):
+    s = Sampling(top_k=250)
+    eager = FastLoop(small, graphs=False).generate(PROMPTS, [1, 2], 300, s)
+    graphed = FastLoop(small)
+    assert graphed.use_graphs
+    assert torch.equal(graphed.generate(PROMPTS, [1, 2], 300, s), eager)
+    assert torch.equal(graphed.generate(PROMPTS, [1, 2], 300, s), eager)  # replayed graphs, new batch
+    windows = Windows(max_frames=200, stride_frames=120)  # prefill of a prompt on CUDA, then graphs
+    long_eager = generate_long(FastLoop(small, graphs=False), PROMPTS, [1, 2], 420, s, windows)
+    assert torch.equal(generate_long(graphed, PROMPTS, [1, 2], 420, s, windows), long_eager)
+
+
+def test_greedy_equals_transformers_for_100_steps_on_small(small):
+    module = bench()
+    _, want = module.time_transformers(small, PROMPTS, 100, greedy=True)
+    _, got = module.time_albumgen(FastLoop(small), PROMPTS, 100, greedy=True)
+    assert torch.equal(got, want.to(got.device))
+
+
+@pytest.fixture(scope="module")
+def small_bf16():
+    return bench().load("small", "cuda", torch.bfloat16)  # what a render uses on a GPU
+
+
+def test_a_take_does_not_change_with_its_neighbours_at_a_fixed_row_count_on_cuda(small_bf16):
+    """What a set render.batch_size promises (README, Reproducibility): at the same row count a
+    take's tokens do not depend on what the other rows hold, nor on its own text bucket."""
+    s = Sampling()
+    loop = FastLoop(small_bf16)
+    long = "a slow ambient piece with warm analog pads, distant choir, soft rain and a felt piano line"
+    batch = loop.generate([PROMPTS[0], long, PROMPTS[1], "jazz trio"], [1, 2, 3, 4], 200, s)
+    other = loop.generate([PROMPTS[0], "string quartet", "techno", "folk"], [1, 9, 8, 7], 200, s)
+    padded = loop.generate([PROMPTS[0]], [1], 200, s, rows=4)
+    assert torch.equal(other[0], batch[0])
+    assert torch.equal(padded[0], batch[0])
+
+
+def test_a_growing_state_never_holds_two_caches_on_cuda(small_bf16):
+    """Short prompts, then >32-token ones: the state grows (text 32 -> 64+). The peak rise
+    above what was allocated (the old state included) stays below the new state's size."""
+    s = Sampling()
+    loop = FastLoop(small_bf16)
+    loop.generate(["jazz trio"] * 8, list(range(8)), 300, s)
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    loop.generate([PROMPTS[1] * 2] * 8, list(range(8)), 300, s)
+    torch.cuda.synchronize()
+    (st,) = loop._states.values()
+    assert st.ck.shape[3] > 32
+    assert torch.cuda.max_memory_allocated() - base < st.nbytes()
+
+
+def test_graphs_stay_on_across_batch_sizes_with_a_pool_per_state_on_cuda(small_bf16):
+    """8 -> 3 -> 8 on one loop: each change replaces the state and captures again into a
+    fresh pool; graphs stay on and the tokens are the eager loop's."""
+    s = Sampling()
+    loop, eager = FastLoop(small_bf16), FastLoop(small_bf16, graphs=False)
+    pools = []
+    for b in (8, 3, 8):
+        prompts = [PROMPTS[i % 2] for i in range(b)]
+        got = loop.generate(prompts, list(range(b)), 150, s)
+        assert torch.equal(got, eager.generate(prompts, list(range(b)), 150, s))
+        (st,) = loop._states.values()
+        pools.append(st.pool)
+        assert loop.use_graphs and loop.graphs_off is None and st.graphs
+    assert len({repr(p) for p in pools}) == 3  # graph_pool_handle() ids, one per state
+
+
+
+def test_melody_graphs_give_the_eager_tokens_and_generate_s_on_cuda():
+    """The melody prefix (test_melody_render.py on CPU) through captured CUDA graphs: the
+    eager tokens, graphs replayed on a batch with other melodies, and transformers' greedy
+    tokens in fp32."""
+    from test_melody_render import A, C, hf_greedy_codes
+
+    from albumgen.models.musicgen import load_musicgen
+
+    lm = load_musicgen("tiny-melody", "cuda", "float32")
+    s = Sampling(top_k=20)
+    graphed = FastLoop(lm)
+    assert graphed.use_graphs
+    for melodies in ([A, C], [C, None]):  # the second replays the first's graphs on new inputs
+        eager = FastLoop(lm, graphs=False).generate(PROMPTS, [1, 2], 200, s, melodies=melodies)
+        assert torch.equal(graphed.generate(PROMPTS, [1, 2], 200, s, melodies=melodies), eager)
+    assert graphed.graphs_off is None
+    got = graphed.generate(PROMPTS[:1], [1], 100, Sampling(greedy=True), melodies=[A])
+    assert torch.equal(got[0], hf_greedy_codes(lm, PROMPTS[0], A, 100))
