@@ -128,6 +128,7 @@ class Stage(Generic[C]):
     # Globs, relative to the work folder, of the JSON sidecars this stage writes with
     # recovery.write_sidecar: a lost record of such a unit is rebuilt from them.
     sidecars: ClassVar[tuple[str, ...]] = ()
+    units_are: ClassVar[str] = "units"  # what `albumgen status` calls this stage's units ("takes")
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -173,6 +174,11 @@ class Stage(Generic[C]):
     def describe(self, ctx: Context) -> list[str]:
         """Lines for `build --dry-run` about the work this stage would do (render: takes,
         minutes of audio, the retry worst case, a time estimate)."""
+        return []
+
+    def pending(self, ctx: Context) -> list[str]:
+        """Choices a person made that the next build carries out, one line each, for
+        `albumgen status` ("t03: take 2 chosen, masters on next build")."""
         return []
 
     def status(self, ctx: Context) -> dict[str, str]:

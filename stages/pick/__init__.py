@@ -183,6 +183,22 @@ class PickStage(Stage[PickConfig]):
 
         return request_takes(ctx, track, count)
 
+    def pending(self, ctx: Context) -> list[str]:
+        """Choices made (`albumgen pick`, the review page) that no build has carried out yet."""
+        lines = []
+        more = overrides.load_more(ctx.album_dir)
+        for tid, take in sorted(overrides.load(ctx.album_dir).items()):
+            pick = ctx.artifacts.pick(tid)
+            if pick is None or pick.choice != take or not pick.manual:
+                lines.append(f"{tid}: take {take} chosen, masters on next build")
+        for tid, asked in sorted(more.items()):
+            pick = ctx.artifacts.pick(tid)
+            waiting = asked - (pick.more_takes if pick else 0)
+            if waiting > 0:
+                lines.append(f"{tid}: {waiting} more take{'' if waiting == 1 else 's'} requested, "
+                             "rendered on next build")
+        return lines
+
     def status(self, ctx: Context) -> dict[str, str]:
         cells = {}
         for r in ctx.manifest.records("pick"):

@@ -76,6 +76,10 @@ class Reply:
                 "finish_reason": self.finish_reason, "seconds": round(self.seconds, 3)}
 
 
+class UnusableReplies(LLMError):
+    """The server answered, every time, with nothing the request could use."""
+
+
 class _Transient(Exception):
     """A failure worth another attempt (429, 5xx, timeout, refused connection)."""
 
@@ -217,7 +221,7 @@ class LLM:
         if best is not None:
             return best, replies
         excerpt = " ".join(last.split())[:60]
-        raise LLMError(f"{self.where} never gave a reply that parses ({attempt} attempts; last began {excerpt!r})",
+        raise UnusableReplies(f"{self.where} never gave a reply that parses ({attempt} attempts; last began {excerpt!r})",
                        "try another model or raise prompts.llm.max_attempts; replies must list prompts")
 
     def _past_deadline(self, attempts: int, last: str) -> LLMError:

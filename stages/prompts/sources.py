@@ -20,7 +20,17 @@ from albumgen.stage import Context
 from .builtin import compose, name_tracks, title_each
 from .clean import clean_candidates, clean_lyrics, clean_one, clean_title, dedupe_key, drop_reason
 from .config import InlineTrack, PromptsConfig
-from .llm import LLM, LYRICS_SCHEMA, NAMES_SCHEMA, REWRITE_SCHEMA, SONGS_SYSTEM, SYSTEM, TRACKLIST_SCHEMA, usage_total
+from .llm import (
+    LLM,
+    LYRICS_SCHEMA,
+    NAMES_SCHEMA,
+    REWRITE_SCHEMA,
+    SONGS_SYSTEM,
+    SYSTEM,
+    TRACKLIST_SCHEMA,
+    UnusableReplies,
+    usage_total,
+)
 from .parse import Candidate, Parsed, parse_file, parse_text
 
 MAX_STORED_BYTES = 64 * MB  # replies are capped at llm.MAX_REPLY_BYTES each, a few per file
@@ -114,10 +124,17 @@ def name_untitled(ctx: Context, cfg: PromptsConfig, kept: list[Candidate]) -> tu
     given = {w for c in kept if c.title for w in c.title.split()}
     untitled = [c.prompt for c in kept if not c.title]
     seed = ctx.config.album.seed
-    album_title, titles, path = llm_names(ctx, cfg, untitled, given) if cfg.uses_llm else ("", [], None)
+    album_title, titles, path = "", [], None
+    if cfg.uses_llm:
+        try:
+            album_title, titles, path = llm_names(ctx, cfg, untitled, given)
+        except UnusableReplies as e:
+            # Names are the one thing the offline generator can always give: an album is
+            # not lost over a model that cannot answer the naming request in a usable form.
+            ctx.log.warning("prompts: %s; naming the tracks offline instead", e.what)
     if not album_title:  # no LLM, or every track was titled so the LLM named no album
         album_title, _ = name_tracks(0, derive_seed("album-title", seed), taken=given)
-    if not cfg.uses_llm:
+    if not titles:
         titles = title_each(untitled, seed, given | set(album_title.split()))
     named = iter(titles)
     return [c if c.title else replace(c, title=next(named)) for c in kept], album_title, path

@@ -20,6 +20,7 @@ class RenderStage(Stage[RenderConfig]):
     feedback = (Pick,)  # a pick may ask for more takes of its track (Pick.extra_takes)
     folder = "takes"
     resources = "device"  # one loaded model, batches across tracks
+    units_are = "takes"
     sidecars = ("*/take-*.json",)
 
     def preflight(self, ctx: Context) -> None:
