@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
 import take_fixtures as T  # noqa: E402
 

@@ -75,9 +75,9 @@ def load(name: str, device: str, dtype) -> LoadedModel:
                        num_codebooks=dc.num_codebooks)
 
 
-def sync(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
+def sync(device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def bandwidth_gbs(device: str) -> tuple[float, str]:
@@ -111,7 +111,8 @@ def floor_ms(lm: LoadedModel, batch: int, steps: int, text: int, gbs: float) -> 
     return (weights + kv) / (gbs * 1e9) * 1e3
 
 
-def time_transformers(lm, prompts, steps, greedy: bool, cache: str | None = None) -> tuple[float, torch.Tensor]:
+def time_transformers(lm, prompts, steps, greedy: bool, cache: str | None = None,
+                      **generate_kwargs) -> tuple[float, torch.Tensor]:
     """transformers' generate, timed; its tokens caught on their way to EnCodec. cache: None
     (generate's default), "static" (cache_implementation="static") or "static-object" (a
     StaticCache built here and passed in, for versions whose MusicGen generate ignores the
@@ -131,7 +132,7 @@ def time_transformers(lm, prompts, steps, greedy: bool, cache: str | None = None
         sync(lm.device)
         t = time.perf_counter()
         lm.model.generate(input_ids=ids, attention_mask=mask, do_sample=not greedy, guidance_scale=3.0, top_k=250,
-                          max_new_tokens=steps, **extra)
+                          max_new_tokens=steps, **extra, **generate_kwargs)
         sync(lm.device)
         took = time.perf_counter() - t
     finally:

@@ -65,6 +65,7 @@ class Take(Artifact):
     codes: str = ""  # album-relative path of the saved tokens
     codes_sha256: str = ""
     joins: list[float] = []  # seconds where render's continuation windows meet (pick seeks seams there)
+    latents: str = ""  # album-relative path of the saved latents (backends that keep latents: a repaint starts there)
 
     @property
     def id(self) -> str:
@@ -92,6 +93,7 @@ class Pick(Artifact):
     more_takes: int = 0  # how many of those a person asked for (`albumgen pick --more`, review)
     retry_rounds: int = 0
     wants_takes: int = 0  # takes the track should have; more than rendered: render again
+    repaints: list[dict] = []  # spans of kept takes to make again: {take, start, end, why, n}
 
     @property
     def take_id(self) -> str:
@@ -210,6 +212,8 @@ def _take(rec: Record) -> Take:
     track, n = parse_take_id(rec.unit)
     wav = next((rel for rel in rec.outputs if rel.endswith(".wav")), "")
     codes = next((rel for rel in rec.outputs if rel.endswith(".codes")), "")
+    latents = next((rel for rel in rec.outputs if rel.endswith(".latents")), "")
     return Take.model_validate({"seed": 0, "prompt": "", **rec.data, "track": track, "take": n, "wav": wav,
+                                "latents": latents,
                                 "wav_sha256": rec.outputs[wav].sha256 if wav else "", "codes": codes,
                                 "codes_sha256": rec.outputs[codes].sha256 if codes else ""})

@@ -53,7 +53,7 @@ class AlbumConfig(BaseModel):
 
 
 class ExecutorConfig(BaseModel):
-    """Where units run (README "Many GPUs and clusters"). Never part of a unit key: the
+    """Where units run (docs/clusters.md). Never part of a unit key: the
     album is the same on any executor."""
 
     model_config = ConfigDict(extra="forbid")

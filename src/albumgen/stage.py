@@ -51,7 +51,7 @@ class Unit:
     # them to the worker: `reads` relative to the album folder (takes, cover.jpg), and
     # `reads_pipeline` as the pipeline names them, relative to its folder (an intro, a
     # cover). Records are not files: the worker gets a snapshot of the manifest. Model
-    # weights are not listed: every node has its own (README "Many GPUs and clusters").
+    # weights are not listed: every node has its own (docs/clusters.md).
     reads: tuple[str, ...] = ()
     reads_pipeline: tuple[str, ...] = ()
 
@@ -74,6 +74,28 @@ class Done:
     data: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     hashes: dict[str, str] = field(default_factory=dict)  # album-relative path -> sha256, if known
+
+
+@dataclass
+class TakeVerdict:
+    """A stage's judgement of one take, in the words a person reads (`albumgen pick`'s)."""
+
+    take: int
+    score: float | None = None
+    rejects: list[str] = field(default_factory=list)  # why it cannot be kept
+    warnings: list[str] = field(default_factory=list)  # what to listen for
+
+
+@dataclass
+class TrackReport:
+    """What a stage tells a person choosing among one track's takes (the review page): its
+    verdict on each take it has seen, what it could not check and why, and the choices a
+    person made that a build applies (which may be waiting for the next one)."""
+
+    takes: dict[int, TakeVerdict] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # check or scorer -> why it did not run
+    chosen: int | None = None  # the take a person chose by hand; None: the stage chooses
+    more_asked: int = 0  # takes a person asked for in all, beyond the configured ones
 
 
 @dataclass
@@ -190,6 +212,21 @@ class Stage(Generic[C]):
         batch shape), or None for any number. An executor with several devices splits the
         ready units into batches of this size and hands each to the next free device."""
         return None
+
+    # What a person can choose about a track through this stage (the review page's buttons):
+    # action name -> what its value is ("take": a take number, "count": how many, "": none).
+    choices: ClassVar[dict[str, str]] = {}
+
+    def report(self, ctx: Context, track: str) -> TrackReport | None:
+        """What this stage has to tell a person about the track's takes, read from its own
+        records and files; None when it reports nothing (most stages)."""
+        return None
+
+    def choose(self, ctx: Context, track: str, action: str, value: int | None) -> str:
+        """Apply a person's choice (one of `choices`) for the next build; returns what will
+        happen, in words. Raises an AlbumgenError (LockError while a build holds the album)
+        before anything is written."""
+        raise NotImplementedError
 
     def wants_another_round(self, ctx: Context) -> bool:
         """True when this stage asked upstream stages for more work (pick's retry takes)."""

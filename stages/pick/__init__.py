@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from albumgen.artifacts import Distinct, Pick, Take, TakeAudio, Tracklist, parse_take_id
+from albumgen.artifacts import Distinct, Pick, Take, TakeAudio, Tracklist
 from albumgen.audio.io import read_audio
 from albumgen.engine.store.hashing import sha256_json
 from albumgen.engine.store.recovery import write_sidecar
-from albumgen.stage import Context, Done, NotReady, Plan, Stage, Unit
+from albumgen.stage import Context, Done, NotReady, Plan, Stage, TrackReport, Unit
 
 from . import overrides
 from .config import PickConfig
@@ -41,39 +41,42 @@ class PickStage(Stage[PickConfig]):
         tracklist = ctx.artifacts.tracklist()
         if tracklist is None:
             raise NotReady("prompts")
-        by_track: dict[str, dict[str, str]] = {}
-        joins: dict[str, dict[str, list[float]]] = {}  # where each take's windows meet
+        by_track: dict[str, list[Take]] = {}
         for take in ctx.artifacts.takes():
             if take.wav:
-                by_track.setdefault(take.track, {})[take.wav] = take.wav_sha256
-                if take.joins:
-                    joins.setdefault(take.track, {})[take.wav] = list(take.joins)
+                by_track.setdefault(take.track, []).append(take)
         cfg = self.settings(ctx)
         # Whether weights are here is part of the key: weights downloaded later rescore.
-        config = {**cfg.model_dump(), "learned": {k: v is None for k, v in availability(cfg, ctx.base_dir).items()}}
+        # Repaint settings enter the key only where a take could be repainted: other albums keep their picks.
+        repaintable = {(t.track, t.take) for t in ctx.artifacts.takes() if t.latents}
+        config = {**cfg.model_dump(exclude=set() if repaintable else {"repaint", "max_repaints"}),
+                  "learned": {k: v is None for k, v in availability(cfg, ctx.base_dir).items()}}
         manual = overrides.load(ctx.album_dir)
         more = overrides.load_more(ctx.album_dir)
         distinct = ctx.artifacts.distinct()
         units, waiting = [], []
         for track in tracklist.tracks:
-            takes = by_track.get(track.id)
+            takes = sorted(by_track.get(track.id, []), key=lambda t: t.take)
             if not takes:  # the scheduler also holds a track back while its takes render
                 waiting.append(track.id)
                 continue
-            inputs = dict(takes)
+            inputs = {t.id: t.wav_sha256 for t in takes}  # units carry take ids; the audio's hash
             if track.id in manual:
                 inputs["override"] = sha256_json({"take": manual[track.id]})
             if more.get(track.id):
                 inputs["more_takes"] = sha256_json({"more": more[track.id]})
-            if track.id in joins:
-                inputs["joins"] = sha256_json(joins[track.id])
+            joins = {t.id: list(t.joins) for t in takes if t.joins}  # where each take's windows meet
+            if joins:
+                inputs["joins"] = sha256_json(joins)
             avoid = distinct.avoid.get(track.id, []) if distinct else []
             if avoid:
                 inputs["avoid"] = sha256_json(avoid)
             units.append(Unit(id=track.id, config=config, inputs=inputs,
-                              payload={"track": track.model_dump(), "manual": manual.get(track.id),
-                                       "more": more.get(track.id, 0), "joins": joins.get(track.id, {}),
-                                       "avoid": avoid}, group=track.id, reads=tuple(sorted(takes))))
+                              payload={"track": track.model_dump(), "takes": [t.model_dump() for t in takes],
+                                       "manual": manual.get(track.id),
+                                       "repaintable": sorted(n for t, n in repaintable if t == track.id),
+                                       "more": more.get(track.id, 0), "joins": joins, "avoid": avoid},
+                              group=track.id, reads=tuple(sorted(t.wav for t in takes))))
         if not units:
             raise NotReady("render")
         return Plan(units, waiting)
@@ -84,12 +87,17 @@ class PickStage(Stage[PickConfig]):
         for unit in units:
             t0 = time.monotonic()
             track = unit.payload["track"]
-            wavs = sorted((rel for rel in unit.inputs if rel.endswith(".wav")), key=take_number)
-            res = score_group([(rel, (lambda rel=rel: read_audio(ctx.path(rel)))) for rel in wavs], cfg,
+            by_id = {t.id: t for t in map(Take.model_validate, unit.payload["takes"])}
+            res = score_group([(t.id, (lambda t=t: read_audio(ctx.path(t.wav)))) for t in by_id.values()], cfg,
                               track.get("prompt"), learned, unit.payload.get("joins"))
-            takes = [{"take": take_number(t["name"]), "wav": t["name"], **{k: v for k, v in t.items() if k != "name"}}
-                     for t in res.takes]
+            takes = [{"take": by_id[t["name"]].take, "wav": by_id[t["name"]].wav,
+                      **{k: v for k, v in t.items() if k != "name"}} for t in res.takes]
             data = self._decide(ctx, cfg, unit, takes, res.choice)
+            if unit.payload.get("repaintable"):  # repaint instead of re-render (repaint.py)
+                from .repaint import ask_repaints
+
+                data = ask_repaints(cfg, ctx.artifacts.pick(unit.id), set(unit.payload["repaintable"]), takes, data,
+                                    lambda rel: read_audio(ctx.path(rel)), ctx.log)
             result = {"schema_version": SCHEMA_VERSION, "track": unit.id, "prompt": track.get("prompt"),
                       **data, "skipped": res.skipped, "errors": res.errors, "weights": cfg.weights.model_dump(),
                       "hard_checks": cfg.hard_checks, "takes": takes}
@@ -117,7 +125,7 @@ class PickStage(Stage[PickConfig]):
         all_rejected = all(t["rejects"] for t in takes)
         # Render has exactly render.takes + extra_takes for the track by now (it prunes the
         # rest), so asking for this many more is what its next plan will make.
-        rendered = sum(rel.endswith(".wav") for rel in unit.inputs)
+        rendered = len(unit.payload["takes"])
         wants = rendered + asked
         manual = unit.payload["manual"]
         chosen = next((t for t in takes if t["take"] == manual), None) if manual else None
@@ -199,6 +207,18 @@ class PickStage(Stage[PickConfig]):
                              "rendered on next build")
         return lines
 
+    choices = {"keep": "take", "auto": "", "more": "count"}
+
+    def report(self, ctx: Context, track: str) -> TrackReport:
+        from .report import track_report
+
+        return track_report(ctx, track)
+
+    def choose(self, ctx: Context, track: str, action: str, value: int | None) -> str:
+        from .report import choose
+
+        return choose(ctx, track, action, value)
+
     def status(self, ctx: Context) -> dict[str, str]:
         cells = {}
         for r in ctx.manifest.records("pick"):
@@ -209,12 +229,6 @@ class PickStage(Stage[PickConfig]):
                 cell += " (all rejected)"
             cells[r.unit] = cell
         return cells
-
-
-def take_number(rel: str) -> int:
-    """The take number of a take's file path, ".../t03/take-2.wav" -> 2."""
-    folder, name = rel.rsplit("/", 2)[-2:]
-    return parse_take_id(f"{folder}/{name.split('.')[0]}")[1]
 
 
 def failed_checks(takes: list[dict]) -> str:

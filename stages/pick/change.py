@@ -97,17 +97,35 @@ def cut_curve(a: Analysis) -> np.ndarray:
     return np.concatenate([np.zeros(k), fall, np.zeros(k)])
 
 
+PARTIALS = (60.0, 5000.0)  # Hz: where the notes' partials are, each FFT bin on its own
+
+
+def partial_cut_curve(a: Analysis) -> np.ndarray:
+    """Per hop: the mean fall of each FFT bin from 60 Hz to 5 kHz from CUT_HOPS before to
+    CUT_HOPS after. Bin by bin, not band by band: at a seam one note's partials vanish
+    while the next note's appear beside them in the same band, which a band's level
+    averages away; music's own notes fade out partial by partial."""
+    lo, hi = np.searchsorted(a.freqs, PARTIALS)
+    x = 10 * np.log10(a.power[:, lo:hi].astype(np.float64) + 1e-12)
+    x = np.maximum(x, x.max() - 60.0)
+    k = CUT_HOPS
+    fall = np.maximum(x[: -2 * k] - x[2 * k:], 0.0).mean(axis=1)
+    return np.concatenate([np.zeros(k), fall, np.zeros(k)])
+
+
 def seam(a: Analysis, joins: list[float] | None, onsets: np.ndarray | None = None,
          beat_hops: float = 0.0) -> dict[str, float]:
     """seam: how far the sharpest change at any of render's window joins stands over the
     same change everywhere else in the take, as (join - median) / (99th percentile -
-    median): above 1, the join changes more than 99% of the take does. Two changes are
-    measured and the larger counts: the cut (seam_db: the mean dB the band levels fall
-    within ~50 ms) and, when the take has a pulse (beat_hops > 0), the jump of the beat's
+    median): above 1, the join changes more than 99% of the take does. Three changes are
+    measured and the largest counts: the cut (seam_db: the mean dB the band levels fall
+    within ~50 ms), the same cut partial by partial (seam_partials: FFT bins, where a
+    pad's or a piano's held notes vanish under the next ones) and, when the take has a
+    pulse (beat_hops > 0), the jump of the beat's
     phase across the join (seam_beat, in beats, 0-0.5): a take that resumes somewhere
     else lands off the beat. 0 when the take has no joins (one window, or a file scored
     from outside a build)."""
-    none = {"seam": 0.0, "seam_db": 0.0, "seam_beat": 0.0}
+    none = {"seam": 0.0, "seam_db": 0.0, "seam_beat": 0.0, "seam_partials": 0.0}
     if not joins:
         return none
     cut = maximum_filter1d(cut_curve(a), 2 * JOIN_NEAR + 1)
@@ -116,6 +134,8 @@ def seam(a: Analysis, joins: list[float] | None, onsets: np.ndarray | None = Non
     if not at:
         return none
     worst_cut, cut_db = _standout(cut, at, int(0.5 * a.frame_rate))
+    worst_partials, partials_db = _standout(maximum_filter1d(partial_cut_curve(a), 2 * JOIN_NEAR + 1), at,
+                                            int(0.5 * a.frame_rate))
     worst_beat, beat = 0.0, 0.0
     if onsets is not None and beat_hops > 0:
         phase_jump, span = beat_phase_jumps(onsets, beat_hops)
@@ -123,7 +143,8 @@ def seam(a: Analysis, joins: list[float] | None, onsets: np.ndarray | None = Non
         if inside:
             # A tenth of a beat at least: a played part drifts that much, a jump elsewhere more.
             worst_beat, beat = _standout(phase_jump, inside, span, floor=0.1)
-    return {"seam": max(worst_cut, worst_beat), "seam_db": cut_db, "seam_beat": beat}
+    return {"seam": max(worst_cut, worst_partials, worst_beat), "seam_db": cut_db, "seam_beat": beat,
+            "seam_partials": partials_db}
 
 
 def _standout(curve: np.ndarray, at: list[int], guard: int, floor: float = 0.5) -> tuple[float, float]:

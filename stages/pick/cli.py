@@ -55,7 +55,7 @@ def _show(report: dict) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--prompt", help="What the audio should be (for CLAP, when its weights are here).")
 @click.option("--pipeline", type=click.Path(path_type=Path), help="Use this pipeline's pick settings.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (format in the README, section pick).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (format in docs/configuration.md, pick).")
 def score(files: tuple[Path, ...], prompt: str | None, pipeline: Path | None, as_json: bool) -> None:
     """Score audio files as the picker would and say which one it would keep."""
     cfg, base_dir = (None, None)

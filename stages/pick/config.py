@@ -1,5 +1,5 @@
 """pick: config slice and its defaults. Thresholds were set on synthesised music and its
-failures (tests/audio_fixtures.py) with wide margins either side; README documents each."""
+failures (tests/audio_fixtures.py) with wide margins either side; docs/configuration.md documents each."""
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -66,6 +66,9 @@ class PickConfig(BaseModel):
                                    description="checks that reject a take; the others only label it")
     weights: Weights = Field(default_factory=Weights)
     retry_takes: int = Field(4, ge=0, le=64, description="takes added to a track whose takes all fail")
+    repaint: bool = Field(True, description="mend a kept take that fails only local checks by making that span "
+                                            "again (takes with latents: render.backend acestep), not a new take")
+    max_repaints: int = Field(2, ge=0, le=16, description="repaints at most, per track")
     max_rounds: int = Field(2, ge=0, le=9, description="retry rounds at most, per track")
     clap_model: str | None = Field("laion/larger_clap_music",
                                    description="CLAP folder or hub id (hub cache only, never downloaded); null: off")

@@ -84,7 +84,7 @@ def take_joins(wav: Path) -> list[float]:
 
 def score_files(paths: list[Path], cfg: PickConfig | None = None, prompt: str | None = None,
                 log=None, base_dir: Path | None = None) -> dict:
-    """What `albumgen score --json` prints (README, section pick, documents it). base_dir:
+    """What `albumgen score --json` prints (docs/configuration.md, pick, documents it). base_dir:
     the pipeline's folder, which relative model paths in cfg are relative to."""
     cfg = cfg or PickConfig()
     learned = LearnedScorers(cfg, base_dir, log=log)

@@ -66,6 +66,8 @@ class RenderStage(Stage[RenderConfig]):
                     group=track.id,
                     reads_pipeline=tuple(f for f in (cfg.intro, melody_of(cfg, track)[0]) if f),
                 ))
+            if cfg.backend == "acestep":
+                units += repaint_units(ctx, cfg, track)
         return units
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
@@ -129,6 +131,35 @@ def song_unit(ctx: Context, cfg: RenderConfig, track: Track, n: int, seed: int) 
                 payload={"track": track.id, "take": n, "seed": seed, "prompt": track.prompt, "lyrics": lyrics,
                          "language": language, "bpm": asked_tempo(track.prompt), "key": asked_key(track.prompt)},
                 group=track.id)
+
+
+def repaint_number(parent: int, n: int) -> int:
+    """The take number of the n-th repaint a track's pick asked for, of take `parent`: 2001
+    for a first of take 2. Apart from render.takes and every retry's numbers, and stable."""
+    return parent * 1000 + n
+
+
+def repaint_units(ctx: Context, cfg: RenderConfig, track: Track) -> list[Unit]:
+    """A take per span pick asked to make again: the parent's latents outside the span kept,
+    the span denoised anew with its own seed (the rest of the song as its context)."""
+    pick = ctx.artifacts.pick(track.id)
+    units = []
+    for req in pick.repaints if pick else []:
+        parent = ctx.artifacts.take(track.id, req["take"])
+        if parent is None or not parent.latents:
+            continue
+        n = repaint_number(req["take"], req["n"])
+        seed = derive_seed(ctx.config.album.seed, track.id, n)
+        unit = song_unit(ctx, cfg, track, n, seed)
+        span = [req["start"], req["end"]]
+        unit.config["repaint"] = {"parent": req["take"], "span": span}
+        unit.inputs["parent"] = parent.wav_sha256
+        unit.payload["repaint"] = {"parent": req["take"], "start": span[0], "end": span[1],
+                                   "latents": parent.latents, "wav": parent.wav}
+        unit.reads = (parent.latents, parent.wav)
+        unit.after = (take_id(track.id, req["take"]),)
+        units.append(unit)
+    return units
 
 
 def melody_of(cfg: RenderConfig, track: Track) -> tuple[str | None, str]:

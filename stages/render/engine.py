@@ -52,7 +52,8 @@ def free_memory(device) -> int | None:
 
     if device.type != "cuda":
         return None
-    torch.cuda.empty_cache()  # blocks the caching allocator keeps are free for the new cache
+    with torch.cuda.device(device):  # the take's device: cuda:1 is not the current device
+        torch.cuda.empty_cache()  # blocks the caching allocator keeps are free for the new cache
     return torch.cuda.mem_get_info(device)[0]
 
 
@@ -95,19 +96,22 @@ def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
     graphs_told = False
     start = 0
     while start < len(units):
+        if interrupt.requested():  # Ctrl-C: the batch that was in flight was the last one
+            return
         group = units[start:start + batch]
         rows = batch if fixed else len(group)
         t0 = time.monotonic()
         progress.batch_started(len(group))
         try:
-            codes = generate_takes(loop, [u.payload["prompt"] for u in group], [u.payload["seed"] for u in group],
-                                   frames, sampling, windows,
-                                   on_step=lambda done, n=len(group): _step(progress, n, done / steps),
-                                   rows=rows if fixed else None, intro=intro,  # auto: no padding
-                                   melodies=[melody[u.payload["melody"]] for u in group] if melody else None)
-            # One take at a time: batched convolutions round differently, and a take's audio
-            # must be exactly what decoding its saved tokens alone gives back.
-            audio = [decode(lm, codes[i:i + 1])[0] for i in range(len(group))]
+            with interrupt.in_flight(progress.describe_batch):  # what the first Ctrl-C waits for
+                codes = generate_takes(loop, [u.payload["prompt"] for u in group],
+                                       [u.payload["seed"] for u in group], frames, sampling, windows,
+                                       on_step=lambda done, n=len(group): _step(progress, n, done / steps),
+                                       rows=rows if fixed else None, intro=intro,  # auto: no padding
+                                       melodies=[melody[u.payload["melody"]] for u in group] if melody else None)
+                # One take at a time: batched convolutions round differently, and a take's audio
+                # must be exactly what decoding its saved tokens alone gives back.
+                audio = [decode(lm, codes[i:i + 1])[0] for i in range(len(group))]
         except (torch.OutOfMemoryError, RuntimeError) as e:
             if not is_out_of_memory(e):
                 raise
@@ -117,8 +121,9 @@ def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
                                  ) from None
             batch = len(group) // 2
             loop.reset()
-            if lm.device == "cuda":
-                torch.cuda.empty_cache()
+            if loop.device.type == "cuda":  # cuda:N too
+                with torch.cuda.device(loop.device):
+                    torch.cuda.empty_cache()
             ctx.event("render_oom", batch_size=batch, failed_batch=len(group))
             ctx.log.warning("render: out of memory at batch %d, going on with batch %d", len(group), batch)
             continue
@@ -134,7 +139,8 @@ def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
 
 def _step(progress: Progress, n: int, share: float) -> None:
     progress.batch_step(n, share)
-    interrupt.check()  # Ctrl-C mid-batch: only the batch in flight is lost, never a recorded take
+    # Only a second Ctrl-C leaves a batch: the first lets it finish and be recorded.
+    interrupt.check_now()
 
 
 _loaded: dict = {}
@@ -218,7 +224,7 @@ def _save_take(ctx: Context, lm, unit: Unit, codes, audio, frames: int, seconds:
             "seconds": round(seconds, 3), "batch": batch,
             "sampling": {"top_k": cfg.top_k, "top_p": cfg.top_p, "temperature": cfg.temperature, "cfg": cfg.cfg},
             "device": lm.device, "dtype": str(lm.dtype).replace("torch.", ""), "joins": joins or []}
-    # What a take's last bits depend on besides the seed (README, Reproducibility): the kernels
+    # What a take's last bits depend on besides the seed (docs/configuration.md, render): the kernels
     # of this torch build and, on CUDA, of this GPU model, at this batch size.
     import torch
 

@@ -34,6 +34,8 @@ class Progress:
         self.t0 = clock()
         self._last = 0.0
         self.note = ""  # a condition worth seeing on every line (e.g. CUDA graphs off)
+        self.batch_t0 = 0.0
+        self.last_batch: float | None = None  # seconds the previous batch took
 
     def add(self, takes: int, take_seconds: float) -> None:
         """More takes for this build (a retry round, the next submission of units)."""
@@ -50,8 +52,17 @@ class Progress:
         return f"render: {self.done}/{self.total} takes{batch}, {rate:.2f} audio s/s, ETA {eta}{note}"
 
     def batch_started(self, n: int) -> None:
-        self.batch, self.partial = n, 0.0
+        self.batch, self.batch_t0, self.partial = n, self.clock(), 0.0
         self._show()
+
+    def describe_batch(self) -> str:
+        """The batch under way and when it should end: what a first Ctrl-C waits for."""
+        elapsed = self.clock() - self.batch_t0
+        share = self.partial / self.batch if self.batch else 0.0
+        left = elapsed / share * (1 - share) if share > 0.02 else \
+            (self.last_batch - elapsed if self.last_batch is not None else None)
+        eta = f", ETA {_hms(left)}" if left is not None else ""
+        return f"the batch in flight ({self.batch} take{'' if self.batch == 1 else 's'}{eta})"
 
     def batch_step(self, batch: int, fraction: float) -> None:
         """Called during a batch: `fraction` of its `batch` takes is generated."""
@@ -61,6 +72,8 @@ class Progress:
             self._show()
 
     def takes_done(self, n: int) -> None:
+        if self.batch:
+            self.last_batch = self.clock() - self.batch_t0
         self.done += n
         self.partial = 0.0
         self.batch = 0

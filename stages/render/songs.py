@@ -106,7 +106,8 @@ def render_songs(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
                                  "lower render.duration, set render.dtype to bfloat16, or use a smaller model") from None
             batch = len(group) // 2
             if lm.device.startswith("cuda"):
-                torch.cuda.empty_cache()
+                with torch.cuda.device(torch.device(lm.device)):  # cuda:N: that device's cache
+                    torch.cuda.empty_cache()
             ctx.event("render_oom", batch_size=batch, failed_batch=len(group))
             ctx.log.warning("render: out of memory at batch %d, going on with batch %d", len(group), batch)
             continue
@@ -123,17 +124,20 @@ def _step(progress: Progress, n: int, share: float) -> None:
 
 
 def splice(parent, new, a: int, b: int, fade: int):
-    """The parent's audio with samples [a, b) taken from `new`, joined by equal-power
-    crossfades of `fade` samples inside the span: outside it the parent is kept exactly."""
+    """The parent's audio with samples [a, b) taken from `new`, joined by crossfades of `fade`
+    samples inside the span (none at the song's start or end): outside it the parent is kept
+    exactly."""
+    import torch
+
     out = parent.clone()
     out[:, a:b] = new[:, a:b]
     fade = max(0, min(fade, (b - a) // 2))
     if fade:
-        import torch
-
         ramp = torch.sin(torch.linspace(0, torch.pi / 2, fade)) ** 2
-        out[:, a:a + fade] = parent[:, a:a + fade] * (1 - ramp) + new[:, a:a + fade] * ramp
-        out[:, b - fade:b] = new[:, b - fade:b] * (1 - ramp) + parent[:, b - fade:b] * ramp
+        if a > 0:
+            out[:, a:a + fade] = parent[:, a:a + fade] * (1 - ramp) + new[:, a:a + fade] * ramp
+        if b < parent.shape[1]:
+            out[:, b - fade:b] = new[:, b - fade:b] * (1 - ramp) + parent[:, b - fade:b] * ramp
     return out
 
 

@@ -4,6 +4,7 @@ Ollama's place). Only what a test cannot afford is swapped: the model for `tiny`
 take per track, no retry rounds. Everything else is the example as shipped."""
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from albumgen.engine import runner
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 FAST = {"model": "tiny", "takes": 1, "duration": 1.0, "tail": 0, "device": "cpu", "batch_size": 8}
+FAST_MODEL = {"acestep": "tiny-acestep"}  # a backend's own tiny preset in place of "tiny"
 
 LLM_TRACKS = [(f"Cafe Window {n}", p) for n, p in enumerate([
     "lo-fi hip hop beat with dusty drums, mellow Rhodes chords and vinyl crackle, 82 bpm",
@@ -39,6 +41,7 @@ def _example(src: Path, folder: Path, llm_url: str | None) -> tuple[Path, dict]:
     path = folder / "examples" / src.name
     data = yaml.safe_load(path.read_text("utf-8"))
     data["render"] = {**data.get("render", {}), **FAST}
+    data["render"]["model"] = FAST_MODEL.get(data["render"].get("backend"), "tiny")
     data["pick"] = {**(data.get("pick") or {}), "max_rounds": 0}
     llm = (data.get("prompts") or {}).get("llm")
     if llm is not None:
@@ -67,6 +70,10 @@ def test_example_builds_as_shipped(src, tmp_path):
 
     with LLMServer([chat(tracklist_json(LLM_TRACKS, album="Rain on the Window"))]) as server:
         pipeline, data = _example(src, tmp_path, server.base_url)
+        sings = data["album"].get("vocals") == "lyrics"
+        if sings:  # the second call: one lyric per track
+            server.add(chat(json.dumps({"lyrics": [f"[verse]\nline {n}\n[chorus]\noh {n}"
+                                                   for n in range(data["album"]["tracks"])]})))
         ctx = runner.open_pipeline(pipeline, progress=False)
         runner.build(ctx)
         if data["prompts"]["source"] == "llm":
@@ -83,6 +90,8 @@ def test_example_builds_as_shipped(src, tmp_path):
     if want is not None:  # the running order may differ from the listed one (album.order: flow)
         assert sorted(str(t["TIT2"]) for t in tags) == sorted(want)
     assert (ctx.album_dir / "cover.jpg").is_file() and (ctx.album_dir / "album.json").is_file()
+    if sings:  # the lyrics reach every file
+        assert all(t.getall("USLT") and "[chorus]" in t.getall("USLT")[0].text for t in tags)
     if (data.get("master") or {}).get("mix"):
         assert list(ctx.album_dir.glob("* (continuous mix).mp3"))
 

@@ -33,6 +33,9 @@ def test_wheel_contains_every_stage_module(wheel):
     assert sorted(e for e in engine if e not in names) == []
     assert "albumgen/starter.yaml" in names
     assert {"albumgen/review/review.css", "albumgen/review/review.js", "albumgen/review/play.js"} <= names
+    templates = {f"albumgen/{p.relative_to(ROOT / 'src' / 'albumgen').as_posix()}"
+                 for p in (ROOT / "src" / "albumgen" / "review" / "templates").glob("*.html")}
+    assert templates and templates <= names
     assert any(n.endswith("entry_points.txt") for n in names)
 
 

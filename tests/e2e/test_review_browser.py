@@ -56,7 +56,7 @@ def built(tmp_path_factory):
 @pytest.fixture
 def served(built, tmp_path):
     pipeline, ctx = copy_album(built, tmp_path / "a")
-    server = ReviewServer(ctx).start()
+    server = ReviewServer(ctx, pipeline=pipeline).start()
     yield server, ctx
     server.close()
 
@@ -226,12 +226,111 @@ def test_render_more_takes_makes_the_next_build_render_exactly_that_many_and_the
     browser.save_screenshot(str(tmp_path / "after-more.png"))
 
 
+# Every player's length, once the browser has read the file's header (preload=metadata).
+DURATIONS = "Array.from(document.querySelectorAll('audio')).map(a => a.duration)"
+
+
+def wait_durations(driver, count: int) -> list[float]:
+    wait(driver, f"{DURATIONS}.length === {count} && {DURATIONS}.every(d => isFinite(d) && d > 0)")
+    return driver.execute_script(f"return {DURATIONS}")
+
+
+def test_every_player_shows_its_length_without_being_played(served, browser):
+    server, ctx = served
+    browser.get(server.url)
+    assert all(a.get_attribute("preload") == "metadata" for a in browser.find_elements(By.TAG_NAME, "audio"))
+    masters = [ctx.manifest.record("master", t).data["duration"] for t in ("t01", "t02")]
+    assert wait_durations(browser, 2) == [pytest.approx(d, abs=0.06) for d in masters]
+    # The length is also written beside each player by the server, so it shows at once.
+    assert [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".track-row .duration")] == ["0:01", "0:01"]
+    browser.get(f"{base(server)}/track/t01?token={server.token}")
+    assert wait_durations(browser, 2) == [pytest.approx(1.0, abs=0.05)] * 2
+    assert [e.text for e in browser.find_elements(By.CSS_SELECTOR, "article.take .duration")] == ["0:01", "0:01"]
+
+
+def test_takes_table_sits_above_the_cards_and_keep_there_shows_as_pending_in_the_album_view(
+        served, browser, tmp_path):
+    server, ctx = served
+    auto = ctx.manifest.record("pick", "t02").data["choice"]
+    other = 2 if auto == 1 else 1
+    browser.get(f"{base(server)}/track/t02?token={server.token}")
+    order = browser.execute_script(
+        "return Array.from(document.getElementById('main').children).map(e => e.className.split(' ')[0])")
+    assert order[:2] == ["track-head", "takes-table"] and order[2:4] == ["take", "take"]
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.takes tbody tr")
+    report = json.loads((ctx.album_dir / "manifest/picks/t02.json").read_text())
+    assert len(rows) == len(report["takes"]) == 2
+    for row, scored in zip(rows, report["takes"]):
+        cells = [c.text for c in row.find_elements(By.TAG_NAME, "td")]
+        assert cells[0].startswith(f"take {scored['take']}") and cells[1] == f"{scored['score']:+.2f}"
+        assert cells[2] == ("; ".join(scored["rejects"] + scored["warnings"]) or "ok")
+    # Nothing waits yet: the album view has no pending box.
+    browser.get(server.url)
+    assert browser.find_elements(By.ID, "pending") == []
+    browser.get(f"{base(server)}/track/t02?token={server.token}")
+    browser.find_element(By.CSS_SELECTOR, f"table.takes button[data-action='keep'][data-take='{other}']").click()
+    wait(browser, "document.getElementById('message').textContent.includes('will use take')")
+    wait(browser, "(document.querySelector('.track-head code') || {}).textContent === "
+         + json.dumps(f"albumgen build {ctx.base_dir / 'pipeline.yaml'}"))
+    browser.get(server.url)
+    pending = browser.find_element(By.ID, "pending")
+    assert pending.find_element(By.CSS_SELECTOR, "li").text == (
+        f"02 {HOSTILE_TITLE}: take {other} kept by hand: the next build picks and masters it")
+    assert pending.find_element(By.ID, "build-command").text == f"albumgen build {ctx.base_dir / 'pipeline.yaml'}"
+    assert "take " + str(other) + " kept by hand" in browser.find_element(By.ID, "row-t02").text
+    assert_no_alert(browser)
+    browser.save_screenshot(str(tmp_path / "pending.png"))
+    # The build applies it: the pending box goes away on the open page, without a reload.
+    runner.build(runner.open_pipeline(ctx.base_dir / "pipeline.yaml", progress=False))
+    wait(browser, "document.getElementById('pending') === null", timeout=20)
+    assert f"take {other} (manual)" in browser.find_element(By.ID, "row-t02").text
+
+
+def test_install_hints_are_one_folded_line_at_the_bottom(served, browser):
+    server, ctx = served
+    skipped = json.loads((ctx.album_dir / "manifest/picks/t01.json").read_text())["skipped"]
+    assert skipped  # the test machine has no CLAP or aesthetics weights
+    browser.get(f"{base(server)}/track/t01?token={server.token}")
+    last = browser.execute_script("return document.getElementById('main').lastElementChild")
+    assert last.get_attribute("class") == "hints"
+    summary = last.find_element(By.TAG_NAME, "summary")
+    assert summary.text == "Not checked: " + ", ".join(sorted(skipped))
+    details = last.find_element(By.TAG_NAME, "details")
+    assert details.get_attribute("open") is None  # folded: one line until opened
+    assert browser.execute_script("return arguments[0].getBoundingClientRect().height", details) < 30
+
+
+def test_script_in_a_track_title_stays_text_everywhere(served, browser):
+    """The title holds `"><script>alert(2)</script>`: it must be text in the album view, the
+    track view, the takes table and the pending box, and never run."""
+    server, ctx = served
+    for url in (server.url, f"{base(server)}/track/t02?token={server.token}"):
+        browser.get(url)
+        assert len(browser.find_elements(By.TAG_NAME, "script")) == 2  # ours: play.js, review.js
+        assert HOSTILE_TITLE in browser.find_element(By.TAG_NAME, "main").text
+        assert_no_alert(browser)
+
+
 def test_no_token_no_page(served, browser):
     server, _ = served
     for url in (base(server) + "/", base(server) + "/track/t01", base(server) + "/?token=nope"):
         browser.get(url)
         assert "403 forbidden" in browser.find_element(By.TAG_NAME, "body").text
         assert browser.find_elements(By.TAG_NAME, "audio") == []
+
+
+def test_export_folder_plays_from_disk_with_every_duration(served, browser, tmp_path):
+    server, ctx = served
+    from albumgen.review.export import export
+
+    out = export(ctx, tmp_path / "share")
+    browser.get(out.as_uri())
+    wait(browser, IMAGES_DONE)
+    durations = wait_durations(browser, 6)  # 2 masters, 4 takes
+    assert durations == [pytest.approx(1.0, abs=0.1)] * 6
+    assert browser.find_elements(By.CSS_SELECTOR, "button[data-action]") == []
+    assert_no_alert(browser)
+    browser.save_screenshot(str(tmp_path / "export-folder.png"))
 
 
 def test_export_opens_from_disk_with_pictures_and_playable_audio(served, browser, tmp_path):

@@ -1,4 +1,4 @@
-"""README claims about the engine and its edges that had no test of their own: speed
+"""Documented claims about the engine and its edges that had no test of their own: speed
 settings re-render nothing, weights that arrive later rescore, the ffmpeg fallback, a
 melody checkpoint folder rendered by the transformers backend, and exit codes 70 and 130."""
 from __future__ import annotations
@@ -30,7 +30,7 @@ def edit(pipeline: Path, **render) -> None:
 
 
 def test_device_dtype_and_batch_size_changes_render_nothing(tmp_path):
-    """README, How resume works: they change speed, not the request."""
+    """docs/operations.md, How resume works: they change speed, not the request."""
     pipeline = write_pipeline(tmp_path, {"album": {"tracks": 1}, "render": {
         "duration": 0.4, "device": "cpu", "dtype": "float32", "batch_size": 1}})
     album = tmp_path / "albums" / "test-album"
@@ -48,7 +48,7 @@ def test_device_dtype_and_batch_size_changes_render_nothing(tmp_path):
 
 
 def test_weights_that_arrive_later_rescore(tmp_path):
-    """README, pick: whether each scorer was available is part of the pick's key."""
+    """docs/configuration.md, pick: whether each scorer was available is part of the pick's key."""
     from clap import tiny_clap
 
     # A short prompt: the tiny CLAP's text positions stop at 64 tokens.
@@ -90,7 +90,7 @@ def ffmpeg_seen_with_path(path_dirs: list[Path]) -> str:
 
 
 def test_ffmpeg_from_path_first_else_the_imageio_wheel(tmp_path):
-    """README, troubleshooting: the system ffmpeg if there is one, else imageio-ffmpeg's."""
+    """docs/troubleshooting.md: the system ffmpeg if there is one, else imageio-ffmpeg's."""
     import imageio_ffmpeg
 
     bundled = imageio_ffmpeg.get_ffmpeg_exe()
@@ -134,7 +134,7 @@ def save_tiny_melody(folder: Path) -> None:
 
 
 def test_a_melody_checkpoint_folder_renders_with_its_melody(tmp_path):
-    """README, Melody: a MusicgenMelody folder renders on the transformers backend (the fast
+    """docs/configuration.md, Melody: a MusicgenMelody folder renders on the transformers backend (the fast
     loop's melody prefix), found from its config, not its name (test_melody_render.py holds
     the tokens to transformers' own generate)."""
     import numpy as np

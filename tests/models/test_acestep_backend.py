@@ -80,6 +80,18 @@ def test_a_take_alone_equals_the_same_take_in_a_batch_of_four_bit_for_bit(lm):
     assert not torch.equal(four[0], four[2])  # same prompt, other seed: another take
 
 
+def test_auto_batch_size_follows_this_models_memory_per_take(lm, monkeypatch):
+    from albumgen.stages.render.config import RenderConfig
+
+    cfg = RenderConfig(backend="acestep", model="tiny-acestep", duration=120)
+    take = bytes_per_take(lm, 120)
+    monkeypatch.setattr(songs, "free_memory", lambda device: int(10 * take / 0.8) + 1)  # a GPU with room for 10
+    assert songs.auto_batch_size(lm, cfg, pending=40) == 10
+    assert songs.auto_batch_size(lm, cfg, pending=3) == 3
+    monkeypatch.setattr(songs, "free_memory", lambda device: None)  # the CPU: no memory to size by
+    assert songs.auto_batch_size(lm, cfg, pending=40) == 8
+
+
 def test_memory_per_take_grows_with_duration_and_guidance(lm):
     assert bytes_per_take(lm, 180) > 10 * bytes_per_take(lm, 10) > 0
     assert bytes_per_take(lm, 60, guidance=7.0) == bytes_per_take(lm, 60)  # turbo: guidance distilled away

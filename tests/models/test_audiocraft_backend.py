@@ -2,7 +2,7 @@
 by audiocraft.models.builders (T5 conditioner on a random T5, tokenizer built in code).
 
 These run where the audiocraft extra is installed: `make test` runs them in .venv-audiocraft
-(README: AudioCraft backend). The main venv has no audiocraft and checks the missing-extra
+(docs/configuration.md, AudioCraft backend). The main venv has no audiocraft and checks the missing-extra
 error instead (test_audiocraft_missing.py).
 """
 from __future__ import annotations

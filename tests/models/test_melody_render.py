@@ -8,7 +8,8 @@ import pytest
 import soundfile as sf
 import torch
 from click.testing import CliRunner
-from helpers import hf_generate_codes, write_pipeline
+from helpers import write_pipeline
+from melody_fixtures import SR, A, C, hf_greedy_codes, tone
 from render_album import build, takes
 
 from albumgen.cli import main
@@ -24,20 +25,9 @@ from albumgen.models.reference import melody_window
 from albumgen.models.windows import Windows, generate_long
 from albumgen.stages.render import RenderStage
 
-SR = 32000
 PROMPTS = ["calm piano", "a much longer prompt about drums, bass and a slow organ"]
 SEEDS = [11, 2**62 + 5]
 FRAMES = 40
-
-
-def tone(freq: float, seconds: float = 2.0) -> torch.Tensor:
-    t = np.arange(int(seconds * SR)) / SR
-    return torch.from_numpy((0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32))[None]
-
-
-# Two melodies: A4, then E4 going up to G4. Not a held C: its chroma (pitch class 0 in every
-# frame) is exactly transformers' "no melody" stand-in.
-A, C = tone(440), torch.cat([tone(330, 1.0), tone(392, 1.0)], dim=1)
 
 
 @pytest.fixture(scope="module", params=["tiny-melody", "tiny-stereo-melody"])
@@ -48,18 +38,6 @@ def lm(request):
 @pytest.fixture(scope="module")
 def loop(lm):
     return FastLoop(lm)
-
-
-def hf_greedy_codes(lm, prompt: str, melody, frames: int) -> torch.Tensor:
-    """transformers' own generate for one prompt (greedy, CFG 3), the melody's chroma as its
-    input_features; its tokens caught on their way to EnCodec."""
-    features = {} if melody is None else {"input_features": chroma(melody, lm.chroma)[None].to(lm.device)}
-    seen = hf_generate_codes(lm, [prompt], frames + lm.num_codebooks // lm.channels - 1, **features)
-    if lm.channels == 1:
-        return seen[0][0]
-    out = torch.empty(lm.num_codebooks, frames, dtype=torch.long, device=seen[0].device)
-    out[0::2], out[1::2] = seen[0][0], seen[1][0]  # generate decodes left (even) and right (odd) apart
-    return out
 
 
 def test_fast_greedy_equals_transformers_generate_with_and_without_melody(lm, loop):

@@ -77,23 +77,70 @@ def test_graph_path_gives_the_eager_tokens(lm, loop):
     assert torch.equal(graphed.generate(PROMPTS, SEEDS, FRAMES, s), got)  # graphs reused on a new batch
 
 
-def test_a_refused_capture_falls_back_to_eager_steps(lm, loop, caplog):
-    s = Sampling(top_k=20)
-    graphed = FastLoop(lm, bucket=8, graphs=True)
-    real, calls = graphed._graph, []
+def refusing(loop, refuse):
+    """loop._graph refusing the captures whose call numbers (from 1) `refuse` holds."""
+    real, calls = loop._graph, []
 
-    def refuse_third(st, length, s):  # the third bucket's capture fails
+    def capture(st, length, s):
         calls.append(length)
-        if len(calls) == 3:
+        if refuse(len(calls)):
             st.pos.add_(1)  # a capture that fails half way must not leave the counter moved
             raise RuntimeError("operation not permitted when stream is capturing")
         return real(st, length, s)
 
-    graphed._graph = refuse_third
+    loop._graph = capture
+    return calls
+
+
+def test_a_capture_refused_once_is_tried_again(lm, loop):
+    s = Sampling(top_k=20)
+    graphed = FastLoop(lm, bucket=8, graphs=True)
+    calls = refusing(graphed, lambda n: n == 3)
+    assert torch.equal(graphed.generate(PROMPTS, SEEDS, FRAMES, s), loop.generate(PROMPTS, SEEDS, FRAMES, s))
+    assert calls[:4] == [8, 16, 24, 24] and graphed.graphs_off is None and graphed.use_graphs
+    (st,) = graphed._states.values()
+    assert st.eager is None and 24 in st.graphs
+
+
+def test_a_capture_refused_twice_decodes_that_state_eagerly_and_the_next_state_tries_again(lm, loop, caplog):
+    s = Sampling(top_k=20)
+    graphed = FastLoop(lm, bucket=8, graphs=True)
+    calls = refusing(graphed, lambda n: n >= 3)  # from the third bucket's capture on, always refused
     got = graphed.generate(PROMPTS, SEEDS, FRAMES, s)
     assert torch.equal(got, loop.generate(PROMPTS, SEEDS, FRAMES, s))
-    assert calls == [8, 16, 24] and not graphed.use_graphs and "CUDA graph capture failed" in caplog.text
+    assert calls == [8, 16, 24, 24] and "CUDA graph capture failed twice" in caplog.text
     assert graphed.graphs_off == "operation not permitted when stream is capturing"  # what the engine reports
+    (st,) = graphed._states.values()
+    assert st.eager and not st.graphs and graphed.use_graphs
+    # A new batch shape is a new state: its capture is tried (and here refused) again; after a
+    # second refused state, graphs are off for good and no capture is tried any more.
+    three = graphed.generate(PROMPTS + ["strings"], SEEDS + [7], FRAMES, s)
+    assert calls == [8, 16, 24, 24, 8, 8] and not graphed.use_graphs
+    assert torch.equal(three[:2], got)
+    graphed.generate(PROMPTS, SEEDS, FRAMES, s)
+    assert len(calls) == 6
+
+
+def test_out_of_memory_behind_a_failed_capture_end_is_out_of_memory(lm):
+    """An allocation that fails inside a capture surfaces as the capture's end failing, with
+    the out-of-memory error as its context: the engine must halve the batch, not lose graphs."""
+    try:
+        try:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        except torch.OutOfMemoryError:
+            raise RuntimeError("CUDA error: operation failed due to a previous error during capture")  # noqa: B904
+    except RuntimeError as e:
+        wrapped = e
+    assert is_out_of_memory(wrapped) and not is_out_of_memory(RuntimeError("operation failed during capture"))
+    graphed = FastLoop(lm, bucket=8, graphs=True)
+
+    def capture(st, length, s):
+        raise wrapped
+
+    graphed._graph = capture
+    with pytest.raises(RuntimeError, match="previous error during capture"):
+        graphed.generate(PROMPTS, SEEDS, FRAMES, Sampling(top_k=20))
+    assert graphed.use_graphs and graphed.graphs_off is None
 
 
 def test_noise_is_a_function_of_seed_step_codebook_token():

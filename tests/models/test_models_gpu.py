@@ -53,7 +53,7 @@ def small_bf16():
 
 
 def test_a_take_does_not_change_with_its_neighbours_at_a_fixed_row_count_on_cuda(small_bf16):
-    """What a set render.batch_size promises (README, Reproducibility): at the same row count a
+    """What a set render.batch_size promises (docs/configuration.md, render): at the same row count a
     take's tokens do not depend on what the other rows hold, nor on its own text bucket."""
     s = Sampling()
     loop = FastLoop(small_bf16)
@@ -97,22 +97,33 @@ def test_graphs_stay_on_across_batch_sizes_with_a_pool_per_state_on_cuda(small_b
     assert len({repr(p) for p in pools}) == 3  # graph_pool_handle() ids, one per state
 
 
-
-def test_melody_graphs_give_the_eager_tokens_and_generate_s_on_cuda():
+def test_melody_graphs_give_the_eager_tokens_on_cuda(melody):
     """The melody prefix (test_melody_render.py on CPU) through captured CUDA graphs: the
-    eager tokens, graphs replayed on a batch with other melodies, and transformers' greedy
-    tokens in fp32."""
-    from test_melody_render import A, C, hf_greedy_codes
+    eager tokens, and graphs replayed on a batch with other melodies."""
+    from melody_fixtures import A, C
 
-    from albumgen.models.musicgen import load_musicgen
-
-    lm = load_musicgen("tiny-melody", "cuda", "float32")
     s = Sampling(top_k=20)
-    graphed = FastLoop(lm)
+    graphed = FastLoop(melody)
     assert graphed.use_graphs
     for melodies in ([A, C], [C, None]):  # the second replays the first's graphs on new inputs
-        eager = FastLoop(lm, graphs=False).generate(PROMPTS, [1, 2], 200, s, melodies=melodies)
+        eager = FastLoop(melody, graphs=False).generate(PROMPTS, [1, 2], 200, s, melodies=melodies)
         assert torch.equal(graphed.generate(PROMPTS, [1, 2], 200, s, melodies=melodies), eager)
     assert graphed.graphs_off is None
-    got = graphed.generate(PROMPTS[:1], [1], 100, Sampling(greedy=True), melodies=[A])
-    assert torch.equal(got[0], hf_greedy_codes(lm, PROMPTS[0], A, 100))
+
+
+def test_melody_greedy_equals_generate_s_on_cuda(melody):
+    """fp32 greedy through graphs against transformers' generate, where that generate hears
+    the melody (some 5.x releases drop it: transformers #45647)."""
+    from melody_fixtures import A, hf_greedy_codes
+
+    if torch.equal(hf_greedy_codes(melody, PROMPTS[0], A, 20), hf_greedy_codes(melody, PROMPTS[0], None, 20)):
+        pytest.skip("this transformers' MusicgenMelody.generate ignores the melody (transformers #45647)")
+    got = FastLoop(melody).generate(PROMPTS[:1], [1], 100, Sampling(greedy=True), melodies=[A])
+    assert torch.equal(got[0], hf_greedy_codes(melody, PROMPTS[0], A, 100))
+
+
+@pytest.fixture(scope="module")
+def melody():
+    from albumgen.models.musicgen import load_musicgen
+
+    return load_musicgen("tiny-melody", "cuda", "float32")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -217,7 +218,7 @@ def test_titles_and_prompts_are_text(served):
     _, body, _ = fetch(f"{base(server)}/?token={server.token}")
     assert "&lt;img src=x onerror=alert(1)&gt;" in body.decode()
     _, body, _ = fetch(f"{base(server)}/track/t02?token={server.token}")
-    assert "&quot;&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in body.decode()
+    assert "&#34;&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in body.decode()  # markupsafe's escapes
     assert ctx.manifest.record("prompts", "tracklist").data["album_title"] == HOSTILE_ALBUM
 
 
@@ -229,7 +230,7 @@ def test_pictures_are_made_once_and_keyed_by_audio_and_code_version(served, monk
     cache = sorted((ctx.album_dir / pictures.CACHE).glob("take-*.png"))
     assert len(cache) == 1
     with Image.open(cache[0]) as img:
-        assert img.size == (pictures.WIDTH, pictures.WAVE_H + pictures.SPEC_H)
+        assert img.size == (pictures.WIDTH, pictures.TAKE_H)
     made = cache[0].stat().st_mtime_ns
     assert fetch(url)[1] == png and cache[0].stat().st_mtime_ns == made  # read back, not drawn again
     monkeypatch.setattr(pictures, "VERSION", "test-next")
@@ -254,11 +255,14 @@ def test_take_picture_shows_where_the_sound_is(tmp_path):
     audio = np.where(t < 1, 0.5 * np.sin(2 * np.pi * 1000 * t), 0).astype(np.float32)
     write_wav(tmp_path / "tone.wav", audio[:, None], sr)
     img = np.asarray(Image.open(__import__("io").BytesIO(pictures.take_png(tmp_path / "tone.wav"))).convert("L"))
-    wave, spec = img[:pictures.WAVE_H].astype(int), img[pictures.WAVE_H:].astype(int)
+    plot = slice(pictures.LEFT, pictures.LEFT + pictures.PLOT_W)  # right of the axis labels
+    wave = img[:pictures.WAVE_H, plot].astype(int)
+    spec = img[pictures.WAVE_H:pictures.WAVE_H + pictures.SPEC_H, plot].astype(int)
+    half = pictures.PLOT_W // 2
     lit = (wave > 60).sum(axis=0)
-    assert lit[: pictures.WIDTH // 2 - 5].min() > pictures.WAVE_H * 0.8 and lit[pictures.WIDTH // 2 + 5:].max() <= 2
+    assert lit[: half - 5].min() > pictures.WAVE_H * 0.8 and lit[half + 5:].max() <= 2
     rows = np.geomspace(pictures.FREQ_RANGE[0], pictures.FREQ_RANGE[1], pictures.SPEC_H)[::-1]
-    brightest = spec[:, : pictures.WIDTH // 2].mean(axis=1).argmax()
+    brightest = spec[:, : half].mean(axis=1).argmax()
     assert abs(np.log2(rows[brightest] / 1000)) < 0.1
 
 
@@ -268,7 +272,9 @@ def test_export_is_one_file_with_pictures_inline_and_audio_linked(album, tmp_pat
     out.parent.mkdir()
     res = CliRunner().invoke(main, ["review", str(pipeline), "--export", str(out)])
     assert res.exit_code == 0, res.output
-    assert res.output.strip() == f"Wrote {out}"
+    assert res.output.splitlines() == [
+        f"Wrote {out}", f"Its players link into {ctx.album_dir}: keep the two together, or use --export DIR "
+                        "or --embed to send it on its own"]
     html = out.read_text()
     assert html.count("data:image/png;base64,") == 4 + 2  # every take and every mastered track
     assert "data-action" not in html and "/api/" not in html and "token" not in html
@@ -281,6 +287,68 @@ def test_export_is_one_file_with_pictures_inline_and_audio_linked(album, tmp_pat
     for link in links:
         assert (out.parent / unquote(link)).resolve().is_file(), link
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img src=x" not in html
+
+
+def _links(html: str) -> tuple[list[str], list[str]]:
+    import re
+
+    return re.findall(r'<audio[^>]* src="([^"]+)"', html), re.findall(r'<img[^>]* src="([^"]+)"', html)
+
+
+def test_export_folder_works_when_zipped_and_unpacked_elsewhere(album, tmp_path):
+    """--export DIR: the page, every sound (takes as MP3) and every picture inside the folder,
+    so a zip of it plays on a machine without the album. No actions, no install hints."""
+    import zipfile
+    from urllib.parse import unquote
+
+    from albumgen.audio.ffmpeg import decode
+
+    pipeline, ctx = album
+    out = tmp_path / "share"
+    res = CliRunner().invoke(main, ["review", str(pipeline), "--export", str(out)])
+    assert res.exit_code == 0, res.output
+    assert res.output.strip() == f"Wrote {out}/ (open index.html; zip the folder to send it)"
+    archive = tmp_path / "sent.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for p in out.rglob("*"):
+            z.write(p, p.relative_to(out))
+    shutil.rmtree(out)
+    shutil.move(ctx.album_dir, tmp_path / "album-gone")  # the receiver has no album folder
+    unpacked = tmp_path / "unpacked"
+    zipfile.ZipFile(archive).extractall(unpacked)
+    html = (unpacked / "index.html").read_text()
+    audio, images = _links(html)
+    assert len(audio) == 4 + 2 and len(images) == 4 + 2 + 1  # takes, masters, the cover
+    for link in audio + images:
+        assert not link.startswith(("/", "data:", "..")) and (unpacked / unquote(link)).is_file(), link
+    takes = [a for a in audio if "take-" in a]
+    assert len(takes) == 4 and all(a.endswith(".mp3") for a in audio)
+    sound, sr = decode(unpacked / unquote(takes[0]), channels=1)
+    assert abs(len(sound) / sr - 1.0) < 0.1  # the 1 s take, as MP3
+    assert "data-action" not in html and "token" not in html and "Not checked" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img src=x" not in html
+
+
+def test_export_embed_is_one_file_with_every_sound_inside(album, tmp_path):
+    import base64
+
+    from albumgen.audio.ffmpeg import decode
+
+    pipeline, ctx = album
+    out = tmp_path / "review.html"
+    res = CliRunner().invoke(main, ["review", str(pipeline), "--export", str(out), "--embed"])
+    assert res.exit_code == 0, res.output
+    assert res.output.strip() == f"Wrote {out} (pictures and audio inside: send it as it is)"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["a", "review.html"])
+    audio, images = _links(out.read_text())
+    assert len(audio) == 6 and all(a.startswith("data:audio/mpeg;base64,") for a in audio)
+    assert all(i.startswith("data:image/") for i in images)
+    (tmp_path / "one.mp3").write_bytes(base64.b64decode(audio[-1].split(",", 1)[1]))
+    sound, sr = decode(tmp_path / "one.mp3", channels=1)
+    assert abs(len(sound) / sr - 1.0) < 0.1
+    # --embed is for one file; a folder name with it is a mistake said in one line.
+    res = CliRunner().invoke(main, ["review", str(pipeline), "--export", str(tmp_path / "dir"), "--embed"])
+    assert res.exit_code == 2 and res.output.strip().startswith("Error: --embed writes one file")
 
 
 def test_cli_port_in_use_is_a_one_line_error(album):
@@ -356,9 +424,57 @@ def test_loudness_picture_measures_as_bs1770_does(tmp_path):
     audio = np.stack([tone, tone], axis=1).astype(np.float32)
     momentary, short, integrated = pictures._loudness_curves(audio, sr)
     assert integrated == pytest.approx(pyloudnorm.Meter(sr).integrated_loudness(audio.astype(np.float64)), abs=0.01)
-    quiet, loud = short[pictures.WIDTH // 4], short[pictures.WIDTH * 7 // 8]  # 2 s and 7 s
+    quiet, loud = short[pictures.PLOT_W // 4], short[pictures.PLOT_W * 6 // 8]  # 2 s and 6 s
     assert loud - quiet == pytest.approx(6.02, abs=0.05)
-    assert momentary[pictures.WIDTH // 2 - 30] == pytest.approx(quiet, abs=0.05)
+    assert momentary[pictures.PLOT_W // 2 - 30] == pytest.approx(quiet, abs=0.05)
+
+
+def _fading(sr: int = 44100):
+    """8 s of a steady tone, then a 4 s fade to silence."""
+    import numpy as np
+
+    t = np.arange(sr * 12) / sr
+    gain = np.where(t < 8, 1.0, np.cos(np.clip(t - 8, 0, 4) / 4 * np.pi / 2) ** 2)
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t) * gain).astype(np.float32)
+    return np.stack([tone, tone], axis=1), sr
+
+
+def test_a_fade_out_is_drawn_falling_to_the_end(tmp_path):
+    """Both curves fall through the fade to the last column: a 3 s block moved inside the
+    audio at the end would hold the level of before the fade."""
+    audio, sr = _fading()
+    momentary, short, _ = pictures._loudness_curves(audio, sr)
+    steady = short[pictures.PLOT_W // 3]
+    ends = [short[int(pictures.PLOT_W * s / 12)] for s in (9, 10, 11, 11.9)]
+    assert all(a > b for a, b in zip(ends, ends[1:]))  # falling all the way
+    assert steady - ends[-1] > 12 and steady - momentary[-1] > 30
+
+
+def test_loudness_picture_has_a_legend_and_labelled_axes(tmp_path):
+    """The legend's three swatches sit above the plot; LUFS labels left of it, a time
+    axis under it: pixels of the label colour where the labels go, none inside the plot's
+    margins for a silent picture."""
+    import io
+
+    import numpy as np
+
+    from albumgen.audio.io import write_wav
+
+    audio, sr = _fading()
+    write_wav(tmp_path / "fade.wav", audio, sr)
+    img = np.asarray(Image.open(io.BytesIO(pictures.loudness_png(tmp_path / "fade.wav"))).convert("RGB")).astype(int)
+    legend = img[:pictures.LEGEND_H]
+    for colour in (pictures.MOMENTARY, pictures.SHORT, pictures.INTEGRATED):
+        assert (np.abs(legend - colour).sum(axis=2) == 0).sum() >= 10, colour
+    label = np.abs(img - pictures._LABEL).sum(axis=2) < 60
+    assert label[pictures.LEGEND_H:pictures.LEGEND_H + pictures.LOUD_PLOT_H, :pictures.LEFT].sum() > 40  # LUFS
+    axis = label[pictures.LEGEND_H + pictures.LOUD_PLOT_H:]
+    assert axis.sum() > 100 and axis[:, pictures.LEFT + pictures.PLOT_W // 2:].sum() > 20  # m:ss along it
+    take = np.asarray(Image.open(io.BytesIO(pictures.take_png(tmp_path / "fade.wav"))).convert("RGB")).astype(int)
+    take_label = np.abs(take - pictures._LABEL).sum(axis=2) < 60
+    spec_rows = slice(pictures.WAVE_H, pictures.WAVE_H + pictures.SPEC_H)
+    assert take_label[spec_rows, :pictures.LEFT].sum() > 100  # the frequency labels
+    assert take_label[pictures.WAVE_H + pictures.SPEC_H:].sum() > 100  # the time axis
 
 
 def test_the_picked_take_is_labelled_auto_manual_or_all_rejected():

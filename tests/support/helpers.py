@@ -9,9 +9,6 @@ import time
 from pathlib import Path
 
 import yaml
-from click.testing import CliRunner
-
-from albumgen.cli import main
 
 DEMO = {
     "album": {"title": "Test Album", "slug": "test-album", "brief": "tests", "artist": "Tester",
@@ -43,6 +40,12 @@ def write_pipeline(folder: Path, overrides: dict | None = None, name: str = "pip
 
 def cli(*args: str):
     """The CLI in this process (click's runner): exit code, stdout and stderr to assert on."""
+    # Imported here: conftest imports this module for every test, and the model tests run
+    # on a GPU machine from the source tree, where the CLI's config schema (pydantic) is absent.
+    from click.testing import CliRunner
+
+    from albumgen.cli import main
+
     return CliRunner().invoke(main, list(args))
 
 

@@ -1,21 +1,29 @@
 """Ctrl-C and SIGTERM: stop at the next safe point, keeping everything finished.
 
-The first signal only asks: the runner checks between committed units and render between
-decoding steps, so a build stops within a step, with every recorded unit kept and no
-half-written file. Waits that write nothing (an LLM request, a retry's sleep) are left at
-once. A second signal stops immediately; atomic writes still leave no partial file.
+A terminal sends Ctrl-C to its whole foreground process group: the driver and every
+worker process it started. The workers ignore it (they start with SIGINT blocked, see
+`shielded`, and keep it so, which also covers the ffmpeg they run); the driver decides.
+
+The first signal asks: no new unit starts, the units in flight (render's batch, the CPU
+units in the workers) finish and are recorded, then the build stops (exit 130). A second
+signal stops at once: render leaves its batch at the next decoding step, the workers are
+killed; atomic writes still leave no partial file, and the next build sweeps killed
+writers' temporaries. Waits that write nothing (an LLM request, a retry's sleep) are left
+at the first signal.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 log = logging.getLogger("albumgen")
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SHIELDED = {signal.SIGINT}  # what worker processes never act on: the terminal's Ctrl-C
 
 
 class Interrupted(BaseException):
@@ -24,12 +32,20 @@ class Interrupted(BaseException):
 
 
 _requested: str | None = None
+_now = False  # a second signal: stop at once
+_abandoned = False  # the build ends on an error: the work in flight is dropped
 _immediate = 0
+_in_flight: list[Callable[[], str | None]] = []
 
 
 def requested() -> str | None:
     """The name of the signal that asked the build to stop, or None."""
     return _requested
+
+
+def now() -> bool:
+    """A second signal asked to stop at once (not after the units in flight)."""
+    return _now
 
 
 def check() -> None:
@@ -38,31 +54,80 @@ def check() -> None:
         raise Interrupted(_requested)
 
 
+def check_now() -> None:
+    """Raise Interrupted if a stop at once was asked for: call inside a unit's work (a
+    decoding step), where the first signal lets the unit finish."""
+    if _now or _abandoned:
+        raise Interrupted(_requested or "abandoned")
+
+
+@contextlib.contextmanager
+def abandoning() -> Iterator[None]:
+    """The build is ending (an error, a second Ctrl-C): work in flight in other threads
+    leaves at its next check_now, so that no thread is inside torch while the interpreter
+    shuts down (which aborts the process: "terminate called without an active exception")."""
+    global _abandoned
+    _abandoned = True
+    try:
+        yield
+    finally:
+        _abandoned = False
+
+
+def _label(name: str) -> str:
+    return "Ctrl-C" if name == "SIGINT" else name
+
+
 def _handle(signum: int, frame) -> None:
-    global _requested
+    global _requested, _now
     name = signal.Signals(signum).name
+    if _now:  # a third: whatever the stop at once is waiting on, leave now
+        os.write(2, b"Interrupted: stopped at once; run the same build again to resume\n")
+        os._exit(130)
     if _requested or _immediate:
         _requested = _requested or name
+        _now = True
         raise Interrupted(name)
     _requested = name
-    log.warning("%s: stopping after the step in progress (send it again to stop at once)", name)
+    what = " and ".join(p for p in (_describe(d) for d in reversed(_in_flight)) if p)
+    again = "Ctrl-C again" if name == "SIGINT" else f"send {name} again"
+    log.warning("%s: stopping after %s; %s to stop now", _label(name), what or "the step in progress", again)
+
+
+def _describe(describe: Callable[[], str | None]) -> str | None:
+    try:
+        return describe()
+    except Exception as e:  # a progress figure must never turn a stop into a crash
+        log.debug("describing the work in flight failed: %s", e)
+        return None
+
+
+@contextlib.contextmanager
+def in_flight(describe: Callable[[], str | None]) -> Iterator[None]:
+    """While this block runs, the first signal's message says what will still finish:
+    `describe()` returns e.g. "the batch in flight (4 takes, ETA 0:00:12)", or None."""
+    _in_flight.append(describe)
+    try:
+        yield
+    finally:
+        _in_flight.remove(describe)
 
 
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[None]:
     """Within this block SIGINT and SIGTERM ask for a stop instead of killing the process."""
-    global _requested
+    global _requested, _now
     if threading.current_thread() is not threading.main_thread():  # only the main thread may
         yield
         return
     previous = {s: signal.signal(s, _handle) for s in SIGNALS}
-    _requested = None
+    _requested, _now = None, False
     try:
         yield
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-        _requested = None  # a later build in this process starts afresh
+        _requested, _now = None, False  # a later build in this process starts afresh
 
 
 @contextlib.contextmanager
@@ -75,3 +140,29 @@ def immediate() -> Iterator[None]:
         yield
     finally:
         _immediate -= 1
+
+
+@contextlib.contextmanager
+def shielded() -> Iterator[None]:
+    """Processes started inside this block begin with Ctrl-C blocked, before their first
+    line of Python runs: a blocked signal mask survives fork and exec, while a handler
+    does not. This thread's own mask is put back after; a Ctrl-C meanwhile goes to
+    another thread of the driver, and Python still runs its handler in the main thread."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no process groups, no mask
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, SHIELDED)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def ignore_in_worker() -> None:
+    """A worker process's first step: the terminal's Ctrl-C is the driver's to act on.
+    Ignored, and left blocked, so the processes it starts (ffmpeg, which installs its own
+    handler) never see it either."""
+    for s in SHIELDED:
+        signal.signal(s, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, SHIELDED)

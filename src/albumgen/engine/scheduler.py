@@ -74,23 +74,35 @@ class Frontier:
     def run(self) -> None:
         for s in self.stages:
             self.report.stages.setdefault(s.name, StageReport())
-        while True:
-            plans = self._plan()
-            for stage in self.stages:
-                ready = [u for u in plans[stage.name].pending
-                         if (stage.name, u.id) not in self.in_flight and self._ready(stage, u, plans)]
-                if ready:
-                    self.in_flight |= {(stage.name, u.id) for u in ready}
-                    self.ctx.manifest.event("units_submitted", stage=stage.name, units=[u.id for u in ready])
-                    self.executor.submit(stage, ready)
-            if not self.in_flight:
-                stuck = [f"{n}/{u.id}" for n, p in plans.items() for u in p.pending]
-                if stuck:  # a stage whose units wait on each other: a bug, not the user's
-                    raise StageError(f"units can never be ready: {', '.join(stuck[:5])}", "report this as a bug")
-                return
-            for stage, done in self.executor.wait():
-                self._commit(stage, done)
-            interrupt.check()  # a safe point: everything finished so far is recorded
+        describe = getattr(self.executor, "describe", lambda: None)
+        with interrupt.in_flight(describe):
+            while True:
+                if stop := interrupt.requested():
+                    # A stop was asked for: nothing new starts; what is in flight finishes
+                    # and is recorded (the executor's wait returns it), then the build stops.
+                    if not self.executor.busy():
+                        raise interrupt.Interrupted(stop)
+                elif self._submit_ready():
+                    return
+                for stage, done in self.executor.wait():
+                    self._commit(stage, done)
+
+    def _submit_ready(self) -> bool:
+        """Submit every unit that is ready; True when nothing is left to run."""
+        plans = self._plan()
+        for stage in self.stages:
+            ready = [u for u in plans[stage.name].pending
+                     if (stage.name, u.id) not in self.in_flight and self._ready(stage, u, plans)]
+            if ready:
+                self.in_flight |= {(stage.name, u.id) for u in ready}
+                self.ctx.manifest.event("units_submitted", stage=stage.name, units=[u.id for u in ready])
+                self.executor.submit(stage, ready)
+        if self.in_flight:
+            return False
+        stuck = [f"{n}/{u.id}" for n, p in plans.items() for u in p.pending]
+        if stuck:  # a stage whose units wait on each other: a bug, not the user's
+            raise StageError(f"units can never be ready: {', '.join(stuck[:5])}", "report this as a bug")
+        return True
 
     def _commit(self, stage: Stage, done) -> None:
         commit(stage, self.ctx, done)

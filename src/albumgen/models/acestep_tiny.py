@@ -53,6 +53,9 @@ def build_tiny_acestep(seed: int = 0):
         with torch.no_grad():
             for layer in transformer.layers:
                 layer.cross_attn.to_out[0].weight.normal_(0.0, 1.0)
+            # Likewise the random decoder's biases drown its input: every take would decode to
+            # nearly the same audio. Ten times the first convolution makes audio follow latents.
+            vae.decoder.conv1.weight_g.mul_(10.0)
     finally:
         torch.random.set_rng_state(state)
     scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1, shift=1.0)

@@ -40,7 +40,7 @@ def require_audiocraft() -> None:
                          f"install it: {INSTALL}") from None
     except OSError as e:  # torchaudio's native library built for another torch
         raise ModelError(f"render.backend: audiocraft cannot be imported ({str(e).splitlines()[0][:120]})",
-                         "install a torchaudio built for your torch (README: AudioCraft backend)") from None
+                         "install a torchaudio built for your torch (docs/configuration.md, AudioCraft backend)") from None
 
 
 @dataclass

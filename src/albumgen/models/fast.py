@@ -23,6 +23,7 @@ new batch of the same shape reuse the graphs after their inputs are copied in.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -40,11 +41,20 @@ TEXT_BUCKET = 32  # text lengths pad up to this, so one captured graph serves ma
 _ALLOC_FAILED = ("CUBLAS_STATUS_ALLOC_FAILED", "CUDNN_STATUS_ALLOC_FAILED", "cudaErrorMemoryAllocation")
 
 
-def is_out_of_memory(e: BaseException) -> bool:
-    """CUDA's OutOfMemoryError, MPS's RuntimeError that says so, and cuBLAS/cuDNN's own words."""
-    text = str(e)
-    return isinstance(e, torch.OutOfMemoryError) or "out of memory" in text.lower() or \
-        any(word in text for word in _ALLOC_FAILED)
+def is_out_of_memory(e: BaseException | None) -> bool:
+    """CUDA's OutOfMemoryError, MPS's RuntimeError that says so, and cuBLAS/cuDNN's own words,
+    also where they are the cause of another error: an allocation that fails inside a graph
+    capture surfaces as the capture's end failing ("operation failed due to a previous error
+    during capture"), with the out-of-memory error as its context."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        text = str(e)
+        if isinstance(e, torch.OutOfMemoryError) or "out of memory" in text.lower() or \
+                any(word in text for word in _ALLOC_FAILED):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def delays(num_codebooks: int, channels: int) -> list[int]:
@@ -134,6 +144,7 @@ class _State:
     pos_off: torch.Tensor | None = None  # (batch,) position of each take's audio position 0
     prefix_bias: torch.Tensor | None = None  # (rows, 1, 1, prefix) 0, or -inf for padded text
     graphs: dict = field(default_factory=dict)
+    eager: str | None = None  # why this state's graphs were refused twice: it decodes eagerly
     # Its own graph memory pool: capturing a new state's graphs into the pool of graphs that
     # were just freed with the old state is a known allocator assertion.
     pool: object = None
@@ -156,6 +167,8 @@ class FastLoop:
         self.counters = noise.token_counters(self.w.codebooks, self.w.vocab, self.device)
         self._states: dict = {}
         self.graphs_off: str | None = None  # why capture was refused, once it was
+        self._refused_states = 0  # states whose capture failed twice; at 2, graphs go off for good
+        self._capture_stream = None  # per loop, on its device (torch.cuda.graph's default is on device 0)
         config = lm.model.config
         self.melody = config.model_type == "musicgen_melody"
         self.chroma_length = config.chroma_length if self.melody else 0
@@ -200,7 +213,14 @@ class FastLoop:
                 melodies = melodies + melodies[-1:] * pad
             if prompt_codes is not None:
                 prompt_codes = torch.cat([prompt_codes, prompt_codes[-1:].expand(pad, -1, -1)])
-        return self._generate(prompts, seeds, frames, sampling, prompt_codes, frame_offset, on_step, melodies)[:n]
+        with self._on_device():
+            return self._generate(prompts, seeds, frames, sampling, prompt_codes, frame_offset, on_step,
+                                  melodies)[:n]
+
+    def _on_device(self):
+        """torch.cuda's calls that take no device (graph pools, torch.cuda.graph's own syncs and
+        cache frees) address the current device: make it this loop's, so cuda:1 works."""
+        return torch.cuda.device(self.device) if self.device.type == "cuda" else contextlib.nullcontext()
 
     def _generate(self, prompts, seeds, frames, sampling, prompt_codes, frame_offset, on_step,
                   melodies=None) -> torch.Tensor:
@@ -232,7 +252,7 @@ class FastLoop:
                 self._step(st, length, sampling)
             if on_step is not None and ((i + 1) % 25 == 0 or i + 1 == steps):
                 if self.device.type == "cuda":
-                    torch.cuda.synchronize()  # progress every 25 steps, not a sync per step
+                    torch.cuda.synchronize(self.device)  # progress every 25 steps, not a sync per step
                 on_step(i + 1, steps)
         return undelay(st.grid[:, :, :max_pos].reshape(b * k, max_pos), k, lm.channels, frames)
 
@@ -382,44 +402,56 @@ class FastLoop:
         st.pos.add_(1)
 
     def _graph_or_none(self, st: _State, length: int, s: Sampling):
-        """A graph for this bucket, or None (eager from here on) when capture is refused:
-        a torch/driver combination that cannot capture some kernel must still render."""
+        """A graph for this bucket, or None (eager) when capture is refused: a torch/driver
+        combination that cannot capture some kernel must still render. A refused capture is
+        tried once more (a passing cause: a lazy init, another stream's work); refused twice,
+        this state decodes eagerly, and the next state (a new batch shape) tries again. After
+        two states were refused, graphs stay off. Out of memory is not a refusal: it goes up,
+        and the engine halves the batch."""
         graph = st.graphs.get(length)
-        if graph is not None:
+        if graph is not None or st.eager:
             return graph
         saved = st.pos.clone()
-        try:
-            return self._graph(st, length, s)
-        except RuntimeError as e:
-            if is_out_of_memory(e):
-                raise  # the engine halves the batch
-            self.graphs_off = (str(e).splitlines() or [type(e).__name__])[0][:200]
-            log.warning("render: CUDA graph capture failed (%s); decoding without graphs", self.graphs_off)
+        why = None
+        for _ in range(2):
+            try:
+                return self._graph(st, length, s)
+            except RuntimeError as e:
+                if is_out_of_memory(e):
+                    raise
+                st.pos.copy_(saved)  # a capture that failed half way must not leave the counter moved
+                why = (str(e).splitlines() or [type(e).__name__])[0][:200]
+        st.eager = self.graphs_off = why
+        st.graphs.clear()
+        self._refused_states += 1
+        if self._refused_states >= 2:
             self.use_graphs = False
-            st.graphs.clear()
-            st.pos.copy_(saved)
-            return None
+        log.warning("render: CUDA graph capture failed twice (%s); decoding this batch shape without graphs", why)
+        return None
 
     def _graph(self, st: _State, length: int, s: Sampling):
         """The step for one length bucket as a CUDA graph, captured on first use."""
         g = st.graphs.get(length)
         if g is None:
             saved = st.pos.clone()
+            dev = self.device
             if st.pool is None:
-                st.pool = torch.cuda.graph_pool_handle() if self.device.type == "cuda" else _Pool()
-            if self.device.type == "cuda":
-                side = torch.cuda.Stream()
-                side.wait_stream(torch.cuda.current_stream())
+                st.pool = torch.cuda.graph_pool_handle() if dev.type == "cuda" else _Pool()
+            if dev.type == "cuda":
+                if self._capture_stream is None:
+                    self._capture_stream = torch.cuda.Stream(device=dev)
+                side = self._capture_stream
+                side.wait_stream(torch.cuda.current_stream(dev))
                 with torch.cuda.stream(side):  # warm-up run: lazy inits must not happen in capture
                     self._step(st, length, s)
-                torch.cuda.current_stream().wait_stream(side)
+                torch.cuda.current_stream(dev).wait_stream(side)
             else:
                 self._step(st, length, s)
             # The warm-up wrote the values the replay will write again; only the counter goes back.
             st.pos.copy_(saved)
-            if self.device.type == "cuda":
+            if dev.type == "cuda":
                 g = torch.cuda.CUDAGraph()
-                with torch.cuda.graph(g, pool=st.pool):
+                with torch.cuda.graph(g, pool=st.pool, stream=self._capture_stream):
                     self._step(st, length, s)
             else:  # stands in for a graph so CPU tests run the same warm-up and bucket logic
                 g = _Replay(lambda: self._step(st, length, s), st.pool)

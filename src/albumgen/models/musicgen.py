@@ -78,8 +78,9 @@ def pick_dtype(device: str, dtype: str = "auto"):
     if dtype != "auto":
         return {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16, "fp16": torch.float16,
                 "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}[dtype]
-    if device == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.startswith("cuda"):  # cuda:N too; asked of that device, not the current one
+        with torch.cuda.device(torch.device(device)):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device == "mps":
         return torch.float16
     return torch.float32

@@ -8,13 +8,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio.io import read_audio
 from ..audio.signal import resample, to_mono
 from ..errors import InputError
 
 
 def load_reference(path: Path, sample_rate: int, channels: int) -> np.ndarray:
     """float32 (channels, samples) at `sample_rate`, any format read_audio reads."""
+    # Here, not at the top: melody_window is on every melody render's path, and a GPU
+    # machine rendering from the source tree need not have soundfile to decode a melody.
+    from ..audio.io import read_audio
+
     audio, sr = read_audio(path)
     audio = resample(audio, sr, sample_rate).astype(np.float32)  # the front end's, as every stage's
     if channels == 1:

@@ -1,8 +1,9 @@
-"""The page's three actions, through the same library calls as `albumgen pick`, so the next
-`build` does exactly what the CLI would have made it do.
+"""The page's actions: the choices stages offer (Stage.choices, applied by Stage.choose),
+which are the same library calls as `albumgen pick`, so the next `build` does exactly what
+the CLI would have made it do.
 
-A build holding the album lock refuses them (HTTP 409): the pick overrides are written
-under that lock, and a running build reads them. Queuing them in the server instead would
+A build holding the album lock refuses them (HTTP 409): a stage writes choices under that
+lock, and a running build reads them. Queuing them in the server instead would
 lose them when the server stops and leave the page unsure whether they applied; refusing
 leaves nothing half-done, and the page says to try again when the build has finished.
 """
@@ -13,7 +14,10 @@ from ..errors import AlbumgenError, LockError
 from ..stage import Context
 from . import model
 
-ACTIONS = ("keep", "auto", "more")
+
+def owners() -> dict[str, type]:
+    """Action name -> the stage that offers it (Stage.choices): this module names none."""
+    return {action: cls for cls in registry.stage_classes() for action in cls.choices}
 
 
 class ActionRefused(Exception):
@@ -36,21 +40,16 @@ def apply(ctx: Context, body: object) -> str:
     if not isinstance(body, dict):
         raise ActionRefused(400, "the body must be a JSON object")
     action, ref = body.get("action"), body.get("track")
-    if action not in ACTIONS:
-        raise ActionRefused(400, f"unknown action {action!r} (use one of: {', '.join(ACTIONS)})")
+    offered = owners()
+    if action not in offered:
+        raise ActionRefused(400, f"unknown action {action!r} (use one of: {', '.join(offered)})")
     if not isinstance(ref, str) or model.find_track(ctx, ref) is None:
         raise ActionRefused(400, f"no track {ref!r} in this album")
-    stage = registry.get("pick")
+    stage = offered[action]
+    field = stage.choices[action]
+    value = _whole(body.get(field), field) if field else None
     try:
-        if action == "keep":
-            t, take = stage.set_choice(ctx, ref, _whole(body.get("take"), "take"))
-            return f"Track {t['n']} will use take {take} (manual): the next build masters it"
-        if action == "auto":
-            t, _ = stage.set_choice(ctx, ref, None)
-            return f"Track {t['n']} will use the automatic pick from the next build"
-        count = _whole(body.get("count"), "count")
-        t, total = stage.request_takes(ctx, ref, count)
-        return f"Track {t['n']} will get {count} more take{'s' * (count != 1)} at the next build ({total} asked in all)"
+        return stage().choose(ctx, ref, action, value)
     except LockError as e:
         raise ActionRefused(409, f"{e}; nothing was changed, try again when the build has finished") from None
     except AlbumgenError as e:

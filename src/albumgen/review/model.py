@@ -8,16 +8,14 @@ never makes a build wait.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from pathlib import Path
 
+from .. import registry
 from ..artifacts import Pick
 from ..engine.store.manifest import Manifest
-from ..engine.store.recovery import read_body
-from ..stage import Context
+from ..stage import Context, Stage, TrackReport
 
-OVERRIDES = "overrides.json"  # in pick's folder
 EVENTS_SHOWN = 12
 
 
@@ -27,11 +25,11 @@ def fresh(ctx: Context) -> Context:
 
 
 def version(ctx: Context) -> str:
-    """Changes whenever anything the page shows changes: cheap enough to poll every second."""
+    """Changes whenever anything the page shows changes: cheap enough to poll every second.
+    A person's choice (`albumgen pick`, the page's own actions) is logged in events.jsonl."""
     parts = []
     manifest = ctx.album_dir / "manifest"
-    for path in (manifest / "manifest.json", manifest / "journal.jsonl", manifest / "events.jsonl",
-                 _picks_dir(ctx) / OVERRIDES):
+    for path in (manifest / "manifest.json", manifest / "journal.jsonl", manifest / "events.jsonl"):
         try:
             st = path.stat()
             parts.append(f"{st.st_mtime_ns}:{st.st_size}")
@@ -97,10 +95,12 @@ def master_file(ctx: Context, tid: str) -> tuple[str, str, dict] | None:
     return rel, rec.outputs[rel].sha256, rec.data
 
 
-def _track_summary(ctx: Context, t: dict) -> dict:
+def _track_summary(ctx: Context, t: dict, report: TrackReport | None = None) -> dict:
+    report = report if report is not None else track_report(ctx, t["id"])
+    pick = ctx.artifacts.pick(t["id"])
     out = {"id": t["id"], "n": t["n"], "title": t["title"], "prompt": t.get("prompt", ""),
-           "takes": len(ctx.artifacts.takes(t["id"])), "pick": _pick_label(ctx.artifacts.pick(t["id"])),
-           "master": None}
+           "takes": len(ctx.artifacts.takes(t["id"])), "pick": _pick_label(pick), "master": None,
+           "pending": pending(report, pick)}
     found = master_file(ctx, t["id"])
     if found:
         rel, sha, data = found
@@ -117,44 +117,63 @@ def _pick_label(pick: Pick | None) -> dict | None:
     return {"take": pick.choice, "how": how, "more_takes": pick.more_takes}
 
 
+def pending(report: TrackReport, pick: Pick | None) -> list[str]:
+    """The choices a person made that the last build has not applied yet, in words."""
+    out = []
+    if report.chosen is not None and not (pick and pick.manual and pick.choice == report.chosen):
+        out.append(f"take {report.chosen} kept by hand: the next build picks and masters it")
+    elif report.chosen is None and pick is not None and pick.manual:
+        out.append("back to the automatic pick at the next build")
+    more = report.more_asked - (pick.more_takes if pick else 0)
+    if more > 0:
+        out.append(f"{more} more take{'s' * (more != 1)} asked for: the next build renders them")
+    return out
+
+
+def _reporters() -> list[Stage]:
+    """The stages that report on tracks' takes (Stage.report): this module names none."""
+    return [cls() for cls in registry.stage_classes() if cls.report is not Stage.report]
+
+
+def track_report(ctx: Context, tid: str) -> TrackReport:
+    """Every reporting stage's word on the track, as one report."""
+    merged = TrackReport()
+    for stage in _reporters():
+        r = stage.report(ctx, tid)
+        if r is None:
+            continue
+        merged.takes.update(r.takes)
+        merged.skipped.update(r.skipped)
+        merged.chosen = merged.chosen if merged.chosen is not None else r.chosen
+        merged.more_asked += r.more_asked
+    return merged
+
+
 def track(ctx: Context, t: dict) -> dict:
-    """The track view's data: every rendered take, with its scores when pick has seen it."""
-    summary = _track_summary(ctx, t)
-    report = _pick_report(ctx, t["id"])
-    scored = {s["take"]: s for s in report.get("takes", [])}
-    manual, more = _overrides(ctx)
+    """The track view's data: every rendered take, with its verdict when a stage has one."""
+    report = track_report(ctx, t["id"])
+    summary = _track_summary(ctx, t, report)
     takes = []
     for take in ctx.artifacts.takes(t["id"]):
         if not take.wav:
             continue
-        s = scored.get(take.take)
+        v = report.takes.get(take.take)
         takes.append({"take": take.take, "wav": take.wav, "sha256": take.wav_sha256, "seed": take.seed,
-                      "score": s["score"] if s else None, "rejects": s["rejects"] if s else [],
-                      "warnings": s["warnings"] if s else [], "scored": s is not None})
-    summary.update(takes=takes, skipped=report.get("skipped", {}), override=manual.get(t["id"]),
-                   more_takes=more.get(t["id"], 0))
+                      "seconds": _seconds(ctx.album_dir / take.wav),
+                      "score": v.score if v else None, "rejects": v.rejects if v else [],
+                      "warnings": v.warnings if v else [], "scored": v is not None})
+    summary.update(takes=takes, skipped=report.skipped, override=report.chosen, more_takes=report.more_asked)
     return summary
 
 
-def _picks_dir(ctx: Context) -> Path:
-    return ctx.work_dir(ctx.artifacts.producers["pick"])
+def _seconds(path: Path) -> float | None:
+    """A take's length from its header (a few bytes read), shown beside its player."""
+    import soundfile
 
-
-def _pick_report(ctx: Context, tid: str) -> dict:
     try:
-        return read_body(_picks_dir(ctx) / f"{tid}.json")
-    except (OSError, ValueError):
-        return {}
-
-
-def _overrides(ctx: Context) -> tuple[dict, dict]:
-    """The overrides file (`albumgen pick`'s) as the page shows it; a malformed one is the
-    pick stage's to report (at the next build or action), not a reason for the page to fail."""
-    try:
-        raw = json.loads((_picks_dir(ctx) / OVERRIDES).read_text("utf-8"))
-        return dict(raw.get("tracks", {})), dict(raw.get("more_takes", {}))
-    except (OSError, ValueError, AttributeError):
-        return {}, {}
+        return float(soundfile.info(str(path)).duration)
+    except (OSError, RuntimeError, ValueError):
+        return None
 
 
 def progress(ctx: Context) -> dict:

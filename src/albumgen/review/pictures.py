@@ -20,13 +20,21 @@ from ..audio.signal import to_mono
 from ..engine.store import atomic
 from ..engine.store.hashing import sha256_file, sha256_json
 
-VERSION = "1"
+VERSION = "2"
 CACHE = "manifest/review"  # inside the album folder, beside what it pictures
 WIDTH = 800
+# Room for the axes: labels left of the plot, a time axis under it, a legend above the
+# loudness graph. Curves and spectrogram columns span PLOT_W.
+LEFT, RIGHT = 46, 8
+PLOT_W = WIDTH - LEFT - RIGHT
+AXIS_H = 18
 WAVE_H, SPEC_H = 56, 150
-LOUD_H = 120
-LOUD_RANGE = (-36.0, 0.0)  # LUFS shown; the target (-14 by default) sits well inside
+TAKE_H = WAVE_H + SPEC_H + AXIS_H
+LEGEND_H, LOUD_PLOT_H = 18, 120
+LOUD_H = LEGEND_H + LOUD_PLOT_H + AXIS_H
+LOUD_RANGE = (-42.0, 0.0)  # LUFS shown; the target (-14 by default) sits well inside
 FREQ_RANGE = (40.0, 16000.0)
+FREQ_TICKS = (100, 300, 1000, 3000, 10000)
 DB_RANGE = 80.0  # spectrogram dynamic range under its loudest bin
 
 # A dark-to-bright palette (black, violet, red, orange, pale yellow) for the spectrogram.
@@ -36,6 +44,9 @@ _LUT = np.stack([np.interp(np.linspace(0, 1, 256), np.linspace(0, 1, len(_ANCHOR
                  for c in range(3)], axis=1).astype(np.uint8)
 _BG = np.array([17, 17, 24], dtype=np.uint8)
 _WAVE = np.array([120, 200, 255], dtype=np.uint8)
+_LABEL = (150, 150, 170)
+_GRID = (48, 48, 60)
+MOMENTARY, SHORT, INTEGRATED = (90, 140, 200), (130, 230, 160), (250, 193, 39)
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -79,38 +90,89 @@ def prune(album_dir: Path, live: list[tuple[str, str]]) -> int:
 
 
 def take_png(audio_path: Path) -> bytes:
-    """Waveform (min/max per column) above a log-frequency spectrogram."""
+    """Waveform (min/max per column) above a log-frequency spectrogram, with a frequency
+    axis on the left and a time axis under both."""
     audio, sr = read_audio(audio_path)
     mono = to_mono(audio).astype(np.float32)
-    img = np.empty((WAVE_H + SPEC_H, WIDTH, 3), dtype=np.uint8)
-    img[:WAVE_H] = _BG
-    _draw_wave(img[:WAVE_H], mono)
-    img[WAVE_H:] = _LUT[_spectrogram(mono, sr)]
-    return _png(Image.fromarray(img))
+    img = np.empty((TAKE_H, WIDTH, 3), dtype=np.uint8)
+    img[:] = _BG
+    _draw_wave(img[:WAVE_H, LEFT:LEFT + PLOT_W], mono)
+    img[WAVE_H:WAVE_H + SPEC_H, LEFT:LEFT + PLOT_W] = _LUT[_spectrogram(mono, sr)]
+    pic = Image.fromarray(img)
+    draw = ImageDraw.Draw(pic)
+    draw.text((4, 4), "wave", fill=_LABEL)
+    top = min(FREQ_RANGE[1], sr / 2)
+    for hz in FREQ_TICKS:
+        if not FREQ_RANGE[0] <= hz <= top:
+            continue
+        y = WAVE_H + _freq_row(hz, top)
+        draw.line([(LEFT - 4, y), (LEFT - 1, y)], fill=_LABEL)
+        draw.text((4, y - 5), f"{hz // 1000}k" if hz >= 1000 else str(hz), fill=_LABEL)
+    draw.text((4, WAVE_H + SPEC_H - 12), "Hz", fill=_LABEL)
+    _time_axis(draw, len(mono) / sr, WAVE_H + SPEC_H)
+    return _png(pic)
 
 
 def loudness_png(audio_path: Path) -> bytes:
     """Momentary (400 ms) and short-term (3 s) loudness over time, as BS.1770 measures them,
-    over a faint waveform; the dashed line is the integrated loudness."""
+    over a faint waveform; the dashed line is the integrated loudness. A legend above, LUFS
+    on the left, time under it. Blocks at either end are cut at the edge of the audio, not
+    moved inside it, so a fade-out falls to the end as it sounds."""
     audio, sr = read_audio(audio_path)
     momentary, short, integrated = _loudness_curves(audio, sr)
     img = np.empty((LOUD_H, WIDTH, 3), dtype=np.uint8)
     img[:] = _BG
-    _draw_wave(img, to_mono(audio).astype(np.float32), colour=np.array([45, 60, 80], dtype=np.uint8))
+    _draw_wave(img[LEGEND_H:LEGEND_H + LOUD_PLOT_H, LEFT:LEFT + PLOT_W], to_mono(audio).astype(np.float32),
+               colour=np.array([40, 52, 70], dtype=np.uint8))
     pic = Image.fromarray(img)
     draw = ImageDraw.Draw(pic)
     lo, hi = LOUD_RANGE
     for db in range(int(hi), int(lo) - 1, -6):
         y = _y(db)
-        draw.line([(0, y), (WIDTH, y)], fill=(48, 48, 60))
-        draw.text((3, y + 1), f"{db}", fill=(110, 110, 130))
+        draw.line([(LEFT, y), (LEFT + PLOT_W, y)], fill=_GRID)
+        draw.text((4, y - 5), f"{db:>3d}", fill=_LABEL)
+    draw.text((4, 3), "LUFS", fill=_LABEL)
     if integrated is not None:
         y = _y(integrated)
-        for x in range(0, WIDTH, 12):
-            draw.line([(x, y), (x + 6, y)], fill=(250, 193, 39))
-    draw.line(_points(momentary), fill=(90, 140, 200), width=1)
-    draw.line(_points(short), fill=(130, 230, 160), width=2)
+        for x in range(LEFT, LEFT + PLOT_W, 12):
+            draw.line([(x, y), (x + 6, y)], fill=INTEGRATED)
+    draw.line(_points(momentary), fill=MOMENTARY, width=1)
+    draw.line(_points(short), fill=SHORT, width=2)
+    _legend(draw, [(MOMENTARY, "momentary (0.4 s)", False), (SHORT, "short-term (3 s)", False),
+                   (INTEGRATED, "integrated" + (f" {integrated:.1f} LUFS" if integrated is not None else ": silent"),
+                    True)])
+    _time_axis(draw, len(audio) / sr, LEGEND_H + LOUD_PLOT_H)
     return _png(pic)
+
+
+def _legend(draw: ImageDraw.ImageDraw, items: list[tuple[tuple[int, int, int], str, bool]]) -> None:
+    x = LEFT
+    for colour, label, dashed in items:
+        y = LEGEND_H // 2
+        for seg in range(0, 18, 6 if dashed else 18):
+            draw.line([(x + seg, y), (x + seg + (3 if dashed else 18), y)], fill=colour, width=2)
+        draw.text((x + 22, y - 6), label, fill=_LABEL)
+        x += 22 + int(draw.textlength(label)) + 18
+
+
+def _time_axis(draw: ImageDraw.ImageDraw, seconds: float, y: int) -> None:
+    """Ticks and m:ss labels under the plot, every 1, 2, 5, 10, 15, 30 or 60 s: at most ten."""
+    step = next((s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300) if seconds / s <= 10), 600)
+    draw.line([(LEFT, y), (LEFT + PLOT_W, y)], fill=_GRID)
+    t = 0
+    while t <= seconds + 1e-9:
+        x = LEFT + (t / seconds * PLOT_W if seconds > 0 else 0)
+        draw.line([(x, y), (x, y + 3)], fill=_LABEL)
+        label = f"{int(t) // 60}:{int(t) % 60:02d}"
+        draw.text((min(max(x - draw.textlength(label) / 2, LEFT), WIDTH - RIGHT - draw.textlength(label)), y + 5),
+                  label, fill=_LABEL)
+        t += step
+
+
+def _freq_row(hz: float, top: float) -> int:
+    """The spectrogram row (0 at the top) showing `hz`."""
+    frac = np.log(hz / FREQ_RANGE[0]) / np.log(top / FREQ_RANGE[0])
+    return int(round((1 - frac) * (SPEC_H - 1)))
 
 
 def _png(img: Image.Image) -> bytes:
@@ -120,8 +182,8 @@ def _png(img: Image.Image) -> bytes:
 
 
 def _columns(n: int) -> np.ndarray:
-    """Sample index where each of WIDTH columns starts (n samples spread over the width)."""
-    return (np.arange(WIDTH + 1) * max(n, 1) / WIDTH).astype(np.int64)
+    """Sample index where each of PLOT_W columns starts (n samples spread over the plot)."""
+    return (np.arange(PLOT_W + 1) * max(n, 1) / PLOT_W).astype(np.int64)
 
 
 def _draw_wave(area: np.ndarray, mono: np.ndarray, colour: np.ndarray = _WAVE) -> None:
@@ -142,7 +204,7 @@ def _draw_wave(area: np.ndarray, mono: np.ndarray, colour: np.ndarray = _WAVE) -
 
 
 def _spectrogram(mono: np.ndarray, sr: int) -> np.ndarray:
-    """(SPEC_H, WIDTH) palette indices: one Hann-windowed FFT per column, log-frequency
+    """(SPEC_H, PLOT_W) palette indices: one Hann-windowed FFT per column, log-frequency
     rows from FREQ_RANGE, dB under the loudest bin; low frequencies at the bottom."""
     n_fft = 2048 if sr > 24000 else 1024
     # Mirrored edges: zeros there would read as a click and paint the first and last
@@ -151,14 +213,14 @@ def _spectrogram(mono: np.ndarray, sr: int) -> np.ndarray:
     padded = np.pad(mono, (n_fft // 2, n_fft), mode=mode)
     centres = (_columns(len(mono))[:-1] + _columns(len(mono))[1:]) // 2
     frames = padded[centres[:, None] + np.arange(n_fft)[None, :]] * np.hanning(n_fft).astype(np.float32)
-    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2  # (WIDTH, bins)
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2  # (PLOT_W, bins)
     top = min(FREQ_RANGE[1], sr / 2)
     freqs = np.geomspace(FREQ_RANGE[0], top, SPEC_H)
     bins = freqs * n_fft / sr
     lo = np.floor(bins).astype(int)
     frac = (bins - lo).astype(np.float32)
     hi = np.minimum(lo + 1, power.shape[1] - 1)
-    rows = power[:, lo] * (1 - frac) + power[:, hi] * frac  # (WIDTH, SPEC_H)
+    rows = power[:, lo] * (1 - frac) + power[:, hi] * frac  # (PLOT_W, SPEC_H)
     db = 10 * np.log10(rows + 1e-12)
     db -= db.max() if np.isfinite(db.max()) else 0
     idx = np.clip((db + DB_RANGE) / DB_RANGE * 255, 0, 255).astype(np.uint8)
@@ -179,9 +241,11 @@ def _block_loudness(energy: np.ndarray, sr: int, seconds: float, starts: np.ndar
     """LUFS of the `seconds`-long block at each start; `energy` is the running sum of the
     K-weighted power summed over channels (BS.1770 weighs left and right alike)."""
     n = int(seconds * sr)
-    # A block that would run past either end is moved inside, so every block is whole.
-    begins = np.clip(starts, 0, max(len(energy) - 1 - n, 0))
-    ends = np.minimum(begins + n, len(energy) - 1)
+    # A block that runs past either end is cut there: the curve then follows a fade-out down
+    # to the end. Moved inside instead, the last 3 s block would hold the level from before
+    # the fade, and the fade would read as level, or as rising against the falling wave.
+    begins = np.clip(starts, 0, len(energy) - 1)
+    ends = np.clip(starts + n, 0, len(energy) - 1)
     mean_sq = (energy[ends] - energy[begins]) / np.maximum(ends - begins, 1)
     return -0.691 + 10 * np.log10(mean_sq + 1e-12)
 
@@ -207,8 +271,8 @@ def _loudness_curves(audio: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray
 
 def _y(lufs: float) -> float:
     lo, hi = LOUD_RANGE
-    return (hi - min(max(lufs, lo), hi)) / (hi - lo) * (LOUD_H - 1)
+    return LEGEND_H + (hi - min(max(lufs, lo), hi)) / (hi - lo) * (LOUD_PLOT_H - 1)
 
 
 def _points(curve: np.ndarray) -> list[tuple[float, float]]:
-    return [(float(x), _y(float(v))) for x, v in enumerate(curve)]
+    return [(float(LEFT + x), _y(float(v))) for x, v in enumerate(curve)]

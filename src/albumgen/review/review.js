@@ -1,6 +1,6 @@
 // albumgen review, served page only: the three actions, and live updates while a build runs.
-// Text from the album only ever arrives escaped by the server (pages.py) or is set with
-// textContent here; nothing is built from strings a track title could break out of.
+// Text from the album only ever arrives escaped by the server (templates with autoescape) or
+// is set with textContent here; nothing is built from strings a track title could break out of.
 "use strict";
 (function () {
   const live = () => document.body.dataset.live === "1";
@@ -14,10 +14,10 @@
   }
 
   async function act(button) {
-    const box = button.closest(".actions");
-    const body = { action: button.dataset.action, track: box.dataset.track };
+    // A keep button in the takes table carries its track; the cards' buttons sit in a box that does.
+    const body = { action: button.dataset.action, track: button.closest("[data-track]").dataset.track };
     if (body.action === "keep") body.take = parseInt(button.dataset.take, 10);
-    if (body.action === "more") body.count = parseInt(box.querySelector(".more-count").value, 10);
+    if (body.action === "more") body.count = parseInt(button.closest(".actions").querySelector(".more-count").value, 10);
     button.disabled = true;
     try {
       const r = await fetch("/api/action?token=" + encodeURIComponent(token), {
@@ -35,10 +35,22 @@
     }
   }
 
+  // The build command beside pending choices: to the clipboard, or selected where the
+  // browser will not share its clipboard.
+  function copy(button) {
+    const code = document.getElementById(button.dataset.copy);
+    const text = code.textContent;
+    const done = () => { button.textContent = "copied"; setTimeout(() => { button.textContent = "copy"; }, 1500); };
+    const select = () => { const r = document.createRange(); r.selectNodeContents(code);
+      const s = getSelection(); s.removeAllRanges(); s.addRange(r); };
+    if (navigator.clipboard) navigator.clipboard.writeText(text).then(done, select); else select();
+  }
+
   document.addEventListener("click", (ev) => {
     const t = ev.target;
     if (!(t instanceof HTMLElement)) return;
-    if (t.dataset.action && live()) act(t);
+    if (t.dataset.copy) copy(t);
+    else if (t.dataset.action && live()) act(t);
   });
 
   const playing = (el) => Array.from(el.querySelectorAll("audio")).some((a) => !a.paused && !a.ended);

@@ -1,7 +1,7 @@
 """The review server: the standard library's ThreadingHTTPServer on loopback.
 
-Why not a framework: a handful of routes, one user, no templates worth a dependency, and
-every security rule is a few explicit lines here that a test can hit (the token on every
+Why not a framework: a handful of routes and one user; the HTML comes from Jinja2 templates
+(pages.py), and every security rule is a few explicit lines here that a test can hit (the token on every
 request, files only from inside the album folder, actions validated before anything is
 written). Threads let the browser fetch a dozen pictures at once while one is being drawn.
 
@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from ..errors import AlbumgenError
 from ..stage import Context
 from . import actions, model, pages, pictures
+from .urls import LiveUrls
 
 log = logging.getLogger("albumgen")
 
@@ -72,8 +73,11 @@ class _Server(ThreadingHTTPServer):
 
 class ReviewServer:
     def __init__(self, ctx: Context, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
-                 prefetch: bool = False):
+                 prefetch: bool = False, pipeline: Path | str | None = None):
         self.ctx = ctx
+        # The command that applies a person's choices, shown beside them: the pipeline as
+        # the person named it to `albumgen review`.
+        self.build_command = f"albumgen build {pipeline or 'PIPELINE.yaml'}"
         self.token = token or secrets.token_urlsafe(24)
         self.httpd = _Server((host, port), Handler)
         self.httpd.review = self  # type: ignore[attr-defined]
@@ -203,24 +207,24 @@ class Handler(BaseHTTPRequestHandler):
 
     def _view(self, ctx: Context, view: str) -> tuple[str, str]:
         """(title, main html) of 'album' or 'track:<id>'."""
-        urls = pages.LiveUrls(self.review.token)
+        urls = LiveUrls(self.review.token)
+        command = self.review.build_command
         if view == "album":
             album = model.album(ctx)
-            return album["title"], pages.album_main(album, urls)
+            return album["title"], pages.album_main(album, urls, command)
         if view.startswith("track:"):
             tid = view[len("track:"):]
             track = model.find_track(ctx, tid)
             if track is None:
                 raise NotFound(f"no track {tid!r} in this album")
-            nav = f'<p class="nav"><a href="{pages.esc(urls.album())}">&larr; album</a></p>'
-            return track["title"], pages.track_main(model.track(ctx, track), urls, nav)
+            return track["title"], pages.track_main(model.track(ctx, track), urls, pages.nav_html(urls), command)
         raise NotFound(f"no view {view!r}")
 
     def _page(self, ctx: Context, view: str) -> None:
         version = self._version(ctx)
         title, main = self._view(ctx, view)
         progress = pages.progress_html(model.progress(ctx))
-        html = pages.document(title, view, main, progress, pages.LiveUrls(self.review.token), version)
+        html = pages.document(title, view, main, progress, LiveUrls(self.review.token), version)
         self._send(200, html, "text/html; charset=utf-8")
 
     def _version(self, ctx: Context) -> str:
@@ -233,7 +237,7 @@ class Handler(BaseHTTPRequestHandler):
         if since == version:
             return self._json(200, {"version": version})
         title, main = self._view(ctx, view)
-        self._json(200, {"version": version, "main": main, "progress": pages.progress_html(model.progress(ctx))})
+        self._json(200, {"version": version, "main": str(main), "progress": str(pages.progress_html(model.progress(ctx)))})
 
     def _file(self, path: Path | None, asked: str) -> None:
         if path is None:

@@ -1,4 +1,4 @@
-"""README claims about mastering that had no test of their own: the second encode when the
+"""Documented claims about mastering (docs/configuration.md, master) that had no test of their own: the second encode when the
 encoder pushed a peak over, the 12 dB cap on extra gain and its warning, album mode's
 "any changed take re-masters every track", and the limiter's 40 dB/s release. Through
 the real runner on synthetic takes (the release on the limiter's own gain curve)."""
@@ -83,7 +83,7 @@ def test_album_mode_a_changed_take_remasters_every_track(tmp_path):
 
 
 def test_the_limiter_releases_at_40_db_per_second():
-    """README: 5 ms look-ahead, 40 dB/s release. After one spike the attenuation falls in a
+    """docs: 5 ms look-ahead, 40 dB/s release. After one spike the attenuation falls in a
     straight line, 2 dB per 50 ms, instead of snapping back (which pumps on real music)."""
     from albumgen.stages.master import limiter, loudness
 

@@ -172,3 +172,25 @@ def test_fewer_render_takes_later_keeps_the_retry_takes_and_settles(album):
     rec = ctx.manifest.record("pick", "t01")
     assert (rec.data["extra_takes"], rec.data["retry_rounds"], rec.data["wants_takes"]) == (2, 2, 3)
     assert not PickStage().wants_another_round(ctx)
+
+
+def test_pick_works_on_take_ids_not_file_names(album):
+    """Units carry take ids and the typed takes; a take's number is never read back out of
+    its file's name, so audio that lives under any name is scored as the take it is."""
+    _, ctx = album
+    unit = next(u for u in PickStage().plan(ctx) if u.id == "t01")
+    takes = sorted(ctx.artifacts.takes("t01"), key=lambda t: t.take)
+    assert {k for k in unit.inputs if "/" in k} == {t.id for t in takes}
+    assert [t["take"] for t in unit.payload["takes"]] == [t.take for t in takes]
+    # The same audio under names that say nothing of the take, in the reverse order.
+    for i, t in enumerate(unit.payload["takes"]):
+        moved = f"manifest/elsewhere/{'xyzw'[i]}.wav"
+        (ctx.album_dir / moved).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ctx.path(t["wav"]), ctx.path(moved))
+        t["wav"] = moved
+    unit.payload["takes"].reverse()
+    done = next(iter(PickStage().run(ctx, [unit])))
+    report = json.loads(done.outputs[0].read_text())
+    assert [(t["take"], t["wav"]) for t in report["takes"]] == [
+        (t["take"], t["wav"]) for t in unit.payload["takes"]]
+    assert {t["take"] for t in report["takes"]} == {t.take for t in takes}

@@ -79,7 +79,7 @@ def test_clean_json_reply_stored_once_resume_and_fewer_tracks_make_no_call(serve
 
 
 def test_a_changed_key_attempt_count_or_backoff_makes_no_call(server, tmp_path, monkeypatch):
-    """README: a changed timeout, attempt count or key makes no LLM call (they are transport)."""
+    """docs/configuration.md, prompts: a changed timeout, attempt count or key makes no LLM call (they are transport)."""
     server.add(chat(tracklist_json(FOUR)))
     rec, _ = build(pipeline(tmp_path, server.base_url))
     monkeypatch.setenv("ALBUMGEN_TEST_KEY", KEY + "-rotated")  # the same variable, a new key

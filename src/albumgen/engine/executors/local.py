@@ -9,15 +9,21 @@ driver too (one process, for debugging).
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import queue
+import signal
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ...errors import StageError
 from ...stage import Context, Done, Stage, Unit
+from .. import interrupt
 from ..store.manifest import Manifest
 
 log = logging.getLogger("albumgen")
@@ -28,6 +34,23 @@ def default_workers() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
+WORKER_RETRIES = 3  # runs of a CPU unit whose worker process died, after the first (as Ray's max_retries)
+POLL_SECONDS = 0.25  # how often a wait looks whether a stop was asked for
+DEVICE_JOIN_SECONDS = 30.0  # a stop at once waits this long for render to leave its decoding step
+_DEVICE_JOB_END = object()  # the device thread finished (or left) one submitted job
+
+
+@dataclass
+class _Job:
+    """A CPU unit sent to the pool: which pool (restarts count up) and its token, which
+    the worker reports when it starts the unit."""
+
+    stage: Stage
+    unit: Unit
+    pool: int
+    token: int
+
+
 class LocalExecutor:
     def __init__(self, ctx: Context, workers: int | None = None):
         self.ctx = ctx
@@ -35,24 +58,46 @@ class LocalExecutor:
         self.results: queue.Queue = queue.Queue()
         self._device_jobs: queue.Queue = queue.Queue()
         self._device: threading.Thread | None = None
+        self._device_busy = 0  # device jobs submitted and not yet ended
         self._pool: ProcessPoolExecutor | None = None
+        self._pool_gen = 0  # counts pool restarts: a job knows which pool it went to
+        self._started = None  # SimpleQueue the workers tell (pid, token) on, as each unit starts
+        self._halt = None  # Event: set on a stop, the workers skip the units they have not started
+        self._running: dict[int, int] = {}  # token -> pid, units a worker has started
+        self._jobs: dict[Future, _Job] = {}
+        self._tokens = itertools.count()
+        self._charged: set[int] = set()  # tokens whose worker died under them
+        self._deaths: dict[tuple[str, str], int] = {}  # (stage, unit) -> worker deaths
+        self._how: dict[int, str] = {}  # token -> how its worker ended ("killed by SIGKILL")
+        self._stopping = False
         self._stop = threading.Event()
 
     # -- submitting --------------------------------------------------------------------
     def submit(self, stage: Stage, units: list[Unit]) -> None:
         if stage.resources == "device":
             self._start_device()
+            self._device_busy += 1
             self._device_jobs.put((stage, units))
             if self.workers:  # warm the workers up (imports take seconds) while the device works
                 self._start_pool()
         elif stage.resources == "driver" or self.workers == 0:
             self._run_here(stage, units)
         else:
-            pool = self._start_pool()
             for unit in units:
-                fut = pool.submit(run_in_worker, stage.name, self.ctx.config.model_dump(mode="json"),
-                                  self.ctx.album_dir, self.ctx.base_dir, [unit], log.level)
-                fut.add_done_callback(lambda f, stage=stage: self._collect(stage, f))
+                self._send(stage, unit)
+
+    def _send(self, stage: Stage, unit: Unit) -> None:
+        token = next(self._tokens)
+        args = (stage.name, self.ctx.config.model_dump(mode="json"), self.ctx.album_dir, self.ctx.base_dir,
+                [unit], log.level, token)
+        with interrupt.shielded():  # a submit may start a worker process
+            try:
+                fut = self._start_pool().submit(run_in_worker, *args)
+            except BrokenProcessPool:  # a worker died while idle (warming up during the render)
+                self._restart_pool([])
+                fut = self._start_pool().submit(run_in_worker, *args)
+        self._jobs[fut] = _Job(stage, unit, self._pool_gen, token)
+        fut.add_done_callback(self.results.put)  # settled by wait(), in the driver's main thread
 
     def _run_here(self, stage: Stage, units: list[Unit]) -> None:
         try:
@@ -61,24 +106,10 @@ class LocalExecutor:
         except BaseException as e:  # handed to wait(), which raises it in the driver
             self.results.put(e)
 
-    def _collect(self, stage: Stage, fut: Future) -> None:
-        try:
-            dones, events = fut.result()
-        except BaseException as e:
-            self.results.put(e)
-            return
-        for name, fields in events:
-            if name == LOG_LINE:  # said in the worker, shown here: above the progress, once per album
-                log.log(fields["level"], "%s", fields["message"], extra={"notice": fields.get("notice")})
-            else:
-                self.ctx.manifest.event(name, **fields)
-        for done in dones:
-            self.results.put((stage, done))
-
     # -- the device thread -------------------------------------------------------------
     def _start_device(self) -> None:
         if self._device is None:
-            # A daemon: on an error or Ctrl-C the driver exits without waiting for the batch.
+            # A daemon, and close() still waits for it to leave its batch (interrupt.abandoning).
             self._device = threading.Thread(target=self._device_loop, name="albumgen-device", daemon=True)
             self._device.start()
 
@@ -95,44 +126,203 @@ class LocalExecutor:
                         return
             except BaseException as e:
                 self.results.put(e)
+            finally:
+                self.results.put(_DEVICE_JOB_END)
 
+    # -- the worker pool ---------------------------------------------------------------
     def _start_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             import multiprocessing
 
             # spawn, not fork: the driver holds torch and a device thread, which fork copies badly.
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_warm)
-            for _ in range(self.workers):
-                self._pool.submit(int)  # starts each worker now, not at the first CPU unit
+            mp = multiprocessing.get_context("spawn")
+            with interrupt.shielded():  # the workers start with Ctrl-C blocked: it is the driver's
+                self._started, self._halt = mp.SimpleQueue(), mp.Event()
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=mp, initializer=_start_worker,
+                                                 initargs=(os.getpid(), self._started, self._halt))
+                for _ in range(self.workers):
+                    self._pool.submit(int)  # starts each worker now, not at the first CPU unit
         return self._pool
 
+    def _note_started(self) -> None:
+        """Read what the workers said they started (the pipe must not fill up either)."""
+        while self._started is not None and not self._started.empty():
+            pid, token = self._started.get()
+            self._running[token] = pid
+
+    def _worker_died(self, job: _Job) -> None:
+        """A worker process died (the OOM killer, a segfault in a native library): a new
+        pool, and the unit it was running sent again, WORKER_RETRIES times at most. The
+        units that were only queued go again at no charge (unless none had started: then
+        the worker died before any unit, and each one that waited is charged)."""
+        if job.pool == self._pool_gen:  # the first of the broken pool's jobs to come back
+            self._restart_pool([job, *self._jobs.values()])
+        key = (job.stage.name, job.unit.id)
+        if job.token in self._charged:
+            self._charged.discard(job.token)
+            deaths = self._deaths[key] = self._deaths.get(key, 0) + 1
+            self.ctx.event("worker_died", stage=job.stage.name, unit=job.unit.id, run=deaths,
+                           how=self._how.get(job.token, "died"))
+            if deaths > WORKER_RETRIES:
+                raise StageError(f"{job.stage.name} unit {job.unit.id}: its worker process died {deaths} times "
+                                 f"(last: {self._how.get(job.token, 'died')})",
+                                 "out of memory? free some memory or lower executor.workers, "
+                                 "then run the same build again")
+            log.warning("Warning: the worker process running %s unit %s died (%s); running it again "
+                        "in a new worker (run %d of %d)", job.stage.name, job.unit.id,
+                        self._how.get(job.token, "died"), deaths + 1, WORKER_RETRIES + 1)
+        self._send(job.stage, job.unit)
+
+    def _restart_pool(self, jobs: list[_Job]) -> None:
+        old, gen = self._pool, self._pool_gen
+        self._note_started()
+        procs = dict(getattr(old, "_processes", None) or {})  # pid -> Process, joined: exit codes known
+        running = {j.token: self._running[j.token] for j in jobs if j.pool == gen and j.token in self._running}
+        # The pool ends its other workers itself (SIGTERM): a worker that died otherwise is to blame.
+        dead = {pid: _death(p) for pid, p in procs.items() if p.exitcode not in (None, -signal.SIGTERM)}
+        blamed = {t for t, pid in running.items() if pid in dead}
+        # No unit had started (a worker died importing): every unit that waited on it.
+        charged = blamed or set(running) or {j.token for j in jobs if j.pool == gen}
+        self._charged |= charged
+        self._how.update({t: dead.get(running.get(t), next(iter(dead.values()), "died")) for t in charged})
+        log.debug("worker pool %d broke: processes %s, running %s, charged %s", gen,
+                  {pid: p.exitcode for pid, p in procs.items()}, running, charged)
+        self._pool, self._started, self._running = None, None, {}
+        self._pool_gen += 1
+        old.shutdown(wait=False, cancel_futures=True)
+
     # -- results -----------------------------------------------------------------------
+    def busy(self) -> bool:
+        """Units are in flight: a device job, or CPU units in the pool (after a stop was
+        asked for, only the ones a worker has started: the others are skipped)."""
+        if not interrupt.requested():
+            return self._device_busy > 0 or bool(self._jobs)
+        self._note_started()
+        return self._device_busy > 0 or any(j.token in self._running for j in self._jobs.values())
+
+    def describe(self) -> str | None:
+        """The CPU units still to finish, for the first Ctrl-C's message (render tells its own batch)."""
+        self._note_started()
+        jobs = [j for j in self._jobs.values() if j.token in self._running]  # the others will not start
+        stages = sorted({j.stage.name for j in jobs})
+        n = len(jobs)
+        return f"{n} unit{'' if n == 1 else 's'} in the workers ({', '.join(stages)})" if n else None
+
     def wait(self) -> list[tuple[Stage, Done]]:
-        """Block until at least one unit finished; return every finished one."""
-        items = [self.results.get()]
+        """Block until at least one unit finished; return every finished one. After a stop
+        was asked for, nothing new starts, and an empty list means nothing is in flight."""
+        while True:
+            try:
+                items = [self.results.get(timeout=POLL_SECONDS)]
+            except queue.Empty:
+                if interrupt.requested():
+                    self._stop_soon()
+                    if not self.busy():
+                        return []
+                continue
+            break
         while True:
             try:
                 items.append(self.results.get_nowait())
             except queue.Empty:
                 break
+        self._note_started()
+        finished: list[tuple[Stage, Done]] = []
         for item in items:
-            if isinstance(item, BaseException):
+            if item is _DEVICE_JOB_END:
+                self._device_busy -= 1
+            elif isinstance(item, Future):
+                finished += self._settle(item)
+            elif isinstance(item, BaseException):
                 raise item
-        return items
+            else:
+                finished.append(item)
+        return finished
+
+    def _settle(self, fut: Future) -> list[tuple[Stage, Done]]:
+        job = self._jobs.pop(fut)
+        if fut.cancelled():  # a stop was asked for before it started
+            return []
+        err = fut.exception()
+        if not isinstance(err, BrokenProcessPool):
+            self._running.pop(job.token, None)
+        if err is None:
+            dones, events = fut.result()
+            for name, fields in events:
+                if name == LOG_LINE:  # said in the worker, shown here: above the progress, once per album
+                    log.log(fields["level"], "%s", fields["message"], extra={"notice": fields.get("notice")})
+                else:
+                    self.ctx.manifest.event(name, **fields)
+            return [(job.stage, done) for done in dones]
+        if isinstance(err, BrokenProcessPool):
+            if not interrupt.requested():  # stopping: its unit is simply not done yet
+                self._worker_died(job)
+            return []
+        raise err
+
+    def _stop_soon(self) -> None:
+        """The first Ctrl-C: what has not started yet does not start."""
+        if self._stopping:
+            return
+        self._stopping = True
+        if self._halt is not None:
+            self._halt.set()  # units queued in a worker are skipped; a running unit finishes
+        for fut in list(self._jobs):
+            fut.cancel()  # the ones still queued here
+        while True:
+            try:
+                job = self._device_jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                self._device_busy -= 1
 
     def close(self) -> None:
         self._stop.set()
         if self._device is not None:
             self._device_jobs.put(None)
         if self._pool is not None:
+            if interrupt.requested():
+                # A second Ctrl-C: the units in the workers are not waited for. After the first,
+                # no unit runs any more: a worker still importing is not waited for either.
+                for proc in list((getattr(self._pool, "_processes", None) or {}).values()):
+                    proc.kill()
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._device is not None and self._device.is_alive():
+            # A batch still in flight (an error, a second Ctrl-C) leaves at its next decoding
+            # step: torch must not be mid-call in a thread while the interpreter shuts down.
+            with interrupt.abandoning():
+                self._device.join(DEVICE_JOIN_SECONDS)
 
 
-def _warm() -> None:
+def _death(proc) -> str:
+    """How a worker process ended, in words: "killed by SIGKILL", "exit code 1"."""
+    code = getattr(proc, "exitcode", None)
+    if code is None:
+        return "died"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+_started = None  # in a worker: the queue it tells the driver on, as each unit starts
+_halt = None  # in a worker: set by the driver on a stop
+
+
+def _start_worker(parent: int, started, halt) -> None:
+    """A pool worker's start: Ctrl-C is the driver's (it came in blocked: interrupt.shielded),
+    it dies with its driver, and it imports every stage before its first unit."""
+    global _started, _halt
     from ... import registry
+    from . import lifeline
 
+    interrupt.ignore_in_worker()
+    lifeline.die_with_parent(parent)
+    _started, _halt = started, halt
     registry.warm()  # imports every stage module once per worker, and what their first unit needs
 
 
@@ -153,10 +343,15 @@ class WorkerManifest(Manifest):
 
 
 def run_in_worker(stage_name: str, config: dict, album_dir: Path, base_dir: Path, units: list[Unit],
-                  level: int) -> tuple[list[Done], list[tuple[str, dict]]]:
+                  level: int, token: int | None = None) -> tuple[list[Done], list[tuple[str, dict]]]:
     """A CPU unit in a worker process: a fresh read of the manifest (what upstream units the
     driver recorded), the stage's own run, the finished units back to the driver."""
     from ... import registry
+
+    if _halt is not None and _halt.is_set():  # the driver is stopping: this unit is not started
+        return [], []
+    if _started is not None and token is not None:
+        _started.put((os.getpid(), token))  # a death from here on is this unit's
     from ...config import pipeline_model
 
     root = logging.getLogger("albumgen")

@@ -29,6 +29,7 @@ import logging
 import math
 import os
 import signal
+import socket
 import threading
 import time
 from collections import deque
@@ -50,6 +51,8 @@ BATCH_TRIES = 3  # runs of one batch whose actor died, before the build stops
 TASK_RETRIES = 3  # runs of a CPU unit whose worker died, after the first
 MAX_BATCH = 64  # units per device batch when the stage sets no size
 FILE_REFS = 512  # shipped files kept in the object store for reuse (takes read by pick, then master)
+HEAD_PROBE_SECONDS = 1.0  # how often a wait looks whether the head's GCS still answers
+HEAD_MISSES = 3  # probes in a row that find no head: it is gone (Ray itself waits 60 s, then kills us)
 
 
 def import_ray():
@@ -110,6 +113,20 @@ class DeviceProgress:
                  "" if actors == 1 else "s", rate, _clock(eta))
 
 
+def _answers(address: str) -> bool:
+    """The head's GCS port takes a connection."""
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=HEAD_PROBE_SECONDS).close()
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _first_line(err: Exception) -> str:
+    return (str(err).strip().splitlines() or [""])[0][:200]
+
+
 def _clock(seconds: float) -> str:
     s = int(round(seconds))
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
@@ -143,7 +160,7 @@ class RayExecutor:
         self.batches: deque[tuple[Stage, list[Unit], int]] = deque()  # (stage, units, runs so far)
         self.running: dict[Any, tuple] = {}  # batch ref -> (actor, stage, units, runs)
         self.probes: dict[Any, int] = {}  # pid ref -> actor: started, or restarted after a death
-        self.tasks: dict[Any, Stage] = {}  # task ref -> stage
+        self.tasks: dict[Any, tuple[Stage, Unit]] = {}  # task ref -> its stage and unit
         self.finished: list = []  # (stage, Done) ready for the driver, or an exception
         self.refs: dict[tuple, Any] = {}  # (path, size, mtime) -> object ref of its bytes
         self.remote_task = ray.remote(run_task)
@@ -155,6 +172,9 @@ class RayExecutor:
         self.keep = keep  # another album of this process follows: keep idle actors for it
         self.config = ctx.config.model_dump(mode="json")
         self.level = logging.getLogger("albumgen").getEffectiveLevel()
+        self.head = ray.get_runtime_context().gcs_address  # "host:port" of the cluster's head
+        self.head_lost = False
+        self._head_probed, self._head_misses = 0.0, 0
 
     # -- submitting --------------------------------------------------------------------
     def submit(self, stage: Stage, units: list[Unit]) -> None:
@@ -176,7 +196,7 @@ class RayExecutor:
                 ref = self.remote_task.options(num_cpus=1, memory=TASK_MEMORY, max_retries=TASK_RETRIES,
                                                name=f"albumgen {stage.name} {unit.id}").remote(
                     stage.name, self.config, self._ship([unit]), state, [unit], self.level)
-                self.tasks[ref] = stage
+                self.tasks[ref] = (stage, unit)
 
     def _state(self):
         """The manifest's records in the object store, put again only after they changed
@@ -251,7 +271,25 @@ class RayExecutor:
                         want, most, most)
         return min(want, most), options
 
+    def busy(self) -> bool:
+        """Units are in flight: batches on the actors, CPU tasks."""
+        return bool(self.running or self.tasks)
+
+    def describe(self) -> str | None:
+        """What the first Ctrl-C waits for: the batches on the actors and the CPU tasks."""
+        parts = []
+        if self.running:
+            units = sum(len(units) for _, _, units, _ in self.running.values())
+            rate = self.progress.finished / max(1e-9, time.monotonic() - (self.progress.started or time.monotonic()))
+            eta = f", ETA {_clock(units / rate)}" if rate else ""
+            parts.append(f"the batches in flight ({units} units on {len(self.running)} actors{eta})")
+        if self.tasks:
+            parts.append(f"{len(self.tasks)} CPU tasks")
+        return " and ".join(parts) or None
+
     def _dispatch(self) -> None:
+        if interrupt.requested():  # a stop was asked for: no batch starts
+            return
         while self.batches and self.free:
             i = self.free.popleft()
             stage, units, runs = self.batches.popleft()
@@ -266,12 +304,14 @@ class RayExecutor:
         """Block until at least one unit finished; return every finished one."""
         ray = self.ray
         while not self.finished:
+            if interrupt.requested() and not self.busy():  # a stop: what was in flight is back
+                return []
+            self._check_head()
             refs = [*self.running, *self.tasks, *self.probes]
             if not refs:
                 raise StageError("units wait for render actors, but none is left", "see the log: every actor died")
             ready, _ = ray.wait(refs, num_returns=1, timeout=1.0)
             if not ready:
-                interrupt.check()  # Ctrl-C while every worker is busy: stop here, nothing is lost
                 continue
             ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
             for ref in ready:
@@ -283,14 +323,33 @@ class RayExecutor:
                 raise item
         return items
 
+    def _check_head(self) -> None:
+        """A head that went away (stopped, its machine down) ends the build in seconds with
+        one line: Ray would retry for a minute, then end the driver with its own message
+        and no fold of what was recorded."""
+        now = time.monotonic()
+        if now - self._head_probed < HEAD_PROBE_SECONDS:
+            return
+        self._head_probed = now
+        if _answers(self.head):
+            self._head_misses = 0
+            return
+        self._head_misses += 1
+        if self._head_misses >= HEAD_MISSES:
+            self.head_lost = True
+            self.ctx.event("ray_head_lost", address=self.head)
+            raise StageError(f"lost the Ray head at {self.head}: it stopped answering",
+                             "start the cluster again (`ray start --head`) and run the same build; "
+                             "every recorded unit is kept")
+
     def _settle(self, ref) -> None:
-        from ray.exceptions import RayActorError, RayTaskError
+        from ray.exceptions import RayError, RayTaskError
 
         if ref in self.probes:
             i = self.probes.pop(ref)
             try:
                 pid = self.ray.get(ref)
-            except RayActorError as e:  # restarts used up: the others go on
+            except RayError as e:  # restarts used up, its node gone: the others go on
                 self._lost += 1
                 self.ctx.event("actor_lost", actor=i, error=str(e)[:200])
                 log.warning("Ray: render actor %d is gone for good: %s", i, str(e).splitlines()[0])
@@ -301,27 +360,28 @@ class RayExecutor:
             return
         try:
             finished, events = self.ray.get(ref)
-        except RayActorError as e:
-            self._actor_died(ref, e)
-            return
         except RayTaskError as e:  # the stage raised: the same error as a local build gives
             cause = e.cause if isinstance(e.cause, BaseException) else e
             raise cause from None
+        except RayError as e:  # its process died: RayActorError, WorkerCrashedError, OutOfMemoryError,
+            self._worker_died(ref, e)  # NodeDiedError, ObjectLostError...: Ray's retries are used up
+            return
         if ref in self.running:
             i, stage, *_ = self.running.pop(ref)
             self.free.append(i)
             self.progress.done(stage.name, len(finished), len(self.actors) - self._lost)
         else:
-            stage = self.tasks.pop(ref)
+            stage, _ = self.tasks.pop(ref)
         for name, fields in events:
             self.ctx.event(name, **fields)
         self.finished += [(stage, land(self.ctx, stage.name, done, blobs)) for done, blobs in finished]
 
-    def _actor_died(self, ref, err: Exception) -> None:
+    def _worker_died(self, ref, err: Exception) -> None:
         if ref not in self.running:  # a CPU task's worker died past its retries
-            stage = self.tasks.pop(ref)
-            raise StageError(f"a Ray worker running {stage.name} died {TASK_RETRIES + 1} times: "
-                             f"{str(err).splitlines()[0]}", "see the Ray logs of that node (out of memory?)")
+            stage, unit = self.tasks.pop(ref)
+            raise StageError(f"{stage.name} unit {unit.id}: its Ray worker died {TASK_RETRIES + 1} times "
+                             f"(last: {type(err).__name__}: {_first_line(err)})",
+                             "out of memory? see the Ray logs of that node, then run the same build again")
         i, stage, units, runs = self.running.pop(ref)
         ids = [u.id for u in units]
         self.ctx.event("actor_died", stage=stage.name, actor=i, pid=self.pids[i], units=ids, run=runs)
@@ -335,6 +395,10 @@ class RayExecutor:
         self.probes[self.actors[i].pid.options(max_task_retries=-1).remote()] = i
 
     def close(self) -> None:
+        if self.head_lost:  # nothing to cancel or kill: asking a dead head would only hang
+            self.running, self.tasks, self.probes, self.actors = {}, {}, {}, []
+            _idle_actors.clear()
+            return
         for ref in [*self.running, *self.tasks]:
             try:
                 self.ray.cancel(ref)

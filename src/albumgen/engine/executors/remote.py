@@ -11,7 +11,7 @@ them, as it does for the local executor. Sidecars are outputs like any other, so
 beside their files with the same hashes, and `albumgen repair` keeps working.
 
 Model weights never travel: each node loads its own (the Hugging Face cache, or a folder
-at the same path as on the driver: see README "Many GPUs and clusters").
+at the same path as on the driver: see docs/clusters.md).
 """
 from __future__ import annotations
 

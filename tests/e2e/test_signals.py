@@ -1,0 +1,174 @@
+"""What really happens to a long build, done for real: a terminal's Ctrl-C to the whole
+process group (workers included), once and twice, a pool worker SIGKILLed mid-unit, and
+a SIGKILLed driver whose workers must not outlive it."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+
+import pytest
+from helpers import run_cli, write_pipeline
+from processes import album_digest, busy_worker, session, start_build, wait_gone, workers
+
+from albumgen.engine.store.manifest import Manifest
+
+# Three tracks of two takes, a batch per track: the signal lands in the second batch.
+PIPELINE = {"album": {"tracks": 3}, "render": {"takes": 2, "duration": 8.0, "batch_size": 2}}
+NOISE = ("Traceback", "terminate called", "BrokenProcessPool", "KeyboardInterrupt", "Aborted")
+
+
+def takes(album) -> int:
+    return len(Manifest(album).records("render")) if (album / "manifest").is_dir() else 0
+
+
+def wait_for(proc, what, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not what():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the build never got there"
+        time.sleep(0.05)
+
+
+def finish(proc, timeout: float = 300) -> tuple[str, str]:
+    try:
+        return proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def undisturbed(tmp_path_factory):
+    """The album as a build that nothing happened to makes it."""
+    folder = tmp_path_factory.mktemp("undisturbed")
+    r = run_cli("build", str(write_pipeline(folder, PIPELINE)))
+    assert r.returncode == 0, r.stderr
+    return album_digest(folder / "albums" / "test-album")
+
+
+def resumed_equals(pipeline, album, undisturbed) -> None:
+    r = run_cli("build", str(pipeline))
+    assert r.returncode == 0, r.stderr
+    assert album_digest(album) == undisturbed
+    assert not list(album.rglob(".*tmp*"))
+
+
+def test_ctrl_c_to_the_process_group_keeps_the_batch_in_flight(tmp_path, undisturbed):
+    pipeline = write_pipeline(tmp_path, PIPELINE)
+    album = tmp_path / "albums" / "test-album"
+    proc = start_build(pipeline)
+    try:
+        wait_for(proc, lambda: takes(album) >= 2)
+        time.sleep(0.5)  # the second batch is under way
+        assert workers(proc.pid), "the pool workers must be there to get the group's signal"
+        at_signal = takes(album)
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal does: the driver and every worker
+        sent = time.monotonic()
+        _, err = finish(proc)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert not [w for w in NOISE if w in err], err
+    assert re.search(r"^Ctrl-C: stopping after the batch in flight \(2 takes(, ETA \d:\d\d:\d\d)?\)"
+                     r".*; Ctrl-C again to stop now$", err, re.M), err
+    kept = takes(album)
+    assert at_signal == 2 and kept == 4, "the batch in flight is finished and recorded"
+    assert err.splitlines()[-1] == "Interrupted: kept 4 takes; run the same build again to resume", err
+    assert took < 60
+    assert wait_gone(session(proc.pid), 10) == []
+    resumed_equals(pipeline, album, undisturbed)
+    events = Manifest(album).events()
+    redone = [e["unit"] for e in events if e["event"] == "unit_done" and e["stage"] == "render"]
+    assert sorted(redone) == sorted(set(redone)) and len(redone) == 6, "no take is rendered twice"
+
+
+def test_ctrl_c_twice_stops_at_once(tmp_path, undisturbed):
+    pipeline = write_pipeline(tmp_path, PIPELINE)
+    album = tmp_path / "albums" / "test-album"
+    proc = start_build(pipeline)
+    try:
+        wait_for(proc, lambda: takes(album) >= 2)
+        time.sleep(0.3)
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.3)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = finish(proc)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert not [w for w in NOISE if w in err], err
+    assert "Ctrl-C again to stop now" in err
+    assert re.fullmatch(r"Interrupted: kept [24] takes; run the same build again to resume", err.splitlines()[-1]), err
+    assert wait_gone(session(proc.pid), 10) == []
+    resumed_equals(pipeline, album, undisturbed)
+
+
+def test_a_worker_killed_mid_unit_is_replaced_and_its_unit_runs_again(tmp_path, undisturbed):
+    pipeline = write_pipeline(tmp_path, PIPELINE)
+    album = tmp_path / "albums" / "test-album"
+    proc = start_build(pipeline)
+    try:
+        # Past the workers' start-up (imports), a worker that uses CPU is running a unit.
+        wait_for(proc, lambda: takes(album) >= 4)
+        victim = busy_worker(proc.pid)
+        os.kill(victim, signal.SIGKILL)
+        _, err = finish(proc)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, err
+    died = [e for e in Manifest(album).events() if e["event"] == "worker_died"]
+    assert len(died) == 1 and died[0]["how"] == "killed by SIGKILL" and died[0]["run"] == 1, died
+    assert re.search(rf"the worker process running {died[0]['stage']} unit {re.escape(died[0]['unit'])} died "
+                     r"\(killed by SIGKILL\); running it again in a new worker \(run 2 of 4\)", err), err
+    assert "Traceback" not in err
+    assert album_digest(album) == undisturbed
+    assert not list(album.rglob(".*tmp*"))
+
+
+def test_a_worker_killed_every_time_stops_the_build_with_one_line(tmp_path):
+    pipeline = write_pipeline(tmp_path, PIPELINE)
+    album = tmp_path / "albums" / "test-album"
+    proc = start_build(pipeline)
+    killed = 0
+    try:
+        wait_for(proc, lambda: takes(album) >= 2)
+        while proc.poll() is None and killed < 20:
+            try:
+                victim = busy_worker(proc.pid, timeout=60)
+            except AssertionError:
+                break
+            os.kill(victim, signal.SIGKILL)
+            killed += 1
+        _, err = finish(proc)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 8, err
+    assert re.fullmatch(r"Error: (pick|sequence|master) unit \S+: its worker process died 4 times "
+                        r"\(last: killed by SIGKILL\) \(out of memory\? free some memory or lower "
+                        r"executor.workers, then run the same build again\)", err.splitlines()[-1]), err
+    assert "Traceback" not in err
+    assert takes(album) >= 2, "what was recorded stays recorded"
+
+
+def test_the_workers_of_a_killed_driver_end_with_it(tmp_path):
+    pipeline = write_pipeline(tmp_path, PIPELINE)
+    album = tmp_path / "albums" / "test-album"
+    proc = start_build(pipeline)
+    try:
+        wait_for(proc, lambda: takes(album) >= 2 and workers(proc.pid))
+        pool = workers(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert wait_gone(pool, 5) == [], "pool workers outlived their driver"
+        assert wait_gone(session(proc.pid), 5) == [], "a process of the build outlived it"
+    finally:
+        for pid in session(proc.pid):
+            os.kill(pid, signal.SIGKILL)
