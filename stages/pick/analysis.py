@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import signal
 
 from albumgen.audio import loudness
 from albumgen.audio.signal import resample, to_mono
@@ -64,6 +63,8 @@ def analyse(audio: np.ndarray, sr: int, joins: list[float] | None = None) -> Ana
     if len(mono) < N_FFT:
         mono = np.pad(mono, (0, N_FFT - len(mono)))
     mono32 = mono.astype(np.float32)
+    from scipy import signal  # a second of start-up for every command (albumgen --help)
+
     _, _, spec = signal.stft(mono32, fs=RATE, window="hann", nperseg=N_FFT, noverlap=N_FFT - HOP,
                              boundary=None, padded=False)
     power = (spec.real ** 2 + spec.imag ** 2).T.astype(np.float32)  # (frames, bins)

@@ -9,7 +9,7 @@ import click
 from ..engine import interrupt, runner
 from ..engine.interrupt import Interrupted
 from ..errors import AlbumgenError
-from . import main
+from .app import main
 
 
 @main.command()

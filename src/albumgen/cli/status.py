@@ -8,7 +8,7 @@ import click
 
 from ..engine import runner
 from ..engine.status import album_status
-from . import main
+from .app import main
 
 
 @main.command()

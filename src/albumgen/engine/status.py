@@ -3,8 +3,10 @@ the manifest alone. Titles come from the Tracklist artifact; the stages' own cel
 their `status()` hook, so this module names no stage."""
 from __future__ import annotations
 
+from ..inputs import human_size
 from ..stage import Context, NotReady, Stage
 from . import runner
+from .store import trash
 
 
 def album_status(ctx: Context) -> dict:
@@ -24,6 +26,10 @@ def album_status(ctx: Context) -> dict:
         done = sum(ctx.manifest.is_done(u.key, s.name, u.id) for u in units)
         waiting = len(getattr(units, "waiting", ()))
         summary.append(f"{s.name}: {done}/{len(units)} units done" + (f", {waiting} tracks waiting" if waiting else ""))
+    files, size = trash.usage(ctx.album_dir)
+    if files:
+        summary.append(f"trash: {files} files ({human_size(size)}) a config change left behind; "
+                       "`albumgen gc` deletes them")
     ctx.manifest.save_mtimes()  # outputs copied with new mtimes are hashed once, not by every status
     album = tracklist.album_title if tracklist else (ctx.config.album.title or ctx.album_dir.name)
     return {"album": album, "columns": ["track", "title"] + [s.name for s in shown], "rows": rows,

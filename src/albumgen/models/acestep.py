@@ -118,7 +118,7 @@ def load_acestep(model_id: str, device: str = "auto", dtype: str = "auto") -> Ac
 def _load_pretrained(model_id: str, torch_dtype):
     from diffusers import AceStepPipeline
 
-    from .musicgen import _folder_hash
+    from .musicgen import folder_hash
 
     local = Path(os.path.expanduser(model_id))
     if local.is_dir():
@@ -126,7 +126,7 @@ def _load_pretrained(model_id: str, torch_dtype):
             raise ModelError(f"render.model: {model_id} is not a diffusers ACE-Step folder (no model_index.json)",
                              "point it at a folder saved with AceStepPipeline.save_pretrained()")
         try:
-            return AceStepPipeline.from_pretrained(str(local), torch_dtype=torch_dtype), _folder_hash(local)
+            return AceStepPipeline.from_pretrained(str(local), torch_dtype=torch_dtype), folder_hash(local)
         except (OSError, ValueError) as e:
             raise ModelError(f"render.model: {model_id} is not a loadable ACE-Step pipeline "
                              f"({str(e).splitlines()[0][:120]})", "save one with AceStepPipeline.save_pretrained()"

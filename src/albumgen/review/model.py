@@ -186,7 +186,7 @@ def progress(ctx: Context) -> dict:
         summary = album_status(ctx)["summary"]
     except Exception as e:  # noqa: BLE001 - the page must show whatever state the album is in
         summary = [f"status unavailable: {e}"]
-    events = ctx.manifest.events()[-EVENTS_SHOWN:]
+    events = ctx.manifest.last_events(EVENTS_SHOWN)
     return {"build_pid": running_build(ctx.album_dir), "summary": summary,
             "events": [_event_line(e) for e in reversed(events)]}
 
