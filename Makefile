@@ -4,14 +4,14 @@ PY := $(VENV)/bin/python
 # The AudioCraft backend's tests get a venv of their own: AudioCraft imports torchaudio, and
 # torchaudio's PyPI wheels are CUDA builds that cannot load against .venv's CPU torch. This
 # one takes a CUDA torch of the same CUDA major (13) as torchaudio 2.11; .venv stays free
-# of CUDA wheels (#7). README: AudioCraft backend.
+# of CUDA wheels (tests/project/test_install.py). README: AudioCraft backend.
 AC_VENV ?= .venv-audiocraft
 AC_PY := $(AC_VENV)/bin/python
 AC_TORCH ?= torch==2.14.1
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 
-.PHONY: demo test test-audiocraft bench mutate clean-demo
+.PHONY: demo check lint test test-audiocraft bench mutate clean-demo
 
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -37,7 +37,18 @@ $(AC_VENV)/.installed: pyproject.toml Makefile
 	$(AC_PY) -m pip install -q --no-deps audiocraft==1.3.0
 	touch $@
 
-test: $(VENV)/.installed $(AC_VENV)/.installed
+# The code's own rules: ruff's, and the house's floors (import-linter, [tool.importlinter]).
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check src stages tests bench tools
+	$(VENV)/bin/lint-imports
+
+# The quick loop while changing code: lint, boundaries and every test that builds no album in
+# a child process (tests/e2e: kills, Ray, the browser, the wheel; tests marked slow).
+check: lint
+	$(PY) -m pytest -q -m "not e2e and not slow"
+
+# Everything, as CI runs it.
+test: $(VENV)/.installed $(AC_VENV)/.installed lint
 	$(PY) -m pytest -q
 	$(AC_PY) -m pytest -q -m audiocraft
 

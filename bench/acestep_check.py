@@ -60,6 +60,7 @@ def build(device: str, dtype, tiny: bool):
                            scheduler=FlowMatchEulerDiscreteScheduler(num_train_timesteps=1, shift=1.0))
     pipe = pipe.to(device=device, dtype=dtype)
     pipe.set_progress_bar_config(disable=True)
+    pipe.vae.enable_tiling()  # as albumgen's backend loads it (albumgen.models.acestep.load_acestep)
     return pipe
 
 

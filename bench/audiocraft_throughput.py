@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from albumgen.models.decode import Sampling
+from albumgen.models.sampling import Sampling
 
 PROMPTS = ["80s pop track with bassy drums and synth", "lofi slow bpm electro chill with organic samples",
            "epic orchestral score with brass and timpani", "acoustic folk with fingerpicked guitar"]

@@ -17,8 +17,8 @@ CUDA graphs in bf16 over full 30 s windows (1,500 frames, 32-token prompts; stea
 with the captures excluded, takes/s, peak memory, state bytes, the bandwidth floor and its
 share); graphs off; transformers' `generate` against albumgen's first 256 steps; numerics
 (greedy agreement bf16 vs fp32, against transformers; sampled bf16 vs fp32); batch
-invariance and state growth; batch_size auto against the measured peak; ACE-Step, when
-diffusers is importable.
+invariance and state growth; batch_size auto against the measured peak; the decode
+attention with other kernels forced (math, cuDNN); ACE-Step, when diffusers is importable.
 
 It imports only what the GPU image has (torch, transformers, numpy, pyyaml, pytest; no
 install: albumgen from src/). Models are the real architectures with random weights built in
@@ -50,8 +50,8 @@ if str(ROOT / "src") not in sys.path:
 import ops_per_step  # noqa: E402
 import render_throughput as rt  # noqa: E402
 
-from albumgen.models.decode import Sampling  # noqa: E402
 from albumgen.models.fast import FastLoop, delays  # noqa: E402
+from albumgen.models.sampling import Sampling  # noqa: E402
 
 # Real MusicGen prompts run through T5 are ~20-40 tokens; the byte tokenizer of these
 # random-weight models makes one token per byte, so 31 bytes + eos: 32 tokens, one text bucket.
@@ -75,6 +75,7 @@ class Plan:
     sweep: list  # (model, batch, seconds allowed), most valuable first
     eager: list  # (model, batch, seconds allowed): graphs off
     tf: list  # (model, batch): transformers' generate against albumgen
+    attention: list  # (model, batch, SDPA backend, seconds allowed)
     tf_steps: int
     tf_warm: int
     num_frames: int  # numerics: frames compared
@@ -90,17 +91,23 @@ class Plan:
 
 
 REAL = Plan("cuda", {"small": "small", "medium": "medium", "large": "large"}, 1500,
-            sweep=[("medium", 32, 60), ("small", 1, 30), ("small", 8, 20), ("small", 32, 25), ("small", 64, 30),
-                   ("medium", 1, 25), ("medium", 8, 25), ("medium", 64, 35),
-                   ("large", 1, 25), ("large", 32, 30), ("large", 64, 35)],
-            eager=[("small", 1, 20), ("medium", 32, 25)],
+            # Seconds allowed per row: the anchors (medium b32, small b1) always get their full
+            # window; the others are cut (reported partial) so that the items after them run.
+            sweep=[("medium", 32, 100), ("small", 1, 45), ("small", 8, 15), ("small", 32, 15), ("small", 64, 20),
+                   ("medium", 1, 15), ("medium", 8, 15), ("medium", 64, 25),
+                   ("large", 1, 15), ("large", 32, 20), ("large", 64, 25)],
+            eager=[("small", 1, 15), ("medium", 32, 15)],
+            # The decode attention's kernel: the default (a float mask: the memory-efficient
+            # kernel) is the sweep's row; these force another one for a one-token query.
+            attention=[("small", 1, "MATH", 10), ("small", 1, "CUDNN_ATTENTION", 10),
+                       ("medium", 8, "MATH", 10), ("medium", 8, "CUDNN_ATTENTION", 10)],
             tf=[("small", 1), ("small", 8), ("medium", 32)], tf_steps=256, tf_warm=16,
             num_frames=500, num_batch=4, num_tf_steps=128, inv_frames=300, inv_batch=8, tests_s=150,
             profile_at=700, ace_seconds=180.0, ace_steps=8)
 DRY = Plan("cpu", {"small": "tiny", "medium": "tiny", "large": "tiny"}, 12,
-           sweep=REAL.sweep, eager=REAL.eager, tf=REAL.tf, tf_steps=10, tf_warm=2, num_frames=12, num_batch=2,
-           num_tf_steps=10, inv_frames=10, inv_batch=4, tests_s=120, profile_at=8, ace_seconds=4.0, ace_steps=2,
-           batch_cap=4)
+           sweep=REAL.sweep, eager=REAL.eager, tf=REAL.tf, attention=[("small", 1, "MATH", 12)], tf_steps=10,
+           tf_warm=2, num_frames=12, num_batch=2, num_tf_steps=10, inv_frames=10, inv_batch=4, tests_s=120,
+           profile_at=8, ace_seconds=4.0, ace_steps=2, batch_cap=4)
 
 
 class Cut(Exception):
@@ -289,9 +296,14 @@ class Check:
         with torch_profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
             loop._step(st, length, s)
             torch.cuda.synchronize()
-        kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
-        names = [e.name for e in kernels]  # kernels, and the memsets and copies a step makes
-        gpu_us = sum(e.time_range.elapsed_us() for e in kernels)
+        cuda = torch.autograd.DeviceType.CUDA
+        try:  # kineto's raw events: every kernel, memset and copy the step put on the device
+            kernels = [(e.name(), e.duration_ns() / 1e3) for e in prof.profiler.kineto_results.events()
+                       if e.device_type() == cuda]
+        except AttributeError:
+            kernels = [(e.name, e.time_range.elapsed_us()) for e in prof.events() if e.device_type == cuda]
+        names = [n for n, _ in kernels]
+        gpu_us = sum(us for _, us in kernels)
         attn = sorted({n for n in names if any(w in n.lower() for w in ("attention", "fmha", "flash", "sdpa", "attn"))})
         self.row("env", f"kernels/step {name} b{b}", model=name, batch=b, value=len(names),
                  note=f"kernel time {gpu_us / 1e3:.2f} ms in one eager step at position {at}")
@@ -325,9 +337,10 @@ class Check:
 
     # -- speed --------------------------------------------------------------------------
     def speed(self, section: str, name: str, batch: int, graphs: bool, limit: float, frames: int | None = None,
-              steps_note: str = "") -> dict:
+              steps_note: str = "", backend: str | None = None) -> dict:
         """One full window at `batch` in bf16: steady ms/step is the wall time less the graph
-        captures (each timed with syncs around it), over the steps decoded."""
+        captures (each timed with syncs around it), over the steps decoded. backend: one
+        scaled_dot_product_attention backend forced (SDPBackend's name), captured as chosen."""
         lm = self.model(name)
         b = self.batch(batch)
         frames = frames or self.p.frames
@@ -362,7 +375,8 @@ class Check:
         partial = False
         t = time.perf_counter()
         try:
-            loop.generate(prompts, list(range(b)), frames, Sampling(), on_step=on_step)
+            with attention_backend(backend):
+                loop.generate(prompts, list(range(b)), frames, Sampling(), on_step=on_step)
         except Cut:
             partial = True
         self.sync()
@@ -378,7 +392,8 @@ class Check:
             f"capture {capture[0]:.1f} s for {capture[1]} graphs; weights+state base {base:.2f} GiB" + steps_note
         if loop.graphs_off:
             note += f"; graphs_off: {loop.graphs_off}"
-        r = self.row(section, f"{name} b{b}" + ("" if graphs else " eager"), model=name, dtype="bf16", batch=b,
+        r = self.row(section, f"{name} b{b}" + ("" if graphs else " eager") + (f" {backend}" if backend else ""),
+                     model=name, dtype="bf16", batch=b,
                      graphs="on" if graphs_on else "off", steps=steps, ms_step=ms, takes_s=takes_s,
                      audio_s_s=takes_s * frames / lm.frame_rate, peak_gib=peak, state_gib=state, floor_ms=fl,
                      of_floor=f"{fl / ms:.1%}" if fl else "",
@@ -596,6 +611,15 @@ def engine_constants() -> tuple[float, int]:
     return found.get("GPU_MEMORY_SHARE", 0.8), found.get("MAX_BATCH", 64)
 
 
+def attention_backend(name: str | None):
+    """torch.nn.attention.sdpa_kernel(SDPBackend.<name>), or nothing."""
+    if not name:
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel(getattr(SDPBackend, name))
+
+
 def agreement(a: torch.Tensor, b: torch.Tensor) -> str:
     return f"{(a == b).float().mean().item():.1%} of tokens agree"
 
@@ -624,6 +648,9 @@ def run(check: Check) -> None:
     check.item("checks", "invariance", 15, check.invariance)
     check.item("checks", "growth", 8, check.growth)
     check.item("checks", "auto batch", 10, check.auto_batch)
+    for name, b, backend, limit in p.attention:
+        check.item("attention", f"{name} b{b} {backend}", 8, check.speed, "attention", name, b, True, limit, None, "",
+                   backend)
     check.item("acestep", "ACE-Step", 30, check.acestep)
 
 

@@ -1,4 +1,4 @@
-"""Mastering cost against ffmpeg's own chain (issue 11, part 8).
+"""Mastering cost against ffmpeg's own chain.
 
 For a few kinds of input (quiet, peaky, already loud), both chains take the same 32 kHz
 float WAV to a 44.1 kHz 320k MP3 at -14 LUFS under -1 dBTP:

@@ -17,10 +17,10 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from albumgen.models.decode import Sampling
 from albumgen.models.fast import FastLoop
 from albumgen.models.melody import chroma
 from albumgen.models.musicgen import load_musicgen
+from albumgen.models.sampling import Sampling
 
 PROMPTS = ["80s pop track with bassy drums and synth", "lofi slow bpm electro chill with organic samples",
            "epic orchestral score with brass and timpani", "acoustic folk with fingerpicked guitar"]

@@ -25,8 +25,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import render_throughput as rt  # noqa: E402
 
-from albumgen.models.decode import Sampling  # noqa: E402
 from albumgen.models.fast import FastLoop  # noqa: E402
+from albumgen.models.sampling import Sampling  # noqa: E402
 
 VIEWS = {"view", "_unsafe_view", "as_strided", "slice", "select", "unsqueeze", "squeeze", "expand", "transpose",
          "t", "permute", "split", "split_with_sizes", "alias", "detach", "unbind", "reshape"}
@@ -91,6 +91,8 @@ def main() -> None:
     ap.add_argument("--width", choices=["narrow", "real"], default="narrow")
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--greedy", action="store_true", help="greedy decoding (no top-k, no noise)")
+    ap.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
+                    help="bfloat16: a GPU's dtype, with its casts (CPU runs it too)")
     ap.add_argument("--verbose", action="store_true", help="the count per op")
     args = ap.parse_args()
     import transformers
@@ -99,11 +101,13 @@ def main() -> None:
     torch.set_num_threads(1)
     s = Sampling(greedy=args.greedy)
     for name in args.model or ["small", "medium"]:
-        lm = rt.load(name, "cpu", torch.float32) if name == "tiny" or args.width == "real" else narrow(name)
+        dtype = getattr(torch, args.dtype)
+        lm = rt.load(name, "cpu", dtype) if name == "tiny" or args.width == "real" else narrow(name, dtype=dtype)
         ops = step_ops(FastLoop(lm, graphs=False), args.batch, s)
         total, views = sum(ops.values()), sum(n for op, n in ops.items() if op in VIEWS)
         layers = lm.model.config.decoder.num_hidden_layers
-        print(f"{name} ({layers} layers, {args.width if name != 'tiny' else 'tiny'} width), batch {args.batch}, "
+        print(f"{name} ({layers} layers, {args.width if name != 'tiny' else 'tiny'} width, {args.dtype}), "
+              f"batch {args.batch}, "
               f"{'greedy' if args.greedy else 'top-k 250'}: {total} aten ops per step "
               f"({total - views} compute, {views} views)")
         if args.verbose:

@@ -23,9 +23,10 @@ import time
 
 import torch
 
-from albumgen.models.decode import Sampling
 from albumgen.models.fast import FastLoop, delays
-from albumgen.models.musicgen import LoadedModel, pick_device, pick_dtype
+from albumgen.models.loaded import LoadedModel
+from albumgen.models.musicgen import pick_device, pick_dtype
+from albumgen.models.sampling import Sampling
 from albumgen.models.tiny import build_tiny, byte_tokenizer
 
 # facebook/musicgen-* decoder shapes (hidden, layers, heads, ffn); all use t5-base as text

@@ -2,7 +2,8 @@
 a 20-track x 8-take album of 30 s takes, with the picture cache empty (every picture drawn on
 request) and full (read from manifest/review/). The browser cache is off, so each load asks
 the server for everything; time is the navigation's loadEventEnd (HTML, CSS, JS and every
-picture; players preload nothing). Goal: under 1 s with the pictures cached.
+picture; players fetch only their files' headers, preload=metadata, for their lengths).
+Goal: under 1 s with the pictures cached.
 
 The album is synthesised into the manifest layout a build makes (real prompts stage; takes
 as 32 kHz WAVs of tones, pulses and noise; masters as 44.1 kHz stereo MP3s from ffmpeg;

@@ -1,4 +1,4 @@
-"""Figures for issue 15: CPU seconds of the sequence analysis (tempo, beats, key, energy)
+"""CPU seconds of the sequence analysis (tempo, beats, key, energy)
 per minute of audio against its 1 s budget, and the flow order's key+tempo cost against
 the listed order on three fixture albums.
 

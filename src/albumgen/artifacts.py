@@ -26,9 +26,10 @@ class Artifact(BaseModel):
 
 class Track(BaseModel):
     """A track of the tracklist. A track may also carry `melody` (a melody file from the
-    prompt source, relative to the pipeline file; read it with track_melody): an extra, not
-    a declared field, because master hashes a track's dump into its tags input, and a
-    declared field would add `melody: None` to every track and re-master every album."""
+    prompt source, relative to the pipeline file; read it with track_melody) and `lyrics`
+    (track_lyrics), as extras of the records. Stages key their units on the fields they use
+    (render on the prompt, master on the fields a tag shows), so a field added here re-runs
+    no unit."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
     id: str  # "t03": stable, names the track's units in every stage
@@ -169,8 +170,10 @@ class Artifacts:
         return Tracklist.model_validate(rec.data) if rec else None
 
     def takes(self, track: str | None = None) -> list[Take]:
-        out = [self._audio(_take(r)) for r in self._records(Take)]
-        return sorted((t for t in out if track is None or t.track == track), key=lambda t: (t.track, t.take))
+        # Every take, validated once per change of the records: plans and status ask per track.
+        every = self.manifest.derived("takes", lambda: sorted(
+            (self._audio(self.manifest.typed(r, _take)) for r in self._records(Take)), key=lambda t: (t.track, t.take)))
+        return [t for t in every if track is None or t.track == track]
 
     def take(self, track: str, n: int) -> Take | None:
         rec = self.manifest.record(self.producers["take"], take_id(track, n))

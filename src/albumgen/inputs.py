@@ -13,16 +13,7 @@ import stat
 from pathlib import Path
 
 from .errors import AlbumgenError, InputError
-
-MB = 1024 * 1024
-
-
-def human_size(n: float) -> str:
-    for unit in ("bytes", "kB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"  # pragma: no cover
+from .sizes import MB, human_size
 
 
 def _kind(mode: int) -> str | None:
@@ -144,16 +135,3 @@ def resolve_audio(base_dir: Path, rel: str, field: str) -> Path:
                missing=(f"{field}: {rel} not found (looked in {Path(os.path.normpath(path)).parent})",
                         "check the path; it is relative to the pipeline file"))
     return path.resolve()
-
-
-def check_audio(base_dir: Path, rel: str, field: str) -> Path:
-    """resolve_audio, then a full decode: a file that is not audio stops the build before any
-    work (a model decodes it only once loaded, after prompts and maybe an LLM ran)."""
-    from .audio.io import read_audio
-
-    path = resolve_audio(base_dir, rel, field)  # missing, FIFO, folder...
-    try:
-        read_audio(path)
-    except InputError:
-        raise InputError(f"{field}: {rel} is not audio ffmpeg can read", "convert it to WAV or FLAC") from None
-    return path

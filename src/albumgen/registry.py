@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from .stage import Stage
+if TYPE_CHECKING:  # the registry holds stage classes; it never builds one
+    from .stage import Stage
 
 
 @lru_cache(maxsize=1)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from . import registry
 from .artifacts import Artifact, Artifacts
 from .engine.store.hashing import unit_key
 
@@ -114,15 +115,11 @@ class Context:
     def work_dir(self, stage: str) -> Path:
         """The folder a stage keeps its artifacts in (manifest/<its folder>), from the engine,
         so no stage spells manifest paths by hand."""
-        from . import registry
-
         return self.album_dir / "manifest" / registry.get(stage).folder
 
     @property
     def artifacts(self) -> Artifacts:
         """Other stages' results as typed artifacts (Tracklist, Take, Pick, Master)."""
-        from . import registry
-
         return Artifacts(self.manifest, registry.producers())
 
     def event(self, event: str, **fields: Any) -> None:
@@ -189,6 +186,12 @@ class Stage(Generic[C]):
         when some groups must wait for upstream work)."""
         raise NotImplementedError
 
+    def plan_recovery(self, ctx: Context) -> list[Unit]:
+        """The units whose lost records the files on disk may prove. Usually the plan; a stage
+        whose plan depends on a later stage's records, which recovery has not rebuilt yet
+        (render: the takes a lost pick asked for), plans what its files say was made."""
+        return self.plan(ctx)
+
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
         """Make the given (pending) units, yielding each as soon as its outputs are in place."""
         raise NotImplementedError
@@ -227,7 +230,3 @@ class Stage(Generic[C]):
         happen, in words. Raises an AlbumgenError (LockError while a build holds the album)
         before anything is written."""
         raise NotImplementedError
-
-    def wants_another_round(self, ctx: Context) -> bool:
-        """True when this stage asked upstream stages for more work (pick's retry takes)."""
-        return False

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 
 from albumgen.artifacts import Take, TakeAudio, parse_take_id
+from albumgen.engine.store.recovery import write_sidecar
 from albumgen.stage import Context, Done, Stage, Unit
 
 DECODERS = {"mbd": "MultiBandDiffusion"}
@@ -27,6 +28,8 @@ class DecodeStage(Stage):
     makes = (TakeAudio,)
     folder = "takes"  # beside the takes' tokens: take-<n>.mbd.wav
     resources = "device"  # a loaded decoder, like render's model
+    # A decode costs device time like a take: a lost record comes back from its sidecar.
+    sidecars = tuple(f"*/take-*.{name}.json" for name in DECODERS)
 
     def plan(self, ctx: Context) -> list[Unit]:
         render = ctx.config.render
@@ -58,12 +61,14 @@ class DecodeStage(Stage):
             audio = decode_mbd(loaded, codes, take.seed, data.get("channels", 1))
             wav = ctx.path(take.codes[:-len(".codes")] + f".{render.decoder}.wav")
             write_wav(wav, audio.numpy().T, data.get("sample_rate", 32000))
+            data = {"track": take.track, "take": take.take, "seed": take.seed,
+                    "wav": wav.relative_to(ctx.album_dir).as_posix(), "decoder": render.decoder,
+                    "decoder_weights": loaded.model_id}
+            sidecar = wav.with_suffix(".json")  # take-<n>.mbd.json
+            hashes = write_sidecar(sidecar, data, self.name, unit, [wav], ctx.album_dir)
             seconds = time.monotonic() - t0
             ctx.log.info("decode: %s with %s in %.1f s", unit.id, DECODERS[render.decoder], seconds)
-            yield Done(unit, [wav], data={"track": take.track, "take": take.take, "seed": take.seed,
-                                          "wav": wav.relative_to(ctx.album_dir).as_posix(),
-                                          "decoder": render.decoder, "decoder_weights": loaded.model_id},
-                       seconds=seconds)
+            yield Done(unit, [wav, sidecar], data=data, seconds=seconds, hashes=hashes)
 
     def status(self, ctx: Context) -> dict[str, str]:
         """Which decoder made each track's take audio: `encodec` (render's own), `2/4 mbd`."""

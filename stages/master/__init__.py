@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from albumgen.album_year import album_year
-from albumgen.artifacts import Distinct, Master, Music, Order, Pick, Take, Tracklist
+from albumgen.artifacts import Distinct, Master, Music, Order, Pick, Take, Track, Tracklist, track_lyrics
 from albumgen.audio.ffmpeg import decode
 from albumgen.audio.io import read_audio
 from albumgen.audio.loudness import integrated_loudness
@@ -50,31 +50,31 @@ class MasterStage(Stage[MasterConfig]):
         tracklist = ctx.artifacts.tracklist()
         if tracklist is None:
             raise NotReady("prompts")
-        tl, album = tracklist.model_dump(), ctx.config.album
-        meta = {"album": tl["album_title"], "artist": album.artist, "album_artist": album.album_artist or album.artist,
-                "year": album_year(ctx.config, ctx.album_dir), "genre": album.genre, "tracks": len(tl["tracks"])}
+        album = ctx.config.album
+        meta = {"album": tracklist.album_title, "artist": album.artist, "album_artist": album.album_artist or album.artist,
+                "year": album_year(ctx.config, ctx.album_dir), "genre": album.genre, "tracks": len(tracklist.tracks)}
         # Track numbers follow the running order. Kept as listed, and outside album mode (one
         # gain from every track), they are known from the tracklist alone: each track is
         # mastered as soon as it is picked and analysed, while later tracks still render.
         early = ctx.config.album.order == "as_listed" and not cfg.album_mode
-        ordered = tl["tracks"] if early else _in_order(ctx, tl["tracks"])
+        ordered = tracklist.tracks if early else _in_order(ctx, tracklist.tracks)
         chosen, music, waiting = [], {}, []
         for t in ordered:
             try:
                 pick, take = _chosen_take(ctx, t)
-                music[t["id"]] = _music(ctx, t["id"])
+                music[t.id] = _music(ctx, t.id)
             except NotReady:
                 if not early:
                     raise
-                waiting.append(t["id"])
+                waiting.append(t.id)
                 pick = take = None
             chosen.append((t, pick, take))
         units: list[Unit] = []
         analysis = None
         if cfg.album_mode:
             analysis = self._unit(units, "analysis", cfg.model_dump(include=_ANALYSIS_FIELDS),
-                                  {t["id"]: sha256_json([take.wav_sha256, music[t["id"]]]) for t, pick, take in chosen},
-                                  {t["id"]: {"wav": take.wav, "music": music[t["id"]]} for t, pick, take in chosen},
+                                  {t.id: sha256_json([take.wav_sha256, music[t.id]]) for t, pick, take in chosen},
+                                  {t.id: {"wav": take.wav, "music": music[t.id]} for t, pick, take in chosen},
                                   reads=tuple(take.wav for _, _, take in chosen))
         cover_cfg = {"title": meta["album"], "artist": meta["artist"], "seed": album.seed, "file": cfg.cover}
         cover = self._unit(units, "cover", cover_cfg,
@@ -82,26 +82,26 @@ class MasterStage(Stage[MasterConfig]):
                            reads_pipeline=(cfg.cover,) if cfg.cover else ())
         ext = cfg.format
         # Track numbers follow the running order (sequence's Order), not the tracklist.
-        names = unique_names([track_filename(n, len(chosen), t["title"], ext) for n, (t, *_) in enumerate(chosen, 1)])
+        names = unique_names([track_filename(n, len(chosen), t.title, ext) for n, (t, *_) in enumerate(chosen, 1)])
         # The mix's fields change only the mix: a mix switched on re-masters no track.
         track_cfg = cfg.model_dump(exclude={"cover", "mix", "crossfade"})
         for n, ((t, pick, take), name) in enumerate(zip(chosen, names), 1):
             if take is None:
                 continue  # waiting on its pick or analysis
-            extra, m = take.model_extra or {}, music[t["id"]]
-            tags = {**meta, **t, "n": n, "score": pick.score, "take": pick.choice, "seed": take.seed,
+            extra, m = take.model_extra or {}, music[t.id]
+            tags = {**meta, **track_tags(t), "n": n, "score": pick.score, "take": pick.choice, "seed": take.seed,
                     "model": extra.get("model"), "revision": extra.get("revision"), "key": m["key"], "bpm": m["bpm"]}
-            if t.get("lyrics"):  # the USLT frame names the lyric's language; tracks without keep their hashes
+            if track_lyrics(t):  # the USLT frame names the lyric's language; tracks without keep their hashes
                 tags["language"] = ctx.config.album.language
             inputs = {"take": take.wav_sha256, "cover": cover.key, "tags": sha256_json(tags), "music": sha256_json(m)}
             if analysis:
                 inputs["analysis"] = analysis.key
             # The scheduler runs ready units side by side: a track embeds the cover and, in
             # album mode, reads the album gain, so it comes after them.
-            self._unit(units, t["id"], {**track_cfg, "file": name}, inputs,
-                       {"tags": tags, "wav": take.wav, "file": name, "music": m}, group=t["id"],
+            self._unit(units, t.id, {**track_cfg, "file": name}, inputs,
+                       {"tags": tags, "wav": take.wav, "file": name, "music": m}, group=t.id,
                        after=("cover", "analysis") if analysis else ("cover",), reads=(take.wav, "cover.jpg"))
-        ids = [t["id"] for t, *_ in chosen]
+        ids = [t.id for t, *_ in chosen]
         order = ctx.artifacts.order()
         if waiting or order is None or sorted(order.order) != sorted(ids):
             # The mix and the album files need every track and sequence's order and duplicate
@@ -228,11 +228,11 @@ class MasterStage(Stage[MasterConfig]):
 _ANALYSIS_FIELDS = {"loudness", "true_peak", "trim", "trim_db", "fade_in", "fade_out", "ending"}
 
 
-def _in_order(ctx: Context, tracks: list[dict]) -> list[dict]:
+def _in_order(ctx: Context, tracks: list[Track]) -> list[Track]:
     order = ctx.artifacts.order()
     if order is None:
         raise NotReady("sequence")
-    by_id = {t["id"]: t for t in tracks}
+    by_id = {t.id: t for t in tracks}
     if sorted(order.order) != sorted(by_id):
         raise NotReady("sequence")  # an order of another tracklist: sequence runs first
     return [by_id[tid] for tid in order.order]
@@ -262,14 +262,24 @@ def _replaygain(cfg: MasterConfig, m: dict, album: dict | None) -> dict:
             "reference": f"{RG_REFERENCE:.1f} LUFS"}
 
 
-def _chosen_take(ctx: Context, t: dict) -> tuple[Pick, Take]:
-    pick = ctx.artifacts.pick(t["id"])
+def _chosen_take(ctx: Context, t: Track) -> tuple[Pick, Take]:
+    pick = ctx.artifacts.pick(t.id)
     if pick is None:
         raise NotReady("pick")
-    take = ctx.artifacts.take(t["id"], pick.choice)
+    take = ctx.artifacts.take(t.id, pick.choice)
     if take is None or take.wav != pick.wav:
         raise NotReady("render")
     return pick, take
+
+
+def track_tags(track: Track) -> dict:
+    """What a track gives its file's tags, by name: the fields a tag shows, so a field added
+    to Track later (or a prompt source's extra, like a melody file) changes no master key.
+    Lyrics only where a track has them: tracks without keep the keys they had."""
+    tags = {"id": track.id, "n": track.n, "title": track.title, "prompt": track.prompt}
+    if track_lyrics(track):
+        tags["lyrics"] = track_lyrics(track)
+    return tags
 
 
 def _in_album(ctx: Context, rel: str) -> Path:

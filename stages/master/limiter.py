@@ -8,7 +8,6 @@ analogue limiter without a per-sample Python loop.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d
 
 from .loudness import peak_envelope
 
@@ -25,6 +24,8 @@ def gain_curve_db(envelope: np.ndarray, sr: int, ceiling_db: float) -> np.ndarra
         return need
     half = max(1, int(LOOKAHEAD * sr) // 2)
     span = 2 * half + 1
+    from scipy.ndimage import maximum_filter1d  # scipy: a second of start-up for every command
+
     # held[n] = max(need[n .. n+span-1]): the attack sees every peak `span` frames ahead.
     centred = maximum_filter1d(need, size=span, mode="nearest")
     held = np.concatenate([centred[half:], np.full(half, centred[-1])])

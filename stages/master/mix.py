@@ -8,8 +8,6 @@ two unrelated tracks keep a constant loudness across the join.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from .tags import clean_text, replaygain
@@ -93,9 +91,3 @@ def mix_name(album: str, ext: str) -> str:
     from albumgen.naming import safe_filename
 
     return safe_filename(release_title(album)) + f".{ext}"
-
-
-def file_path(folder: Path, name: str) -> Path:
-    from albumgen.naming import inside
-
-    return inside(folder, name)

@@ -140,4 +140,14 @@ def id3_language(code: str | None) -> str:
 
 
 def tag_file(path: Path, fmt: str, tags: dict, cover_jpeg: bytes | None) -> None:
-    (tag_mp3 if fmt == "mp3" else tag_flac)(path, tags, cover_jpeg)
+    from mutagen import MutagenError
+
+    try:
+        (tag_mp3 if fmt == "mp3" else tag_flac)(path, tags, cover_jpeg)
+    except MutagenError as e:
+        # mutagen wraps the OSError of a full disk in its own error: hand the OSError on, so
+        # the atomic write it happens in reports the disk (exit 7), not a bug.
+        cause = next((c for c in (*e.args[:1], e.__cause__, e.__context__) if isinstance(c, OSError)), None)
+        if cause is not None:
+            raise cause from None
+        raise

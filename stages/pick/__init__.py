@@ -163,12 +163,6 @@ class PickStage(Stage[PickConfig]):
                 "manual": chosen is not None, "extra_takes": extra, "retry_rounds": rounds, "wants_takes": wants,
                 "more_takes": max(asked_before, unit.payload["more"]), "rejects": best["rejects"], "avoid": avoid}
 
-    def wants_another_round(self, ctx: Context) -> bool:
-        rendered: dict[str, int] = {}
-        for take in ctx.artifacts.takes():
-            rendered[take.track] = rendered.get(take.track, 0) + 1
-        return any(p.wants_takes > rendered.get(p.track, 0) for p in ctx.artifacts.picks())
-
     @classmethod
     def commands(cls) -> list:
         from .cli import pick, score

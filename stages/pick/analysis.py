@@ -4,10 +4,9 @@ the always-on scorers under 1 s of CPU per 30 s take.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import signal
 
 from albumgen.audio import loudness
 from albumgen.audio.signal import resample, to_mono
@@ -29,6 +28,10 @@ class Analysis:
     bands_db: np.ndarray  # (frames, N_BANDS) log-spaced band energies, dB
     frame_db: np.ndarray  # (frames,) RMS per hop, dB, of `mono`
     freqs: np.ndarray
+    source: np.ndarray | None = None  # the audio as given: what is measured before resampling (clipping)
+    source_rate: int = 0
+    joins: list[float] = field(default_factory=list)  # seconds where render's windows meet
+    memo: dict = field(default_factory=dict)  # what one extractor measured that another reads
 
     @property
     def frame_rate(self) -> float:
@@ -44,7 +47,7 @@ def integrated_loudness(mono: np.ndarray) -> float:
     return loudness.integrated_loudness(mono, RATE)
 
 
-def analyse(audio: np.ndarray, sr: int) -> Analysis:
+def analyse(audio: np.ndarray, sr: int, joins: list[float] | None = None) -> Analysis:
     """`audio` is (frames,) or (frames, channels), float or integer PCM."""
     mono = to_rate(to_mono(audio).astype(np.float64), sr)
     loud = integrated_loudness(mono)
@@ -60,6 +63,8 @@ def analyse(audio: np.ndarray, sr: int) -> Analysis:
     if len(mono) < N_FFT:
         mono = np.pad(mono, (0, N_FFT - len(mono)))
     mono32 = mono.astype(np.float32)
+    from scipy import signal  # a second of start-up for every command (albumgen --help)
+
     _, _, spec = signal.stft(mono32, fs=RATE, window="hann", nperseg=N_FFT, noverlap=N_FFT - HOP,
                              boundary=None, padded=False)
     power = (spec.real ** 2 + spec.imag ** 2).T.astype(np.float32)  # (frames, bins)
@@ -71,7 +76,7 @@ def analyse(audio: np.ndarray, sr: int) -> Analysis:
     idx = starts[:, None] + np.arange(HOP)[None, :]
     frame_db = 10 * np.log10(np.mean(mono32[np.minimum(idx, len(mono32) - 1)] ** 2, axis=1) + 1e-12)
     return Analysis(seconds=len(mono) / RATE, loudness=loud, mono=mono, power=power, bands_db=bands_db,
-                    frame_db=frame_db, freqs=freqs)
+                    frame_db=frame_db, freqs=freqs, source=audio, source_rate=sr, joins=list(joins or []))
 
 
 _BANDS: dict[int, np.ndarray] = {}

@@ -1,4 +1,4 @@
-"""Features for the ways generated music fails that generic signal checks miss (issue 12):
+"""Features for the ways generated music fails that generic signal checks miss:
 a muffled take, dropouts, a stuck short loop and mains hum. Each measures its failure
 directly and, like every feature, is blind to gain, sample rate and channels.
 """

@@ -4,35 +4,55 @@ format do not move it: levels on the loudness-normalised copy, ratios elsewhere.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from importlib import import_module
+
 import numpy as np
 from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
 
 from .analysis import SILENT_DB, Analysis, analyse
-from .change import jump, seam
-from .failures import bandwidth, dropouts, hum, stuck
+from .change import seam
+from .checks import CHECKS
 
 FLOOR_DB = -45.0  # floors below this are all "clean": 16-bit audio 26 dB down already sits at ~-53
 
 
 def features(audio: np.ndarray, sr: int, joins: list[float] | None = None) -> dict[str, float]:
-    """Every always-on feature of a take, rounded so records diff cleanly. `joins`: seconds
-    where render's continuation windows meet (from the take record), where seams are sought."""
-    audio = np.asarray(audio)
-    a = analyse(audio, sr)
-    out = {"seconds": a.seconds, "loudness": a.loudness if np.isfinite(a.loudness) else -120.0,
-           "clipping": clipping(audio, sr)}
-    out.update(noise(a))
-    out.update(silence(a))
-    out.update(harsh(a))
-    out.update(structure(a))
-    out.update(rhythm(a))
-    out["end_decay"] = end_decay(a)
-    for measure in (bandwidth, dropouts, stuck, hum, jump):
-        out.update(measure(a))
-    # The beat's phase only means something where there is a clear pulse.
-    beat_hops = 60.0 * a.frame_rate / out["tempo"] if out["tempo"] > 0 and out["pulse_clarity"] >= 0.3 else 0.0
-    out.update(seam(a, joins, onset_envelope(a), beat_hops))
+    """Every always-on feature of a take, rounded so records diff cleanly: what each declared
+    check's extractor measures (checks.py), once per extractor. `joins`: seconds where
+    render's continuation windows meet (from the take record), where seams are sought."""
+    a = analyse(np.asarray(audio), sr, joins)
+    out = {"seconds": a.seconds, "loudness": a.loudness if np.isfinite(a.loudness) else -120.0}
+    for name in dict.fromkeys(c.extract for c in CHECKS if c.extract):
+        out.update(extractor(name)(a))
     return {k: round(float(v), 5) for k, v in sorted(out.items())}
+
+
+def extractor(name: str) -> Callable[[Analysis], dict[str, float]]:
+    """A check's extractor from its declared "module:function" in this package."""
+    module, function = name.split(":")
+    return getattr(import_module(f"{__package__}.{module}"), function)
+
+
+def clipping_of(a: Analysis) -> dict[str, float]:
+    return {"clipping": clipping(a.source, a.source_rate)}
+
+
+def end_decay_of(a: Analysis) -> dict[str, float]:
+    return {"end_decay": end_decay(a)}
+
+
+def rhythm_of(a: Analysis) -> dict[str, float]:
+    if "rhythm" not in a.memo:  # the seam check reads the beat too
+        a.memo["rhythm"] = rhythm(a)
+    return a.memo["rhythm"]
+
+
+def seam_of(a: Analysis) -> dict[str, float]:
+    r = rhythm_of(a)
+    # The beat's phase only means something where there is a clear pulse.
+    beat_hops = 60.0 * a.frame_rate / r["tempo"] if r["tempo"] > 0 and r["pulse_clarity"] >= 0.3 else 0.0
+    return seam(a, a.joins, onset_envelope(a), beat_hops)
 
 
 def _loud_frames(a: Analysis) -> np.ndarray:

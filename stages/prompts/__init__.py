@@ -5,9 +5,9 @@ import time
 from collections.abc import Iterator
 
 from albumgen.artifacts import Tracklist
+from albumgen.audio.io import check_audio
 from albumgen.engine.store.hashing import sha256_file
 from albumgen.engine.store.recovery import write_sidecar
-from albumgen.inputs import check_audio
 from albumgen.stage import Context, Done, Stage, Unit
 
 from .config import InlineTrack, PromptsConfig

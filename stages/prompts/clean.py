@@ -7,15 +7,14 @@ tests in tests/test_prompts_clean.py hold it to that.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
+from .lyrics import clean_lyrics
 from .parse import Candidate
+from .text import normalise
 
-_TYPOGRAPHY = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'", "‚": "'",
-                             "–": "-", "—": "-", "‐": "-", "‑": "-", "−": "-", "•": "-", "·": "-"})
 _MARKER = re.compile(r"^\s*(?:[-*+>▪►✓✔→]+\s*|\(?\d{1,3}\s*[.):\],]\s*|#\d+\s*[.:)]?\s*|"
                      r"track\s*\d+\s*[:.)-]\s*|prompt\s*\d*\s*[:.)-]\s*)", re.I)
 _IMPERATIVE = re.compile(r"^(?:please\s+)?(?:create|compose|generate|produce|make|write|craft|design|imagine)\s+"
@@ -39,12 +38,6 @@ class Cleaned:
 
     def why(self) -> str:
         return ", ".join(f"{n} {reason}" for reason, n in sorted(self.dropped.items())) or "none dropped"
-
-
-def normalise(text: str) -> str:
-    text = unicodedata.normalize("NFKC", str(text)).translate(_TYPOGRAPHY)
-    # Control and format characters (zero-width spaces, BOMs, bidi marks) become spaces.
-    return "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
 
 
 def strip_markdown(text: str) -> str:
@@ -130,12 +123,6 @@ def near_duplicate(a: str, b: str) -> bool:
     if jaccard >= 0.8 or (jaccard >= 0.7 and (wa <= wb or wb <= wa)):  # the same ask, a word or two added
         return True
     return jaccard >= 0.5 and SequenceMatcher(None, a, b).ratio() >= 0.9
-
-
-def clean_lyrics(text: str | None, max_chars: int = 2000) -> str:
-    from .lyrics import clean_lyrics as clean  # lyrics.py builds on this module's normalise
-
-    return clean(text, max_chars)
 
 
 def clean_candidates(raw: list[Candidate], max_chars: int = 300, limit: int | None = None, vocals: bool = False,

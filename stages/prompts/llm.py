@@ -11,15 +11,24 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from albumgen.engine import interrupt
 from albumgen.errors import LLMError
-from albumgen.inputs import MB, human_size
+from albumgen.sizes import MB, human_size
 
 from .config import LLMConfig
+
+if TYPE_CHECKING:
+    import openai
+
+
+def _openai():
+    """The openai package, imported at the first request: it takes most of a second to import
+    (its types), and `albumgen --help`, `status` or a build from a prompts file never need it."""
+    import openai
+
+    return openai
 
 MAX_WAIT = 120.0  # a Retry-After beyond this is a server asking us to go away, not to wait
 # A reply of 300 candidates is about 100 kB; a server sending more than this is broken or
@@ -101,7 +110,7 @@ def _bounded_http_client(deadline: Callable[[], float]):
     """The openai client's own HTTP client, with every response body (errors included) read
     through a counter: more than MAX_REPLY_BYTES, or still arriving at the deadline (a
     server trickling bytes never trips a per-read timeout), and the read stops."""
-    base = openai.DefaultHttpxClient
+    base = _openai().DefaultHttpxClient
     # httpx for openai 1.x, httpx2 since 3.x: the byte-stream class must be that library's.
     http = importlib.import_module(base.__mro__[1].__module__.split(".")[0])
 
@@ -166,7 +175,7 @@ class LLM:
         # Read at call time and held only here: it never reaches a record, a file or a log.
         self._key = os.environ.get(cfg.api_key_env) or NO_KEY
         self._deadline = float("inf")  # set per ask(): every attempt and wait of one request
-        self._client = openai.OpenAI(api_key=self._key, base_url=self.base_url, timeout=cfg.timeout, max_retries=0,
+        self._client = _openai().OpenAI(api_key=self._key, base_url=self.base_url, timeout=cfg.timeout, max_retries=0,
                                      http_client=_bounded_http_client(lambda: self._deadline))
         self.calls = 0
 
@@ -242,7 +251,7 @@ class LLM:
         except _TooLarge:
             raise LLMError(f"{self.where} sent a reply of more than {human_size(MAX_REPLY_BYTES)}",
                            "ask for fewer prompts (prompts.llm.candidates) or check the server") from None
-        except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
+        except (_openai().BadRequestError, _openai().UnprocessableEntityError) as e:
             if self.structured:
                 # Many local servers know no json_schema; the text parser copes with prose.
                 self.log.info("prompts: %s refused structured output (%s); asking for plain text", self.where,
@@ -251,32 +260,32 @@ class LLM:
                 raise _SchemaRefused() from None
             raise LLMError(f"{self.where} rejected the request (HTTP {e.status_code}: {self._scrub(_message(e))})",
                            "check prompts.llm settings") from None
-        except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
+        except (_openai().AuthenticationError, _openai().PermissionDeniedError) as e:
             raise LLMError(f"{self.where} refused the API key (HTTP {e.status_code})",
                            f"put a valid key in the environment variable {self.cfg.api_key_env}") from None
-        except openai.NotFoundError as e:
+        except _openai().NotFoundError as e:
             raise LLMError(f"{self.where} answered 404 ({self._scrub(_message(e))})",
                            "check prompts.llm.model is a model the server has and prompts.llm.base_url "
                            "(usually ending in /v1)") from None
-        except openai.APIStatusError as e:
+        except _openai().APIStatusError as e:
             if e.status_code == 429 or e.status_code >= 500:
                 raise _Transient(LLMError(f"{self.where} answered HTTP {e.status_code}",
                                           "try again later or raise prompts.llm.max_attempts"),
                                  retry_after(e.response.headers)) from None
             raise LLMError(f"{self.where} answered HTTP {e.status_code} ({self._scrub(_message(e))})",
                            "check prompts.llm settings") from None
-        except openai.APITimeoutError:
+        except _openai().APITimeoutError:
             if time.monotonic() >= self._deadline - 0.01:
                 raise _PastDeadline("no answer") from None
             raise _Transient(LLMError(f"{self.where} did not answer within {self.cfg.timeout:g} s",
                                       "raise prompts.llm.timeout or use a faster model")) from None
-        except openai.APIConnectionError as e:
+        except _openai().APIConnectionError as e:
             if "RemoteProtocolError" in type(e.__cause__).__name__:  # a reply cut off mid-body
                 raise _Transient(LLMError(f"{self.where} closed the connection in the middle of a reply",
                                           "check the server's logs; try again later")) from None
             raise _Transient(LLMError(f"cannot reach {self.where}: connection failed",
                                       "start the server or fix prompts.llm.base_url")) from None
-        except (openai.APIError, ValueError):  # a 200 that is not a chat completion (an HTML page...)
+        except (_openai().APIError, ValueError):  # a 200 that is not a chat completion (an HTML page...)
             raise _Transient(LLMError(f"{self.where} sent a reply that is not an OpenAI chat completion",
                                       "check prompts.llm.base_url points at an OpenAI-compatible API")) from None
         if not getattr(resp, "choices", None):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from .clean import normalise
+from .text import normalise
 
 SECTIONS = ("intro", "verse", "pre-chorus", "chorus", "bridge", "outro", "hook", "interlude")
 _SECTION_WORDS = {"prechorus": "pre-chorus", "pre chorus": "pre-chorus", "refrain": "chorus", "hook": "hook",

@@ -4,8 +4,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from albumgen.artifacts import Pick, Take, Track, Tracklist, parse_take_id, take_id, track_lyrics, track_melody
+from albumgen.audio.io import check_audio
 from albumgen.engine.store.hashing import derive_seed, sha256_file, sha256_text
-from albumgen.inputs import check_audio, resolve_audio
+from albumgen.inputs import resolve_audio
+from albumgen.models.backend import backend
 from albumgen.stage import Context, Done, NotReady, Stage, Unit
 
 from .config import RenderConfig
@@ -28,10 +30,7 @@ class RenderStage(Stage[RenderConfig]):
 
         cfg = self.settings(ctx)
         check_device(cfg.device)
-        if cfg.backend == "acestep":
-            from albumgen.models.acestep import require_diffusers
-
-            require_diffusers()  # before the prompts (maybe an LLM) run
+        backend(cfg.backend).check_installed()  # an extra's backend: before the prompts (maybe an LLM) run
         check_model_here(ctx, cfg)
         melodies = cfg.melody.values() if isinstance(cfg.melody, dict) else [cfg.melody]
         audio = [("render.intro", cfg.intro)] + [("render.melody", m) for m in sorted(set(melodies) - {None})]
@@ -40,6 +39,19 @@ class RenderStage(Stage[RenderConfig]):
                 check_audio(ctx.base_dir, rel, field)
 
     def plan(self, ctx: Context) -> list[Unit]:
+        return self._plan(ctx, {})
+
+    def plan_recovery(self, ctx: Context) -> list[Unit]:
+        # A retry round's or `--more` takes are planned from the pick record; with it lost,
+        # plan as many takes as each track's folder holds, so they come back before the pick.
+        on_disk: dict[str, int] = {}
+        for sidecar in ctx.work_dir(self.name).glob("*/take-*.json"):
+            number = sidecar.name[len("take-"):-len(".json")]
+            if number.isdigit():
+                on_disk[sidecar.parent.name] = max(on_disk.get(sidecar.parent.name, 0), int(number))
+        return self._plan(ctx, on_disk)
+
+    def _plan(self, ctx: Context, at_least: dict[str, int]) -> list[Unit]:
         cfg = self.settings(ctx)
         tracklist = ctx.artifacts.tracklist()
         if tracklist is None:
@@ -51,9 +63,9 @@ class RenderStage(Stage[RenderConfig]):
                     for t in tracklist.tracks if melody_of(cfg, t)[0]}
         units = []
         for track in tracklist.tracks:
-            for n in range(1, takes_wanted(ctx, track.id) + 1):
+            for n in range(1, max(takes_wanted(ctx, track.id), at_least.get(track.id, 0)) + 1):
                 seed = derive_seed(ctx.config.album.seed, track.id, n)
-                if cfg.backend == "acestep":
+                if backend(cfg.backend).songs:
                     units.append(song_unit(ctx, cfg, track, n, seed))
                     continue
                 units.append(Unit(
@@ -66,13 +78,13 @@ class RenderStage(Stage[RenderConfig]):
                     group=track.id,
                     reads_pipeline=tuple(f for f in (cfg.intro, melody_of(cfg, track)[0]) if f),
                 ))
-            if cfg.backend == "acestep":
+            if backend(cfg.backend).songs:  # a span of a song remade from its latents
                 units += repaint_units(ctx, cfg, track)
         return units
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
         cfg = self.settings(ctx)
-        if cfg.backend == "acestep":
+        if backend(cfg.backend).songs:
             from .songs import render_songs
 
             yield from render_songs(ctx, cfg, units)
@@ -98,10 +110,13 @@ class RenderStage(Stage[RenderConfig]):
 
     def status(self, ctx: Context) -> dict[str, str]:
         counts: dict[str, int] = {}
+        repaints: dict[str, int] = {}
         for rec in ctx.manifest.records(self.name):
-            tid, _ = parse_take_id(rec.unit)
-            counts[tid] = counts.get(tid, 0) + 1
-        return {tid: f"{n}/{takes_wanted(ctx, tid)}" for tid, n in counts.items()}
+            tid, n = parse_take_id(rec.unit)
+            into = repaints if n > REPAINT_BASE else counts  # repaints are not takes asked for
+            into[tid] = into.get(tid, 0) + 1
+        return {tid: f"{counts.get(tid, 0)}/{takes_wanted(ctx, tid)}"
+                + (f" + {repaints[tid]} repainted" if tid in repaints else "") for tid in {**counts, **repaints}}
 
 
 def check_model_here(ctx: Context, cfg: RenderConfig) -> str:
@@ -133,10 +148,13 @@ def song_unit(ctx: Context, cfg: RenderConfig, track: Track, n: int, seed: int) 
                 group=track.id)
 
 
+REPAINT_BASE = 1000
+
+
 def repaint_number(parent: int, n: int) -> int:
     """The take number of the n-th repaint a track's pick asked for, of take `parent`: 2001
     for a first of take 2. Apart from render.takes and every retry's numbers, and stable."""
-    return parent * 1000 + n
+    return parent * REPAINT_BASE + n
 
 
 def repaint_units(ctx: Context, cfg: RenderConfig, track: Track) -> list[Unit]:

@@ -13,9 +13,9 @@ from albumgen.engine import interrupt
 from albumgen.engine.store import atomic
 from albumgen.engine.store.recovery import write_sidecar
 from albumgen.errors import ModelError
-from albumgen.models.decode import Sampling
-from albumgen.models.fast import FastLoop, delays, is_out_of_memory
-from albumgen.models.musicgen import decode_tokens, load_musicgen
+from albumgen.models.backend import TakeLoop, backend
+from albumgen.models.fast import delays, is_out_of_memory
+from albumgen.models.sampling import Sampling
 from albumgen.models.tiny import PRESETS
 from albumgen.models.windows import Windows, generate_long
 from albumgen.stage import Context, Done, Unit
@@ -28,14 +28,14 @@ CPU_BATCH = 8  # on CPU a batch is for fewer Python steps, not memory: no point 
 GPU_MEMORY_SHARE = 0.8  # of free memory for the caches; the rest for weights' workspaces, EnCodec
 
 
-def generate_takes(loop: FastLoop, prompts: list[str], seeds: list[int], frames: int, sampling: Sampling,
+def generate_takes(loop: TakeLoop, prompts: list[str], seeds: list[int], frames: int, sampling: Sampling,
                    windows: Windows, on_step=None, rows: int | None = None, intro=None, melodies=None):
     """One batch of takes' tokens. A module-level seam: the OOM test wraps it."""
     return generate_long(loop, prompts, seeds, frames, sampling, windows, on_step, rows=rows, intro=intro,
                          melodies=melodies)
 
 
-def auto_batch_size(loop: FastLoop, window_frames: int, cfg_on: bool, pending: int) -> int:
+def auto_batch_size(loop: TakeLoop, window_frames: int, cfg_on: bool, pending: int) -> int:
     """Takes per batch from free accelerator memory and the KV cache bytes a take needs."""
     # An earlier round's cache (pick's retry rounds render again in this process) is memory
     # this round can use: measured while it is held, a second round would get a smaller batch.
@@ -146,20 +146,15 @@ def _step(progress: Progress, n: int, share: float) -> None:
 _loaded: dict = {}
 
 
-def _load(source: str, device: str, dtype: str, backend: str = "transformers") -> tuple:
+def _load(source: str, device: str, dtype: str, name: str = "transformers") -> tuple:
     """The model and its loop, kept for the build's later rounds (pick may ask for more
     takes): loading a real checkpoint takes longer than rendering a few takes."""
-    key = (source, device, dtype, backend)
-    if key not in _loaded and backend == "audiocraft":
-        from albumgen.models.audiocraft_backend import AudioCraftLoop, load_audiocraft
-
-        _loaded.clear()
-        lm = load_audiocraft(source, device, dtype)
-        _loaded[key] = (lm, AudioCraftLoop(lm))
+    key = (source, device, dtype, name)
     if key not in _loaded:
         _loaded.clear()  # one model in memory at a time
-        lm = load_musicgen(source, device, dtype)
-        _loaded[key] = (lm, FastLoop(lm))
+        b = backend(name)
+        lm = b.load(source, device, dtype)
+        _loaded[key] = (lm, b.loop(lm))
     return _loaded[key]
 
 
@@ -185,14 +180,10 @@ def _melodies(ctx: Context, cfg: RenderConfig, lm, units: list[Unit]) -> dict:
 
 def decode(lm, codes):
     """Audio of tokens through the EnCodec of the backend that made them."""
-    if getattr(lm, "backend", "transformers") == "audiocraft":
-        from albumgen.models.audiocraft_backend import decode_tokens as decode_audiocraft
-
-        return decode_audiocraft(lm, codes)
-    return decode_tokens(lm, codes)
+    return backend(lm.backend).decode(lm, codes)
 
 
-def _tell_graphs_off(ctx: Context, loop: FastLoop, progress: Progress) -> bool:
+def _tell_graphs_off(ctx: Context, loop: TakeLoop, progress: Progress) -> bool:
     """A refused graph capture leaves the render several times slower: say so in the events,
     the log and the progress line, not only in one warning at capture time."""
     ctx.event("render_graphs_off", reason=loop.graphs_off)

@@ -18,6 +18,7 @@ from albumgen.engine import interrupt
 from albumgen.engine.store import atomic
 from albumgen.engine.store.recovery import write_sidecar
 from albumgen.errors import ModelError
+from albumgen.models.backend import backend
 from albumgen.models.fast import is_out_of_memory
 from albumgen.stage import Context, Done, Unit
 
@@ -37,12 +38,10 @@ def auto_batch_size(lm, cfg: RenderConfig, pending: int) -> int:
     """Takes per batch from free accelerator memory and this model's bytes per take."""
     import torch
 
-    from albumgen.models.acestep import bytes_per_take
-
     free = free_memory(torch.device(lm.device))
     if free is None:
         return max(1, min(CPU_BATCH, pending))
-    return batch_for_memory(free, bytes_per_take(lm, cfg.duration, cfg.guidance), pending)
+    return batch_for_memory(free, backend("acestep").bytes_per_take(lm, cfg.duration, cfg.guidance > 1), pending)
 
 
 _loaded: dict = {}
@@ -50,12 +49,10 @@ _loaded: dict = {}
 
 def load(source: str, device: str, dtype: str):
     """The pipeline, kept for the build's later rounds (pick's retries and repaints)."""
-    from albumgen.models.acestep import load_acestep
-
     key = (source, device, dtype)
     if key not in _loaded:
         _loaded.clear()  # one model in memory at a time
-        _loaded[key] = load_acestep(source, device, dtype)
+        _loaded[key] = backend("acestep").load(source, device, dtype)
     return _loaded[key]
 
 
@@ -77,8 +74,6 @@ def request_of(ctx: Context, lm, unit: Unit):
 def render_songs(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator[Done]:
     import torch
 
-    from albumgen.models.acestep import decode_latents
-
     lm = load(model_source(cfg.model, ctx.base_dir), cfg.device, cfg.dtype)
     batch = cfg.batch_size if isinstance(cfg.batch_size, int) else auto_batch_size(lm, cfg, len(units))
     progress = for_build(ctx, len(units), cfg.duration)
@@ -97,7 +92,7 @@ def render_songs(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
             latents = generate_songs(lm, [request_of(ctx, lm, u) for u in group], [u.payload["seed"] for u in group],
                                      cfg, on_step=lambda done, total, n=len(group): _step(progress, n, done / total),
                                      rows=batch if fixed else None)
-            audio = [decode_latents(lm, latents[i]) for i in range(len(group))]
+            audio = [backend(lm.backend).decode(lm, latents[i]) for i in range(len(group))]
         except (torch.OutOfMemoryError, RuntimeError) as e:
             if not is_out_of_memory(e):
                 raise

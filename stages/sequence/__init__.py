@@ -150,17 +150,6 @@ class SequenceStage(Stage):
         atomic.write_json(path, data)
         return [path], data
 
-    def wants_another_round(self, ctx: Context) -> bool:
-        """True while pick has not yet seen the takes this stage asked it to avoid."""
-        distinct = ctx.artifacts.distinct()
-        if distinct is None:
-            return False
-        for tid, takes in distinct.avoid.items():
-            pick = ctx.artifacts.pick(tid)
-            if pick is not None and sorted((pick.model_extra or {}).get("avoid", [])) != sorted(takes):
-                return True
-        return False
-
     def status(self, ctx: Context) -> dict[str, str]:
         order = ctx.manifest.record(self.name, "order")
         pos = {tid: n for n, tid in enumerate(order.data["order"], 1)} if order else {}

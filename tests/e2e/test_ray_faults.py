@@ -46,7 +46,7 @@ def ray_worker(prefix: str) -> int | None:
 
 def test_a_task_whose_worker_dies_on_every_retry_is_one_error_line(cluster, tmp_path):
     pipeline = write_pipeline(tmp_path, {**PIPELINE, "executor": {"kind": "ray", "address": cluster.address}})
-    proc = start_build(pipeline)
+    proc = start_build(pipeline, env=cluster.env)
     kills = 0
     try:
         deadline = time.monotonic() + 400
@@ -73,7 +73,7 @@ def test_a_lost_head_is_one_line_in_seconds_and_what_was_recorded_is_folded(clus
     pipeline = write_pipeline(tmp_path, {**PIPELINE, "album": {"tracks": 3},
                                          "executor": {"kind": "ray", "address": cluster.address}})
     album = tmp_path / "albums" / "test-album"
-    proc = start_build(pipeline)
+    proc = start_build(pipeline, env=cluster.env)
     try:
         deadline = time.monotonic() + 400
         while takes(album) < 2:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from review_album import HOSTILE_ALBUM, HOSTILE_PROMPT, HOSTILE_TITLE, build_album, copy_album
+from review_album import HOSTILE_ALBUM, HOSTILE_PROMPT, HOSTILE_TITLE, copy_album
 
 from albumgen.engine import runner
 from albumgen.review.server import ReviewServer
@@ -46,11 +46,9 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("review-browser")
-    build_album(folder)
-    return folder
+@pytest.fixture
+def built(review_album_folder):
+    return review_album_folder  # one build for the server's and the browser's tests
 
 
 @pytest.fixture

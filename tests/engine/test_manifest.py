@@ -205,3 +205,29 @@ def test_lock_of_a_killed_process_is_not_stale(tmp_path):
     p.wait()
     with AlbumLock(tmp_path):
         pass
+
+
+def test_last_events_reads_the_end_of_the_log(tmp_path):
+    m = Manifest(tmp_path / "album")
+    m.dir.mkdir(parents=True)
+    assert m.last_events(5) == []
+    for i in range(3000):  # lines of every length, some longer than one read block
+        m.event("step", n=i, pad="x" * (i % 7 if i % 500 else 9000))
+    assert m.last_events(12) == m.events()[-12:]
+    assert m.last_events(1) == m.events()[-1:]
+    assert m.last_events(5000) == m.events()
+    with open(m.events_path, "ab") as f:
+        f.write(b'{"ts": 1, "event": "torn')  # a writer killed mid-line
+    assert m.last_events(2) == m.events()[-1:]
+
+
+def test_a_released_manifest_reads_its_records_again_at_first_use(tmp_path):
+    m = Manifest(tmp_path / "album")
+    m.dir.mkdir(parents=True)
+    out = m.album_dir / "a.txt"
+    out.write_text("a")
+    with m.lock():
+        m.commit("k1", "s", "a", [out])
+    m.release()
+    assert m._store is None  # nothing held until the album is used again
+    assert m.is_done("k1", "s", "a") and [r.unit for r in m.records("s")] == ["a"]

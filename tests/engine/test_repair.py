@@ -116,3 +116,48 @@ def test_a_changed_config_does_not_adopt_old_takes(album_copy):
     assert r.exit_code == 0, r.output
     assert len([u for s, u in ran_since(album, n) if s == "render"]) == 4
     assert [s for s, _ in ran_since(album, n, "unit_recovered")] == ["prompts"]
+
+
+def test_repair_brings_back_retry_round_and_more_takes_with_their_picks(tmp_path):
+    # A retry round (every tiny take fails the hard checks) and one take asked for by hand:
+    # render plans those takes from the pick record, so recovery must reach a fixed point.
+    pipeline = write_pipeline(tmp_path, {"album": {"tracks": 1}, "render": {"takes": 1},
+                                         "pick": {"retry_takes": 1, "max_rounds": 1}})
+    album = tmp_path / "albums" / "test-album"
+    assert cli("build", str(pipeline)).exit_code == 0
+    assert cli("pick", str(pipeline), "--track", "1", "--more", "1").exit_code == 0
+    assert cli("build", str(pipeline)).exit_code == 0
+    m = Manifest(album)
+    takes = {r.unit: r.key for r in m.records("render")}
+    pick = m.record("pick", "t01")
+    assert sorted(takes) == ["t01/take-1", "t01/take-2", "t01/take-3"]
+    assert pick.data["retry_rounds"] == 1 and pick.data["more_takes"] == 1 and pick.data["extra_takes"] == 2
+    before = files(album)
+
+    (album / "manifest" / "manifest.json").unlink()
+    (album / "manifest" / "journal.jsonl").unlink()
+    r = cli("repair", str(pipeline))
+    assert r.exit_code == 0, r.output
+    assert "render 3" in r.output and "pick 1" in r.output
+    m = Manifest(album)
+    assert {r.unit: r.key for r in m.records("render")} == takes
+    assert m.record("pick", "t01").key == pick.key and m.record("pick", "t01").data == pick.data
+    n = len(m.events())
+    r = cli("build", str(pipeline))
+    assert r.exit_code == 0, r.output
+    assert {s for s, _ in ran_since(album, n)} <= {"sequence", "master"}  # nothing rendered or picked again
+    assert files(album) == before
+
+
+def test_build_alone_recovers_to_the_same_fixed_point(tmp_path):
+    pipeline = write_pipeline(tmp_path, {"album": {"tracks": 1}, "render": {"takes": 1},
+                                         "pick": {"retry_takes": 1, "max_rounds": 1}})
+    album = tmp_path / "albums" / "test-album"
+    assert cli("build", str(pipeline)).exit_code == 0
+    pick = Manifest(album).record("pick", "t01")
+    (album / "manifest" / "manifest.json").unlink()
+    (album / "manifest" / "journal.jsonl").unlink()
+    n = len(Manifest(album).events())
+    assert cli("build", str(pipeline)).exit_code == 0
+    assert {s for s, _ in ran_since(album, n)} <= {"sequence", "master"}
+    assert Manifest(album).record("pick", "t01").data == pick.data

@@ -1,5 +1,5 @@
 """The stage contract's hooks: stages bring their own CLI commands and read their own config
-slice with its own type (#9 parts 2 and 3)."""
+slice with its own type."""
 from __future__ import annotations
 
 import ast

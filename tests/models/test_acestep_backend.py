@@ -159,6 +159,21 @@ def test_oom_halves_the_batch_and_the_takes_stay_the_same(tmp_path, monkeypatch,
         assert a == (album / "manifest" / "takes" / rel).read_bytes(), rel
 
 
+def test_without_diffusers_the_build_stops_with_one_line_before_any_work(tmp_path, monkeypatch):
+    import sys
+
+    from click.testing import CliRunner
+
+    from albumgen.cli import main
+
+    monkeypatch.setitem(sys.modules, "diffusers", None)  # as if the extra were not installed
+    r = CliRunner().invoke(main, ["build", str(write_pipeline(tmp_path, SONG))])
+    assert r.exit_code == 5
+    assert r.output.strip().splitlines()[-1] == ("Error: render.backend: acestep needs diffusers with AceStepPipeline "
+                                                 "(diffusers is missing) (install it: pip install 'albumgen[acestep]')")
+    assert not (tmp_path / "albums" / "test-album" / "manifest" / "prompts").exists()
+
+
 @pytest.mark.parametrize("render, message", [
     ({"backend": "acestep", "model": "tiny"}, "is a MusicGen model"),
     ({"backend": "transformers", "model": "tiny-acestep"}, "needs backend: acestep"),

@@ -19,7 +19,7 @@ from render_album import build, takes  # noqa: E402
 from albumgen.engine.store.manifest import Manifest  # noqa: E402
 from albumgen.models.audiocraft_backend import AudioCraftLoop, decode_tokens, load_audiocraft  # noqa: E402
 from albumgen.models.audiocraft_tiny import build_tiny, save_checkpoint  # noqa: E402
-from albumgen.models.decode import Sampling  # noqa: E402
+from albumgen.models.sampling import Sampling  # noqa: E402
 from albumgen.stages.render import engine  # noqa: E402
 
 AC = {"backend": "audiocraft"}

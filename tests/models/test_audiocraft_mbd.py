@@ -43,7 +43,7 @@ def test_switching_the_decoder_decodes_saved_tokens_and_renders_nothing(tmp_path
     for rec in manifest.records("decode"):
         take = manifest.record("render", rec.unit)
         codes = np.load(album / next(r for r in take.outputs if r.endswith(".codes")))
-        wav = next(iter(rec.outputs))
+        wav = next(r for r in rec.outputs if r.endswith(".wav"))
         assert wav.endswith("take-1.mbd.wav") and rec.data["seed"] == take.data["seed"]
         audio, sr = sf.read(album / wav, dtype="float32", always_2d=True)
         expected = decode_mbd(mbd, torch.from_numpy(codes.astype(np.int64)), take.data["seed"]).numpy().T
@@ -58,3 +58,19 @@ def test_switching_the_decoder_decodes_saved_tokens_and_renders_nothing(tmp_path
     assert manifest.records("decode") == [] and not list(album.glob("manifest/takes/*/*.mbd.wav"))
     assert len(ran(manifest, "render")) == 2
     assert all(p.data["wav"].endswith("take-1.wav") for p in manifest.records("pick"))
+
+
+def test_a_lost_decode_record_comes_back_from_its_sidecar(tmp_path):
+    manifest, album = build(tmp_path, {"decoder": "mbd"})
+    decoded = {r.unit: r for r in manifest.records("decode")}
+    assert sorted(decoded) == ["t01/take-1", "t02/take-1"]
+    assert all(sorted(r.outputs) == [f"manifest/takes/{r.unit.split('/')[0]}/take-1.mbd.json",
+                                     f"manifest/takes/{r.unit.split('/')[0]}/take-1.mbd.wav"] for r in decoded.values())
+    (album / "manifest" / "manifest.json").unlink()
+    (album / "manifest" / "journal.jsonl").unlink()
+    manifest, album = build(tmp_path, {"decoder": "mbd"})
+    assert len(ran(manifest, "decode")) == 2  # the first build's only: no device time again
+    assert sorted(e["unit"] for e in manifest.events() if e["event"] == "unit_recovered"
+                  and e["stage"] == "decode") == ["t01/take-1", "t02/take-1"]
+    assert {r.unit: (r.key, r.data) for r in manifest.records("decode")} == \
+        {u: (r.key, r.data) for u, r in decoded.items()}

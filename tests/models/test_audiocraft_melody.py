@@ -15,7 +15,7 @@ from render_album import build, takes  # noqa: E402
 
 from albumgen.errors import ModelError  # noqa: E402
 from albumgen.models.audiocraft_backend import AudioCraftLoop, load_audiocraft  # noqa: E402
-from albumgen.models.decode import Sampling  # noqa: E402
+from albumgen.models.sampling import Sampling  # noqa: E402
 
 SR = 32000
 

@@ -1,10 +1,13 @@
-"""Without the audiocraft extra, render.backend: audiocraft is a one-line error naming the install."""
+"""Without the audiocraft extra, render.backend: audiocraft is a one-line error naming the
+install, before any work."""
 from __future__ import annotations
 
 import importlib.util
 
 import pytest
 from helpers import run_cli, write_pipeline
+
+from albumgen.engine.store.manifest import Manifest
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("audiocraft") is not None,
                                 reason="the audiocraft extra is installed here")
@@ -17,3 +20,5 @@ def test_missing_extra_is_one_error_line_with_the_install_command(tmp_path):
     assert r.stderr.strip().splitlines()[-1] == (
         "Error: render.backend: audiocraft needs the audiocraft extra (audiocraft is not installed) "
         "(install it: pip install 'albumgen[audiocraft]' && pip install --no-deps audiocraft==1.3.0)")
+    # Said before any work: the prompts (maybe an LLM's, paid for) are not made first.
+    assert Manifest(tmp_path / "albums" / "test-album").records("prompts") == []

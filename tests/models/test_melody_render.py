@@ -10,6 +10,7 @@ import torch
 from click.testing import CliRunner
 from helpers import write_pipeline
 from melody_fixtures import SR, A, C, hf_greedy_codes, tone
+from reference_loop import generate_codes
 from render_album import build, takes
 
 from albumgen.cli import main
@@ -17,11 +18,10 @@ from albumgen.config import load_config
 from albumgen.engine import runner
 from albumgen.engine.store.hashing import sha256_file
 from albumgen.engine.store.manifest import Manifest
-from albumgen.models.decode import Sampling, generate_codes
 from albumgen.models.fast import FastLoop
-from albumgen.models.melody import chroma, take_chromas
+from albumgen.models.melody import chroma, melody_window, take_chromas
 from albumgen.models.musicgen import load_musicgen
-from albumgen.models.reference import melody_window
+from albumgen.models.sampling import Sampling
 from albumgen.models.windows import Windows, generate_long
 from albumgen.stages.render import RenderStage
 
@@ -166,8 +166,8 @@ def test_a_text_encoder_narrower_than_the_decoder_as_in_the_real_checkpoints():
     import torch.nn as nn
     from transformers import MusicgenMelodyConfig, MusicgenMelodyForConditionalGeneration, T5Config
 
+    from albumgen.models.loaded import LoadedModel
     from albumgen.models.melody import ChromaSettings
-    from albumgen.models.musicgen import LoadedModel
     from albumgen.models.tiny import build_tiny, byte_tokenizer
 
     base = build_tiny(melody=True).config

@@ -6,13 +6,14 @@ import weakref
 import pytest
 import torch
 from helpers import hf_generate_codes
+from reference_loop import generate_codes
 from torch.utils import _pytree as pytree
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from albumgen.models import noise
-from albumgen.models.decode import Sampling, generate_codes
 from albumgen.models.fast import FastLoop, is_out_of_memory
 from albumgen.models.musicgen import decode_tokens, load_musicgen
+from albumgen.models.sampling import Sampling
 from albumgen.models.windows import Windows, generate_long
 
 PROMPTS = ["calm piano", "a much longer prompt about drums, bass and a slow organ"]
@@ -141,6 +142,41 @@ def test_out_of_memory_behind_a_failed_capture_end_is_out_of_memory(lm):
     with pytest.raises(RuntimeError, match="previous error during capture"):
         graphed.generate(PROMPTS, SEEDS, FRAMES, Sampling(top_k=20))
     assert graphed.use_graphs and graphed.graphs_off is None
+
+
+def test_the_noise_hash_keeps_its_values_with_fewer_kernels():
+    """The 32-bit multiply in five int64 ops, the uniform from (h >> 8) | 1, and the negated
+    noise: the same numbers as the plain arithmetic, so no take's tokens move."""
+    edge = [0, 1, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xDEADBEEF, 123456789]
+    x = torch.tensor(edge + torch.randint(0, 2**32, (1000,), generator=torch.Generator().manual_seed(0)).tolist())
+    for c in (0x7FEB352D, 0x846CA68B):
+        assert noise._mul32(x, c).tolist() == [(v * c) % 2**32 for v in x.tolist()]
+        assert [noise._mul32(v, c) for v in edge] == [(v * c) % 2**32 for v in edge]  # Python ints too
+    keys, counters = noise.take_keys([1, 2**62 + 5], "cpu"), noise.token_counters(4, 2048, "cpu")
+    for step in (0, 7, torch.tensor([123456])):
+        g = noise.gumbel(keys, step, counters)
+        assert torch.equal(noise.negated_gumbel(keys, step, counters), -g)
+        h = noise.mix32(noise.mix32((counters + step * 8192) & noise.M32 ^ keys[:, 0, None, None]) ^ keys[:, 1, None, None])
+        u = ((h >> 9).to(torch.float32) + 0.5) * (1.0 / (1 << 23))  # the plain form of the uniform
+        assert g.dtype == torch.float32 and torch.equal(g, -torch.log(-torch.log(u)))
+
+
+def test_a_decoding_step_allocates_no_mask_nor_cfg_rows_and_writes_keys_and_values_at_once(lm):
+    """Per step: one index_copy_ per layer for keys and values together, one for the token
+    grid; the causal mask from the state's column table (no arange, no zeros), the CFG rows
+    by a broadcast add (no cat)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from ops_per_step import step_ops
+
+    ops = step_ops(FastLoop(lm, graphs=False), 2, Sampling(top_k=20), position=10)
+    layers = lm.model.config.decoder.num_hidden_layers
+    assert ops["index_copy_"] == layers + 1
+    assert not {"arange", "zeros", "cat"} & set(ops)
+    assert ops["neg"] == 1  # -log(u) only: the noise is subtracted, not negated and added
+    assert ops["native_layer_norm"] == 3 * layers + 1 and ops["argmax"] == 1
 
 
 def test_noise_is_a_function_of_seed_step_codebook_token():

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from albumgen.models.decode import Sampling
 from albumgen.models.fast import FastLoop
+from albumgen.models.sampling import Sampling
 from albumgen.models.windows import Windows, generate_long
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
@@ -127,3 +127,16 @@ def melody():
     from albumgen.models.musicgen import load_musicgen
 
     return load_musicgen("tiny-melody", "cuda", "float32")
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices")
+def test_a_loop_on_the_second_device_captures_and_replays_there():
+    """render.device: cuda:1 while device 0 is current: the graphs are captured on cuda:1's
+    stream (not empty ones on device 0), so replays give the eager tokens."""
+    lm = bench().load("small", "cuda:1", torch.float32)
+    torch.cuda.set_device(0)
+    s = Sampling(top_k=250)
+    eager = FastLoop(lm, graphs=False).generate(PROMPTS, [1, 2], 150, s)
+    graphed = FastLoop(lm)
+    assert torch.equal(graphed.generate(PROMPTS, [1, 2], 150, s), eager)
+    assert graphed.use_graphs and graphed.graphs_off is None and eager.device == torch.device("cuda", 1)

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from albumgen.errors import ModelError
-from albumgen.models.decode import Sampling
 from albumgen.models.fast import FastLoop
 from albumgen.models.musicgen import load_musicgen, pick_dtype
+from albumgen.models.sampling import Sampling
 from albumgen.models.tiny import build_tiny, byte_tokenizer
 
 

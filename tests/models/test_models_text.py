@@ -17,9 +17,9 @@ import pytest
 import torch
 from helpers import hf_generate_codes
 
-from albumgen.models.decode import Sampling
 from albumgen.models.fast import FastLoop
 from albumgen.models.musicgen import load_musicgen
+from albumgen.models.sampling import Sampling
 from albumgen.models.windows import Windows, generate_long
 
 SHORT = "calm piano"  # 11 tokens: one 32-token text bucket alone

@@ -1,4 +1,4 @@
-"""The architecture's boundaries, checked on every module as it is now (#9 part 5):
+"""The architecture's boundaries, checked on every module as it is now:
 stages never import each other, and the engine reaches a stage only through the registry
 (which imports the `albumgen.stages` package by name, at run time). New modules are
 covered without being listed."""

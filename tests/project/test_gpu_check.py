@@ -65,7 +65,9 @@ def test_dry_run_runs_every_item_without_what_the_gpu_image_lacks(tmp_path):
     # On CPU only the kernel profile (no kernels) and ACE-Step (no diffusers) are skipped.
     assert {s for s, _ in skipped} <= {"env", "acestep"} and ("acestep", "song") in skipped
     sections = list(dict.fromkeys(r["section"] for r in rows))
-    assert sections == ["env", "tests", "sweep", "graphs off", "transformers", "numerics", "checks", "acestep"]
+    assert sections == ["env", "tests", "sweep", "graphs off", "transformers", "numerics", "checks", "attention",
+                        "acestep"]
+    assert [r["item"] for r in rows if r["section"] == "attention"] == ["small b1 MATH"]
     sweep = [r for r in rows if r["section"] == "sweep"]
     assert sweep[0]["model"] == "medium" and len(sweep) == 11 and all(r["graphs"] == "on" for r in sweep)
     assert all(float(r["ms_step"]) > 0 and float(r["takes_s"]) > 0 for r in sweep)

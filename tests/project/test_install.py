@@ -1,4 +1,4 @@
-"""The venv that `make` builds stays light: no CUDA wheels on a machine without a GPU (#7)."""
+"""The venv that `make` builds stays light: no CUDA wheels on a machine without a GPU."""
 import importlib.metadata
 import shutil
 import subprocess

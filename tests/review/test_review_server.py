@@ -16,7 +16,7 @@ from urllib.parse import quote
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from review_album import HOSTILE_ALBUM, build_album, copy_album, fetch
+from review_album import HOSTILE_ALBUM, copy_album, fetch
 
 from albumgen.cli import main
 from albumgen.engine import runner
@@ -26,11 +26,9 @@ from albumgen.review.server import ReviewServer
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("review")
-    build_album(folder)
-    return folder
+@pytest.fixture
+def built(review_album_folder):
+    return review_album_folder  # one build for the server's and the browser's tests
 
 
 @pytest.fixture

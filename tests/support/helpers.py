@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+ROOT = Path(__file__).resolve().parents[2]  # the repository
+
 DEMO = {
     "album": {"title": "Test Album", "slug": "test-album", "brief": "tests", "artist": "Tester",
               "genre": "Ambient", "tracks": 2, "seed": 1},

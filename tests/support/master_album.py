@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from rounds import run_stage
 
 from albumgen.audio.ffmpeg import ffmpeg_exe
 from albumgen.config import parse_config
-from albumgen.engine.runner import StageReport, _run_stage, make_context
+from albumgen.engine.runner import make_context
 from albumgen.engine.store import atomic
 from albumgen.stages.master import MasterStage
 from albumgen.stages.sequence import SequenceStage
@@ -87,8 +88,8 @@ def run_master(ctx) -> list[str]:
     """Run sequence (master's other input) and master through the runner; returns the
     master unit ids that ran."""
     n = len(ctx.manifest.events())
-    _run_stage(SequenceStage(), ctx, StageReport(), force=False)
-    _run_stage(MasterStage(), ctx, StageReport(), force=False)
+    run_stage(SequenceStage(), ctx)
+    run_stage(MasterStage(), ctx)
     return [e["unit"] for e in ctx.manifest.events()[n:] if e["event"] == "unit_done" and e["stage"] == "master"]
 
 

@@ -12,10 +12,11 @@ from pathlib import Path
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
-def start_build(pipeline: Path, *args: str) -> subprocess.Popen:
+def start_build(pipeline: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
     """`albumgen build` as a shell starts a foreground job: its own process group, which a
     terminal's Ctrl-C reaches as a whole (os.killpg(proc.pid, SIGINT))."""
-    return subprocess.Popen([sys.executable, "-m", "albumgen", "build", str(pipeline), *args], env=ENV,
+    return subprocess.Popen([sys.executable, "-m", "albumgen", "build", str(pipeline), *args],
+                            env={**ENV, **(env or {})},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 

@@ -16,6 +16,10 @@ from processes import session, wait_gone
 
 
 class Cluster:
+    # Its own: no token from a ~/.ray/auth_token that another cluster of the machine made
+    # (a driver given this env connects without one).
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+
     def __init__(self, cpus: int = 2, render_actors: int = 1):
         self.cpus, self.render_actors = cpus, render_actors
         self.sid: int | None = None
@@ -34,7 +38,7 @@ class Cluster:
                    f"--num-cpus={self.cpus}", f'--resources={{"albumgen_render": {self.render_actors}}}',
                    "--include-dashboard=false", "--disable-usage-stats",
                    *(f"--{k}={v}" for k, v in ports.items())]
-            proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE,
+            proc = subprocess.Popen(cmd, env=self.env, start_new_session=True, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True)
             out = proc.communicate(timeout=180)[0]
             self.sid = proc.pid  # the head's processes stay in the session `ray start` made

@@ -1,4 +1,4 @@
-"""Richer synthesised takes for the failures generated music has (issue 12): pieces in many
+"""Richer synthesised takes for the failures generated music has: pieces in many
 styles, keys, tempi and timbres, and each failure applied to a copy of one of them.
 
 A piece is built from a seed alone, so a test or a bench run can draw as many different

@@ -7,7 +7,8 @@ import numpy as np
 import soundfile as sf
 
 from ..engine.store import atomic
-from ..inputs import check_file
+from ..errors import InputError
+from ..inputs import check_file, resolve_audio
 from .ffmpeg import decode
 from .signal import to_mono  # noqa: F401  (its old home: the mono fold lives in signal.py)
 
@@ -39,3 +40,14 @@ def write_wav(path: Path, audio: np.ndarray, sr: int) -> None:
 
     with atomic.atomic_path(Path(path), need=audio.size * 4 + 1024) as tmp:
         wavfile.write(str(tmp), sr, np.ascontiguousarray(audio, dtype=np.float32))
+
+
+def check_audio(base_dir: Path, rel: str, field: str) -> Path:
+    """resolve_audio, then a full decode: a file that is not audio stops the build before any
+    work (a model decodes it only once loaded, after prompts and maybe an LLM ran)."""
+    path = resolve_audio(base_dir, rel, field)  # missing, FIFO, folder...
+    try:
+        read_audio(path)
+    except InputError:
+        raise InputError(f"{field}: {rel} is not audio ffmpeg can read", "convert it to WAV or FLAC") from None
+    return path

@@ -9,7 +9,6 @@ Defined on every input, so that pick and master agree on the same audio:
 from __future__ import annotations
 
 import numpy as np
-import pyloudnorm
 
 BLOCK = 0.4  # s: BS.1770's gating block
 _MIN_FRAMES = 16  # below this the K-weighting filters have not settled: call it unmeasurable
@@ -23,6 +22,8 @@ def measure(audio: np.ndarray, sr: int) -> tuple[float, np.ndarray]:
     if n < _MIN_FRAMES or not np.any(audio):
         return float("-inf"), np.zeros(0)
     block = min(BLOCK, n / sr)
+    import pyloudnorm  # it imports scipy.signal: a second of start-up for every command
+
     meter = pyloudnorm.Meter(sr, block_size=block)
     with np.errstate(divide="ignore"):
         lufs = float(meter.integrated_loudness(audio))

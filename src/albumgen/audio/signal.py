@@ -8,7 +8,6 @@ from __future__ import annotations
 from math import gcd
 
 import numpy as np
-from scipy import signal as _signal
 
 
 def to_mono(audio: np.ndarray) -> np.ndarray:
@@ -31,5 +30,7 @@ def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     audio = np.asarray(audio)
     dtype = audio.dtype if audio.dtype.kind == "f" else np.float64
     g = gcd(int(sr_in), int(sr_out))
-    out = _signal.resample_poly(audio, int(sr_out) // g, int(sr_in) // g, axis=0, window=("kaiser", 8.0))
+    from scipy import signal  # a second of start-up for every command: only when resampling
+
+    out = signal.resample_poly(audio, int(sr_out) // g, int(sr_in) // g, axis=0, window=("kaiser", 8.0))
     return out.astype(dtype, copy=False)

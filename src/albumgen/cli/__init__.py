@@ -1,78 +1,14 @@
 """The thin CLI over the library. One module per subcommand; errors become one line."""
 from __future__ import annotations
 
-import logging
-import traceback
-from pathlib import Path
+from .. import registry
+from . import build, gc, init, repair, review, status  # noqa: F401  (each adds its command to `main`)
+from .app import main
 
-import click
-
-from .. import console
-from ..engine.interrupt import Interrupted
-from ..engine.store.atomic import DISK_FULL, disk_full
-from ..errors import AlbumgenError, OutputError
-
-log = logging.getLogger("albumgen")
-
-
-VERBOSE = ("-v", "--verbose")
-
-
-class AlbumgenGroup(click.Group):
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        # -v works after the command too (`albumgen status my.yaml -v`): it is the group's
-        # option, so it is moved in front of the command before click parses.
-        end = args.index("--") if "--" in args else len(args)
-        if any(a in VERBOSE for a in args[:end]):
-            args = ["--verbose"] + [a for i, a in enumerate(args) if i >= end or a not in VERBOSE]
-        return super().parse_args(ctx, args)
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except AlbumgenError as e:
-            log.debug("%s", traceback.format_exc())
-            click.echo(f"Error: {e}", err=True)
-            ctx.exit(e.exit_code)
-        except Interrupted as e:
-            click.echo(f"Interrupted: {e}", err=True)
-            ctx.exit(130)
-        except KeyboardInterrupt:
-            click.echo("Interrupted: finished units are kept; run the same command again to resume", err=True)
-            ctx.exit(130)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
-        except Exception as e:  # a bug: say so in one line, the traceback goes to --verbose
-            log.debug("%s", traceback.format_exc())
-            if isinstance(e, OSError) and e.errno in DISK_FULL:  # a full disk is not a bug
-                click.echo(f"Error: {disk_full(e, Path(e.filename) if e.filename else None)}", err=True)
-                ctx.exit(OutputError.exit_code)
-            click.echo(f"Error: internal error: {type(e).__name__}: {e} (rerun with --verbose and report it)", err=True)
-            ctx.exit(70)
-
-
-def setup_logging(verbose: bool) -> None:
-    handler = console.Handler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    root = logging.getLogger("albumgen")
-    root.handlers[:] = [handler]
-    root.filters[:] = [console.once_per_album]
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    root.propagate = False
-
-
-@click.group(cls=AlbumgenGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging and tracebacks.")
-@click.version_option(package_name="albumgen")
-def main(verbose: bool) -> None:
-    """albumgen: turn an album brief into a finished album of tagged MP3s."""
-    setup_logging(verbose)
+__all__ = ["main"]
 
 
 def _register() -> None:
-    from .. import registry
-    from . import build, init, repair, review, status  # noqa: F401  (each adds its command to `main`)
-
     # Stages bring their own commands (pick, score, prompts...): the CLI names none of them.
     for stage in registry.stage_classes():
         for command in stage.commands():

@@ -10,7 +10,7 @@ from .. import console
 from ..engine import interrupt, runner
 from ..engine.interrupt import Interrupted
 from ..errors import AlbumgenError
-from . import main
+from .app import main
 
 
 @main.command()

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import OutputError
-from . import main
+from .app import main
 
 
 @main.command()

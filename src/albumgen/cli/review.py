@@ -8,7 +8,7 @@ import click
 
 from ..engine import runner
 from ..errors import ConfigError
-from . import main
+from .app import main
 
 
 @main.command()
@@ -28,7 +28,7 @@ def review(pipeline: Path, port: int, host: str, no_open: bool, export_to: Path 
         raise ConfigError("--embed needs --export OUT.html", "add --export review.html")
     ctx = runner.open_pipeline(pipeline, progress=False)
     if export_to is not None:
-        from ..review.export import HTML, export
+        from ..review.export import HTML, export  # the review page's code loads only for `review`
 
         written = export(ctx, export_to, embed=embed, pipeline=pipeline)
         if written.name == "index.html" and export_to.suffix.lower() not in HTML:
@@ -40,7 +40,7 @@ def review(pipeline: Path, port: int, host: str, no_open: bool, export_to: Path 
             click.echo(f"Its players link into {ctx.album_dir}: keep the two together, or use --export DIR "
                        "or --embed to send it on its own")
         return
-    from ..review.server import ReviewServer
+    from ..review.server import ReviewServer  # http.server and the pages: only for `review`
 
     try:
         server = ReviewServer(ctx, host, port, prefetch=True, pipeline=pipeline)

@@ -8,7 +8,7 @@ import click
 
 from ..engine import runner
 from ..engine.status import album_status
-from . import main
+from .app import main
 
 MISSING_EXIT = 3  # the album has files but no records: an input (the manifest) is missing
 

@@ -3,12 +3,14 @@ unit made, take back what the disk proves (recovery), and drop what the pipeline
 has. Below the scheduler and the runner, which both call it; it knows no executor."""
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
 from ..errors import OutputError, StageError
-from ..stage import Context, Stage
-from .store import recovery
+from ..stage import Context, Done, NotReady, Stage, Unit
+from .store import recovery, trash
+from .store.hashing import sha256_file, sha256_json
 
 log = logging.getLogger("albumgen")
 
@@ -30,7 +32,7 @@ def commit(stage: Stage, ctx: Context, done) -> None:
     except OSError as e:
         raise OutputError(f"cannot record {stage.name}/{done.unit.id}: {e}", "check free disk space") from e
     if old is not None:  # e.g. a renamed track: its old MP3 must not linger in the album
-        remove_unclaimed(ctx, set(old.outputs) - set(rec.outputs))
+        discard(ctx, old, set(old.outputs) - set(rec.outputs))
 
 
 def check_outputs(stage: Stage, ctx: Context, done) -> None:
@@ -51,10 +53,12 @@ def check_outputs(stage: Stage, ctx: Context, done) -> None:
 
 
 def recover(stage: Stage, ctx: Context, pending: list) -> list:
-    """Commit the pending units whose outputs are intact on disk; returns the rest."""
+    """Commit the pending units whose outputs are intact on disk (back from the trash, or
+    proved by their sidecars); returns the rest."""
+    pending = restore(stage, ctx, pending)
     if not pending or not stage.sidecars:
         return pending
-    found = recovery.recover(stage, ctx, pending)
+    found = _on_disk(stage, ctx, pending)
     for done in found:
         commit(stage, ctx, done)
         ctx.manifest.event("unit_recovered", stage=stage.name, unit=done.unit.id)
@@ -65,20 +69,111 @@ def recover(stage: Stage, ctx: Context, pending: list) -> list:
     return [u for u in pending if u.id not in ids]
 
 
+def recover_all(ctx: Context, stages: list[Stage]) -> dict[str, int]:
+    """Recovery to a fixed point: stage by stage, as far as recovered records let later
+    stages plan, and again while a pass brings anything back (a recovered pick asks for the
+    retry-round takes render could not plan before it). Returns units recovered per stage."""
+    recovered = {stage.name: 0 for stage in stages}
+    while True:
+        found = 0
+        for stage in stages:
+            try:
+                units = stage.plan_recovery(ctx)
+            except NotReady:
+                break
+            for u in units:
+                u.key = stage.key(u)
+            pending = [u for u in units if not ctx.manifest.is_done(u.key, stage.name, u.id)]
+            n = len(pending) - len(recover(stage, ctx, pending))
+            recovered[stage.name] += n
+            found += n
+        if not found:
+            return recovered
+
+
+def restore(stage: Stage, ctx: Context, pending: list) -> list:
+    """Units the config asks for again (a change undone) come back from the trash as they were."""
+    if not pending or not trash.trash_dir(ctx.album_dir).is_dir():
+        return pending
+    rest = []
+    for unit in pending:
+        found = trash.restorable(ctx.album_dir, stage.name, unit.id, unit.key)
+        if found is None:
+            rest.append(unit)
+            continue
+        rec, where = found
+        old = ctx.manifest.record(stage.name, unit.id)
+        outputs = trash.restore(ctx.album_dir, rec, where)
+        ctx.manifest.commit(rec.key, rec.stage, rec.unit, outputs, rec.data, rec.seconds,
+                            hashes={rel: ref.sha256 for rel, ref in rec.outputs.items()})
+        if old is not None:
+            discard(ctx, old, set(old.outputs) - set(rec.outputs))
+        ctx.manifest.event("unit_restored", stage=stage.name, unit=unit.id)
+    if len(rest) < len(pending):
+        log.info("Stage '%s': %d units back from manifest/trash (the config asks for them again)",
+                 stage.name, len(pending) - len(rest))
+    return rest
+
+
 def prune_stale(stage: Stage, ctx: Context, live_ids: set[str]) -> None:
-    """Drop records (and their files) of units the current config no longer has, e.g. the
-    tracks past a lowered album.tracks, so the album folder matches the pipeline."""
+    """Drop records of units the current config no longer has, e.g. the tracks past a
+    lowered album.tracks, and move their files to the trash, so the album folder matches the
+    pipeline and changing the config back costs nothing."""
     manifest = ctx.manifest
     stale = [r for r in manifest.records(stage.name) if r.unit not in live_ids]
     if not stale:
         return
     for rec in stale:
         manifest.drop(stage.name, rec.unit)
-        remove_unclaimed(ctx, set(rec.outputs))
+        discard(ctx, rec, set(rec.outputs))
         manifest.event("unit_pruned", stage=stage.name, unit=rec.unit)
 
 
-def remove_unclaimed(ctx: Context, rels: set[str]) -> None:
+def discard(ctx: Context, rec, rels: set[str]) -> None:
+    """Move the outputs of a record no longer live that no live record claims to the trash."""
     claimed = {rel for r in ctx.manifest.state.records.values() for rel in r.outputs}
-    for rel in rels - claimed:
-        (ctx.album_dir / rel).unlink(missing_ok=True)
+    moved = trash.discard(ctx.album_dir, rec, rels - claimed, ctx.manifest.change_note)
+    if moved:
+        ctx.manifest.event("unit_trashed", stage=rec.stage, unit=rec.unit, files=moved,
+                           reason=ctx.manifest.change_note)
+
+
+def _on_disk(stage: Stage, ctx: Context, pending: list[Unit]) -> list[Done]:
+    """The pending units of `stage` whose finished outputs are intact on disk (store/recovery.py
+    writes the sidecars that prove them)."""
+    wanted = {(u.id, u.key): u for u in pending}
+    found: dict[str, Done] = {}
+    folder = ctx.work_dir(stage.name)
+    for pattern in stage.sidecars:
+        for path in sorted(folder.glob(pattern)):
+            done = _check_sidecar(stage.name, ctx.album_dir, path, wanted)
+            if done is not None:
+                found.setdefault(done.unit.id, done)
+    return list(found.values())
+
+
+
+def _check_sidecar(stage: str, album_dir: Path, path: Path, wanted: dict) -> Done | None:
+    if not path.is_file():  # a FIFO posing as a sidecar would block the read
+        return None
+    try:
+        obj = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    block = obj.pop(recovery.BLOCK, None) if isinstance(obj, dict) else None
+    if not isinstance(block, dict) or block.get("stage") != stage:
+        return None
+    unit = wanted.get((block.get("id"), block.get("key")))
+    if unit is None or block.get("body") != sha256_json(obj):
+        return None  # another unit, another config, or a body edited by hand
+    root = album_dir.resolve()
+    outputs = []
+    for rel, digest in (block.get("files") or {}).items():
+        out = (album_dir / rel).resolve()
+        if not out.is_relative_to(root) or not out.is_file() or sha256_file(out) != digest:
+            return None
+        outputs.append(album_dir / rel)
+    keys = block.get("record_keys")
+    data = {k: obj[k] for k in keys if k in obj} if isinstance(keys, list) else obj
+    return Done(unit, [*outputs, path], data=data, hashes=dict(block.get("files") or {}))
+

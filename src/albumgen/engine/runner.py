@@ -9,12 +9,12 @@ from pathlib import Path
 
 from .. import album_year, console, registry
 from ..config import PipelineBase, load_config
-from ..errors import ConfigError
+from ..errors import ConfigError, OutputError
 from ..naming import slugify
 from ..stage import Context, NotReady, Stage
-from .commit import plan_stage, recover
+from .commit import plan_stage, recover_all
 from .scheduler import BuildReport, StageReport, run_frontier
-from .store import atomic
+from .store import atomic, trash
 from .store.hashing import sha256_json
 from .store.manifest import Manifest
 
@@ -97,6 +97,7 @@ def preflight_all(ctxs: list[Context], until: str | None = None, force: tuple[st
                               "give each pipeline its own album.slug")
         seen[ctx.album_dir] = ctx
         _preflight(stages, ctx)
+        ctx.manifest.release()  # read again when its build starts: one album's records held at a time
 
 
 def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), executor: str | None = None,
@@ -114,19 +115,37 @@ def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), e
         _preflight(stages, ctx)
         album_year.pin(ctx.config, ctx.album_dir)  # the first build fixes an unset album.year
         _warn_damage(ctx)
+        if ctx.manifest.damage or not ctx.manifest.state.records:  # lost records: bring back all the files prove
+            recover_all(ctx, stages)
         if swept := atomic.sweep_temporaries(ctx.album_dir):  # a killed build's half-written files
             manifest.event("temporaries_removed", files=[p.relative_to(ctx.album_dir).as_posix() for p in swept])
-        manifest.set_config_hash(sha256_json(ctx.config.model_dump(mode="json")))
+        config = ctx.config.model_dump(mode="json")
+        manifest.change_note = trash.config_change(manifest.dir, config)  # said by each trash note
+        manifest.set_config_hash(sha256_json(config))
         manifest.event("build_start", stages=[s.name for s in stages])
         started = time.monotonic()
         executor = make_executor(ctx, executor, keep=more)
+        failed = True
         try:
             run_frontier(ctx, stages, executor, report, set(force))
+            failed = False
         finally:
             executor.close()
-            manifest.compact()  # what was committed is folded in, also after an error
+            _fold(manifest, failed)
         manifest.event("build_done", seconds=round(time.monotonic() - started, 3), units_ran=report.ran)
+    manifest.release()  # a catalogue's next album does not keep this one's records in memory
     return report
+
+
+def _fold(manifest: Manifest, failed: bool) -> None:
+    """Fold what was committed into manifest.json, also after an error. A fold the full disk
+    refuses must not hide the build's own error: the journal keeps every record meanwhile."""
+    try:
+        manifest.compact()
+    except OutputError:
+        if not failed:
+            raise
+        log.debug("the fold after a failed build was refused too; the journal keeps the records", exc_info=True)
 
 
 EXECUTORS = ("local", "ray")
@@ -138,7 +157,7 @@ def check_executor(ctx: Context, kind: str | None = None) -> None:
     if kind not in EXECUTORS:
         raise ConfigError(f"executor.kind: unknown executor {kind!r}", f"use one of: {', '.join(EXECUTORS)}")
     if kind == "ray":
-        from .executors.ray import import_ray
+        from .executors.ray import import_ray  # ray is an optional extra: imported only when chosen
         from .executors.ray_head import check_reachable
 
         import_ray()
@@ -170,32 +189,15 @@ def _warn_damage(ctx: Context) -> None:
 
 
 def repair(ctx: Context) -> dict[str, int]:
-    """Rebuild every record the files on disk prove, without running anything: stage by
-    stage, as far as recovered records let later stages plan. Returns units per stage."""
+    """Rebuild every record the files on disk prove, without running anything. Returns units
+    per stage."""
     manifest = ctx.manifest
     manifest.ensure_writable()
-    recovered: dict[str, int] = {}
     with manifest.lock():
         _warn_damage(ctx)
-        for stage in select_stages(None):
-            try:
-                units = plan_stage(stage, ctx)
-            except NotReady:
-                break
-            pending = [u for u in units if not manifest.is_done(u.key, stage.name, u.id)]
-            recovered[stage.name] = len(pending) - len(recover(stage, ctx, pending))
+        recovered = recover_all(ctx, select_stages(None))
         manifest.compact()
     return recovered
 
-
-
-
-def _run_stage(stage: Stage, ctx: Context, rep: StageReport, force: bool) -> None:
-    """One stage alone, every unit in this process, on what the manifest holds now (for
-    tests and tools that feed a stage its inputs by hand)."""
-    from .executors.local import LocalExecutor
-
-    report = BuildReport(ctx.album_dir, {stage.name: rep})
-    run_frontier(ctx, [stage], LocalExecutor(ctx, workers=0), report, {stage.name} if force else set())
 
 

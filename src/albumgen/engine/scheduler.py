@@ -1,7 +1,8 @@
 """The frontier: units run as soon as their inputs exist, across all stages (docs/architecture.md).
 
-After every commit the scheduler plans every stage again (plans are cheap: they read the
-manifest) and submits each pending unit whose readiness holds:
+After a commit the scheduler plans again the stages that read what changed (a stage that
+reads the committing stage's artifacts, directly or through others, or through feedback),
+keeps every other stage's plan, and submits each pending unit whose readiness holds:
 
 - no upstream stage (by needs/makes) is blocked outright (NotReady);
 - a unit of a track (Unit.group) waits only for the upstream units of that track: a track
@@ -14,6 +15,12 @@ Pick's retry rounds need nothing special: a pick that wants more takes makes ren
 new units for that track, which hold the track's pick and master back until they are done.
 The driver is the only writer of the manifest: executors hand back finished units and the
 driver checks, records and logs them.
+
+A step costs what changed, not the album's size: a finished take re-plans the stages
+downstream of render (its own stage only drops the unit from its pending list), units known
+done in this build are not stat-ed again, and readiness looks groups up in sets. Every
+REPLAN_ALL seconds every stage is planned again anyway, so what changes outside the build
+(a choice made on the review page while it runs) is seen within that time.
 """
 from __future__ import annotations
 
@@ -29,6 +36,7 @@ from . import interrupt
 from .commit import commit, plan_stage, prune_stale, recover
 
 log = logging.getLogger("albumgen")
+REPLAN_ALL = 10.0  # seconds between full re-plans (outside changes); steps in between re-plan what changed
 
 
 @dataclass
@@ -57,6 +65,29 @@ class StagePlan:
     pending: list[Unit] = field(default_factory=list)  # not done: queued or in flight
     waiting: set[str] = field(default_factory=set)  # groups that will get units later
     blocked: str | None = None  # NotReady: what the whole stage waits on
+    # Readiness lookups, kept in step with `pending`: ids, and the groups with a pending unit.
+    pending_ids: set[str] = field(default_factory=set)
+    pending_groups: dict[str | None, int] = field(default_factory=dict)
+
+    def set_pending(self, units: list[Unit]) -> None:
+        self.pending = units
+        self.pending_ids = {u.id for u in units}
+        self.pending_groups = {}
+        for u in units:
+            self.pending_groups[u.group] = self.pending_groups.get(u.group, 0) + 1
+
+    def finish(self, unit_id: str) -> None:
+        """A unit of this plan was committed: it is no longer pending (no re-plan needed)."""
+        if unit_id not in self.pending_ids:
+            return
+        unit = next(u for u in self.pending if u.id == unit_id)
+        self.pending = [u for u in self.pending if u.id != unit_id]
+        self.pending_ids.discard(unit_id)
+        left = self.pending_groups[unit.group] - 1
+        if left:
+            self.pending_groups[unit.group] = left
+        else:
+            del self.pending_groups[unit.group]
 
 
 class Frontier:
@@ -70,6 +101,12 @@ class Frontier:
         # Units already looked for on disk: recovery is for what was there before this build,
         # so each unit (id and key) is looked for once, not after every commit.
         self.checked: set[tuple[str, str, str]] = set()
+        # The incremental part: each stage's plan is kept until a stage it reads commits.
+        self.plans: dict[str, StagePlan] = {}
+        self.stale: set[str] = set(names)
+        self.readers = {s.name: downstream(s, stages) for s in stages}
+        self.known_done: dict[tuple[str, str], str] = {}  # units seen done in this build -> key
+        self.planned_all_at = 0.0
 
     def run(self) -> None:
         for s in self.stages:
@@ -106,44 +143,70 @@ class Frontier:
 
     def _commit(self, stage: Stage, done) -> None:
         commit(stage, self.ctx, done)
+        self.known_done[(stage.name, done.unit.id)] = done.unit.key
+        if plan := self.plans.get(stage.name):
+            plan.finish(done.unit.id)
+        self.stale |= self.readers[stage.name]
         self.in_flight.discard((stage.name, done.unit.id))
         self.ran.add((stage.name, done.unit.id))
         self.ctx.manifest.event("unit_done", stage=stage.name, unit=done.unit.id, seconds=round(done.seconds, 3))
         self.report.stages[stage.name].ran += 1
 
     def _plan(self) -> dict[str, StagePlan]:
-        plans: dict[str, StagePlan] = {}
+        now = time.monotonic()
+        if now - self.planned_all_at >= REPLAN_ALL:
+            self.stale = {s.name for s in self.stages}
+            self.planned_all_at = now
+        plans = self.plans
         manifest = self.ctx.manifest
         for stage in self.stages:
-            plan = plans[stage.name] = StagePlan()
-            try:
-                plan.units = plan_stage(stage, self.ctx)
-            except NotReady as e:
-                plan.blocked = e.needs
+            if stage.name not in self.stale and stage.name in plans:
                 continue
-            plan.waiting = set(getattr(plan.units, "waiting", ()))
-            if not plan.waiting:  # a partial plan must not prune the units it cannot see yet
-                prune_stale(stage, self.ctx, {u.id for u in plan.units})
-            forced = stage.name in self.force
-            plan.pending = [u for u in plan.units if (stage.name, u.id) in self.in_flight
-                            or (forced and (stage.name, u.id) not in self.ran)
-                            or not manifest.is_done(u.key, stage.name, u.id)]
-            fresh = [u for u in plan.pending if (stage.name, u.id) not in self.in_flight
-                     and (stage.name, u.id, u.key) not in self.checked]
-            if fresh and not forced:
-                self.checked |= {(stage.name, u.id, u.key) for u in fresh}
-                found = {u.id for u in fresh} - {u.id for u in recover(stage, self.ctx, fresh)}
-                plan.pending = [u for u in plan.pending if u.id not in found]
-            rep = self.report.stages[stage.name]
-            rep.planned = len(plan.units)
-            rep.skipped = len(plan.units) - len(plan.pending) - sum(
-                1 for u in plan.units if (stage.name, u.id) in self.ran)
+            self.stale.discard(stage.name)
+            version = manifest.store.version
+            self._plan_stage(stage, plans)
+            if manifest.store.version != version:  # recovered, pruned: what reads it plans again
+                self.stale |= self.readers[stage.name]
         return plans
+
+    def _plan_stage(self, stage: Stage, plans: dict[str, StagePlan]) -> None:
+        plan = plans[stage.name] = StagePlan()
+        try:
+            plan.units = plan_stage(stage, self.ctx)
+        except NotReady as e:
+            plan.blocked = e.needs
+            return
+        plan.waiting = set(getattr(plan.units, "waiting", ()))
+        if not plan.waiting:  # a partial plan must not prune the units it cannot see yet
+            prune_stale(stage, self.ctx, {u.id for u in plan.units})
+        forced = stage.name in self.force
+        plan.set_pending([u for u in plan.units if (stage.name, u.id) in self.in_flight
+                          or (forced and (stage.name, u.id) not in self.ran)
+                          or not self._done(stage.name, u)])
+        fresh = [u for u in plan.pending if (stage.name, u.id) not in self.in_flight
+                 and (stage.name, u.id, u.key) not in self.checked]
+        if fresh and not forced:
+            self.checked |= {(stage.name, u.id, u.key) for u in fresh}
+            found = {u.id for u in fresh} - {u.id for u in recover(stage, self.ctx, fresh)}
+            plan.set_pending([u for u in plan.pending if u.id not in found])
+        rep = self.report.stages[stage.name]
+        rep.planned = len(plan.units)
+        rep.skipped = len(plan.units) - len(plan.pending) - sum(
+            1 for u in plan.units if (stage.name, u.id) in self.ran)
+
+    def _done(self, stage: str, unit: Unit) -> bool:
+        """Done with this key: checked on disk once per build, then known (this driver is the
+        only writer while it holds the lock)."""
+        if self.known_done.get((stage, unit.id)) == unit.key:
+            return True
+        if self.ctx.manifest.is_done(unit.key, stage, unit.id):
+            self.known_done[(stage, unit.id)] = unit.key
+            return True
+        return False
 
     def _ready(self, stage: Stage, unit: Unit, plans: dict[str, StagePlan]) -> bool:
         own = plans[stage.name]
-        pending_ids = {u.id for u in own.pending}
-        if any(a in pending_ids for a in unit.after):
+        if any(a in own.pending_ids for a in unit.after):
             return False
         if unit.standalone:  # planned means ready: it reads nothing an upstream stage makes
             return True
@@ -154,9 +217,26 @@ class Frontier:
             if unit.group is None:
                 if up.pending or up.waiting:
                     return False
-            elif unit.group in up.waiting or any(u.group in (unit.group, None) for u in up.pending):
+            elif unit.group in up.waiting or unit.group in up.pending_groups or None in up.pending_groups:
                 return False
         return True
+
+
+def downstream(stage: Stage, stages: list[Stage]) -> set[str]:
+    """The stages whose plans can change when `stage` commits: those that need what it makes,
+    directly or through other stages (a plan may read further up than it declares), and
+    those that read it as feedback (render reads picks). A commit changes only its own
+    stage's records, so feedback is one edge, not followed further."""
+    makes = {a.kind for a in stage.makes}
+    out = {s.name for s in stages if makes & {a.kind for a in s.feedback}}
+    frontier = [stage]
+    while frontier:
+        kinds = {a.kind for a in frontier.pop().makes}
+        for s in stages:
+            if s.name not in out and kinds & {a.kind for a in s.needs}:
+                out.add(s.name)
+                frontier.append(s)
+    return out
 
 
 def run_frontier(ctx: Context, stages: list[Stage], executor, report, force: set[str]) -> float:

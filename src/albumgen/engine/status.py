@@ -10,8 +10,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..inputs import human_size
 from ..stage import Context, NotReady, Stage
 from . import runner
+from .store import trash
 
 # Files a build writes before any unit is done: alone they are no album to repair.
 BOOKKEEPING = {"manifest/lock", "manifest/events.jsonl", "manifest/notices.json", "manifest/manifest.json",
@@ -83,6 +85,10 @@ def album_status(ctx: Context) -> AlbumStatus:
         if s.resources == "device" and progress is None:  # the album's long part: what an ETA is of
             progress = (done, len(units), s.units_are, s.name)
         out.pending += s.pending(ctx)
+    files, size = trash.usage(ctx.album_dir)
+    if files:
+        out.summary.append(f"trash: {files} files ({human_size(size)}) a config change left behind; "
+                           "`albumgen gc` deletes them")
     if holder is not None:
         out.running = _running(ctx, holder, progress)
     else:

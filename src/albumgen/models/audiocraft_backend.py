@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..console import notice
 from ..errors import ModelError
 from .audiocraft_tiny import PRESETS, build_tiny, text_encoders_in
-from .decode import Sampling, filter_logits
-from .musicgen import _folder_hash, pick_device
+from .loaded import LoadedModel
+from .melody import melody_window
+from .musicgen import folder_hash, pick_device
+from .sampling import Sampling, filter_logits
 
 log = logging.getLogger("albumgen")
 
@@ -43,28 +43,9 @@ def require_audiocraft() -> None:
                          "install a torchaudio built for your torch (docs/configuration.md, AudioCraft backend)") from None
 
 
-@dataclass
-class ACModel:
-    """The loaded AudioCraft MusicGen, with the fields the render engine reads."""
-
-    model: Any  # audiocraft.models.MusicGen
-    model_id: str
-    revision: str
-    device: str
-    dtype: Any
-    sample_rate: int
-    frame_rate: int
-    channels: int
-    num_codebooks: int
-    backend: str = "audiocraft"
 
 
-    @property
-    def melody(self) -> bool:
-        return "self_wav" in self.model.lm.condition_provider.conditioners
-
-
-def load_audiocraft(model_id: str, device: str = "auto", dtype: str = "auto") -> ACModel:
+def load_audiocraft(model_id: str, device: str = "auto", dtype: str = "auto") -> LoadedModel:
     require_audiocraft()
     import torch
     from transformers.utils import logging as hf_logging
@@ -81,7 +62,7 @@ def load_audiocraft(model_id: str, device: str = "auto", dtype: str = "auto") ->
     lm = model.lm
     if dtype in ("float16", "bfloat16") or (dtype == "auto" and device != "cpu"):
         pass  # AudioCraft runs its LM under autocast (float16) off the CPU, as its own generate does
-    return ACModel(model=model, model_id=model_id, revision=revision, device=device,
+    return LoadedModel(backend="audiocraft", model=model, model_id=model_id, revision=revision, device=device,
                    dtype=torch.float16 if device != "cpu" else torch.float32,
                    sample_rate=model.sample_rate, frame_rate=int(model.frame_rate),
                    channels=model.audio_channels, num_codebooks=lm.num_codebooks)
@@ -98,7 +79,7 @@ def _load_pretrained(model_id: str, device: str):
         # A folder may carry its T5 as a subfolder named like it (t5-base/): loads offline.
         with text_encoders_in(local):
             model = MusicGen.get_pretrained(str(local.resolve()), device=device)
-        return model, _folder_hash(local)
+        return model, folder_hash(local)
     if model_id.startswith((".", "/", "~")):
         raise ModelError(f"render.model: folder {model_id} does not exist", "point it at a checkpoint folder")
     try:
@@ -115,7 +96,7 @@ def _load_pretrained(model_id: str, device: str):
 class AudioCraftLoop:
     """The render engine's loop interface (as FastLoop) over an AudioCraft MusicGen."""
 
-    def __init__(self, lm: ACModel):
+    def __init__(self, lm: LoadedModel):
         import torch
 
         self.lm = lm
@@ -200,8 +181,6 @@ class AudioCraftLoop:
     def melody_window(self, melody, frame_offset: int, frames: int):
         """The part of a melody a continuation window follows, looping it as AudioCraft's
         own long-form generation does (samples from the window's start, modulo its length)."""
-        from .reference import melody_window
-
         return melody_window(melody, self.lm.sample_rate, self.lm.frame_rate, frame_offset, frames)
 
     def _decode(self, conds: list[dict], seeds: list[int], frames: int, sampling: Sampling, prompt_codes,
@@ -252,7 +231,7 @@ class AudioCraftLoop:
         return out[..., :frames]
 
 
-def decode_tokens(lm: ACModel, codes):
+def decode_tokens(lm: LoadedModel, codes):
     """Audio (batch, channels, samples) float32 from tokens (batch, codebooks, frames)."""
     import torch
 
@@ -261,7 +240,7 @@ def decode_tokens(lm: ACModel, codes):
     return audio.float().cpu()
 
 
-def encode_audio(lm: ACModel, wav):
+def encode_audio(lm: LoadedModel, wav):
     """Tokens (1, codebooks, frames) of a (channels, samples) waveform at the model's rate."""
     import torch
 

@@ -31,7 +31,8 @@ import torch
 import torch.nn.functional as F
 
 from . import noise
-from .decode import Sampling, encode_text, filter_logits, undelay
+from .musicgen import encode_text, undelay
+from .sampling import Sampling, filter_logits
 
 log = logging.getLogger("albumgen")
 
@@ -127,8 +128,7 @@ class _State:
 
     batch: int
     max_pos: int  # capacity in positions
-    kc: torch.Tensor  # (layers, rows, heads, prefix + max_pos, head_dim) self-attention keys
-    vc: torch.Tensor
+    kv: torch.Tensor  # (layers, 2, rows, heads, prefix + max_pos, head_dim) self-attention keys, values
     ck: torch.Tensor  # (layers, rows, heads, text, head_dim) cross-attention keys, per batch (text 0: melody)
     cv: torch.Tensor
     enc_bias: torch.Tensor  # (rows, 1, 1, text) 0 or a large negative for padded text
@@ -143,6 +143,9 @@ class _State:
     prefix: int = 0  # cache slots before the audio positions (0: cross-attention models)
     pos_off: torch.Tensor | None = None  # (batch,) position of each take's audio position 0
     prefix_bias: torch.Tensor | None = None  # (rows, 1, 1, prefix) 0, or -inf for padded text
+    cols: torch.Tensor | None = None  # (max_pos,) 0, 1, 2...: the causal mask's columns
+    ninf: torch.Tensor | None = None  # 0-dim -inf and 0 in the model's dtype: the mask's values
+    zero: torch.Tensor | None = None
     graphs: dict = field(default_factory=dict)
     eager: str | None = None  # why this state's graphs were refused twice: it decodes eagerly
     # Its own graph memory pool: capturing a new state's graphs into the pool of graphs that
@@ -151,6 +154,14 @@ class _State:
 
     def nbytes(self) -> int:
         return sum(t.nbytes for t in vars(self).values() if isinstance(t, torch.Tensor))
+
+    @property
+    def kc(self) -> torch.Tensor:
+        return self.kv[:, 0]
+
+    @property
+    def vc(self) -> torch.Tensor:
+        return self.kv[:, 1]
 
 
 class FastLoop:
@@ -268,10 +279,11 @@ class FastLoop:
             w, dev, dt = self.w, self.device, self.lm.dtype
             rows = 2 * b if s.cfg > 1 else b
             prefix = self.chroma_length + text if self.melody else 0
-            kv = (len(w.layers), rows, w.heads_n, prefix + max_pos, w.head_dim)
+            # Keys and values side by side: one index_copy_ per layer writes both.
+            kv = (len(w.layers), 2, rows, w.heads_n, prefix + max_pos, w.head_dim)
             cross = 0 if self.melody else text
             ckv = (len(w.layers), rows, w.heads_n, cross, w.head_dim)
-            st = _State(b, max_pos, torch.zeros(kv, dtype=dt, device=dev), torch.zeros(kv, dtype=dt, device=dev),
+            st = _State(b, max_pos, torch.zeros(kv, dtype=dt, device=dev),
                         torch.zeros(ckv, dtype=dt, device=dev), torch.zeros(ckv, dtype=dt, device=dev),
                         torch.zeros(rows, 1, 1, cross, dtype=dt, device=dev),
                         torch.zeros(b, 2, dtype=torch.long, device=dev),
@@ -279,7 +291,9 @@ class FastLoop:
                         torch.zeros(b, w.codebooks, max_pos, dtype=torch.long, device=dev),
                         torch.zeros(1, dtype=torch.long, device=dev), torch.zeros(1, dtype=torch.long, device=dev),
                         text=text, prefix=prefix, pos_off=torch.zeros(b, dtype=torch.long, device=dev),
-                        prefix_bias=torch.zeros(rows, 1, 1, prefix, dtype=dt, device=dev))
+                        prefix_bias=torch.zeros(rows, 1, 1, prefix, dtype=dt, device=dev),
+                        cols=torch.arange(max_pos, device=dev), ninf=torch.tensor(float("-inf"), dtype=dt, device=dev),
+                        zero=torch.tensor(0.0, dtype=dt, device=dev))
             self._states[key] = st
         return st
 
@@ -322,15 +336,15 @@ class FastLoop:
         table = w.positions(st.prefix + st.max_pos)
         if st.prefix:  # each take's positions start after its own prefix
             at = (st.pos_off[:, None] + q[None, :]).flatten()
-            x = x + table.index_select(0, at).view(x.shape).to(x.dtype)
+            pos = table.index_select(0, at).view(x.shape).to(x.dtype)
         else:
-            x = x + table.index_select(0, q).to(x.dtype)
-        if st.kc.shape[1] != st.batch:
-            x = torch.cat([x, x])  # CFG: the unconditional rows see the same tokens
-        cols = torch.arange(length, device=x.device)
+            pos = table.index_select(0, q).to(x.dtype)
+        if st.kv.shape[2] != st.batch:  # CFG: the unconditional rows see the same tokens; the
+            x = (x.expand(2, *x.shape) + pos).flatten(0, 1)  # broadcast add makes both halves
+        else:
+            x = x + pos
         # -inf beyond each query's own position; positions not yet written are masked out too.
-        bias = torch.zeros(q.shape[0], length, dtype=x.dtype, device=x.device).masked_fill(
-            cols[None, :] > q[:, None], float("-inf"))
+        bias = torch.where(st.cols[None, :length] > q[:, None], st.ninf, st.zero)
         if st.prefix:  # every audio position sees the whole prefix but its padding
             rows = x.shape[0]
             bias = torch.cat([st.prefix_bias.expand(rows, 1, q.shape[0], st.prefix),
@@ -345,11 +359,11 @@ class FastLoop:
         rows, t = x.shape[0], x.shape[1]
         for i, layer in enumerate(w.layers):
             hs = layer.self_attn_layer_norm(x)
-            qh, kh, vh = F.linear(hs, w.qkv[i]).split(w.dim, dim=-1)
-            st.kc[i].index_copy_(2, slots, self._split(kh))
-            st.vc[i].index_copy_(2, slots, self._split(vh))
-            a = F.scaled_dot_product_attention(self._split(qh), st.kc[i, :, :, :length], st.vc[i, :, :, :length],
-                                               attn_mask=bias)
+            qkv = F.linear(hs, w.qkv[i])
+            kv = qkv[..., w.dim:].view(rows, t, 2, w.heads_n, w.head_dim).permute(2, 0, 3, 1, 4)
+            st.kv[i].index_copy_(3, slots, kv)  # (2, rows, heads, T, head_dim): keys and values at once
+            a = F.scaled_dot_product_attention(self._split(qkv[..., :w.dim]), st.kv[i, 0, :, :, :length],
+                                               st.kv[i, 1, :, :, :length], attn_mask=bias)
             x = x + layer.self_attn.out_proj(a.transpose(1, 2).reshape(rows, t, w.dim))
             if not self.melody:
                 hs = layer.encoder_attn_layer_norm(x)
@@ -394,12 +408,12 @@ class FastLoop:
             nxt = logits.argmax(-1)
         else:
             logits = filter_logits(logits, s)
-            nxt = (logits + noise.gumbel(st.keys, st.offset + q, self.counters)).argmax(-1)
-        nq = q + 1
-        forced = st.forced.index_select(2, nq).squeeze(-1)
+            # logits - (-gumbel) is logits + gumbel to the bit, one negation fewer
+            nxt = (logits - noise.negated_gumbel(st.keys, st.offset + q, self.counters)).argmax(-1)
+        st.pos.add_(1)  # q (the same tensor) is the written position from here on
+        forced = st.forced.index_select(2, q).squeeze(-1)
         nxt = torch.where(forced < 0, nxt, forced)
-        st.grid.index_copy_(2, nq, nxt.unsqueeze(-1))
-        st.pos.add_(1)
+        st.grid.index_copy_(2, q, nxt.unsqueeze(-1))
 
     def _graph_or_none(self, st: _State, length: int, s: Sampling):
         """A graph for this bucket, or None (eager) when capture is refused: a torch/driver

@@ -81,8 +81,6 @@ def take_chromas(melodies: list | None, takes: int, s: ChromaSettings | None, sa
                  frame_offset: int, frames: int) -> list[torch.Tensor]:
     """Each take's chroma (frames, num_chroma): its melody's, the part a continuation window
     at frame_offset follows (reference.melody_window), or the null one for None."""
-    from .reference import melody_window
-
     s = s or ChromaSettings()
     out, seen = [], {}
     for m in melodies or [None] * takes:
@@ -127,3 +125,14 @@ def prefix_states(model, chromas: list[torch.Tensor], text: torch.Tensor, cfg: b
         null = (proj(null) if proj is not None else null).repeat(1, n, 1)
         audio = torch.cat([audio, null.expand(len(chromas), -1, -1)])
     return torch.cat([audio, text], dim=1)
+
+
+def melody_window(melody, sample_rate: int, frame_rate: int, frame_offset: int, frames: int):
+    """The part of a melody (…, samples) a continuation window follows, looping it as
+    AudioCraft's own long-form generation does (samples from the window's start, modulo its
+    length). Both backends use it, so a long take follows the same melody in either."""
+    import torch
+
+    rate = sample_rate / frame_rate
+    positions = torch.arange(int(frame_offset * rate), int((frame_offset + frames) * rate))
+    return melody[..., positions % melody.shape[-1]]

@@ -1,41 +1,20 @@
-"""Load MusicGen (hub id, local folder or `tiny`) and turn tokens into audio."""
+"""MusicGen through transformers: load a checkpoint (hub id, local folder or `tiny`), its
+text conditioning, its delay pattern, and EnCodec both ways (audio to tokens and back)."""
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..console import notice
 from ..errors import ModelError
+from .loaded import LoadedModel
 from .tiny import PRESETS, build_preset, byte_tokenizer
 
 log = logging.getLogger("albumgen")
 
 
-@dataclass
-class LoadedModel:
-    model: Any  # MusicgenForConditionalGeneration
-    tokenizer: Any
-    model_id: str
-    revision: str  # commit hash of a hub snapshot, a content hash of a folder, or "random"
-    device: str
-    dtype: Any
-    sample_rate: int
-    frame_rate: int
-    channels: int
-    num_codebooks: int
-    chroma: Any = None  # melody checkpoints: their ChromaSettings (melody.py); None otherwise
-
-    @property
-    def melody(self) -> bool:
-        """Whether this checkpoint takes a melody (MusicgenMelody)."""
-        return self.chroma is not None
-
-    def tokenize(self, texts: list[str]):
-        enc = self.tokenizer(texts, padding=True, return_tensors="pt")
-        return enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device)
 
 
 def pick_device(device: str = "auto") -> str:
@@ -144,7 +123,7 @@ def _load_pretrained(model_id: str, torch_dtype):
             f"render.model: cannot load {model_id}: {str(e).splitlines()[0][:160]}"
         raise ModelError(what, how) from None
     commit = getattr(model.config, "_commit_hash", None)
-    revision = _folder_hash(local) if is_local else (commit or "unknown")
+    revision = folder_hash(local) if is_local else (commit or "unknown")
     return model, tokenizer, revision
 
 
@@ -160,7 +139,7 @@ def _model_class(source: str):
     return MusicgenMelodyForConditionalGeneration if melody else MusicgenForConditionalGeneration
 
 
-def _folder_hash(folder: Path) -> str:
+def folder_hash(folder: Path) -> str:
     """A cheap content identity for a local checkpoint: names and sizes of its weight files."""
     from ..engine.store.hashing import sha256_json
 
@@ -185,3 +164,50 @@ def decode_tokens(lm: LoadedModel, codes) -> Any:
         else:
             audio = ae.decode(codes.unsqueeze(0), [None]).audio_values
     return audio.float().cpu()
+
+
+def encode_audio(lm: LoadedModel, x):
+    """Tokens (1, codebooks, frames) of a (channels, samples) waveform at the model's rate."""
+    import torch
+
+    ae = lm.model.audio_encoder
+    # EnCodec encodes at its config's bandwidth, which may mean more codebooks than the
+    # LM reads; the quantizer is residual, so the first ones are the LM's tokens.
+    k = lm.num_codebooks // lm.channels
+    with torch.no_grad():
+        x = x[None].to(lm.device, lm.dtype)
+        if lm.channels == 2:  # stereo checkpoints interleave codebooks: even ones left, odd ones right
+            left, right = (ae.encode(x[:, c:c + 1]).audio_codes[0][:, :k] for c in (0, 1))
+            return torch.stack([left, right], dim=2).flatten(1, 2)
+        return ae.encode(x).audio_codes[0][:, :k]
+
+
+def encode_text(lm, prompts: list[str], cfg: float):
+    """Encoder states for the decoder's cross-attention, with the unconditional half appended
+    when guidance is on (exactly as transformers' generate builds them)."""
+    import torch
+
+    model = lm.model
+    ids, mask = lm.tokenize(prompts)
+    h = model.text_encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+    if cfg > 1:
+        h = torch.cat([h, torch.zeros_like(h)], dim=0)
+        mask = torch.cat([mask, torch.zeros_like(mask)], dim=0)
+    # MusicgenMelody's decoder config has no cross_attention_hidden_size: it always projects.
+    if model.text_encoder.config.hidden_size != model.decoder.config.hidden_size and \
+            getattr(model.decoder.config, "cross_attention_hidden_size", None) is None:
+        h = model.enc_to_dec_proj(h)
+    h = h * mask[..., None].to(h.dtype)
+    return h, mask
+
+
+def undelay(seq, num_codebooks: int, channels: int, frames: int):
+    """(batch*codebooks, 1+steps) in the delay pattern -> (batch, codebooks, frames)."""
+    import torch
+
+    seq = seq.reshape(-1, num_codebooks, seq.shape[-1])
+    rows = []
+    for k in range(num_codebooks):
+        delay = k // 2 if channels == 2 else k  # stereo interleaves L/R codebooks with equal delays
+        rows.append(seq[:, k, 1 + delay: 1 + delay + frames])
+    return torch.stack(rows, dim=1)

@@ -16,13 +16,14 @@ import torch
 M32 = 0xFFFFFFFF
 _C1, _C2 = 0x7FEB352D, 0x846CA68B  # "lowbias32" (C. Wellons): a well-tested 32-bit mixer
 _GOLDEN = 0x9E3779B9
+_EXP_M24 = torch.tensor(2.0 ** -24, dtype=torch.float32)  # a float32 0-dim tensor: the product's dtype
 
 
 def _mul32(x: torch.Tensor | int, c: int):
-    """(x * c) mod 2**32 for 0 <= x < 2**32 without leaving int64."""
-    lo = x * (c & 0xFFFF)
-    hi = ((x * (c >> 16)) & 0xFFFF) << 16
-    return (lo + hi) & M32
+    """(x * c) mod 2**32 for 0 <= x < 2**32 without leaving int64: x times c's low half, plus
+    x's low half times c's high half in place (x's high half times it only sets bits past 32).
+    Both products stay below 2**48."""
+    return (x * (c & 0xFFFF) + (x & 0xFFFF) * (c & 0xFFFF0000)) & M32
 
 
 def mix32(x):
@@ -51,10 +52,17 @@ def token_counters(codebooks: int, vocab: int, device) -> torch.Tensor:
 def gumbel(keys: torch.Tensor, step, counters: torch.Tensor) -> torch.Tensor:
     """(takes, codebooks, vocab) float32 Gumbel noise for absolute decoding step `step`
     (an int or a 0-dim int64 tensor, so a captured graph can advance it in place)."""
+    return -negated_gumbel(keys, step, counters)
+
+
+def negated_gumbel(keys: torch.Tensor, step, counters: torch.Tensor) -> torch.Tensor:
+    """-gumbel(...), one kernel fewer: logits - this is exactly logits + gumbel(...)."""
     k, v = counters.shape
     c = (counters + step * (k * v)) & M32  # unique per (step, codebook, token) for 262k steps at 8x2048
     h = mix32(c[None] ^ keys[:, 0, None, None])
     h = mix32(h ^ keys[:, 1, None, None])
-    # 23 bits + 0.5 is exact in float32, so u is strictly inside (0, 1) and log never sees 0 or 1.
-    u = ((h >> 9).to(torch.float32) + 0.5) * (1.0 / (1 << 23))
-    return -torch.log(-torch.log(u))
+    # (the top 23 bits + 0.5) / 2**23, written (the top 24 bits with the last set) / 2**24: exact
+    # in float32 (the int64 * float32 scalar product is computed in float32), so u is strictly
+    # inside (0, 1) and log never sees 0 or 1.
+    u = ((h >> 8) | 1) * _EXP_M24  # a CPU scalar: any device's kernel takes it as an argument
+    return torch.log(-torch.log(u))

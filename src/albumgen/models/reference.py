@@ -10,6 +10,7 @@ import numpy as np
 
 from ..audio.signal import resample, to_mono
 from ..errors import InputError
+from .backend import backend
 
 
 def load_reference(path: Path, sample_rate: int, channels: int) -> np.ndarray:
@@ -42,36 +43,4 @@ def intro_codes(lm, path: Path, frames: int, window_frames: int, field: str = "r
                          f"({frames / lm.frame_rate:.2f} s) or window leaves room for",
                          "shorten the intro or raise render.duration")
     x = torch.from_numpy(wav[:, :n * hop])
-    if getattr(lm, "backend", "transformers") == "audiocraft":
-        from .audiocraft_backend import encode_audio
-
-        codes = encode_audio(lm, x)
-    else:
-        codes = _encode_transformers(lm, x)
-    return codes[..., :n].cpu()
-
-
-def _encode_transformers(lm, x):
-    import torch
-
-    ae = lm.model.audio_encoder
-    # EnCodec encodes at its config's bandwidth, which may mean more codebooks than the
-    # LM reads; the quantizer is residual, so the first ones are the LM's tokens.
-    k = lm.num_codebooks // lm.channels
-    with torch.no_grad():
-        x = x[None].to(lm.device, lm.dtype)
-        if lm.channels == 2:  # stereo checkpoints interleave codebooks: even ones left, odd ones right
-            left, right = (ae.encode(x[:, c:c + 1]).audio_codes[0][:, :k] for c in (0, 1))
-            return torch.stack([left, right], dim=2).flatten(1, 2)
-        return ae.encode(x).audio_codes[0][:, :k]
-
-
-def melody_window(melody, sample_rate: int, frame_rate: int, frame_offset: int, frames: int):
-    """The part of a melody (…, samples) a continuation window follows, looping it as
-    AudioCraft's own long-form generation does (samples from the window's start, modulo its
-    length). Both backends use it, so a long take follows the same melody in either."""
-    import torch
-
-    rate = sample_rate / frame_rate
-    positions = torch.arange(int(frame_offset * rate), int((frame_offset + frames) * rate))
-    return melody[..., positions % melody.shape[-1]]
+    return backend(lm.backend).encode(lm, x)[..., :n].cpu()

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .decode import Sampling
 from .fast import delays
+from .sampling import Sampling
 
 
 @dataclass

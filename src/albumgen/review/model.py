@@ -101,6 +101,8 @@ def _track_summary(ctx: Context, t: dict, report: TrackReport | None = None) -> 
     out = {"id": t["id"], "n": t["n"], "title": t["title"], "prompt": t.get("prompt", ""),
            "takes": len(ctx.artifacts.takes(t["id"])), "pick": _pick_label(pick), "master": None,
            "pending": pending(report, pick)}
+    if t.get("lyrics"):  # what the track sings (album.vocals: lyrics)
+        out["lyrics"] = t["lyrics"]
     found = master_file(ctx, t["id"])
     if found:
         rel, sha, data = found
@@ -184,7 +186,7 @@ def progress(ctx: Context) -> dict:
         summary = album_status(ctx)["summary"]
     except Exception as e:  # noqa: BLE001 - the page must show whatever state the album is in
         summary = [f"status unavailable: {e}"]
-    events = ctx.manifest.events()[-EVENTS_SHOWN:]
+    events = ctx.manifest.last_events(EVENTS_SHOWN)
     return {"build_pid": running_build(ctx.album_dir), "summary": summary,
             "events": [_event_line(e) for e in reversed(events)]}
 

@@ -80,6 +80,13 @@ def test_a_repaint_changes_only_its_span(album):
     assert not np.allclose(lat_child[f + 1:], lat_parent[f + 1:])
 
 
+def test_status_tells_repaints_from_takes(album):
+    from albumgen.stages.render import RenderStage
+
+    _, ctx = album
+    assert RenderStage().status(ctx) == {"t01": "2/2 + 1 repainted"}
+
+
 def test_a_repaint_is_keyed_and_resumable(album):
     folder, ctx = album
     before = ctx.manifest.record("render", "t01/take-1001").key

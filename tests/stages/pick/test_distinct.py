@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import soundfile as sf
 from music_fixtures import SR, song
+from rounds import run_stage, sequence_unsettled
 
 from albumgen.audio.music import analyse, distance
 from albumgen.config import parse_config
-from albumgen.engine.runner import StageReport, _run_stage, make_context
+from albumgen.engine.runner import make_context
 from albumgen.engine.store import atomic
 from albumgen.stages.pick import PickStage
 from albumgen.stages.sequence import DUPLICATE_DISTANCE, SequenceStage
@@ -49,9 +50,9 @@ def _album(tmp, takes_per_track: dict[str, list[np.ndarray]]):
 def _rounds(ctx, limit: int = 4) -> int:
     """pick and sequence as the runner's rounds run them, until sequence is content."""
     for n in range(1, limit + 1):
-        _run_stage(PickStage(), ctx, StageReport(), force=False)
-        _run_stage(SequenceStage(), ctx, StageReport(), force=False)
-        if not SequenceStage().wants_another_round(ctx):
+        run_stage(PickStage(), ctx)
+        run_stage(SequenceStage(), ctx)
+        if not sequence_unsettled(ctx):
             return n
     raise AssertionError("sequence never settled")
 

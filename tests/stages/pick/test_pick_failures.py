@@ -1,4 +1,4 @@
-"""The failures generated music has (issue 12), each on takes synthesised in several styles:
+"""The failures generated music has, each on takes synthesised in several styles:
 the check trips on the damaged take and not on the same take undamaged, the score ranks
 the undamaged one higher, and groups of clean takes (varied timbres, dark solo bass and
 pad pieces) trip none of the new checks. Detection rates over many random takes are

@@ -9,6 +9,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 from helpers import write_pipeline
+from rounds import pick_wants_more_takes
 
 from albumgen.cli import main
 from albumgen.config import load_config
@@ -61,7 +62,7 @@ def test_more_takes_renders_exactly_that_many_for_that_track(album):
     report_file = json.loads(ctx.path("manifest/picks/t01.json").read_text())
     assert [t["take"] for t in report_file["takes"]] == [1, 2, 3, 4]
     assert ctx.manifest.record("pick", "t02").finished_at == t02_pick
-    assert not PickStage().wants_another_round(ctx)
+    assert not pick_wants_more_takes(ctx)
     assert build(pipeline)[1].ran == 0  # asked once, rendered once
 
     PickStage.request_takes(ctx, "t01", 1)  # a second request adds to the first

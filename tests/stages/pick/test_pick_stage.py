@@ -9,6 +9,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 from helpers import write_pipeline
+from rounds import pick_wants_more_takes
 
 from albumgen.cli import main
 from albumgen.config import load_config
@@ -58,7 +59,7 @@ def test_all_failing_takes_get_retry_rounds_up_to_max_rounds(built):
         assert (rec.data["retry_rounds"], rec.data["extra_takes"], rec.data["manual"]) == (2, 2, False)
     # prompts once; render 2 takes per track, then 1 per round; pick each track 3 times
     assert report.stages["render"].ran == 8 and report.stages["pick"].ran == 6
-    assert not PickStage().wants_another_round(ctx)
+    assert not pick_wants_more_takes(ctx)
 
 
 def test_least_bad_take_is_kept_and_every_score_is_recorded(built):
@@ -171,7 +172,7 @@ def test_fewer_render_takes_later_keeps_the_retry_takes_and_settles(album):
     assert report.stages["render"].ran == 0 and report.stages["pick"].ran == 2
     rec = ctx.manifest.record("pick", "t01")
     assert (rec.data["extra_takes"], rec.data["retry_rounds"], rec.data["wants_takes"]) == (2, 2, 3)
-    assert not PickStage().wants_another_round(ctx)
+    assert not pick_wants_more_takes(ctx)
 
 
 def test_pick_works_on_take_ids_not_file_names(album):

@@ -54,7 +54,7 @@ def test_json_reports_every_file_and_picks_the_music(files):
     # A rejected file's score sits under the accepted one's, whatever its quality.
     assert all(by[str(p)]["score"] < clean["score"] for k, p in files.items() if k != "clean")
     assert abs(clean["features"]["seconds"] - SECONDS) < 0.01
-    # The features for generated music's own failures (issue 12), dull_db from the group.
+    # The features for generated music's own failures, dull_db from the group.
     assert {"hf_db", "dull_db", "dropouts", "stuck_s", "hum_db", "hum_hz"} <= set(clean["features"])
     assert set(report["skipped"]) == {"clap", "aesthetics"} and report["errors"] == []
 

@@ -1,4 +1,4 @@
-"""Titles a person would write, and a composer whose palettes fit the genre (#9 part 6)."""
+"""Titles a person would write, and a composer whose palettes fit the genre."""
 from __future__ import annotations
 
 import json

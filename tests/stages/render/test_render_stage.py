@@ -203,9 +203,9 @@ def test_a_second_round_in_the_process_gets_the_same_auto_batch(tmp_path, monkey
 def test_a_refused_graph_capture_is_an_event_a_warning_and_on_the_progress_line(tmp_path, monkeypatch, caplog):
     """Decoding without graphs is several times slower: a build must say so, not only log
     one warning at capture time. (CPU stand-in graphs; the capture is refused.)"""
-    from albumgen.models.fast import FastLoop
+    from albumgen.models import fast
 
-    class RefusingLoop(FastLoop):
+    class RefusingLoop(fast.FastLoop):
         def __init__(self, lm):
             super().__init__(lm, bucket=8, graphs=True)
 
@@ -213,7 +213,7 @@ def test_a_refused_graph_capture_is_an_event_a_warning_and_on_the_progress_line(
             raise RuntimeError("CUDA error: operation not permitted when stream is capturing")
 
     monkeypatch.setattr(engine, "_loaded", {})
-    monkeypatch.setattr(engine, "FastLoop", RefusingLoop)
+    monkeypatch.setattr(fast, "FastLoop", RefusingLoop)  # what the transformers backend builds its loop from
     caplog.set_level(logging.INFO, logger="albumgen")
     album = build(tmp_path, {"batch_size": 2})
     off = [e for e in Manifest(album).events() if e["event"] == "render_graphs_off"]

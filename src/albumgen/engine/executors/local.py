@@ -6,6 +6,12 @@ process, so the loaded model stays loaded and the GPU runs while the driver comm
 units (pick, master) in a pool of worker processes sized to the cores; "driver" units
 (prompts) in the driver itself. With `executor.workers: 0` every CPU unit runs in the
 driver too (one process, for debugging).
+
+Faults: the workers start with Ctrl-C blocked and ignore it (the driver decides what a
+stop means, interrupt.py) and end with their driver (lifeline.py). A worker that dies (the
+OOM killer, a segfault in a native library) breaks the whole pool: a new one is started
+and the unit the dead worker ran is sent again, WORKER_RETRIES times at most, then one
+StageError names the stage and the unit (exit 8).
 """
 from __future__ import annotations
 
@@ -21,10 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ... import registry
+from ...config import pipeline_model
 from ...errors import StageError
 from ...stage import Context, Done, Stage, Unit
 from .. import interrupt
 from ..store.manifest import Manifest
+from . import lifeline
 
 log = logging.getLogger("albumgen")
 
@@ -317,9 +326,6 @@ def _start_worker(parent: int, started, halt) -> None:
     """A pool worker's start: Ctrl-C is the driver's (it came in blocked: interrupt.shielded),
     it dies with its driver, and it imports every stage before its first unit."""
     global _started, _halt
-    from ... import registry
-    from . import lifeline
-
     interrupt.ignore_in_worker()
     lifeline.die_with_parent(parent)
     _started, _halt = started, halt
@@ -346,14 +352,10 @@ def run_in_worker(stage_name: str, config: dict, album_dir: Path, base_dir: Path
                   level: int, token: int | None = None) -> tuple[list[Done], list[tuple[str, dict]]]:
     """A CPU unit in a worker process: a fresh read of the manifest (what upstream units the
     driver recorded), the stage's own run, the finished units back to the driver."""
-    from ... import registry
-
     if _halt is not None and _halt.is_set():  # the driver is stopping: this unit is not started
         return [], []
     if _started is not None and token is not None:
         _started.put((os.getpid(), token))  # a death from here on is this unit's
-    from ...config import pipeline_model
-
     root = logging.getLogger("albumgen")
     manifest = WorkerManifest(album_dir)
     # Log lines go back to the driver with the units, which shows them: a worker writing to

@@ -36,6 +36,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from ... import registry
 from ...errors import ConfigError, StageError
 from ...stage import Context, Done, Stage, Unit
 from .. import interrupt
@@ -49,7 +50,9 @@ TASK_MEMORY = 1 << 30  # bytes a CPU unit may use: a 10-minute take decoded, ana
 ACTOR_RESTARTS = 4  # times Ray brings back a render actor that died
 BATCH_TRIES = 3  # runs of one batch whose actor died, before the build stops
 TASK_RETRIES = 3  # runs of a CPU unit whose worker died, after the first
-MAX_BATCH = 64  # units per device batch when the stage sets no size
+# Units one actor call takes when the stage sets no batch size: not a batch (the stage sizes
+# its own batches from device memory inside the call), but how much work a lost actor costs.
+UNITS_PER_CALL = 64
 FILE_REFS = 512  # shipped files kept in the object store for reuse (takes read by pick, then master)
 HEAD_PROBE_SECONDS = 1.0  # how often a wait looks whether the head's GCS still answers
 HEAD_MISSES = 3  # probes in a row that find no head: it is gone (Ray itself waits 60 s, then kills us)
@@ -87,8 +90,6 @@ def run_task(*args: Any) -> tuple:
 
 def warm() -> None:
     """Imports every stage in a CPU worker while the actors render (seconds per worker)."""
-    from ... import registry
-
     registry.warm()
 
 
@@ -185,7 +186,7 @@ class RayExecutor:
                 self.finished.append(e)
         elif stage.resources == "device":
             self._start_actors()
-            size = stage.batch_size(self.ctx) or min(MAX_BATCH, math.ceil(len(units) / len(self.actors)))
+            size = stage.batch_size(self.ctx) or min(UNITS_PER_CALL, math.ceil(len(units) / len(self.actors)))
             for i in range(0, len(units), size):
                 self.batches.append((stage, units[i:i + size], 0))
             self.progress.asked(len(units))

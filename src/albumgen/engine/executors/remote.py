@@ -25,6 +25,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ... import registry
+from ...config import pipeline_model
 from ...errors import StageError
 from ...stage import Context, Done, Unit
 from ..store import atomic
@@ -59,9 +61,6 @@ def run_units(stage_name: str, config: dict, shipment: Shipment, state: Manifest
               level: int, fetch: Callable[[Any], bytes] = bytes) -> tuple[list[tuple[Done, dict[str, bytes]]], list]:
     """Run `units` of a stage in a scratch mirror of the album; return each finished unit
     (outputs as album-relative paths) with its outputs' bytes, and the events it logged."""
-    from ... import registry
-    from ...config import pipeline_model
-
     _worker_logging(level)
     scratch = Path(tempfile.mkdtemp(prefix="albumgen-"))
     try:

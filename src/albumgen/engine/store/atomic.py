@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import OutputError
-from ...inputs import human_size
+from ...sizes import human_size
 
 # The write failures that mean "no room", not a bug: map them to the output error (exit 7).
 DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}

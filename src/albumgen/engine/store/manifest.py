@@ -13,7 +13,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +30,39 @@ class Manifest:
         self.dir = self.album_dir / "manifest"
         self.path = self.dir / "manifest.json"
         self.events_path = self.dir / "events.jsonl"
-        self.store = RecordStore(self.dir)
+        # Read now, so a damaged or newer manifest is an error at open; after `release`, at next use.
+        self._store: RecordStore | None = RecordStore(self.dir)
         self._events_lock = threading.Lock()  # the device thread logs events too
         self.locked = False  # this process holds the album lock (set by `lock()`)
+        self.change_note = "the pipeline changed"  # why outputs go to the trash (set by a build)
         self._unsaved_mtimes: dict[str, tuple[Record, Record]] = {}
+        self._index: tuple[RecordStore, int, dict[str, list[Record]]] | None = None
+        self._derived: dict[str, tuple[tuple[RecordStore, int], Any]] = {}
+        self._typed: dict[tuple, tuple[Record, Any]] = {}
 
     def reload(self) -> None:
         """Read the record store again: called as soon as the album lock is taken, since
         another build may have committed between opening the album and locking it (a
         catalogue opens every album at its start and reaches the last one hours later)."""
         self.store = RecordStore(self.dir)
+
+    @property
+    def store(self) -> RecordStore:
+        if self._store is None:
+            self._store = RecordStore(self.dir)
+        return self._store
+
+    @store.setter
+    def store(self, store: RecordStore) -> None:
+        self._store = store
+
+    def release(self) -> None:
+        """Let go of the records read so far (read again at the next use): a catalogue holds
+        one album's records at a time, not every album's."""
+        self._store = None
+        self._index = None
+        self._derived.clear()
+        self._typed.clear()
 
     @property
     def state(self) -> ManifestFile:
@@ -70,7 +93,33 @@ class Manifest:
         return self.state.records.get(f"{stage}/{unit}")
 
     def records(self, stage: str) -> list[Record]:
-        return [r for r in self.state.records.values() if r.stage == stage]
+        # Indexed by stage, rebuilt only when the records changed: plans ask for one stage's
+        # records once per track, and a big album has tens of thousands of records.
+        index = self._index
+        if index is None or index[0] is not self.store or index[1] != self.store.version:
+            by_stage: dict[str, list[Record]] = {}
+            for r in self.state.records.values():
+                by_stage.setdefault(r.stage, []).append(r)
+            self._index = index = (self.store, self.store.version, by_stage)
+        return list(index[2].get(stage, ()))
+
+    def derived(self, name: str, build: Callable[[], Any]) -> Any:
+        """A value computed from the records (a typed view such as every take), kept until the
+        records change: a plan and a status ask for the same view many times over."""
+        version = (self.store, self.store.version)
+        hit = self._derived.get(name)
+        if hit is None or hit[0] != version:
+            hit = self._derived[name] = (version, build())
+        return hit[1]
+
+    def typed(self, rec: Record, make: Callable[[Record], Any]) -> Any:
+        """`make(rec)` (a record read as its artifact), kept while this record stands: a commit
+        replaces the record object, so only changed records are read again."""
+        key = (make, rec.stage, rec.unit)
+        hit = self._typed.get(key)
+        if hit is None or hit[0] is not rec:
+            hit = self._typed[key] = (rec, make(rec))
+        return hit[1]
 
     def is_done(self, key: str, stage: str, unit: str) -> bool:
         """True when the unit's record has this key and every output is still what was written."""
@@ -79,10 +128,11 @@ class Manifest:
 
     def outputs_intact(self, rec: Record) -> bool:
         moved: dict[str, int] = {}
+        root = str(self.album_dir)
         for rel, ref in rec.outputs.items():
-            path = self.album_dir / rel
+            path = f"{root}/{rel}"  # a string, not a Path: this runs for every output of every unit
             try:
-                st = path.stat()
+                st = os.stat(path)
             except OSError:
                 return False
             if st.st_size != ref.size:
@@ -108,6 +158,7 @@ class Manifest:
             self.store.put(new)
         else:
             self.state.records[f"{rec.stage}/{rec.unit}"] = new
+            self.store.version += 1
             self._unsaved_mtimes[f"{rec.stage}/{rec.unit}"] = (rec, new)
 
     def save_mtimes(self) -> None:
@@ -169,6 +220,29 @@ class Manifest:
         line = json.dumps({"ts": round(time.time(), 3), "event": event, **fields}, sort_keys=True)
         with self._events_lock:
             append_line(self.events_path, line)
+
+    def last_events(self, n: int) -> list[dict]:
+        """The last `n` events, read from the end of the log: a page polling every second
+        costs the same on an album that ran for a week as on one that just started."""
+        try:
+            f = open(self.events_path, "rb")
+        except OSError:
+            return []
+        with f:
+            end = f.seek(0, os.SEEK_END)
+            tail, start = b"", end
+            while start > 0 and tail.count(b"\n") <= n:
+                start = max(0, start - 8192)
+                f.seek(start)
+                tail = f.read(end - start)
+        lines = tail.splitlines()[1:] if start > 0 else tail.splitlines()  # the first may be cut
+        out = []
+        for line in lines[-n:] if n else []:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
 
     def events(self) -> list[dict]:
         if not self.events_path.exists():

@@ -78,6 +78,7 @@ class RecordStore:
         self._skipped_lines: list[bytes] = []
         self.journal_ops = 0  # ops not yet folded into the snapshot
         self.snapshot_schema = SCHEMA_VERSION
+        self.version = 0  # counts changes to `state.records`: readers' indexes know when to rebuild
         lines = self._read_journal()  # journal before snapshot: see the module docstring
         self.state = self._read_snapshot()
         for n, line in enumerate(lines, 1):
@@ -150,6 +151,7 @@ class RecordStore:
 
     def _apply(self, op: dict) -> None:
         kind = op["op"]
+        self.version += 1
         if kind == "put":
             rec = Record.model_validate(op["record"])
             self.state.records[f"{rec.stage}/{rec.unit}"] = rec
@@ -164,11 +166,13 @@ class RecordStore:
     def put(self, rec: Record) -> None:
         self._append({"op": "put", "record": rec.model_dump(mode="json")})
         self.state.records[f"{rec.stage}/{rec.unit}"] = rec
+        self.version += 1
 
     def drop(self, rid: str) -> None:
         if rid in self.state.records:
             self._append({"op": "drop", "id": rid})
             del self.state.records[rid]
+            self.version += 1
 
     def set_config_hash(self, h: str) -> None:
         if self.state.album_config_hash != h:
@@ -236,13 +240,19 @@ def snapshot_text(state: ManifestFile) -> str:
 
 def append_line(path: Path, line: str) -> None:
     """Append one line durably. A kill mid-write leaves a torn last line: start on a fresh
-    line so only that line is lost (readers skip it), not the next one too."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as f:
-        if f.tell() > 0:
-            f.seek(-1, os.SEEK_END)
-            if f.read(1) != b"\n":
-                line = "\n" + line
-        f.write((line + "\n").encode("utf-8"))
-        f.flush()
-        os.fsync(f.fileno())
+    line so only that line is lost (readers skip it), not the next one too. A full disk is
+    the output error (exit 7) naming the file and what the line needed."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a+b") as f:
+            if f.tell() > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    line = "\n" + line
+            f.write((line + "\n").encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        if e.errno in atomic.DISK_FULL:
+            raise atomic.disk_full(e, path, len(line.encode("utf-8")) + 1) from e
+        raise

@@ -5,8 +5,8 @@ an LLM call; picks, which carry the retry rounds) writes a JSON sidecar beside i
 with a block saying which unit it finished: stage, unit id, unit key, the sha256 of every
 other output and of the sidecar's own body. When the record store has no valid record for
 a pending unit (manifest.json truncated or edited by hand, the store deleted, or a kill
-between `os.replace` and the journal append), the runner looks for a sidecar naming that
-unit and key; if every hash still matches, the unit is committed as it was instead of run
+between `os.replace` and the journal append), the engine (engine/commit.py) looks for a sidecar naming
+that unit and key; if every hash still matches, the unit is committed as it was instead of run
 again. A sidecar whose hashes do not match is ignored, and the unit simply runs.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from . import atomic
 from .hashing import sha256_file, sha256_json
 
 if TYPE_CHECKING:
-    from ...stage import Context, Done, Stage, Unit
+    from ...stage import Unit
 
 BLOCK = "_unit"
 
@@ -43,44 +43,3 @@ def read_body(path: Path) -> dict:
     obj = json.loads(Path(path).read_text("utf-8"))
     obj.pop(BLOCK, None)
     return obj
-
-
-def recover(stage: Stage, ctx: Context, pending: list[Unit]) -> list[Done]:
-    """The pending units of `stage` whose finished outputs are intact on disk."""
-
-    wanted = {(u.id, u.key): u for u in pending}
-    found: dict[str, Done] = {}
-    folder = ctx.work_dir(stage.name)
-    for pattern in stage.sidecars:
-        for path in sorted(folder.glob(pattern)):
-            done = _check(stage.name, ctx.album_dir, path, wanted)
-            if done is not None:
-                found.setdefault(done.unit.id, done)
-    return list(found.values())
-
-
-def _check(stage: str, album_dir: Path, path: Path, wanted: dict) -> Done | None:
-    from ...stage import Done
-
-    if not path.is_file():  # a FIFO posing as a sidecar would block the read
-        return None
-    try:
-        obj = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return None
-    block = obj.pop(BLOCK, None) if isinstance(obj, dict) else None
-    if not isinstance(block, dict) or block.get("stage") != stage:
-        return None
-    unit = wanted.get((block.get("id"), block.get("key")))
-    if unit is None or block.get("body") != sha256_json(obj):
-        return None  # another unit, another config, or a body edited by hand
-    root = album_dir.resolve()
-    outputs = []
-    for rel, digest in (block.get("files") or {}).items():
-        out = (album_dir / rel).resolve()
-        if not out.is_relative_to(root) or not out.is_file() or sha256_file(out) != digest:
-            return None
-        outputs.append(album_dir / rel)
-    keys = block.get("record_keys")
-    data = {k: obj[k] for k in keys if k in obj} if isinstance(keys, list) else obj
-    return Done(unit, [*outputs, path], data=data, hashes=dict(block.get("files") or {}))

@@ -1,62 +1,19 @@
-"""Token generation for MusicGen: a plain, portable decoding loop over transformers' modules.
+"""The readable reference loop for MusicGen's tokens: transformers' own modules, one step
+at a time, each take's noise from its seed (albumgen.models.noise). The tests hold the fast
+loop (albumgen.models.fast) to exactly these tokens; the product ships only the fast loop.
 
-Why not `model.generate`: it returns audio only (the tokens are dropped), and its sampling
-draws from one global RNG, so a take's tokens depend on which other takes share its batch.
-Here every take's noise is a pure function of its seed (noise.py), so the same take renders
-the same whatever the batch layout, and its tokens are kept so its audio can be decoded again.
-
-This loop is the readable specification; fast.py is the one the render stage runs, and the
-tests hold the two to the same tokens.
+Why not transformers' `model.generate`: it returns audio only (the tokens are dropped), and
+its sampling draws from one global RNG, so a take's tokens would depend on which other
+takes share its batch.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from . import noise
-
-
-@dataclass
-class Sampling:
-    top_k: int = 250
-    top_p: float = 0.0
-    temperature: float = 1.0
-    cfg: float = 3.0
-    greedy: bool = False
-
-
-def encode_text(lm, prompts: list[str], cfg: float):
-    """Encoder states for the decoder's cross-attention, with the unconditional half appended
-    when guidance is on (exactly as transformers' generate builds them)."""
-    model = lm.model
-    ids, mask = lm.tokenize(prompts)
-    h = model.text_encoder(input_ids=ids, attention_mask=mask).last_hidden_state
-    if cfg > 1:
-        h = torch.cat([h, torch.zeros_like(h)], dim=0)
-        mask = torch.cat([mask, torch.zeros_like(mask)], dim=0)
-    # MusicgenMelody's decoder config has no cross_attention_hidden_size: it always projects.
-    if model.text_encoder.config.hidden_size != model.decoder.config.hidden_size and \
-            getattr(model.decoder.config, "cross_attention_hidden_size", None) is None:
-        h = model.enc_to_dec_proj(h)
-    h = h * mask[..., None].to(h.dtype)
-    return h, mask
-
-
-def filter_logits(logits: torch.Tensor, s: Sampling) -> torch.Tensor:
-    """Temperature, then top-k, then top-p: the order transformers applies its warpers in."""
-    logits = logits / s.temperature
-    if s.top_k and s.top_k < logits.shape[-1]:
-        kth = torch.topk(logits, s.top_k, dim=-1).values[..., -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    if s.top_p and s.top_p < 1.0:
-        sorted_logits, order = torch.sort(logits, descending=False, dim=-1)
-        cum = sorted_logits.softmax(-1).cumsum(-1)
-        remove_sorted = cum <= (1 - s.top_p)
-        remove_sorted[..., -1:] = False
-        remove = remove_sorted.scatter(-1, order, remove_sorted)
-        logits = logits.masked_fill(remove, float("-inf"))
-    return logits
+from albumgen.models import noise
+from albumgen.models.melody import chroma, null_chroma, prefix_states
+from albumgen.models.musicgen import encode_text, undelay
+from albumgen.models.sampling import Sampling, filter_logits
 
 
 def generate_codes(lm, prompts: list[str], seeds: list[int], frames: int, sampling: Sampling,
@@ -79,8 +36,6 @@ def generate_codes(lm, prompts: list[str], seeds: list[int], frames: int, sampli
         h, mask = encode_text(lm, prompts, sampling.cfg)
         melody = model.config.model_type == "musicgen_melody"
         if melody:
-            from .melody import chroma, null_chroma, prefix_states
-
             chromas = [null_chroma(lm.chroma) if m is None else chroma(m, lm.chroma) for m in melodies or [None] * b]
             h, mask = prefix_states(model, chromas, h, use_cfg), None
         seq = torch.full((b * k, 1), pad, dtype=torch.long, device=lm.device)
@@ -115,13 +70,3 @@ def generate_codes(lm, prompts: list[str], seeds: list[int], frames: int, sampli
                 on_step(step + 1, steps)
         seq = dec.apply_delay_pattern_mask(seq, pattern)
     return undelay(seq, k, lm.channels, frames)
-
-
-def undelay(seq: torch.Tensor, num_codebooks: int, channels: int, frames: int) -> torch.Tensor:
-    """(batch*codebooks, 1+steps) in the delay pattern -> (batch, codebooks, frames)."""
-    seq = seq.reshape(-1, num_codebooks, seq.shape[-1])
-    rows = []
-    for k in range(num_codebooks):
-        delay = k // 2 if channels == 2 else k  # stereo interleaves L/R codebooks with equal delays
-        rows.append(seq[:, k, 1 + delay: 1 + delay + frames])
-    return torch.stack(rows, dim=1)
