@@ -87,6 +87,25 @@ def test_ctrl_c_to_the_process_group_keeps_the_batch_in_flight(tmp_path, undistu
     assert sorted(redone) == sorted(set(redone)) and len(redone) == 6, "no take is rendered twice"
 
 
+def test_ctrl_c_while_the_workers_import_is_no_traceback(tmp_path):
+    """The workers import numba and librosa for seconds at start-up: a Ctrl-C then reached
+    them as a KeyboardInterrupt mid-import (a long traceback, then a broken pool)."""
+    pipeline = write_pipeline(tmp_path, PIPELINE)
+    proc = start_build(pipeline)
+    try:
+        wait_for(proc, lambda: workers(proc.pid), timeout=120)
+        time.sleep(0.5)  # a worker is importing now (seconds on any machine)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = finish(proc)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert not [w for w in NOISE if w in err], err
+    assert err.splitlines()[-1].startswith("Interrupted: kept "), err
+    assert wait_gone(session(proc.pid), 10) == []
+
+
 def test_ctrl_c_twice_stops_at_once(tmp_path, undisturbed):
     pipeline = write_pipeline(tmp_path, PIPELINE)
     album = tmp_path / "albums" / "test-album"

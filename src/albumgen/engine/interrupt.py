@@ -151,6 +151,11 @@ def shielded() -> Iterator[None]:
     if not hasattr(signal, "pthread_sigmask"):  # Windows: no process groups, no mask
         yield
         return
+    from multiprocessing import resource_tracker
+
+    # multiprocessing starts its resource tracker at its first process, and unblocks SIGINT
+    # in the calling thread after (SIG_UNBLOCK, not a restore): started now, it cannot.
+    resource_tracker.ensure_running()
     old = signal.pthread_sigmask(signal.SIG_BLOCK, SHIELDED)
     try:
         yield
