@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from albumgen.audio.signal import to_mono
+
 # Checks whose failure sits in one place of a take; any other hard failure (noise, drone,
 # clipping...) is the whole take's, and only a new take helps.
 LOCAL = ("dropout", "stuck", "seam", "jump", "abrupt_end", "silence")
@@ -56,7 +58,7 @@ def ask_repaints(cfg, prev, repaintable: set[int], takes: list[dict], data: dict
 
 
 def levels_db(audio: np.ndarray, sr: int) -> np.ndarray:
-    mono = audio.mean(axis=1) if audio.ndim == 2 else audio
+    mono = to_mono(audio)  # the front end's fold, as every stage's
     hop = max(1, int(FRAME * sr))
     n = len(mono) // hop
     rms = np.sqrt(np.mean(mono[:n * hop].astype(np.float64).reshape(n, hop) ** 2, axis=1))
