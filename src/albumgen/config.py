@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from . import registry
 from .errors import ConfigError
@@ -84,6 +84,17 @@ class PipelineBase(BaseModel):
     album: AlbumConfig = AlbumConfig()
     executor: ExecutorConfig = ExecutorConfig()
     output_dir: str = Field("albums", description="relative to the pipeline file's folder")
+
+    @model_validator(mode="after")
+    def _tiny_takes_no_retries(self) -> PipelineBase:
+        # A tiny preset makes noise, so every take fails the picker and each retry round only
+        # multiplies the work (2 takes a track became 10). Unless pick.max_rounds is set,
+        # a pipeline on a tiny preset retries nothing.
+        render, pick = getattr(self, "render", None), getattr(self, "pick", None)
+        if render is not None and pick is not None and str(getattr(render, "model", "")).startswith("tiny") \
+                and "max_rounds" not in pick.model_fields_set:
+            pick.max_rounds = 0
+        return self
 
 
 @lru_cache(maxsize=1)

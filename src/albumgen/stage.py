@@ -107,6 +107,7 @@ class Context:
     manifest: Manifest
     log: logging.Logger
     progress: bool = True
+    session: dict[str, Any] = field(default_factory=dict)  # per build, emptied as a build starts
 
     def path(self, rel: str) -> Path:
         return self.album_dir / rel
@@ -146,6 +147,7 @@ class Stage(Generic[C]):
     # Globs, relative to the work folder, of the JSON sidecars this stage writes with
     # recovery.write_sidecar: a lost record of such a unit is rebuilt from them.
     sidecars: ClassVar[tuple[str, ...]] = ()
+    units_are: ClassVar[str] = "units"  # what `albumgen status` calls this stage's units ("takes")
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -193,6 +195,16 @@ class Stage(Generic[C]):
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
         """Make the given (pending) units, yielding each as soon as its outputs are in place."""
         raise NotImplementedError
+
+    def describe(self, ctx: Context) -> list[str]:
+        """Lines for `build --dry-run` about the work this stage would do (render: takes,
+        minutes of audio, the retry worst case, a time estimate)."""
+        return []
+
+    def pending(self, ctx: Context) -> list[str]:
+        """Choices a person made that the next build carries out, one line each, for
+        `albumgen status` ("t03: take 2 chosen, masters on next build")."""
+        return []
 
     def status(self, ctx: Context) -> dict[str, str]:
         """One cell per track id for `albumgen status` (the prompts stage gives titles)."""

@@ -141,7 +141,7 @@ class MasterStage(Stage[MasterConfig]):
         data = analyse({tid: (_in_album(ctx, p["wav"]), p["music"]) for tid, p in unit.payload.items()}, cfg)
         path = inside(ctx.work_dir(self.name), "analysis.json")
         atomic.write_json(path, data)
-        ctx.log.info("Album loudness %s LUFS: %+.2f dB on every track", data["loudness"], data["gain_db"])
+        ctx.log.info("master: album loudness %s LUFS: %+.2f dB on every track", data["loudness"], data["gain_db"])
         return [path], data
 
     def _cover(self, ctx: Context, cfg: MasterConfig, unit: Unit):
@@ -179,7 +179,7 @@ class MasterStage(Stage[MasterConfig]):
         atomic.write_json(report, data)
         # A silent take has no integrated loudness (None): say so rather than fail to log.
         loudness = "silent" if m["loudness"] is None else f"{m['loudness']:.2f} LUFS"
-        ctx.log.info("Mastered %s (%s, %.2f dBTP, limiter %.1f dB; ends: %s)", name, loudness, m["true_peak"],
+        ctx.log.info("master: %s (%s, %.2f dBTP, limiter %.1f dB; ends: %s)", name, loudness, m["true_peak"],
                      m["limiter_db"], end.why)
         return [path, report], data
 
@@ -204,7 +204,7 @@ class MasterStage(Stage[MasterConfig]):
                 "loudness": None if m["loudness"] is None else round(m["loudness"], 4),
                 "true_peak": None if m["true_peak"] is None else round(m["true_peak"], 4), "encodes": m["encodes"],
                 "album": mixing.release_title(meta["album"])}
-        ctx.log.info("Mixed %s (%d tracks, %.0f s)", name, len(ids), m["duration"])
+        ctx.log.info("master: mixed %s (%d tracks, %.0f s)", name, len(ids), m["duration"])
         return [path, cue], data
 
     def _album(self, ctx: Context, cfg: MasterConfig, unit: Unit):

@@ -73,12 +73,12 @@ def master(audio: np.ndarray, sr_in: int, cfg, gain_db: float, album_mode: bool,
         if excess <= 0:
             break
         if attempt == 4:
-            log.warning("%s: true peak %.2f dBTP is over the ceiling after %d tries", name, peak, attempt)
+            log.warning("master: %s: true peak %.2f dBTP is over the ceiling after %d tries", name, peak, attempt)
             break
         margin += excess + 0.05
     lufs = loudness.integrated_loudness(decoded, sr)
     if target is not None and np.isfinite(lufs) and lufs < target - 0.5:
-        log.warning("%s: %.1f LUFS, under the %.1f target: more would need over %.0f dB of limiting",
+        log.warning("master: %s: %.1f LUFS, under the %.1f target: more would need over %.0f dB of limiting",
                     name, lufs, target, MAX_EXTRA_GAIN)
     return {"loudness": lufs if np.isfinite(lufs) else None, "true_peak": peak if np.isfinite(peak) else None,
             "gain_db": info["gain_db"], "limiter_db": info["limiter_db"], "frames": len(out), "decoded_frames": len(decoded),

@@ -130,7 +130,7 @@ class PickStage(Stage[PickConfig]):
         manual = unit.payload["manual"]
         chosen = next((t for t in takes if t["take"] == manual), None) if manual else None
         if manual and chosen is None:
-            ctx.log.warning("Pick: manual take %d of %s does not exist (takes: %s); picking automatically",
+            ctx.log.warning("pick: manual take %d of %s does not exist (takes: %s); picking automatically",
                             manual, unit.id, ", ".join(str(t["take"]) for t in takes))
         avoid = unit.payload.get("avoid", [])
         if chosen is None and best["take"] in avoid:
@@ -138,26 +138,27 @@ class PickStage(Stage[PickConfig]):
             if others:
                 best = takes[min(others, key=lambda i: (len(takes[i]["rejects"]), -takes[i]["score"], i))]
                 all_rejected = all(takes[i]["rejects"] for i in others)
-                ctx.log.info("Pick: %s take %d, not %s: another track sounds the same",
+                ctx.log.info("pick: %s take %d, not %s: another track sounds the same",
                              unit.id, best["take"], ", ".join(map(str, avoid)))
             elif rounds < cfg.max_rounds and cfg.retry_takes > 0:
                 extra, rounds, wants = extra + cfg.retry_takes, rounds + 1, wants + cfg.retry_takes
-                ctx.log.info("Pick: every take of %s sounds like another track; asking for %d more (round %d of %d)",
-                             unit.id, cfg.retry_takes, rounds, cfg.max_rounds)
+                ctx.log.info("pick: rendering %d more takes of %s (every take sounds like another track; "
+                             "round %d of %d)", cfg.retry_takes, unit.id, rounds, cfg.max_rounds)
         if chosen is not None:
             best = chosen
-            ctx.log.info("Pick: %s take %d (manual)", unit.id, best["take"])
+            ctx.log.info("pick: %s take %d (manual)", unit.id, best["take"])
         elif all_rejected and rounds < cfg.max_rounds and cfg.retry_takes > 0:
             extra += cfg.retry_takes
             rounds += 1
             wants += cfg.retry_takes
-            ctx.log.info("Pick: every take of %s failed the hard checks; asking for %d more (round %d of %d)",
-                         unit.id, cfg.retry_takes, rounds, cfg.max_rounds)
+            # Said once per round, with why: a retry multiplies the render's work.
+            ctx.log.info("pick: rendering %d more takes of %s (every take failed: %s; round %d of %d)",
+                         cfg.retry_takes, unit.id, failed_checks(takes), rounds, cfg.max_rounds)
         elif all_rejected:
-            ctx.log.warning("Pick: %s take %d kept although every take failed (%s)", unit.id, best["take"],
+            ctx.log.warning("pick: %s take %d kept although every take failed (%s)", unit.id, best["take"],
                             "; ".join(best["rejects"]))
         else:
-            ctx.log.info("Pick: %s take %d (score %.2f)", unit.id, best["take"], best["score"])
+            ctx.log.info("pick: %s take %d (score %.2f)", unit.id, best["take"], best["score"])
         return {"choice": best["take"], "wav": best["wav"], "score": best["score"], "all_rejected": all_rejected,
                 "manual": chosen is not None, "extra_takes": extra, "retry_rounds": rounds, "wants_takes": wants,
                 "more_takes": max(asked_before, unit.payload["more"]), "rejects": best["rejects"], "avoid": avoid}
@@ -184,6 +185,22 @@ class PickStage(Stage[PickConfig]):
 
         return request_takes(ctx, track, count)
 
+    def pending(self, ctx: Context) -> list[str]:
+        """Choices made (`albumgen pick`, the review page) that no build has carried out yet."""
+        lines = []
+        more = overrides.load_more(ctx.album_dir)
+        for tid, take in sorted(overrides.load(ctx.album_dir).items()):
+            pick = ctx.artifacts.pick(tid)
+            if pick is None or pick.choice != take or not pick.manual:
+                lines.append(f"{tid}: take {take} chosen, masters on next build")
+        for tid, asked in sorted(more.items()):
+            pick = ctx.artifacts.pick(tid)
+            waiting = asked - (pick.more_takes if pick else 0)
+            if waiting > 0:
+                lines.append(f"{tid}: {waiting} more take{'' if waiting == 1 else 's'} requested, "
+                             "rendered on next build")
+        return lines
+
     choices = {"keep": "take", "auto": "", "more": "count"}
 
     def report(self, ctx: Context, track: str) -> TrackReport:
@@ -207,3 +224,11 @@ class PickStage(Stage[PickConfig]):
             cells[r.unit] = cell
         return cells
 
+
+def failed_checks(takes: list[dict]) -> str:
+    """The hard checks the takes failed, each with how many takes: "noise x4, silence x1"."""
+    counts: dict[str, int] = {}
+    for take in takes:
+        for name in dict.fromkeys(r.split(":", 1)[0] for r in take["rejects"]):
+            counts[name] = counts.get(name, 0) + 1
+    return ", ".join(f"{name} x{n}" for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from albumgen.audio.signal import resample, to_mono
+from albumgen.console import notice
 
 CLAP_WINDOW_S = 10.0  # CLAP's own input length; fixed windows, since random crops drift
 
@@ -119,7 +121,7 @@ class LearnedScorers:
         for name, reason in self.skipped.items():
             if log is not None and (name, reason) not in _logged:  # once per process, not per round
                 _logged.add((name, reason))
-                log.info("Pick: %s scorer skipped: %s", name, reason)
+                notice(log, f"scorer-skipped:{name}", "pick: %s scorer skipped: %s", name, reason, level=logging.INFO)
 
     @staticmethod
     def _try(load) -> str | None:

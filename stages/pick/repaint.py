@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from albumgen.audio.signal import to_mono
+
 # Checks whose failure sits in one place of a take; any other hard failure (noise, drone,
 # clipping...) is the whole take's, and only a new take helps.
 LOCAL = ("dropout", "stuck", "seam", "jump", "abrupt_end", "silence")
@@ -47,7 +49,7 @@ def ask_repaints(cfg, prev, repaintable: set[int], takes: list[dict], data: dict
                    wants_takes=data["wants_takes"] - cfg.retry_takes)
     out["wants_takes"] += 1
     if log is not None:
-        log.info("Pick: take %d fails only where it %s: making %.2f-%.2f s of it again%s", best["take"],
+        log.info("pick: take %d fails only where it %s: making %.2f-%.2f s of it again%s", best["take"],
                  "/".join(sorted(failed)), start, end, " instead of new takes" if out["extra_takes"] < data["extra_takes"]
                  else "")
     return out
@@ -56,7 +58,7 @@ def ask_repaints(cfg, prev, repaintable: set[int], takes: list[dict], data: dict
 
 
 def levels_db(audio: np.ndarray, sr: int) -> np.ndarray:
-    mono = audio.mean(axis=1) if audio.ndim == 2 else audio
+    mono = to_mono(audio)  # the front end's fold, as every stage's
     hop = max(1, int(FRAME * sr))
     n = len(mono) // hop
     rms = np.sqrt(np.mean(mono[:n * hop].astype(np.float64).reshape(n, hop) ** 2, axis=1))

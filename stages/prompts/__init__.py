@@ -11,8 +11,9 @@ from albumgen.engine.store.recovery import write_sidecar
 from albumgen.stage import Context, Done, Stage, Unit
 
 from .config import InlineTrack, PromptsConfig
-from .parse import parse_file
-from .sources import gather
+from .llm import check_api_key
+from .parse import Parsed, parse_file
+from .sources import gather, inline_candidate, select, sings
 
 TRACKLIST = "tracklist.json"  # in the stage's work folder
 
@@ -32,13 +33,23 @@ class PromptsStage(Stage[PromptsConfig]):
         if cfg.source == "file":  # a file that is not text fails here, before anything runs
             parsed = parse_file(cfg.resolve_file(ctx.base_dir), f"prompts.file: {cfg.file}")
             melodies = [(c.melody, f"prompts.file ({cfg.file}) melody") for c in parsed.candidates if c.melody]
+            # enough prompts for album.tracks: "3 prompts for 8 tracks" stops here, not after the album folder is made
+            select(parsed, cfg, ctx.config.album.tracks, f"prompts.file ({cfg.file})", sings(ctx))
         elif cfg.source == "inline":
             melodies = [(t.melody, f"prompts.inline.{i}.melody") for i, t in enumerate(cfg.inline)
                         if isinstance(t, InlineTrack) and t.melody]
+            select(Parsed([inline_candidate(t) for t in cfg.inline]), cfg, ctx.config.album.tracks, "prompts.inline",
+                   sings(ctx))
+        if cfg.uses_llm and not self._tracklist_done(ctx):
+            check_api_key(cfg.llm)
         # Every melody named must be audio, checked now: render decodes them only after the
         # prompts (and maybe an LLM) ran and a model loaded.
         for rel, field in dict.fromkeys(melodies):
             check_audio(ctx.base_dir, rel, field)
+
+    def _tracklist_done(self, ctx: Context) -> bool:
+        """A built tracklist needs no LLM call, so a resume needs no key."""
+        return all(ctx.manifest.is_done(self.key(u), self.name, u.id) for u in self.plan(ctx))
 
     def plan(self, ctx: Context) -> list[Unit]:
         cfg = self.settings(ctx)
@@ -61,7 +72,7 @@ class PromptsStage(Stage[PromptsConfig]):
             path = ctx.work_dir(self.name) / TRACKLIST
             # A sidecar: a lost record is rebuilt from it, so the LLM is never asked twice.
             write_sidecar(path, tracklist, self.name, unit, stored_replies, ctx.album_dir)
-            ctx.log.info("Tracklist: %r, %d tracks", tracklist["album_title"], len(tracklist["tracks"]))
+            ctx.log.info("prompts: tracklist %r, %d tracks", tracklist["album_title"], len(tracklist["tracks"]))
             yield Done(unit, [path, *stored_replies], data=tracklist, seconds=time.monotonic() - t0)
 
     @classmethod

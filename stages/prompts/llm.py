@@ -85,6 +85,10 @@ class Reply:
                 "finish_reason": self.finish_reason, "seconds": round(self.seconds, 3)}
 
 
+class UnusableReplies(LLMError):
+    """The server answered, every time, with nothing the request could use."""
+
+
 class _Transient(Exception):
     """A failure worth another attempt (429, 5xx, timeout, refused connection)."""
 
@@ -146,6 +150,21 @@ def _bounded_http_client(deadline: Callable[[], float]):
     return Bounded()
 
 
+OPENAI_HOST = "api.openai.com"
+
+
+def check_api_key(cfg: LLMConfig) -> None:
+    """OpenAI's own endpoint answers 401 to a request without a key, after the album folder
+    is made: say which variable to set before anything runs. A local server (Ollama,
+    llama.cpp, vLLM) takes none."""
+    from urllib.parse import urlsplit
+
+    if urlsplit(cfg.base_url).hostname == OPENAI_HOST and not os.environ.get(cfg.api_key_env):
+        raise LLMError(f"prompts.llm: {cfg.api_key_env} is not set, and {cfg.base_url} needs an API key",
+                       f"export {cfg.api_key_env}=<your key>, or point prompts.llm.base_url at a local server "
+                       "such as Ollama (http://localhost:11434/v1)")
+
+
 class LLM:
     def __init__(self, cfg: LLMConfig, album_seed: int, log: logging.Logger):
         self.cfg = cfg
@@ -187,7 +206,7 @@ class LLM:
                 wait = min(MAX_WAIT, t.wait if t.wait is not None else self.cfg.backoff * 2 ** (attempt - 1))
                 if time.monotonic() + wait >= self._deadline:
                     raise self._past_deadline(attempt, t.final.what) from None
-                self.log.warning("%s; retrying in %.2g s (attempt %d of %d)", t.final.what, wait, attempt + 1,
+                self.log.warning("prompts: %s; retrying in %.2g s (attempt %d of %d)", t.final.what, wait, attempt + 1,
                                  self.cfg.max_attempts)
                 with interrupt.immediate():
                     time.sleep(wait)
@@ -207,11 +226,11 @@ class LLM:
             if result is not None:
                 best = result
             failure = "a reply that was not usable"
-            self.log.warning("%s: reply %d was not usable, asking again", self.where, attempt)
+            self.log.warning("prompts: %s: reply %d was not usable, asking again", self.where, attempt)
         if best is not None:
             return best, replies
         excerpt = " ".join(last.split())[:60]
-        raise LLMError(f"{self.where} never gave a reply that parses ({attempt} attempts; last began {excerpt!r})",
+        raise UnusableReplies(f"{self.where} never gave a reply that parses ({attempt} attempts; last began {excerpt!r})",
                        "try another model or raise prompts.llm.max_attempts; replies must list prompts")
 
     def _past_deadline(self, attempts: int, last: str) -> LLMError:
@@ -235,7 +254,7 @@ class LLM:
         except (_openai().BadRequestError, _openai().UnprocessableEntityError) as e:
             if self.structured:
                 # Many local servers know no json_schema; the text parser copes with prose.
-                self.log.info("%s refused structured output (%s); asking for plain text", self.where,
+                self.log.info("prompts: %s refused structured output (%s); asking for plain text", self.where,
                               self._scrub(_message(e)))
                 self.structured = False
                 raise _SchemaRefused() from None

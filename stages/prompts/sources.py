@@ -20,7 +20,17 @@ from albumgen.stage import Context
 from .builtin import compose, name_tracks, title_each
 from .clean import clean_candidates, clean_lyrics, clean_one, clean_title, dedupe_key, drop_reason
 from .config import InlineTrack, PromptsConfig
-from .llm import LLM, LYRICS_SCHEMA, NAMES_SCHEMA, REWRITE_SCHEMA, SONGS_SYSTEM, SYSTEM, TRACKLIST_SCHEMA, usage_total
+from .llm import (
+    LLM,
+    LYRICS_SCHEMA,
+    NAMES_SCHEMA,
+    REWRITE_SCHEMA,
+    SONGS_SYSTEM,
+    SYSTEM,
+    TRACKLIST_SCHEMA,
+    UnusableReplies,
+    usage_total,
+)
 from .parse import Candidate, Parsed, parse_file, parse_text
 
 MAX_STORED_BYTES = 64 * MB  # replies are capped at llm.MAX_REPLY_BYTES each, a few per file
@@ -36,7 +46,7 @@ def gather(ctx: Context, cfg: PromptsConfig) -> tuple[dict, list[Path]]:
         parsed = Parsed([Candidate(p, t) for p, t in zip(prompts, titles)], title)
         where = "the builtin composer"
     elif cfg.source == "inline":
-        parsed = Parsed([_inline(item) for item in cfg.inline])
+        parsed = Parsed([inline_candidate(item) for item in cfg.inline])
         where = "prompts.inline"
     elif cfg.source == "file":
         parsed = parse_file(cfg.resolve_file(ctx.base_dir), f"prompts.file: {cfg.file}")
@@ -60,7 +70,7 @@ def gather(ctx: Context, cfg: PromptsConfig) -> tuple[dict, list[Path]]:
             kept, path = write_lyrics(ctx, cfg, kept, album_title)
             extra.append(path)
         else:  # the builtin composer and lyric-less files stay instrumental: no words are made up offline
-            ctx.log.info("Prompts: %d tracks have no lyrics and no LLM is configured to write them; "
+            ctx.log.info("prompts: %d tracks have no lyrics and no LLM is configured to write them; "
                          "they stay instrumental", sum(not c.lyrics for c in kept))
     return tracklist(album_title, kept), extra
 
@@ -70,7 +80,7 @@ def sings(ctx: Context) -> bool:
     return ctx.config.album.vocals == "lyrics"
 
 
-def _inline(item: str | InlineTrack) -> Candidate:
+def inline_candidate(item: str | InlineTrack) -> Candidate:
     if isinstance(item, InlineTrack):
         return Candidate(item.prompt, item.title, item.melody, item.lyrics)
     # A string may be a whole "Title: prompt" line, as people paste them.
@@ -114,10 +124,17 @@ def name_untitled(ctx: Context, cfg: PromptsConfig, kept: list[Candidate]) -> tu
     given = {w for c in kept if c.title for w in c.title.split()}
     untitled = [c.prompt for c in kept if not c.title]
     seed = ctx.config.album.seed
-    album_title, titles, path = llm_names(ctx, cfg, untitled, given) if cfg.uses_llm else ("", [], None)
+    album_title, titles, path = "", [], None
+    if cfg.uses_llm:
+        try:
+            album_title, titles, path = llm_names(ctx, cfg, untitled, given)
+        except UnusableReplies as e:
+            # Names are the one thing the offline generator can always give: an album is
+            # not lost over a model that cannot answer the naming request in a usable form.
+            ctx.log.warning("prompts: %s; naming the tracks offline instead", e.what)
     if not album_title:  # no LLM, or every track was titled so the LLM named no album
         album_title, _ = name_tracks(0, derive_seed("album-title", seed), taken=given)
-    if not cfg.uses_llm:
+    if not titles:
         titles = title_each(untitled, seed, given | set(album_title.split()))
     named = iter(titles)
     return [c if c.title else replace(c, title=next(named)) for c in kept], album_title, path
@@ -137,11 +154,11 @@ def llm_candidates(ctx: Context, cfg: PromptsConfig) -> tuple[Parsed, Path]:
         parsed = Parsed([Candidate(c["prompt"], c.get("title")) for c in stored.get("candidates", [])],
                         stored.get("album_title"))
         if len(clean_candidates(parsed.candidates, cfg.max_chars, limit=album.tracks, vocals=vocals).kept) >= album.tracks:
-            ctx.log.info("Prompts: reusing the stored LLM reply %s (no LLM call)", path.name)
+            ctx.log.info("prompts: reusing the stored LLM reply %s (no LLM call)", path.name)
             return parsed, path
     count = cfg.llm.candidate_count(album.tracks)
     llm = LLM(cfg.llm, album.seed, ctx.log)
-    ctx.log.info("Prompts: asking %s for %d candidates for %d tracks", llm.where, count, album.tracks)
+    ctx.log.info("prompts: asking %s for %d candidates for %d tracks", llm.where, count, album.tracks)
 
     def accept(content: str) -> tuple[Parsed | None, bool]:
         parsed = parse_text(content)
@@ -155,7 +172,7 @@ def llm_candidates(ctx: Context, cfg: PromptsConfig) -> tuple[Parsed, Path]:
     _store(path, {"kind": "candidates", "request": request, "count": count, "replies": replies,
                   "usage": usage_total(replies), "album_title": parsed.album_title,
                   "candidates": [{"title": c.title, "prompt": c.prompt} for c in parsed.candidates]})
-    ctx.log.info("Prompts: %d candidates in %d replies, %d tokens", len(parsed.candidates), len(replies),
+    ctx.log.info("prompts: %d candidates in %d replies, %d tokens", len(parsed.candidates), len(replies),
                  usage_total(replies)["total_tokens"])
     return parsed, path
 
@@ -205,7 +222,7 @@ def llm_names(ctx: Context, cfg: PromptsConfig, prompts: list[str], taken: set[s
         album_title = album_title or named_album
         known.update(zip(missing, titles))
     else:
-        ctx.log.info("Prompts: every track already has a stored name (no LLM call)")
+        ctx.log.info("prompts: every track already has a stored name (no LLM call)")
     if missing or not path.exists():
         _store(path, {"kind": "names", "request": request, "replies": replies, "usage": usage_total(replies),
                       "album_title": album_title, "names": {p: known[p] for p in prompts}})
@@ -231,7 +248,7 @@ def rewrite(ctx: Context, cfg: PromptsConfig, kept: list[Candidate]) -> tuple[li
     path = ctx.work_dir("prompts") / f"rewrite-{sha256_json(request)[:16]}.json"
     stored = _load(path)
     if stored is not None and len(stored.get("prompts", [])) == len(originals):
-        ctx.log.info("Prompts: reusing the stored rewrite %s (no LLM call)", path.name)
+        ctx.log.info("prompts: reusing the stored rewrite %s (no LLM call)", path.name)
         rewritten = stored["prompts"]
     else:
         llm = LLM(cfg.llm, album.seed, ctx.log)
@@ -267,7 +284,7 @@ def write_lyrics(ctx: Context, cfg: PromptsConfig, kept: list[Candidate], album_
     path = ctx.work_dir("prompts") / f"lyrics-{sha256_json(request)[:16]}.json"
     stored = _load(path)
     if stored is not None and isinstance(stored.get("lyrics"), list) and len(stored["lyrics"]) == len(wanted):
-        ctx.log.info("Prompts: reusing the stored lyrics %s (no LLM call)", path.name)
+        ctx.log.info("prompts: reusing the stored lyrics %s (no LLM call)", path.name)
         written = [str(x) for x in stored["lyrics"]]
     else:
         llm = LLM(cfg.llm, album.seed, ctx.log)
@@ -285,7 +302,7 @@ def write_lyrics(ctx: Context, cfg: PromptsConfig, kept: list[Candidate], album_
     by_cand = {id(c): clean_lyrics(x, cfg.max_lyrics_chars) or None for c, x in zip(wanted, written)}
     silent = [c.title or c.prompt[:30] for c in wanted if not by_cand[id(c)]]
     if silent:
-        ctx.log.warning("Prompts: no usable lyrics for %s; instrumental", ", ".join(silent))
+        ctx.log.warning("prompts: no usable lyrics for %s; instrumental", ", ".join(silent))
     return [replace(c, lyrics=by_cand[id(c)]) if id(c) in by_cand else c for c in kept], path
 
 

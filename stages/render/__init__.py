@@ -22,6 +22,7 @@ class RenderStage(Stage[RenderConfig]):
     feedback = (Pick,)  # a pick may ask for more takes of its track (Pick.extra_takes)
     folder = "takes"
     resources = "device"  # one loaded model, batches across tracks
+    units_are = "takes"
     sidecars = ("*/take-*.json",)
 
     def preflight(self, ctx: Context) -> None:
@@ -30,6 +31,7 @@ class RenderStage(Stage[RenderConfig]):
         cfg = self.settings(ctx)
         check_device(cfg.device)
         backend(cfg.backend).check_installed()  # an extra's backend: before the prompts (maybe an LLM) run
+        check_model_here(ctx, cfg)
         melodies = cfg.melody.values() if isinstance(cfg.melody, dict) else [cfg.melody]
         audio = [("render.intro", cfg.intro)] + [("render.melody", m) for m in sorted(set(melodies) - {None})]
         for field, rel in audio:  # decoded only once the model is loaded: check they are audio before any work
@@ -91,6 +93,17 @@ class RenderStage(Stage[RenderConfig]):
 
         yield from render_units(ctx, cfg, units)
 
+    def describe(self, ctx: Context) -> list[str]:
+        from .estimate import describe
+
+        tracklist = ctx.artifacts.tracklist()
+        pending = None
+        if tracklist is not None:
+            units = self.plan(ctx)
+            pending = sum(not ctx.manifest.is_done(self.key(u), self.name, u.id) for u in units)
+        tracks = len(tracklist.tracks) if tracklist else ctx.config.album.tracks
+        return describe(ctx, self.settings(ctx), tracks, pending)
+
     def batch_size(self, ctx: Context) -> int | None:
         size = self.settings(ctx).batch_size
         return size if isinstance(size, int) else None
@@ -104,6 +117,19 @@ class RenderStage(Stage[RenderConfig]):
             into[tid] = into.get(tid, 0) + 1
         return {tid: f"{counts.get(tid, 0)}/{takes_wanted(ctx, tid)}"
                 + (f" + {repaints[tid]} repainted" if tid in repaints else "") for tid in {**counts, **repaints}}
+
+
+def check_model_here(ctx: Context, cfg: RenderConfig) -> str:
+    """The checkpoint is on this machine (or on the hub, when it may be used), before the
+    prompts run or the album folder exists. A ray build loads it on the cluster's nodes,
+    which have their own caches: there it is checked where it loads."""
+    from albumgen.models import acestep_tiny, audiocraft_tiny, tiny
+    from albumgen.models.checkpoints import check_model
+
+    if ctx.config.executor.kind == "ray":
+        return "cluster"
+    presets = tiny.PRESETS + acestep_tiny.PRESETS + audiocraft_tiny.PRESETS
+    return check_model(cfg.model, ctx.base_dir, cfg.backend, presets)
 
 
 def song_unit(ctx: Context, cfg: RenderConfig, track: Track, n: int, seed: int) -> Unit:

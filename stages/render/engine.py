@@ -21,7 +21,7 @@ from albumgen.models.windows import Windows, generate_long
 from albumgen.stage import Context, Done, Unit
 
 from .config import RenderConfig
-from .progress import Progress
+from .progress import Progress, for_build
 
 MAX_BATCH = 64  # past this a step is compute-bound: bigger batches only add latency
 CPU_BATCH = 8  # on CPU a batch is for fewer Python steps, not memory: no point sizing it
@@ -88,7 +88,7 @@ def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
 
         intro = intro_codes(lm, resolve_audio(ctx.base_dir, cfg.intro, "render.intro"), frames, windows.max_frames)
     melody = _melodies(ctx, cfg, lm, units)
-    progress = Progress(len(units), frames / rate, ctx.progress, ctx.log)
+    progress = for_build(ctx, len(units), frames / rate)
     ctx.event("render_batch_size", batch_size=batch, auto=cfg.batch_size == "auto", device=lm.device)
     # A set batch size is a fixed shape: a short batch is padded to it, so on CUDA (where the
     # kernels depend on the row count) a take renders the same in any round, resume or worker.

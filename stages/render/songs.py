@@ -24,7 +24,7 @@ from albumgen.stage import Context, Done, Unit
 
 from .config import RenderConfig
 from .engine import CPU_BATCH, batch_for_memory, free_memory, model_source
-from .progress import Progress
+from .progress import Progress, for_build
 
 
 def generate_songs(lm, requests, seeds, cfg: RenderConfig, on_step=None, rows=None):
@@ -76,7 +76,7 @@ def render_songs(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
 
     lm = load(model_source(cfg.model, ctx.base_dir), cfg.device, cfg.dtype)
     batch = cfg.batch_size if isinstance(cfg.batch_size, int) else auto_batch_size(lm, cfg, len(units))
-    progress = Progress(len(units), cfg.duration, ctx.progress, ctx.log)
+    progress = for_build(ctx, len(units), cfg.duration)
     ctx.event("render_batch_size", batch_size=batch, auto=cfg.batch_size == "auto", device=lm.device)
     fixed = cfg.batch_size != "auto"
     # A batch is all new takes or all repaints (a repaint's DiT context differs in kind).
@@ -87,6 +87,7 @@ def render_songs(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
         kinds = [bool(u.payload.get("repaint")) for u in group]
         group = group[:kinds.index(not kinds[0])] if len(set(kinds)) > 1 else group
         t0 = time.monotonic()
+        progress.batch_started(len(group))
         try:
             latents = generate_songs(lm, [request_of(ctx, lm, u) for u in group], [u.payload["seed"] for u in group],
                                      cfg, on_step=lambda done, total, n=len(group): _step(progress, n, done / total),

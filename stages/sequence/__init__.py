@@ -93,7 +93,7 @@ class SequenceStage(Stage):
         data = {**music.summary(), "asked_end": unit.config["asked_end"]}
         path = ctx.work_dir(self.name) / f"{unit.id}.json"
         atomic.write_json(path, data)
-        ctx.log.info("Sequence: %s is %s, %s", unit.id, music.key,
+        ctx.log.info("sequence: %s is %s, %s", unit.id, music.key,
                      f"{music.bpm:.1f} bpm" if music.bpm else "no steady beat")
         return [path], data
 
@@ -111,7 +111,7 @@ class SequenceStage(Stage):
         path = ctx.work_dir(self.name) / "order.json"
         atomic.write_json(path, data)
         if mode == "flow":
-            ctx.log.info("Sequence: flow order %s (key+tempo cost %.2f, listed %.2f)", " ".join(data["order"]),
+            ctx.log.info("sequence: flow order %s (key+tempo cost %.2f, listed %.2f)", " ".join(data["order"]),
                          data["cost"]["chosen"], data["cost"]["listed"])
         return [path], data
 
@@ -143,7 +143,7 @@ class SequenceStage(Stage):
                 found.append(pair)
                 if pair not in pairs:
                     pairs.append(pair)
-                ctx.log.warning("Sequence: %s and %s sound the same (distance %.3f); %s takes another take",
+                ctx.log.warning("sequence: %s and %s sound the same (distance %.3f); %s takes another take",
                                 a["id"], b["id"], d, weaker["id"])
         data = {"pairs": pairs, "open": found, "avoid": {k: sorted(v) for k, v in sorted(avoid.items())}}
         path = ctx.work_dir(self.name) / "distinct.json"

@@ -73,7 +73,7 @@ def test_status_table(built):
     r = cli("status", str(pipeline))
     assert r.exit_code == 0, r.output
     assert "t01" in r.output and "2/2" in r.output and "01 - " in r.output
-    assert "render: 4/4 units done" in r.output and "master: 4/4 units done" in r.output
+    assert "render: 4/4 takes done" in r.output and "master: 4/4 units done" in r.output
 
 
 def test_init_writes_a_valid_starter(tmp_path):

@@ -406,7 +406,7 @@ def test_a_fifo_for_manifest_json_is_damage_not_a_hang(tracklist_album):
     snapshot = album / "manifest" / "manifest.json"
     snapshot.unlink()
     fifo(snapshot)
-    r = cli("build", str(pipeline), "--until", "prompts")
+    r = cli("build", str(pipeline), "--until", "prompts", "-v")
     assert r.exit_code == 0, r.output
     assert f"Warning: {snapshot} is not a regular file; rebuilding its records from the files on disk" in r.stderr
     assert "Stage 'prompts' didn't change" in r.stderr  # the tracklist was recovered, not made again

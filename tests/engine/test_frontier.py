@@ -83,7 +83,7 @@ def test_status_reads_while_a_build_holds_the_album(pipelined):
     with AlbumLock(album / "manifest"):
         r = cli("status", str(pipeline))
     assert r.exit_code == 0, r.output
-    assert "render: 10/10 units done" in r.output and "pick: 5/5 units done" in r.output
+    assert "render: 10/10 takes done" in r.output and "pick: 5/5 units done" in r.output
 
 
 def test_catalogue_preflights_every_album_before_any_work(tmp_path):

@@ -33,8 +33,18 @@ def test_offline_and_not_cached_names_the_model_and_the_way_to_get_it(monkeypatc
         load_musicgen("facebook/musicgen-small", "cpu")
     assert str(e.value) == ("render.model: facebook/musicgen-small is not in the local cache (on a machine with "
                             "internet run `hf download facebook/musicgen-small --local-dir musicgen-small`, copy "
-                            "that folder here and set render.model to its path)")
+                            "that folder here and set render.model to its path; or try `render.model: tiny` to "
+                            "test the pipeline)")
     assert e.value.exit_code == 5
+
+
+def test_a_checkpoint_that_does_not_exist_gets_the_nearest_real_one_not_a_download(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for wrong in ("facebook/musicgen-tiny", "musicgen-small"):
+        with pytest.raises(ModelError) as e:
+            load_musicgen(wrong, "cpu")
+        assert "did you mean facebook/musicgen-small?" in str(e.value), str(e.value)
+        assert "hf download" not in str(e.value)  # the old advice named repositories that do not exist
 
 
 def test_missing_and_wrong_folders_are_model_errors(tmp_path):

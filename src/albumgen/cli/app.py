@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import logging
-import sys
 import traceback
 from pathlib import Path
 
 import click
 
+from .. import console
 from ..engine.interrupt import Interrupted
 from ..engine.store.atomic import DISK_FULL, disk_full
 from ..errors import AlbumgenError, OutputError
@@ -15,7 +15,18 @@ from ..errors import AlbumgenError, OutputError
 log = logging.getLogger("albumgen")
 
 
+VERBOSE = ("-v", "--verbose")
+
+
 class AlbumgenGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # -v works after the command too (`albumgen status my.yaml -v`): it is the group's
+        # option, so it is moved in front of the command before click parses.
+        end = args.index("--") if "--" in args else len(args)
+        if any(a in VERBOSE for a in args[:end]):
+            args = ["--verbose"] + [a for i, a in enumerate(args) if i >= end or a not in VERBOSE]
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -41,10 +52,11 @@ class AlbumgenGroup(click.Group):
 
 
 def setup_logging(verbose: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = console.Handler()  # prints above the live progress block while one is up
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger("albumgen")
     root.handlers[:] = [handler]
+    root.filters[:] = [console.once_per_album]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     root.propagate = False
 

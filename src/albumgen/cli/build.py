@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from .. import console
 from ..engine import interrupt, runner
 from ..engine.interrupt import Interrupted
 from ..errors import AlbumgenError
@@ -32,7 +33,9 @@ def build(pipelines: tuple[Path, ...], until: str | None, force: tuple[str, ...]
         return
     runner.preflight_all(ctxs, until, force, executor)
     for n, ctx in enumerate(ctxs, 1):
-        report = _build_one(ctx, until, force, executor, more=n < len(ctxs))
+        # On a terminal: one live progress block, log lines above it (albumgen.console).
+        with console.live():
+            report = _build_one(ctx, until, force, executor, more=n < len(ctxs))
         if report.ran == 0:
             click.echo(f"Nothing to do: every unit is up to date in {report.album_dir}")
         else:
@@ -62,3 +65,8 @@ def _show_dry_run(report: runner.BuildReport) -> None:
         else:
             click.echo(f"  {name:8} would run {rep.ran} of {rep.planned} units ({rep.skipped} up to date)"
                        + (f"; {rep.waiting} tracks wait on upstream units" if rep.waiting else ""))
+    if report.notes:
+        click.echo("Work:")
+        for line in report.notes:
+            click.echo(f"  {line}")
+    click.echo("Checks passed (model, prompts, inputs); nothing was written.")

@@ -10,22 +10,40 @@ from ..engine import runner
 from ..engine.status import album_status
 from .app import main
 
+MISSING_EXIT = 3  # the album has files but no records: an input (the manifest) is missing
+
 
 @main.command()
 @click.argument("pipeline", type=click.Path(path_type=Path))
 def status(pipeline: Path) -> None:
-    """Show each stage and each track: takes done, pick, mastered."""
-    ctx = runner.open_pipeline(pipeline)
-    table = album_status(ctx)
+    """Show whether a build is running, each stage and each track (takes done, pick,
+    mastered), and the choices waiting for the next build.
+
+    Exit 0, also for an album not built yet; 3 when the album's files are there but its
+    manifest is lost (`albumgen repair` rebuilds it)."""
+    ctx = runner.open_pipeline(pipeline, progress=False)
+    st = album_status(ctx)
+    if st.state == "not built":
+        click.echo(f"{st.album}: not built yet: run albumgen build {pipeline}")
+        return
+    if st.state == "manifest missing":
+        click.echo(f"{st.album}: manifest missing: run albumgen repair {pipeline}")
+        raise SystemExit(MISSING_EXIT)
+    if st.running is not None:
+        click.echo(st.running.line())
     from rich.console import Console
     from rich.table import Table
 
-    out = Table(title=f"{table['album']} ({ctx.album_dir})")
-    for col in table["columns"]:
+    out = Table(title=f"{st.album} ({ctx.album_dir})")
+    for col in st.columns:
         out.add_column(col)
-    for row in table["rows"]:
+    for row in st.rows:
         out.add_row(*row)
     # Never narrower than 100 columns: piped into a log, rich would otherwise wrap at 80.
     Console(width=max(100, shutil.get_terminal_size().columns)).print(out)
-    for line in table["summary"]:
+    for line in st.summary:
         click.echo(line)
+    if st.pending:
+        click.echo("Waiting for the next build:")
+        for line in st.pending:
+            click.echo(f"  {line}")

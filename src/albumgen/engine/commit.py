@@ -63,7 +63,7 @@ def recover(stage: Stage, ctx: Context, pending: list) -> list:
         commit(stage, ctx, done)
         ctx.manifest.event("unit_recovered", stage=stage.name, unit=done.unit.id)
     if found:
-        log.warning("Stage '%s': %d units recovered from their files on disk (their records were missing)",
+        log.warning("%s: %d units recovered from their files on disk (their records were missing)",
                     stage.name, len(found))
     ids = {d.unit.id for d in found}
     return [u for u in pending if u.id not in ids]

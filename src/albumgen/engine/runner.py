@@ -7,7 +7,7 @@ import logging
 import time
 from pathlib import Path
 
-from .. import album_year, registry
+from .. import album_year, console, registry
 from ..config import PipelineBase, load_config
 from ..errors import ConfigError, OutputError
 from ..naming import slugify
@@ -52,8 +52,12 @@ def select_stages(until: str | None, force: tuple[str, ...] = ()) -> list[Stage]
 def dry_run(ctx: Context, until: str | None = None, force: tuple[str, ...] = ()) -> BuildReport:
     """What a build would do now, without writing anything. Stages whose inputs do not
     exist yet are reported as waiting: their units are only known once upstream ran."""
+    stages = select_stages(until, force)
+    check_executor(ctx)
+    _preflight(stages, ctx)  # every check a build makes before it writes: a dry run that passes, builds
     report = BuildReport(ctx.album_dir)
-    for stage in select_stages(until, force):
+    for stage in stages:
+        report.notes += stage.describe(ctx)
         rep = report.stages.setdefault(stage.name, StageReport())
         try:
             units = plan_stage(stage, ctx)
@@ -106,7 +110,8 @@ def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), e
     manifest = ctx.manifest
     manifest.ensure_writable()
     report = BuildReport(ctx.album_dir)
-    with manifest.lock():  # reads the records again: another build may have committed meanwhile
+    ctx.session = {}  # what the stages keep for the length of one build (render's progress)
+    with manifest.lock(), console.remember_notices(manifest.dir):  # lock: reads the records again
         _preflight(stages, ctx)
         album_year.pin(ctx.config, ctx.album_dir)  # the first build fixes an unset album.year
         _warn_damage(ctx)

@@ -52,6 +52,7 @@ class StageReport:
 class BuildReport:
     album_dir: Path
     stages: dict[str, StageReport] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what a dry run says about the work (Stage.describe)
 
     @property
     def ran(self) -> int:
@@ -244,5 +245,6 @@ def run_frontier(ctx: Context, stages: list[Stage], executor, report, force: set
     for stage in stages:
         rep = report.stages[stage.name]
         if rep.ran == 0 and rep.planned:
-            log.info("Stage '%s' didn't change, skipping (%d units up to date)", stage.name, rep.planned)
+            # Under --verbose only: on a resume every stage would say it, every time.
+            log.debug("Stage '%s' didn't change, skipping (%d units up to date)", stage.name, rep.planned)
     return time.monotonic() - t0

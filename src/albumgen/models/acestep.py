@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..console import notice
 from ..errors import ModelError
 from .acestep_tiny import PRESETS, build_tiny_acestep
 
@@ -97,8 +98,8 @@ def load_acestep(model_id: str, device: str = "auto", dtype: str = "auto") -> Ac
     if model_id in PRESETS:
         pipe = build_tiny_acestep()
         revision = "random"
-        log.warning("render.model is '%s': random weights, the takes are noise (use a real checkpoint for music)",
-                    model_id)
+        notice(log, "tiny-model", "render: render.model is '%s': random weights, the takes are noise (use a real "
+               "checkpoint for music)", model_id)
     else:
         pipe, revision = _load_pretrained(model_id, torch_dtype)
     pipe = pipe.to(device)

@@ -18,6 +18,7 @@ import logging
 import os
 from pathlib import Path
 
+from ..console import notice
 from ..errors import ModelError
 from .audiocraft_tiny import PRESETS, build_tiny, text_encoders_in
 from .loaded import LoadedModel
@@ -54,8 +55,8 @@ def load_audiocraft(model_id: str, device: str = "auto", dtype: str = "auto") ->
     if model_id in PRESETS:
         model = build_tiny(melody=model_id == "tiny-melody", device=device)
         revision = "random"
-        log.warning("render.model is '%s': random weights, the takes are noise (use a real checkpoint for music)",
-                    model_id)
+        notice(log, "tiny-model", "render: render.model is '%s': random weights, the takes are noise (use a real "
+               "checkpoint for music)", model_id)
     else:
         model, revision = _load_pretrained(model_id, device)
     lm = model.lm

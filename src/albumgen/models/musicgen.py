@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..console import notice
 from ..errors import ModelError
 from .loaded import LoadedModel
 from .tiny import PRESETS, build_preset, byte_tokenizer
@@ -74,8 +75,8 @@ def load_musicgen(model_id: str, device: str = "auto", dtype: str = "auto") -> L
         model = build_preset(model_id)
         tokenizer = byte_tokenizer()
         revision = "random"
-        log.warning("render.model is '%s': random weights, the takes are noise (use a real checkpoint for music)",
-                    model_id)
+        notice(log, "tiny-model", "render: render.model is '%s': random weights, the takes are noise (use a real "
+               "checkpoint for music)", model_id)
     else:
         model, tokenizer, revision = _load_pretrained(model_id, torch_dtype)
     model = model.to(device=device, dtype=torch_dtype).eval()
@@ -112,8 +113,12 @@ def _load_pretrained(model_id: str, torch_dtype):
         if is_local:
             raise ModelError(f"render.model: {model_id} is not a MusicGen checkpoint folder ({e.__class__.__name__})",
                              "save one with model.save_pretrained() and tokenizer.save_pretrained()") from None
-        how = (f"on a machine with internet run `hf download {model_id} --local-dir {model_id.split('/')[-1]}`, "
-               "copy that folder here and set render.model to its path")
+        from .checkpoints import TRY_TINY, suggest
+
+        near = suggest(model_id)
+        how = (f"did you mean {near}? {TRY_TINY}" if near and near != model_id else
+               f"on a machine with internet run `hf download {model_id} --local-dir {model_id.split('/')[-1]}`, "
+               f"copy that folder here and set render.model to its path; {TRY_TINY}")
         what = f"render.model: {model_id} is not in the local cache" if offline else \
             f"render.model: cannot load {model_id}: {str(e).splitlines()[0][:160]}"
         raise ModelError(what, how) from None

@@ -101,6 +101,8 @@ def _track_summary(ctx: Context, t: dict, report: TrackReport | None = None) -> 
     out = {"id": t["id"], "n": t["n"], "title": t["title"], "prompt": t.get("prompt", ""),
            "takes": len(ctx.artifacts.takes(t["id"])), "pick": _pick_label(pick), "master": None,
            "pending": pending(report, pick)}
+    if t.get("lyrics"):  # what the track sings (album.vocals: lyrics)
+        out["lyrics"] = t["lyrics"]
     found = master_file(ctx, t["id"])
     if found:
         rel, sha, data = found

@@ -96,7 +96,7 @@ def track_main(t: dict, urls, nav: Markup | str = "", build_command: str = "", h
     return render("track.html", t={**t, "takes": takes}, urls=urls, live=urls.live, nav=nav, notes=notes,
                   build_command=build_command if t.get("pending") else "", hints=skipped,
                   take_size=TAKE_SIZE,
-                  head_key=key([t["title"], t["prompt"], pick, notes, build_command]),
+                  head_key=key([t["title"], t["prompt"], t.get("lyrics"), pick, notes, build_command]),
                   table_key=key([[(x["take"], x["score"], x["rejects"], x["warnings"], x["picked"], x["kept"],
                                    x["seconds"]) for x in takes], urls.live]),
                   hints_key=key(skipped))

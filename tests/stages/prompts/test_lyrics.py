@@ -141,5 +141,9 @@ def test_lyrics_are_sung_and_reach_the_file_tags(tmp_path, fmt):
     if fmt == "mp3":
         [uslt] = ID3(song).getall("USLT")
         assert (uslt.text, uslt.lang) == (lyrics, "deu")
+        from albumgen.review.export import export  # the review page shows them, line by line
+
+        html = export(ctx, tmp_path / "review.html").read_text("utf-8")
+        assert '<pre class="lyrics">[verse]\nrain on me\nrain on me\n\n[chorus]\noh</pre>' in html
     else:
         assert FLAC(song)["LYRICS"] == [lyrics]

@@ -125,24 +125,40 @@ def test_window_settings_are_checked():
 
 
 def test_progress_line_on_a_terminal_and_in_a_log(caplog):
+    """Album-wide: takes recorded before the build count as done (not in the rate), the batch
+    in flight shows before it ends, and without a live block one plain line per batch."""
+    from albumgen import console
+
     now = [100.0]
     clock = lambda: now[0]  # noqa: E731
-    tty = io.StringIO()
-    p = Progress(4, 10.0, tty=True, log=logging.getLogger("albumgen"), stream=tty, every=0, clock=clock)
-    now[0] = 110.0
-    p.batch_step(2, 0.5)  # one take's worth of audio (10 s) in 10 s
-    now[0] = 120.0
-    p.takes_done(2)
-    now[0] = 140.0
-    p.takes_done(2)
-    assert tty.getvalue() == ("\rrender: 0/4 takes, 1.00 audio s/s, ETA 0:00:30"
-                              "\rrender: 2/4 takes, 1.00 audio s/s, ETA 0:00:20"
-                              "\rrender: 4/4 takes, 1.00 audio s/s, ETA 0:00:00\n")
     caplog.set_level(logging.INFO, logger="albumgen")
+    tty = FakeTerminal()
+    with console.live(stream=tty):
+        p = Progress(2, 10.0, tty=True, log=logging.getLogger("albumgen"), every=0, clock=clock, done=2)
+        p.add(4, 10.0)  # this build's takes join the album's two recorded ones
+        p.batch_started(2)
+        now[0] = 110.0
+        p.batch_step(2, 0.5)  # one take's worth of audio (10 s) in 10 s
+        assert console._lines["render"] == "render: 2/6 takes, batch of 2 at 50%, 1.00 audio s/s, ETA 0:00:30"
+        now[0] = 120.0
+        p.takes_done(2)
+        assert console._lines["render"] == "render: 4/6 takes, 1.00 audio s/s, ETA 0:00:20"
+        logging.getLogger("albumgen").info("pick: t01 take 2")
+    assert [r.getMessage() for r in caplog.records] == ["pick: t01 take 2"]  # progress is not a log line
+    assert "render: 4/6 takes" in tty.getvalue()
+    caplog.clear()
     plain = Progress(3, 30.0, tty=False, log=logging.getLogger("albumgen"), every=0, clock=clock)
+    plain.batch_started(1)
     now[0] = 160.0
+    plain.batch_step(1, 0.5)
+    assert caplog.records == []  # a log file gets no line until a batch ends
     plain.takes_done(1)
-    assert [r.getMessage() for r in caplog.records] == ["render: 1/3 takes, 1.50 audio s/s, ETA 0:00:40"]
+    assert [r.getMessage() for r in caplog.records] == ["render: 1/3 takes, 0.75 audio s/s, ETA 0:01:20"]
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
 
 
 def test_auto_batch_size_on_cpu_is_capped_by_the_pending_takes():

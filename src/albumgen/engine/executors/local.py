@@ -20,7 +20,6 @@ import logging
 import os
 import queue
 import signal
-import sys
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -266,7 +265,10 @@ class LocalExecutor:
         if err is None:
             dones, events = fut.result()
             for name, fields in events:
-                self.ctx.manifest.event(name, **fields)
+                if name == LOG_LINE:  # said in the worker, shown here: above the progress, once per album
+                    log.log(fields["level"], "%s", fields["message"], extra={"notice": fields.get("notice")})
+                else:
+                    self.ctx.manifest.event(name, **fields)
             return [(job.stage, done) for done in dones]
         if isinstance(err, BrokenProcessPool):
             if not interrupt.requested():  # stopping: its unit is simply not done yet
@@ -366,14 +368,26 @@ def run_in_worker(stage_name: str, config: dict, album_dir: Path, base_dir: Path
     if _started is not None and token is not None:
         _started.put((os.getpid(), token))  # a death from here on is this unit's
     root = logging.getLogger("albumgen")
-    if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        root.addHandler(handler)
-        root.setLevel(level)
-        root.propagate = False
     manifest = WorkerManifest(album_dir)
+    # Log lines go back to the driver with the units, which shows them: a worker writing to
+    # the terminal itself would cut through the driver's live progress block.
+    root.handlers[:] = [_Forward(manifest.collected)]
+    root.setLevel(level)
+    root.propagate = False
     ctx = Context(config=pipeline_model().model_validate(config), album_dir=album_dir, base_dir=base_dir,
                   manifest=manifest, log=root, progress=False)
     stage = registry.get(stage_name)()
     return list(stage.run(ctx, units)), manifest.collected
+
+
+LOG_LINE = "log_line"  # an entry of a worker's collected events that is a log line, not an event
+
+
+class _Forward(logging.Handler):
+    def __init__(self, into: list):
+        super().__init__()
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append((LOG_LINE, {"level": record.levelno, "message": record.getMessage(),
+                                     "notice": getattr(record, "notice", None)}))

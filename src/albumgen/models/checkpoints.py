@@ -1,0 +1,111 @@
+"""Is render.model on this machine (or reachable)? Asked before a build writes anything.
+
+A hub id is looked up in the local Hugging Face cache and, when the hub may be used
+(HF_HUB_OFFLINE unset), on the hub; a folder is checked for its files. An id that is
+neither gets the nearest known checkpoint as a suggestion, never a made-up repository.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+
+from ..errors import ModelError
+
+# The MusicGen checkpoints transformers loads (their hub repositories all exist).
+KNOWN = ("facebook/musicgen-small", "facebook/musicgen-medium", "facebook/musicgen-large",
+         "facebook/musicgen-melody", "facebook/musicgen-melody-large",
+         "facebook/musicgen-stereo-small", "facebook/musicgen-stereo-medium", "facebook/musicgen-stereo-large",
+         "facebook/musicgen-stereo-melody", "facebook/musicgen-stereo-melody-large")
+TRY_TINY = "or try `render.model: tiny` to test the pipeline"
+# The file that proves a cached snapshot of each backend's checkpoint is there.
+MARKER = {"transformers": "config.json", "audiocraft": "state_dict.bin", "acestep": "model_index.json"}
+WEIGHTS = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
+
+
+def offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE")
+
+
+def suggest(model_id: str) -> str | None:
+    """The known checkpoint nearest to a mistyped id ("musicgen-small", "facebook/musicgen-tiny")."""
+    lowered = model_id.lower()
+    if "musicgen" in lowered and not any(w in lowered for w in ("small", "medium", "large", "melody", "stereo")):
+        return KNOWN[0]  # a size that does not exist (musicgen-tiny, musicgen-base): the smallest real one
+    names = {k: k for k in KNOWN} | {k.split("/", 1)[1]: k for k in KNOWN}
+    close = difflib.get_close_matches(lowered, names, n=1, cutoff=0.6)
+    return names[close[0]] if close else None
+
+
+def looks_like_folder(model_id: str, base_dir: Path) -> bool:
+    return model_id.startswith((".", "/", "~")) or (base_dir / os.path.expanduser(model_id)).exists() \
+        or model_id.count("/") > 1 or "\\" in model_id
+
+
+def check_model(model_id: str, base_dir: Path, backend: str = "transformers", presets: tuple[str, ...] = ()) -> str:
+    """Raise a ModelError naming the fix when `model_id` cannot be loaded here; return how it
+    was found ("preset", "folder", "cache", "hub") for the dry run's plan."""
+    if model_id in presets:
+        return "preset"
+    if looks_like_folder(model_id, base_dir):
+        check_folder(base_dir / os.path.expanduser(model_id), model_id, backend)
+        return "folder"
+    marker = MARKER.get(backend, "config.json")
+    if _cached(model_id, marker):
+        return "cache"
+    near = suggest(model_id)
+    hint = f"did you mean {near}?" if near and near != model_id else None
+    if offline():
+        if hint:
+            raise ModelError(f"render.model: {model_id} is not a known checkpoint and not in the local cache",
+                             f"{hint} {TRY_TINY}")
+        raise ModelError(f"render.model: {model_id} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1",
+                         f"download it once online (`hf download {model_id}`) or unset HF_HUB_OFFLINE; {TRY_TINY}")
+    found = _on_hub(model_id)
+    if found is False:
+        raise ModelError(f"render.model: {model_id} is not on the Hugging Face hub",
+                         hint or f"use one of {', '.join(KNOWN[:3])}, or a local checkpoint folder")
+    return "hub"
+
+
+def check_folder(folder: Path, model_id: str, backend: str) -> None:
+    if not folder.is_dir():
+        raise ModelError(f"render.model: folder {model_id} does not exist (looked in {folder.parent})",
+                         "point it at a saved checkpoint folder (relative to the pipeline file), or use a hub id "
+                         "such as facebook/musicgen-small")
+    names = {p.name for p in folder.iterdir()}
+    if backend == "transformers":
+        missing = [] if "config.json" in names else ["config.json"]
+        if not any(n.endswith(WEIGHTS) for n in names):
+            missing.append("weights (*.safetensors)")
+        if missing:
+            raise ModelError(f"render.model: folder {model_id} has no {' and no '.join(missing)}",
+                             "save a checkpoint there with model.save_pretrained() and tokenizer.save_pretrained()")
+    elif not names:
+        raise ModelError(f"render.model: folder {model_id} is empty", "point it at a saved checkpoint folder")
+
+
+def _cached(model_id: str, marker: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(model_id, marker), str)
+    except Exception:  # an id the hub library refuses (bad characters): not cached
+        return False
+
+
+def _on_hub(model_id: str) -> bool | None:
+    """True: the hub has it; False: it does not; None: the hub could not be asked (the build
+    then says what went wrong when it downloads)."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.utils import GatedRepoError, HFValidationError, RepositoryNotFoundError
+
+    try:
+        HfApi().model_info(model_id, timeout=10)
+        return True
+    except GatedRepoError:
+        return True  # it exists; the download says how to get access
+    except (RepositoryNotFoundError, HFValidationError):
+        return False
+    except Exception:  # no network, a proxy, a timeout: not the user's config
+        return None
