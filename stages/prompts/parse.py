@@ -66,7 +66,7 @@ def parse_file(path: Path, what: str | None = None) -> Parsed:
     suffix = path.suffix.lower()
     try:
         if suffix in (".csv", ".tsv"):
-            return Parsed(parse_csv(text, delimiter="\t" if suffix == ".tsv" else ","))
+            return Parsed(parse_csv(csv_body(text), delimiter="\t" if suffix == ".tsv" else ","))
         if suffix in (".yaml", ".yml"):
             try:
                 found = from_object(yaml.safe_load(text))
@@ -194,6 +194,27 @@ def looks_like_csv(text: str) -> bool:
         return True
     numbered = sum(bool(re.match(r'^\s*\d{1,3}\s*,\s*"', ln)) for ln in lines)
     return numbered >= max(2, len(lines) // 2)
+
+
+def csv_body(text: str) -> str:
+    """The CSV inside a chatbot's reply saved as .csv: the fenced block if there is one, else
+    the lines left once the chatter before and after it ("Sure! Here are...", "Let me know
+    if...") is cut off. A plain CSV comes back as it is."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    fenced = [b for b in re.findall(r"```[\w+-]*[ \t]*\n?(.*?)(?:```|\Z)", text, re.S) if b.strip()]
+    if fenced:
+        return "\n".join(fenced)
+    lines = text.split("\n")
+
+    def chatter(line: str) -> bool:
+        line = line.strip()
+        return not line or bool(_PROSE.match(line)) or (line.endswith(":") and "," not in line)
+
+    while lines and chatter(lines[0]):
+        lines.pop(0)
+    while lines and chatter(lines[-1]):
+        lines.pop()
+    return "\n".join(lines)
 
 
 def parse_csv(text: str, delimiter: str = ",") -> list[Candidate]:

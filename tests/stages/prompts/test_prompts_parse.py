@@ -31,6 +31,27 @@ def test_csv_as_chatbots_write_it(tmp_path):
         (None, "Dreamy ambient piece with felt piano, 70 bpm")]
 
 
+CHATBOT_REPLY = """Sure! Here are 3 instrumental track ideas in CSV format:
+
+{open}title,prompt
+"Neon Rain","dreamy synthwave with gated reverb drums, 100 bpm"
+"Midnight Drive","driving retro synth bass, arpeggios, 118 bpm in A minor"
+"Last Train","melancholic lo-fi piano with vinyl crackle, 80 bpm"
+{close}
+Let me know if you'd like more!
+"""
+
+
+@pytest.mark.parametrize("fence", [("```csv", "```"), ("", "")], ids=["fenced", "bare"])
+def test_a_chatbot_reply_saved_as_csv_keeps_only_the_rows(tmp_path, fence):
+    path = tmp_path / "chatbot-prompts.csv"
+    path.write_text(CHATBOT_REPLY.format(open=fence[0] + "\n" if fence[0] else "", close=fence[1]), "utf-8")
+    assert cleaned(parse_file(path)) == [
+        ("Neon Rain", "Dreamy synthwave with gated reverb drums, 100 bpm"),
+        ("Midnight Drive", "Driving retro synth bass, arpeggios, 118 bpm in A minor"),
+        ("Last Train", "Melancholic lo-fi piano with vinyl crackle, 80 bpm")]
+
+
 def test_csv_with_named_columns_and_utf16_bom(tmp_path):
     path = tmp_path / "sheet.csv"
     path.write_bytes('id,title,prompt\n1,Neon Rain,"synthwave, gated drums, 110 bpm"\n2,Dusk,ambient guitar swells\n'
