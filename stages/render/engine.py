@@ -88,7 +88,7 @@ def render_units(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
 
         intro = intro_codes(lm, resolve_audio(ctx.base_dir, cfg.intro, "render.intro"), frames, windows.max_frames)
     melody = _melodies(ctx, cfg, lm, units)
-    progress = for_build(ctx, len(units), frames / rate)
+    progress = for_build(ctx, units, frames / rate)
     ctx.event("render_batch_size", batch_size=batch, auto=cfg.batch_size == "auto", device=lm.device)
     # A set batch size is a fixed shape: a short batch is padded to it, so on CUDA (where the
     # kernels depend on the row count) a take renders the same in any round, resume or worker.

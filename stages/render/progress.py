@@ -88,13 +88,15 @@ class Progress:
             console.show("render", self.line())
 
 
-def for_build(ctx: Context, units: int, take_seconds: float) -> Progress:
+def for_build(ctx: Context, units: list, take_seconds: float) -> Progress:
     """The build's one render progress, across every call of the stage (a retry round's takes
     join the count instead of starting it again). The takes recorded before this build count
-    as done, so the line says how far the album is, not how far this call is."""
+    as done, so the line says how far the album is, not how far this call is; a record these
+    units replace (a take whose settings changed) is not one of them."""
     progress = ctx.session.get("render_progress")
     if progress is None:
-        before = len(ctx.manifest.records("render"))
+        redo = {u.id for u in units}
+        before = sum(r.unit not in redo for r in ctx.manifest.records("render"))
         progress = ctx.session["render_progress"] = Progress(before, take_seconds, ctx.progress, ctx.log, done=before)
-    progress.add(units, take_seconds)
+    progress.add(len(units), take_seconds)
     return progress

@@ -76,7 +76,7 @@ def render_songs(ctx: Context, cfg: RenderConfig, units: list[Unit]) -> Iterator
 
     lm = load(model_source(cfg.model, ctx.base_dir), cfg.device, cfg.dtype)
     batch = cfg.batch_size if isinstance(cfg.batch_size, int) else auto_batch_size(lm, cfg, len(units))
-    progress = for_build(ctx, len(units), cfg.duration)
+    progress = for_build(ctx, units, cfg.duration)
     ctx.event("render_batch_size", batch_size=batch, auto=cfg.batch_size == "auto", device=lm.device)
     fixed = cfg.batch_size != "auto"
     # A batch is all new takes or all repaints (a repaint's DiT context differs in kind).

@@ -251,3 +251,17 @@ def test_tail_renders_past_the_duration_within_the_window(tmp_path):
     assert RenderConfig(duration=30, tail=3).seconds == 30 and RenderConfig(duration=28, tail=3).seconds == 30
     assert RenderConfig(duration=40, tail=3).seconds == 43
     assert "tail" not in RenderConfig(duration=30, tail=3).key_fields()  # old takes stay valid
+
+
+def test_takes_a_changed_setting_renders_again_are_not_counted_as_done(tmp_path):
+    """After render.duration changes, every take renders again: the album-wide count says 0/2
+    at the start, not 2/4 (the old records of those takes are being replaced, not kept)."""
+    from helpers import cli, write_pipeline
+
+    pipeline = write_pipeline(tmp_path, {"album": {"tracks": 1}, "render": {"duration": 1.0}})
+    assert cli("build", str(pipeline), "--until", "render").exit_code == 0
+    write_pipeline(tmp_path, {"album": {"tracks": 1}, "render": {"duration": 1.5}})
+    r = cli("build", str(pipeline), "--until", "render")
+    assert r.exit_code == 0, r.output
+    lines = [ln for ln in r.output.splitlines() if ln.startswith("render: ") and " takes" in ln]
+    assert lines and all("/2 takes" in line for line in lines), r.output
