@@ -2,6 +2,7 @@
 rough time from a table (not a measurement of this machine)."""
 from __future__ import annotations
 
+from albumgen.models.backend import backend
 from albumgen.stage import Context
 
 from .config import RenderConfig
@@ -61,7 +62,7 @@ def describe(ctx: Context, cfg: RenderConfig, tracks: int, pending_takes: int | 
     device = device_class(cfg.device)
     size = model_size(cfg.model)
     rate = RATE.get(device, {}).get(size) if size else None
-    if rate and cfg.backend != "acestep":
+    if rate and not backend(cfg.backend).songs:  # the table is MusicGen's steps per second
         audio = (pending_takes if pending_takes is not None else takes) * cfg.seconds
         lines.append(f"render: estimate {_hm(audio / rate)} on {device} for {cfg.model} ({_hm(worst * cfg.seconds / rate)} "
                      "in the worst case); a rough figure from a table, not a measurement of this machine")

@@ -38,6 +38,8 @@ class TakeLoop(Protocol):
 class Backend(Protocol):
     name: str
     songs: bool  # whole songs in one pass (songs.py) rather than windowed token takes (engine.py)
+    marker: str  # the file that proves a checkpoint is there (a cached snapshot, a folder)
+    weights_in_folder: bool  # a checkpoint folder must also hold a weights file beside the marker
 
     def check_installed(self) -> None: ...
 
@@ -56,6 +58,7 @@ class Transformers:
     """MusicGen through HF transformers, rendered by albumgen's fast loop (the default)."""
 
     name, songs = "transformers", False
+    marker, weights_in_folder = "config.json", True
 
     def check_installed(self):
         """transformers is a dependency of albumgen itself."""
@@ -90,6 +93,7 @@ class AudioCraft:
     """MusicGen through Meta's AudioCraft (an extra), with albumgen's per-take noise."""
 
     name, songs = "audiocraft", False
+    marker, weights_in_folder = "state_dict.bin", False
 
     def check_installed(self):
         from .audiocraft_backend import require_audiocraft
@@ -126,6 +130,7 @@ class AceStep:
     """ACE-Step 1.5 through diffusers (an extra): whole songs, latents kept (songs.py)."""
 
     name, songs = "acestep", True
+    marker, weights_in_folder = "model_index.json", False
 
     def check_installed(self):
         from .acestep import require_diffusers

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from ..errors import ModelError
+from .backend import backend as backend_named
 
 # The MusicGen checkpoints transformers loads (their hub repositories all exist).
 KNOWN = ("facebook/musicgen-small", "facebook/musicgen-medium", "facebook/musicgen-large",
@@ -18,8 +19,6 @@ KNOWN = ("facebook/musicgen-small", "facebook/musicgen-medium", "facebook/musicg
          "facebook/musicgen-stereo-small", "facebook/musicgen-stereo-medium", "facebook/musicgen-stereo-large",
          "facebook/musicgen-stereo-melody", "facebook/musicgen-stereo-melody-large")
 TRY_TINY = "or try `render.model: tiny` to test the pipeline"
-# The file that proves a cached snapshot of each backend's checkpoint is there.
-MARKER = {"transformers": "config.json", "audiocraft": "state_dict.bin", "acestep": "model_index.json"}
 WEIGHTS = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 
 
@@ -50,8 +49,7 @@ def check_model(model_id: str, base_dir: Path, backend: str = "transformers", pr
     if looks_like_folder(model_id, base_dir):
         check_folder(base_dir / os.path.expanduser(model_id), model_id, backend)
         return "folder"
-    marker = MARKER.get(backend, "config.json")
-    if _cached(model_id, marker):
+    if _cached(model_id, backend_named(backend).marker):
         return "cache"
     near = suggest(model_id)
     hint = f"did you mean {near}?" if near and near != model_id else None
@@ -74,8 +72,9 @@ def check_folder(folder: Path, model_id: str, backend: str) -> None:
                          "point it at a saved checkpoint folder (relative to the pipeline file), or use a hub id "
                          "such as facebook/musicgen-small")
     names = {p.name for p in folder.iterdir()}
-    if backend == "transformers":
-        missing = [] if "config.json" in names else ["config.json"]
+    b = backend_named(backend)
+    if b.weights_in_folder:
+        missing = [] if b.marker in names else [b.marker]
         if not any(n.endswith(WEIGHTS) for n in names):
             missing.append("weights (*.safetensors)")
         if missing:
