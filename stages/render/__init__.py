@@ -124,12 +124,13 @@ def check_model_here(ctx: Context, cfg: RenderConfig) -> str:
     prompts run or the album folder exists. A ray build loads it on the cluster's nodes,
     which have their own caches: there it is checked where it loads."""
     from albumgen.models import acestep_tiny, audiocraft_tiny, tiny
+    from albumgen.models.backend import backend
     from albumgen.models.checkpoints import check_model
 
     if ctx.config.executor.kind == "ray":
         return "cluster"
     presets = tiny.PRESETS + acestep_tiny.PRESETS + audiocraft_tiny.PRESETS
-    return check_model(cfg.model, ctx.base_dir, cfg.backend, presets)
+    return check_model(cfg.model, ctx.base_dir, backend(cfg.backend), presets)
 
 
 def song_unit(ctx: Context, cfg: RenderConfig, track: Track, n: int, seed: int) -> Unit:

@@ -60,10 +60,11 @@ def test_a_cached_hub_snapshot_passes(tmp_path, monkeypatch):
     (cache / "models--facebook--musicgen-small" / "refs").mkdir()
     (cache / "models--facebook--musicgen-small" / "refs" / "main").write_text("abc123")
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(cache))
+    from albumgen.models.backend import backend
     from albumgen.models.checkpoints import check_model
 
-    assert check_model("facebook/musicgen-small", tmp_path) == "cache"
-    assert check_model("tiny", tmp_path, presets=("tiny",)) == "preset"
+    assert check_model("facebook/musicgen-small", tmp_path, backend("transformers")) == "cache"
+    assert check_model("tiny", tmp_path, backend("transformers"), presets=("tiny",)) == "preset"
 
 
 # -- the dry run: every check, and the work -----------------------------------------------------

@@ -9,9 +9,12 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ModelError
-from .backend import backend as backend_named
+
+if TYPE_CHECKING:
+    from .backend import Backend
 
 # The MusicGen checkpoints transformers loads (their hub repositories all exist).
 KNOWN = ("facebook/musicgen-small", "facebook/musicgen-medium", "facebook/musicgen-large",
@@ -41,15 +44,16 @@ def looks_like_folder(model_id: str, base_dir: Path) -> bool:
         or model_id.count("/") > 1 or "\\" in model_id
 
 
-def check_model(model_id: str, base_dir: Path, backend: str = "transformers", presets: tuple[str, ...] = ()) -> str:
+def check_model(model_id: str, base_dir: Path, backend: Backend, presets: tuple[str, ...] = ()) -> str:
     """Raise a ModelError naming the fix when `model_id` cannot be loaded here; return how it
-    was found ("preset", "folder", "cache", "hub") for the dry run's plan."""
+    was found ("preset", "folder", "cache", "hub") for the dry run's plan. `backend` says
+    which file proves a checkpoint (models.backend, handed in: the backends load through here)."""
     if model_id in presets:
         return "preset"
     if looks_like_folder(model_id, base_dir):
         check_folder(base_dir / os.path.expanduser(model_id), model_id, backend)
         return "folder"
-    if _cached(model_id, backend_named(backend).marker):
+    if _cached(model_id, backend.marker):
         return "cache"
     near = suggest(model_id)
     hint = f"did you mean {near}?" if near and near != model_id else None
@@ -66,15 +70,14 @@ def check_model(model_id: str, base_dir: Path, backend: str = "transformers", pr
     return "hub"
 
 
-def check_folder(folder: Path, model_id: str, backend: str) -> None:
+def check_folder(folder: Path, model_id: str, backend: Backend) -> None:
     if not folder.is_dir():
         raise ModelError(f"render.model: folder {model_id} does not exist (looked in {folder.parent})",
                          "point it at a saved checkpoint folder (relative to the pipeline file), or use a hub id "
                          "such as facebook/musicgen-small")
     names = {p.name for p in folder.iterdir()}
-    b = backend_named(backend)
-    if b.weights_in_folder:
-        missing = [] if b.marker in names else [b.marker]
+    if backend.weights_in_folder:
+        missing = [] if backend.marker in names else [backend.marker]
         if not any(n.endswith(WEIGHTS) for n in names):
             missing.append("weights (*.safetensors)")
         if missing:
