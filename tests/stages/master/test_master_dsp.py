@@ -119,4 +119,4 @@ def test_warnings_name_the_album_file_not_its_temporary(tmp_path, caplog):
         m = track.master(spikes, SR, MasterConfig(), 0.0, False, tmp, final.name)
     assert m["loudness"] < MasterConfig().loudness - 0.5
     warned = [r.getMessage() for r in caplog.records if "under the" in r.getMessage()]
-    assert warned and warned[0].startswith("01 - Clicks.mp3: ") and ".tmp" not in warned[0]
+    assert warned and warned[0].startswith("master: 01 - Clicks.mp3: ") and ".tmp" not in warned[0]
