@@ -62,9 +62,9 @@ def test_ctrl_c_to_the_process_group_keeps_the_batch_in_flight(tmp_path, undistu
     proc = start_build(pipeline)
     try:
         wait_for(proc, lambda: takes(album) >= 2)
-        time.sleep(0.5)  # the second batch is under way
+        time.sleep(0.1)  # the next batch starts as soon as the first is recorded
         assert workers(proc.pid), "the pool workers must be there to get the group's signal"
-        at_signal = takes(album)
+        at_signal = takes(album)  # 2, or 4 on a machine fast enough to finish the second batch by now
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal does: the driver and every worker
         sent = time.monotonic()
         _, err = finish(proc)
@@ -77,8 +77,8 @@ def test_ctrl_c_to_the_process_group_keeps_the_batch_in_flight(tmp_path, undistu
     assert re.search(r"^Ctrl-C: stopping after the batch in flight \(2 takes(, ETA \d:\d\d:\d\d)?\)"
                      r".*; Ctrl-C again to stop now$", err, re.M), err
     kept = takes(album)
-    assert at_signal == 2 and kept == 4, "the batch in flight is finished and recorded"
-    assert err.splitlines()[-1] == "Interrupted: kept 4 takes; run the same build again to resume", err
+    assert at_signal in (2, 4) and kept == at_signal + 2, "the batch in flight is finished and recorded"
+    assert err.splitlines()[-1] == f"Interrupted: kept {kept} takes; run the same build again to resume", err
     assert took < 60
     assert wait_gone(session(proc.pid), 10) == []
     resumed_equals(pipeline, album, undisturbed)
