@@ -1,9 +1,9 @@
-"""Everything worth measuring on a lent GPU, in one process, most valuable first, inside a deadline.
+"""Everything worth measuring on a GPU, in one process, most valuable first, inside a deadline.
 
     PYTHONPATH=src python bench/gpu_check.py               # on the GPU machine (bench/gpu_check.sh)
     PYTHONPATH=src python bench/gpu_check.py --dry-run     # anywhere: tiny models on CPU, every item runs
 
-A lent GPU comes with minutes, not hours, and a command that is killed returns nothing it
+A rented GPU often comes with minutes, not hours, and a command that is killed returns nothing it
 did not write. So: one process with its own deadline (GPU_CHECK_DEADLINE, default 420 s)
 that skips what is left near it instead of being killed; each long measurement is cut at
 its own time limit and reported as partial; each result is printed as it comes and appended

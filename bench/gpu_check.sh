@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check, for a machine that is lent a GPU for minutes: one Python process
+# The GPU check, for a GPU machine rented for minutes: one Python process
 # (bench/gpu_check.py) with its own deadline, from the source tree, no install.
 #
 #   bash bench/gpu_check.sh              # on the GPU machine; results in $OUT (default ./gpu-check)

@@ -1,4 +1,4 @@
-"""bench/gpu_check.sh, ready for a machine lent a GPU for minutes: its dry run (tiny models on
+"""bench/gpu_check.sh, ready for a GPU machine rented for minutes: its dry run (tiny models on
 CPU) runs every item end to end, importing nothing the GPU image lacks, inside its deadline."""
 from __future__ import annotations
 
