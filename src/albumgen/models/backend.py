@@ -54,6 +54,17 @@ class Backend(Protocol):
     def bytes_per_take(self, lm, seconds: float, cfg: bool) -> int: ...
 
 
+def _kept_loop(lm, make):
+    """One loop per loaded model: it keeps its states (and CUDA graphs) between batches."""
+    if getattr(lm, "_loop", None) is None:
+        lm._loop = make(lm)
+    return lm._loop
+
+
+def _window_bytes(loop, lm, seconds, cfg) -> int:
+    return loop.kv_bytes_per_take(int(round(seconds * lm.frame_rate)), cfg=cfg)
+
+
 class Transformers:
     """MusicGen through HF transformers, rendered by albumgen's fast loop (the default)."""
 
@@ -71,9 +82,7 @@ class Transformers:
     def loop(self, lm):
         from .fast import FastLoop  # torch and the loop's kernels: only once a render starts
 
-        if getattr(lm, "_loop", None) is None:  # one per model: it keeps states and graphs between batches
-            lm._loop = FastLoop(lm)
-        return lm._loop
+        return _kept_loop(lm, FastLoop)
 
     def encode(self, lm, audio):
         from .musicgen import encode_audio
@@ -86,7 +95,7 @@ class Transformers:
         return decode_tokens(lm, codes)
 
     def bytes_per_take(self, lm, seconds, cfg):
-        return self.loop(lm).kv_bytes_per_take(int(round(seconds * lm.frame_rate)), cfg=cfg)
+        return _window_bytes(self.loop(lm), lm, seconds, cfg)
 
 
 class AudioCraft:
@@ -108,9 +117,7 @@ class AudioCraft:
     def loop(self, lm):
         from .audiocraft_backend import AudioCraftLoop
 
-        if getattr(lm, "_loop", None) is None:
-            lm._loop = AudioCraftLoop(lm)
-        return lm._loop
+        return _kept_loop(lm, AudioCraftLoop)
 
     def encode(self, lm, audio):
         from .audiocraft_backend import encode_audio
@@ -123,7 +130,7 @@ class AudioCraft:
         return decode_tokens(lm, codes)
 
     def bytes_per_take(self, lm, seconds, cfg):
-        return self.loop(lm).kv_bytes_per_take(int(round(seconds * lm.frame_rate)), cfg=cfg)
+        return _window_bytes(self.loop(lm), lm, seconds, cfg)
 
 
 class AceStep:
