@@ -45,6 +45,7 @@ def default_workers() -> int:
 
 WORKER_RETRIES = 3  # runs of a CPU unit whose worker process died, after the first (as Ray's max_retries)
 POLL_SECONDS = 0.25  # how often a wait looks whether a stop was asked for
+POOL_JOIN_SECONDS = 10  # how long a broken pool may take to end and join its workers
 DEVICE_JOIN_SECONDS = 30.0  # a stop at once waits this long for render to leave its decoding step
 _DEVICE_JOB_END = object()  # the device thread finished (or left) one submitted job
 
@@ -188,6 +189,12 @@ class LocalExecutor:
     def _restart_pool(self, jobs: list[_Job]) -> None:
         old, gen = self._pool, self._pool_gen
         self._note_started()
+        # The pool fails its futures before its manager thread has joined the workers: wait
+        # for that join, or an exit code read now races the manager's waitpid (ECHILD reads
+        # as "still running") and the dead worker goes unnamed.
+        manager = getattr(old, "_executor_manager_thread", None)
+        if manager is not None and manager is not threading.current_thread():
+            manager.join(timeout=POOL_JOIN_SECONDS)
         procs = dict(getattr(old, "_processes", None) or {})  # pid -> Process, joined: exit codes known
         running = {j.token: self._running[j.token] for j in jobs if j.pool == gen and j.token in self._running}
         # The pool ends its other workers itself (SIGTERM): a worker that died otherwise is to blame.
