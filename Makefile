@@ -48,8 +48,9 @@ lint: $(VENV)/.installed
 JOBS ?= 2
 PYTEST := $(PY) -m pytest -q -n $(JOBS) --dist loadfile
 
-# The quick loop while changing code: lint, boundaries and every test that builds no album in
-# a child process (tests/e2e: kills, Ray, the browser, the wheel; tests marked slow).
+# The quick loop while changing code: lint, boundaries and every test that starts no child
+# process and no worker pool (left to make test: tests/e2e, with its kills, Ray, the browser
+# and the wheel, and the tests marked slow).
 check: lint
 	$(PYTEST) -m "not e2e and not slow"
 
