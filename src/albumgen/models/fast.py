@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -37,6 +38,10 @@ from .sampling import Sampling, filter_logits
 log = logging.getLogger("albumgen")
 
 TEXT_BUCKET = 32  # text lengths pad up to this, so one captured graph serves many prompts
+# How the decoder attends. "sdpa": torch's scaled_dot_product_attention with an additive mask
+# (it picks a fused kernel: cuDNN's on an H100/H200). "rowwise": two batched matmuls and a
+# softmax per row (rowwise_attention), whose every reduction lies within one take's row.
+ATTENTION = ("sdpa", "rowwise")
 # Allocation failures that do not say "out of memory": a GEMM or convolution whose workspace
 # did not fit. They are memory, to be met by a smaller batch, not a refused graph capture.
 _ALLOC_FAILED = ("CUBLAS_STATUS_ALLOC_FAILED", "CUDNN_STATUS_ALLOC_FAILED", "cudaErrorMemoryAllocation")
@@ -88,6 +93,31 @@ def _fuse(params: list[torch.Tensor], stack: bool = False) -> torch.Tensor:
         p.data = fused[i] if stack else fused[start:start + p.shape[0]]
         start += p.shape[0]
     return fused
+
+
+def per_head(bias: torch.Tensor, rows: int, heads: int, t: int, n: int) -> torch.Tensor:
+    """An additive mask broadcastable to (rows, heads, t, n) as (rows * heads, t, n), the
+    batch layout of rowwise_attention (a view where the mask is shared by all rows)."""
+    return bias.expand(rows, heads, t, n).reshape(rows * heads, t, n)
+
+
+def rowwise_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d) + bias) v for q (rows, heads, t, d), k and v (rows, heads, n, d),
+    bias (rows * heads, t, n) (per_head): one baddbmm for the scores with the mask and the
+    scale, a float32 softmax over each query's row, one bmm.
+
+    Why not scaled_dot_product_attention: a fused kernel chooses its tiling, its split of the
+    keys across thread blocks and its reduction order by itself, from the shapes, the mask's
+    strides and the device, and on a GPU a take's tokens were seen to depend on the rows it
+    shares a batch with. Here every reduction (a dot product over d, the softmax over n, the
+    weighted sum over n) runs within one (row, head) in an order the shapes alone fix, with
+    cuBLAS's batched GEMMs (deterministic on one stream) and torch's row softmax: no value of
+    another row, and no mask layout, can change it."""
+    r, h, t, d = q.shape
+    n = k.shape[2]
+    s = torch.baddbmm(bias, q.reshape(r * h, t, d), k.reshape(r * h, n, d).transpose(1, 2), alpha=1.0 / math.sqrt(d))
+    p = torch.softmax(s, -1, dtype=torch.float32).to(v.dtype)
+    return torch.bmm(p, v.reshape(r * h, n, d)).view(r, h, t, d)
 
 
 class _Weights:
@@ -167,8 +197,11 @@ class _State:
 class FastLoop:
     """One per loaded model; keeps states and graphs across batches of the same shape."""
 
-    def __init__(self, lm, bucket: int | None = None, graphs: bool | None = None):
+    def __init__(self, lm, bucket: int | None = None, graphs: bool | None = None, attention: str = "sdpa"):
+        if attention not in ATTENTION:
+            raise ValueError(f"attention must be one of {ATTENTION}, not {attention!r}")
         self.lm = lm
+        self.attention = attention
         self.w = _Weights(lm)
         self.device = torch.device(lm.device)
         cuda = self.device.type == "cuda"
@@ -357,18 +390,28 @@ class FastLoop:
         attending over slots [0, length) with the additive `bias`."""
         w = self.w
         rows, t = x.shape[0], x.shape[1]
+        if self.attention == "rowwise":  # the masks in the batched matmuls' layout, once per step
+            bias = per_head(bias, rows, w.heads_n, t, length)
+            if not self.melody:
+                enc_bias = per_head(st.enc_bias, rows, w.heads_n, t, st.ck.shape[3])
         for i, layer in enumerate(w.layers):
             hs = layer.self_attn_layer_norm(x)
             qkv = F.linear(hs, w.qkv[i])
             kv = qkv[..., w.dim:].view(rows, t, 2, w.heads_n, w.head_dim).permute(2, 0, 3, 1, 4)
             st.kv[i].index_copy_(3, slots, kv)  # (2, rows, heads, T, head_dim): keys and values at once
-            a = F.scaled_dot_product_attention(self._split(qkv[..., :w.dim]), st.kv[i, 0, :, :, :length],
-                                               st.kv[i, 1, :, :, :length], attn_mask=bias)
+            q, k, v = self._split(qkv[..., :w.dim]), st.kv[i, 0, :, :, :length], st.kv[i, 1, :, :, :length]
+            if self.attention == "rowwise":
+                a = rowwise_attention(q, k, v, bias)
+            else:
+                a = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
             x = x + layer.self_attn.out_proj(a.transpose(1, 2).reshape(rows, t, w.dim))
             if not self.melody:
                 hs = layer.encoder_attn_layer_norm(x)
-                a = F.scaled_dot_product_attention(self._split(layer.encoder_attn.q_proj(hs)), st.ck[i], st.cv[i],
-                                                   attn_mask=st.enc_bias)
+                q = self._split(layer.encoder_attn.q_proj(hs))
+                if self.attention == "rowwise":
+                    a = rowwise_attention(q, st.ck[i], st.cv[i], enc_bias)
+                else:
+                    a = F.scaled_dot_product_attention(q, st.ck[i], st.cv[i], attn_mask=st.enc_bias)
                 x = x + layer.encoder_attn.out_proj(a.transpose(1, 2).reshape(rows, t, w.dim))
             hs = layer.final_layer_norm(x)
             x = x + layer.fc2(layer.activation_fn(layer.fc1(hs)))
