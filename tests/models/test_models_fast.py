@@ -179,6 +179,25 @@ def test_a_decoding_step_allocates_no_mask_nor_cfg_rows_and_writes_keys_and_valu
     assert ops["native_layer_norm"] == 3 * layers + 1 and ops["argmax"] == 1
 
 
+def test_a_decoding_step_adds_each_residual_inside_its_gemm_and_takes_its_mask_as_one_row(lm):
+    """Fewer kernels, the same tokens (the tests above): the three residual sums of a layer are
+    the accumulator inputs of their projections' addmm, the causal mask is one row of the
+    state's table, CFG is a subtraction and an add with alpha, and the 32-bit multiplies of the
+    noise hash are four ops each. Adds left: the positions, CFG, and the hash's counter and
+    multiplies; the cache slots are the positions themselves (no prefix to add)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from ops_per_step import step_ops
+
+    ops = step_ops(FastLoop(lm, graphs=False), 2, Sampling(top_k=20), position=10)
+    layers = lm.model.config.decoder.num_hidden_layers
+    assert ops["addmm"] == 3 * layers and ops["mm"] == 3 * layers + 1  # q/k/v, cross q, fc1; the heads
+    assert ops["add"] == 1 + 1 + 2 + 4 and ops["sub"] == 2 and "gt" not in ops  # positions, CFG, step, hash
+    assert ops["mul"] == 4 + 1 and ops["where"] == 1 and ops["index_select"] == 4  # 4 multiplies + the uniform
+
+
 def test_noise_is_a_function_of_seed_step_codebook_token():
     counters = noise.token_counters(4, 64, "cpu")
     keys = noise.take_keys([1, 2, 1], "cpu")

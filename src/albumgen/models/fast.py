@@ -95,6 +95,14 @@ def _fuse(params: list[torch.Tensor], stack: bool = False) -> torch.Tensor:
     return fused
 
 
+def residual(x: torch.Tensor, h: torch.Tensor, linear) -> torch.Tensor:
+    """x + linear(h) as one addmm: the residual is the GEMM's accumulator input (MusicGen's
+    decoder projections have no bias), one kernel per sum instead of a GEMM and an add."""
+    if linear.bias is not None:
+        return x + linear(h)
+    return torch.addmm(x.reshape(-1, x.shape[-1]), h.reshape(-1, h.shape[-1]), linear.weight.t()).view(x.shape)
+
+
 def per_head(bias: torch.Tensor, rows: int, heads: int, t: int, n: int) -> torch.Tensor:
     """An additive mask broadcastable to (rows, heads, t, n) as (rows * heads, t, n), the
     batch layout of rowwise_attention (a view where the mask is shared by all rows)."""
@@ -173,9 +181,9 @@ class _State:
     prefix: int = 0  # cache slots before the audio positions (0: cross-attention models)
     pos_off: torch.Tensor | None = None  # (batch,) position of each take's audio position 0
     prefix_bias: torch.Tensor | None = None  # (rows, 1, 1, prefix) 0, or -inf for padded text
-    cols: torch.Tensor | None = None  # (max_pos,) 0, 1, 2...: the causal mask's columns
-    ninf: torch.Tensor | None = None  # 0-dim -inf and 0 in the model's dtype: the mask's values
-    zero: torch.Tensor | None = None
+    # (max_pos, max_pos) in the model's dtype: row q is 0 up to column q, -inf after it. A
+    # step's mask is one row of it (one index_select), not built from the columns (two ops).
+    causal: torch.Tensor | None = None
     graphs: dict = field(default_factory=dict)
     eager: str | None = None  # why this state's graphs were refused twice: it decodes eagerly
     # Its own graph memory pool: capturing a new state's graphs into the pool of graphs that
@@ -325,8 +333,7 @@ class FastLoop:
                         torch.zeros(1, dtype=torch.long, device=dev), torch.zeros(1, dtype=torch.long, device=dev),
                         text=text, prefix=prefix, pos_off=torch.zeros(b, dtype=torch.long, device=dev),
                         prefix_bias=torch.zeros(rows, 1, 1, prefix, dtype=dt, device=dev),
-                        cols=torch.arange(max_pos, device=dev), ninf=torch.tensor(float("-inf"), dtype=dt, device=dev),
-                        zero=torch.tensor(0.0, dtype=dt, device=dev))
+                        causal=torch.full((max_pos, max_pos), float("-inf"), dtype=dt, device=dev).triu_(1))
             self._states[key] = st
         return st
 
@@ -377,12 +384,12 @@ class FastLoop:
         else:
             x = x + pos
         # -inf beyond each query's own position; positions not yet written are masked out too.
-        bias = torch.where(st.cols[None, :length] > q[:, None], st.ninf, st.zero)
+        bias = st.causal.index_select(0, q)[:, :length]
         if st.prefix:  # every audio position sees the whole prefix but its padding
             rows = x.shape[0]
             bias = torch.cat([st.prefix_bias.expand(rows, 1, q.shape[0], st.prefix),
                               bias.expand(rows, 1, -1, -1)], dim=-1)
-        return self._layers(st, x, q + st.prefix, bias, st.prefix + length)
+        return self._layers(st, x, q + st.prefix if st.prefix else q, bias, st.prefix + length)
 
     def _layers(self, st: _State, x: torch.Tensor, slots: torch.Tensor, bias: torch.Tensor,
                 length: int) -> torch.Tensor:
@@ -404,7 +411,7 @@ class FastLoop:
                 a = rowwise_attention(q, k, v, bias)
             else:
                 a = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-            x = x + layer.self_attn.out_proj(a.transpose(1, 2).reshape(rows, t, w.dim))
+            x = residual(x, a.transpose(1, 2).reshape(rows, t, w.dim), layer.self_attn.out_proj)
             if not self.melody:
                 hs = layer.encoder_attn_layer_norm(x)
                 q = self._split(layer.encoder_attn.q_proj(hs))
@@ -412,9 +419,9 @@ class FastLoop:
                     a = rowwise_attention(q, st.ck[i], st.cv[i], enc_bias)
                 else:
                     a = F.scaled_dot_product_attention(q, st.ck[i], st.cv[i], attn_mask=st.enc_bias)
-                x = x + layer.encoder_attn.out_proj(a.transpose(1, 2).reshape(rows, t, w.dim))
+                x = residual(x, a.transpose(1, 2).reshape(rows, t, w.dim), layer.encoder_attn.out_proj)
             hs = layer.final_layer_norm(x)
-            x = x + layer.fc2(layer.activation_fn(layer.fc1(hs)))
+            x = residual(x, layer.activation_fn(layer.fc1(hs)), layer.fc2)
         return w.core.layer_norm(x)
 
     # -- melody prefix ------------------------------------------------------------------
@@ -446,7 +453,7 @@ class FastLoop:
         logits = F.linear(x[:, -1], w.heads).float().view(-1, w.codebooks, w.vocab)
         if logits.shape[0] != b:
             cond, uncond = logits[:b], logits[b:]
-            logits = uncond + (cond - uncond) * s.cfg
+            logits = torch.add(uncond, cond - uncond, alpha=s.cfg)  # uncond + (cond - uncond) * cfg
         if s.greedy:
             nxt = logits.argmax(-1)
         else:

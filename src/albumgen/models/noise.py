@@ -22,7 +22,10 @@ _EXP_M24 = torch.tensor(2.0 ** -24, dtype=torch.float32)  # a float32 0-dim tens
 def _mul32(x: torch.Tensor | int, c: int):
     """(x * c) mod 2**32 for 0 <= x < 2**32 without leaving int64: x times c's low half, plus
     x's low half times c's high half in place (x's high half times it only sets bits past 32).
-    Both products stay below 2**48."""
+    Both products stay below 2**48. On tensors the second product is add's alpha: four
+    kernels, not five."""
+    if isinstance(x, torch.Tensor):
+        return torch.add(x * (c & 0xFFFF), x & 0xFFFF, alpha=c & 0xFFFF0000) & M32
     return (x * (c & 0xFFFF) + (x & 0xFFFF) * (c & 0xFFFF0000)) & M32
 
 
@@ -58,7 +61,7 @@ def gumbel(keys: torch.Tensor, step, counters: torch.Tensor) -> torch.Tensor:
 def negated_gumbel(keys: torch.Tensor, step, counters: torch.Tensor) -> torch.Tensor:
     """-gumbel(...), one kernel fewer: logits - this is exactly logits + gumbel(...)."""
     k, v = counters.shape
-    c = (counters + step * (k * v)) & M32  # unique per (step, codebook, token) for 262k steps at 8x2048
+    c = torch.add(counters, step, alpha=k * v) & M32  # unique per (step, codebook, token) for 262k steps at 8x2048
     h = mix32(c[None] ^ keys[:, 0, None, None])
     h = mix32(h ^ keys[:, 1, None, None])
     # (the top 23 bits + 0.5) / 2**23, written (the top 24 bits with the last set) / 2**24: exact
