@@ -8,7 +8,8 @@ the step. This loop does the same maths (tests hold it to `generate`'s greedy to
 - cross-attention keys/values computed once per batch, not per step;
 - CFG as one doubled batch (conditional rows first, as transformers does);
 - sampling, per-take noise (noise.py) and the codebook delay pattern done on the device,
-  with the step counter a device tensor, so no step waits for the host;
+  with the step counter a device tensor, so no step waits for the host; the noise hashed for
+  a whole bucket of positions at once, between steps, and read by each step as one row;
 - attention over the filled part of the cache only, rounded up to a length bucket, and on
   CUDA one captured graph per bucket, replayed each step (one launch instead of hundreds).
 
@@ -184,6 +185,9 @@ class _State:
     # (max_pos, max_pos) in the model's dtype: row q is 0 up to column q, -inf after it. A
     # step's mask is one row of it (one index_select), not built from the columns (two ops).
     causal: torch.Tensor | None = None
+    # Sampled states: (batch, bucket, K, V) float32, the negated Gumbel noise of the bucket's
+    # positions, slot = position % bucket, filled outside the graphs once per bucket (_fill_noise).
+    noise: torch.Tensor | None = None
     graphs: dict = field(default_factory=dict)
     eager: str | None = None  # why this state's graphs were refused twice: it decodes eagerly
     # Its own graph memory pool: capturing a new state's graphs into the pool of graphs that
@@ -241,7 +245,8 @@ class FastLoop:
         w = self.w
         per_pos = 2 * len(w.layers) * w.dim * torch.finfo(self.lm.dtype).bits // 8
         rows = 2 if cfg else 1
-        return rows * per_pos * (window_frames + w.codebooks + 1 + text_len + self.chroma_length)
+        noise = self.bucket * w.codebooks * w.vocab * 4  # the per-bucket noise (sampled renders)
+        return rows * per_pos * (window_frames + w.codebooks + 1 + text_len + self.chroma_length) + noise
 
     # -- public -------------------------------------------------------------------------
     @torch.no_grad()
@@ -296,7 +301,10 @@ class FastLoop:
         st.pos.fill_(known)
         steps = max_pos - 1 - known
         for i in range(steps):
-            length = self._bucket(known + i + 1, max_pos)
+            q = known + i
+            if st.noise is not None and (i == 0 or q % self.bucket == 0):  # the bucket's noise, once
+                self._fill_noise(st, q, min(max_pos - 1, (q // self.bucket + 1) * self.bucket))
+            length = self._bucket(q + 1, max_pos)
             graph = self._graph_or_none(st, length, sampling) if self.use_graphs else None
             if graph is not None:
                 graph.replay()
@@ -333,7 +341,8 @@ class FastLoop:
                         torch.zeros(1, dtype=torch.long, device=dev), torch.zeros(1, dtype=torch.long, device=dev),
                         text=text, prefix=prefix, pos_off=torch.zeros(b, dtype=torch.long, device=dev),
                         prefix_bias=torch.zeros(rows, 1, 1, prefix, dtype=dt, device=dev),
-                        causal=torch.full((max_pos, max_pos), float("-inf"), dtype=dt, device=dev).triu_(1))
+                        causal=torch.full((max_pos, max_pos), float("-inf"), dtype=dt, device=dev).triu_(1),
+                        noise=None if s.greedy else torch.zeros(b, self.bucket, w.codebooks, w.vocab, device=dev))
             self._states[key] = st
         return st
 
@@ -445,6 +454,20 @@ class FastLoop:
             slots[None, :] > slots[:, None], float("-inf"))
         self._layers(st, x, slots, causal + st.prefix_bias, st.prefix)  # (rows, 1, prefix, prefix)
 
+    def _fill_noise(self, st: _State, start: int, stop: int) -> None:
+        """The noise of positions [start, stop) (one bucket's, or its rest) into their slots,
+        eagerly between steps: the hash's ~35 elementwise kernels run once per bucket over all
+        its positions, not in every step (and graph). The same numbers as hashing each step
+        (noise.negated_gumbel_steps); a sixteenth of a bucket at a time, so each int64
+        temporary is an eighth of the table's bytes: small beside a cache sized to most of free
+        memory, like a step's activations."""
+        chunk = max(1, self.bucket // 16)
+        for lo in range(start, stop, chunk):
+            hi = min(stop, lo + chunk)
+            steps = torch.arange(lo, hi, device=self.device) + st.offset  # absolute frames: windows get fresh noise
+            slot = lo % self.bucket
+            st.noise[:, slot:slot + hi - lo] = noise.negated_gumbel_steps(st.keys, steps, self.counters)
+
     def _step(self, st: _State, length: int, s: Sampling) -> None:
         """One decoding step, entirely on the device: read position pos, write pos+1."""
         w, b = self.w, st.batch
@@ -459,7 +482,8 @@ class FastLoop:
         else:
             logits = filter_logits(logits, s)
             # logits - (-gumbel) is logits + gumbel to the bit, one negation fewer
-            nxt = (logits - noise.negated_gumbel(st.keys, st.offset + q, self.counters)).argmax(-1)
+            ng = st.noise.index_select(1, torch.remainder(q, self.bucket)).squeeze(1)  # _fill_noise's
+            nxt = (logits - ng).argmax(-1)
         st.pos.add_(1)  # q (the same tensor) is the written position from here on
         forced = st.forced.index_select(2, q).squeeze(-1)
         nxt = torch.where(forced < 0, nxt, forced)

@@ -4,7 +4,8 @@ Why a hash and not torch.Generator: a generator's stream depends on how many num
 drawn before, so a take's noise would depend on the batch it shares; one generator per take
 means a host loop per step, which a CUDA graph cannot hold. A pure function of integers is
 the same in any batch layout, on any device, and is a handful of elementwise int64 kernels
-that a graph captures.
+that a graph captures, or that run once for many steps (negated_gumbel_steps) with the same
+numbers.
 
 All arithmetic stays below 2**63: 32-bit values are multiplied by 16-bit halves of the
 constants, so nothing relies on signed overflow (undefined in C++, where torch's kernels live).
@@ -62,8 +63,20 @@ def negated_gumbel(keys: torch.Tensor, step, counters: torch.Tensor) -> torch.Te
     """-gumbel(...), one kernel fewer: logits - this is exactly logits + gumbel(...)."""
     k, v = counters.shape
     c = torch.add(counters, step, alpha=k * v) & M32  # unique per (step, codebook, token) for 262k steps at 8x2048
-    h = mix32(c[None] ^ keys[:, 0, None, None])
-    h = mix32(h ^ keys[:, 1, None, None])
+    return _negated_gumbel(c[None], keys[:, 0, None, None], keys[:, 1, None, None])
+
+
+def negated_gumbel_steps(keys: torch.Tensor, steps: torch.Tensor, counters: torch.Tensor) -> torch.Tensor:
+    """(takes, len(steps), codebooks, vocab): negated_gumbel for each step of `steps` (an int64
+    tensor) at once, the same numbers element for element (the same elementwise ops)."""
+    k, v = counters.shape
+    c = torch.add(counters, steps[:, None, None], alpha=k * v) & M32
+    return _negated_gumbel(c[None], keys[:, 0, None, None, None], keys[:, 1, None, None, None])
+
+
+def _negated_gumbel(c: torch.Tensor, key0: torch.Tensor, key1: torch.Tensor) -> torch.Tensor:
+    h = mix32(c ^ key0)
+    h = mix32(h ^ key1)
     # (the top 23 bits + 0.5) / 2**23, written (the top 24 bits with the last set) / 2**24: exact
     # in float32 (the int64 * float32 scalar product is computed in float32), so u is strictly
     # inside (0, 1) and log never sees 0 or 1.
