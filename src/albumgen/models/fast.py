@@ -344,7 +344,8 @@ class FastLoop:
                         text=text, prefix=prefix, pos_off=torch.zeros(b, dtype=torch.long, device=dev),
                         prefix_bias=torch.zeros(rows, 1, 1, prefix, dtype=dt, device=dev),
                         causal=torch.full((max_pos, max_pos), float("-inf"), dtype=dt, device=dev).triu_(1),
-                        noise=None if s.greedy else torch.zeros(b, self.bucket, w.codebooks, w.vocab, device=dev))
+                        noise=None if s.greedy else torch.zeros(b, self.bucket, w.codebooks, w.vocab, device=dev,
+                                                                dtype=torch.float32))
             self._states[key] = st
         return st
 
