@@ -156,6 +156,10 @@ def test_the_noise_hash_keeps_its_values_with_fewer_kernels():
     for step in (0, 7, torch.tensor([123456])):
         g = noise.gumbel(keys, step, counters)
         assert torch.equal(noise.negated_gumbel(keys, step, counters), -g)
+        steps = torch.tensor([int(step), int(step) + 1, int(step) + 64])  # a bucket's steps at once: the same numbers
+        bulk = noise.negated_gumbel_steps(keys, steps, counters)
+        assert bulk.shape == (2, 3, 4, 2048) and torch.equal(bulk[:, 0], -g)
+        assert torch.equal(bulk[:, 2], noise.negated_gumbel(keys, int(step) + 64, counters))
         h = noise.mix32(noise.mix32((counters + step * 8192) & noise.M32 ^ keys[:, 0, None, None]) ^ keys[:, 1, None, None])
         u = ((h >> 9).to(torch.float32) + 0.5) * (1.0 / (1 << 23))  # the plain form of the uniform
         assert g.dtype == torch.float32 and torch.equal(g, -torch.log(-torch.log(u)))
@@ -175,8 +179,27 @@ def test_a_decoding_step_allocates_no_mask_nor_cfg_rows_and_writes_keys_and_valu
     layers = lm.model.config.decoder.num_hidden_layers
     assert ops["index_copy_"] == layers + 1
     assert not {"arange", "zeros", "cat"} & set(ops)
-    assert ops["neg"] == 1  # -log(u) only: the noise is subtracted, not negated and added
+    assert "neg" not in ops and "log" not in ops  # the noise is read from its bucket's table (_fill_noise)
     assert ops["native_layer_norm"] == 3 * layers + 1 and ops["argmax"] == 1
+
+
+def test_a_decoding_step_adds_each_residual_inside_its_gemm_and_takes_its_mask_as_one_row(lm):
+    """Fewer kernels, the same tokens (the tests above): the three residual sums of a layer are
+    the accumulator inputs of their projections' addmm, the causal mask is one row of the
+    state's table, CFG is a subtraction and an add with alpha, the noise is one row of its
+    bucket's table (no hash in the step); the cache slots are the positions themselves (no
+    prefix to add)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from ops_per_step import step_ops
+
+    ops = step_ops(FastLoop(lm, graphs=False), 2, Sampling(top_k=20), position=10)
+    layers = lm.model.config.decoder.num_hidden_layers
+    assert ops["addmm"] == 3 * layers and ops["mm"] == 3 * layers + 1  # q/k/v, cross q, fc1; the heads
+    assert ops["add"] == 2 and ops["sub"] == 2 and "gt" not in ops and "mul" not in ops  # positions, CFG
+    assert ops["where"] == 1 and ops["index_select"] == 5 and ops["remainder"] == 1  # 1 for the noise slot
 
 
 def test_noise_is_a_function_of_seed_step_codebook_token():
