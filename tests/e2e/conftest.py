@@ -6,6 +6,8 @@ import helpers
 import pytest
 
 
-@pytest.fixture(autouse=True)
-def _worker_pool_as_shipped(monkeypatch):
-    monkeypatch.delitem(helpers.DEMO, "executor")
+@pytest.fixture(autouse=True, scope="module")  # module: before the modules' own album fixtures
+def _worker_pool_as_shipped():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delitem(helpers.DEMO, "executor")
+        yield
