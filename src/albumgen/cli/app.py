@@ -36,7 +36,7 @@ class AlbumgenGroup(click.Group):
             ctx.exit(e.exit_code)
         except Interrupted as e:
             click.echo(f"Interrupted: {e}", err=True)
-            ctx.exit(130)
+            ctx.exit(e.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted: finished units are kept; run the same command again to resume", err=True)
             ctx.exit(130)

@@ -54,7 +54,7 @@ def _build_one(ctx, until: str | None, force: tuple[str, ...], executor: str | N
                 raise
             takes = len(ctx.artifacts.takes())
             raise Interrupted(f"kept {takes} take{'' if takes == 1 else 's'}; "
-                              f"run the same build again to resume") from None
+                              f"run the same build again to resume", interrupt.requested()) from None
 
 
 def _show_dry_run(report: runner.BuildReport) -> None:
