@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .. import console
+from ..engine.executors import guard
 from ..engine.interrupt import Interrupted
 from ..engine.store.atomic import DISK_FULL, disk_full
 from ..errors import AlbumgenError, OutputError
@@ -28,6 +29,18 @@ class AlbumgenGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):
+        code = 1
+        try:
+            result = self._answer(ctx)
+            code = 0
+            return result
+        except click.exceptions.Exit as e:
+            code = e.exit_code
+            raise
+        finally:
+            guard.answer(code)  # a Ray build's supervisor exits with this code (executors/guard.py)
+
+    def _answer(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except AlbumgenError as e:
@@ -67,3 +80,4 @@ def setup_logging(verbose: bool) -> None:
 def main(verbose: bool) -> None:
     """albumgen: turn an album brief into a finished album of tagged MP3s."""
     setup_logging(verbose)
+    guard.attach()  # the Ray driver of a supervised build: its pipes to the supervisor

@@ -8,6 +8,7 @@ import click
 
 from .. import console
 from ..engine import interrupt, runner
+from ..engine.executors import guard
 from ..engine.interrupt import Interrupted
 from ..errors import AlbumgenError
 from .app import main
@@ -31,6 +32,13 @@ def build(pipelines: tuple[Path, ...], until: str | None, force: tuple[str, ...]
         for ctx in ctxs:
             _show_dry_run(runner.dry_run(ctx, until, force))
         return
+    if guard.wanted([executor or ctx.config.executor.kind for ctx in ctxs]):
+        # Ray may end its driver process by itself: the build runs as a child this one outlives.
+        args = ["build", *map(str, pipelines), *(["--until", until] if until else []),
+                *(a for stage in force for a in ("--force", stage)), *(["--executor", executor] if executor else [])]
+        click_ctx = click.get_current_context()
+        verbose = ["--verbose"] if click_ctx.find_root().params.get("verbose") else []
+        click_ctx.exit(guard.supervise(verbose + args, [c.album_dir for c in ctxs]))
     runner.preflight_all(ctxs, until, force, executor)
     for n, ctx in enumerate(ctxs, 1):
         # On a terminal: one live progress block, log lines above it (albumgen.console).
