@@ -67,7 +67,7 @@ def test_dry_run_runs_every_item_without_what_the_gpu_image_lacks(tmp_path):
     sections = list(dict.fromkeys(r["section"] for r in rows))
     assert sections == ["env", "tests", "sweep", "graphs off", "transformers", "numerics", "checks", "attention",
                         "acestep"]
-    assert [r["item"] for r in rows if r["section"] == "attention"] == ["small b1 MATH"]
+    assert [r["item"] for r in rows if r["section"] == "attention"] == ["small b1 MATH", "small b1 ROWWISE"]
     sweep = [r for r in rows if r["section"] == "sweep"]
     assert sweep[0]["model"] == "medium" and len(sweep) == 11 and all(r["graphs"] == "on" for r in sweep)
     assert all(float(r["ms_step"]) > 0 and float(r["takes_s"]) > 0 for r in sweep)
