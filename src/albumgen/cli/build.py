@@ -34,6 +34,8 @@ def build(pipelines: tuple[Path, ...], until: str | None, force: tuple[str, ...]
         return
     if guard.wanted([executor or ctx.config.executor.kind for ctx in ctxs]):
         # Ray may end its driver process by itself: the build runs as a child this one outlives.
+        for ctx in ctxs:  # ray not installed, no head at the address: said here, no child started
+            runner.check_executor(ctx, executor)
         args = ["build", *map(str, pipelines), *(["--until", until] if until else []),
                 *(a for stage in force for a in ("--force", stage)), *(["--executor", executor] if executor else [])]
         click_ctx = click.get_current_context()
