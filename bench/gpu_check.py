@@ -471,6 +471,11 @@ class Check:
             a16 = FastLoop(lm16).generate(prompts, seeds, f, s)
             self.row("numerics", f"albumgen bf16 vs fp32, {what}", model="small", batch=b, steps=f,
                      value=agreement(a16, a32), note=first_difference(a16, a32))
+            # The row-wise attention rounds its scores to bf16 (a fused kernel keeps float32):
+            # its agreement with fp32 beside SDPA's says what that costs.
+            r16 = FastLoop(lm16, attention="rowwise").generate(prompts, seeds, f, s)
+            self.row("numerics", f"albumgen bf16 rowwise vs fp32, {what}", model="small", batch=b, steps=f,
+                     value=agreement(r16, a32), note=first_difference(r16, a32))
         n = self.p.num_tf_steps
         fr = n - max(delays(lm16.num_codebooks, lm16.channels))
         for label, lm in (("bf16", lm16), ("fp32", lm32)):
@@ -485,21 +490,22 @@ class Check:
         self.models.pop(("small", torch.float32), None)
 
     # -- invariance and growth ----------------------------------------------------------
-    def invariance(self, attention: str = "sdpa") -> None:
+    def invariance(self, backend: str | None = None) -> None:
         """bf16: a take at a fixed row count does not depend on its neighbours nor on its own
         text bucket (what a set render.batch_size promises); alone (another row count) is measured.
         Also the same batch again (a difference there is nondeterminism, not a neighbour) and
-        without graphs (a difference there is a kernel the capture chose otherwise)."""
+        without graphs (a difference there is a kernel the capture chose otherwise). backend:
+        the decode attention (make_loop): SDPA's own choice, ROWWISE, or one SDPA backend."""
         lm = self.model("small")
         b = self.batch(self.p.inv_batch)
         f = self.p.inv_frames
-        loop = FastLoop(lm, attention=attention)
+        loop = make_loop(lm, True, backend)
         s = Sampling()
         prompts = [PROMPTS[i % len(PROMPTS)] for i in range(b - 1)] + [LONG]
         seeds = [1000 + i for i in range(b)]
         batch = loop.generate(prompts, seeds, f, s)
         again = first_difference(loop.generate(prompts, seeds, f, s), batch)
-        eager = first_difference(FastLoop(lm, graphs=False, attention=attention).generate(prompts, seeds, f, s), batch)
+        eager = first_difference(make_loop(lm, False, backend).generate(prompts, seeds, f, s), batch)
         for i in (0, b - 1):
             others = [p for j, p in enumerate(prompts) if j != i][::-1]
             alone = loop.generate(prompts[i:i + 1], seeds[i:i + 1], f, s)
@@ -508,7 +514,7 @@ class Check:
             got = {"alone": first_difference(alone[0], batch[i]), "other neighbours": first_difference(moved[0], batch[i]),
                    "alone padded": first_difference(padded[0], batch[i]), "batch again": again, "graphs off": eager}
             bad = [k for k in ("other neighbours", "alone padded", "batch again", "graphs off") if got[k] != "identical"]
-            self.row("checks", f"invariance {attention} take {i} at {b} rows", model="small", batch=b, steps=f,
+            self.row("checks", f"invariance {backend or 'sdpa'} take {i} at {b} rows", model="small", batch=b, steps=f,
                      value="; ".join(f"{k}: {v}" for k, v in got.items()), status="FAIL" if bad else "ok",
                      note=f"must be identical: {', '.join(bad)}" if bad
                      else "alone (another row count) is measured, not required")
@@ -679,8 +685,10 @@ def run(check: Check) -> None:
     for name, b in p.tf:
         check.item("transformers", f"{name} b{b}", 25, check.versus_transformers, name, b)
     check.item("numerics", "numerics", 30, check.numerics)
-    check.item("checks", "invariance sdpa", 15, check.invariance, "sdpa")
-    check.item("checks", "invariance rowwise", 15, check.invariance, "rowwise")
+    # SDPA's own choice (cuDNN's fused kernel on an H200), the row-wise attention, and SDPA's
+    # MATH backend: which of them keeps a take independent of its batch.
+    for backend in (None, "ROWWISE", "MATH"):
+        check.item("checks", f"invariance {backend or 'sdpa'}", 15, check.invariance, backend)
     check.item("checks", "growth", 8, check.growth)
     check.item("checks", "auto batch", 10, check.auto_batch)
     for name, b, backend, limit in p.attention:

@@ -57,11 +57,19 @@ class AlbumgenGroup(click.Group):
             raise
         except Exception as e:  # a bug: say so in one line, the traceback goes to --verbose
             log.debug("%s", traceback.format_exc())
-            if isinstance(e, OSError) and e.errno in DISK_FULL:  # a full disk is not a bug
-                click.echo(f"Error: {disk_full(e, Path(e.filename) if e.filename else None)}", err=True)
-                ctx.exit(OutputError.exit_code)
-            click.echo(f"Error: internal error: {type(e).__name__}: {e} (rerun with --verbose and report it)", err=True)
-            ctx.exit(70)
+            line, code = error_line(e)
+            click.echo(f"Error: {line}", err=True)
+            ctx.exit(code)
+
+
+def error_line(e: BaseException) -> tuple[str, int]:
+    """What an error says after `Error: ` and its exit code: an AlbumgenError its own, a full
+    disk an OutputError's, anything else is a bug (70)."""
+    if isinstance(e, AlbumgenError):
+        return str(e), e.exit_code
+    if isinstance(e, OSError) and e.errno in DISK_FULL:  # a full disk is not a bug
+        return str(disk_full(e, Path(e.filename) if e.filename else None)), OutputError.exit_code
+    return f"internal error: {type(e).__name__}: {e} (rerun with --verbose and report it)", 70
 
 
 def setup_logging(verbose: bool) -> None:

@@ -113,7 +113,9 @@ def per_head(bias: torch.Tensor, rows: int, heads: int, t: int, n: int) -> torch
 def rowwise_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """softmax(q k^T / sqrt(d) + bias) v for q (rows, heads, t, d), k and v (rows, heads, n, d),
     bias (rows * heads, t, n) (per_head): one baddbmm for the scores with the mask and the
-    scale, a float32 softmax over each query's row, one bmm.
+    scale, a softmax over each query's row (accumulated in float32 for bf16 inputs too), one
+    bmm. In bf16 the scores are rounded to bf16 before the softmax, as in transformers' eager
+    attention (a fused kernel keeps them in float32).
 
     Why not scaled_dot_product_attention: a fused kernel chooses its tiling, its split of the
     keys across thread blocks and its reduction order by itself, from the shapes, the mask's
@@ -125,7 +127,7 @@ def rowwise_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: t
     r, h, t, d = q.shape
     n = k.shape[2]
     s = torch.baddbmm(bias, q.reshape(r * h, t, d), k.reshape(r * h, n, d).transpose(1, 2), alpha=1.0 / math.sqrt(d))
-    p = torch.softmax(s, -1, dtype=torch.float32).to(v.dtype)
+    p = torch.softmax(s, -1)
     return torch.bmm(p, v.reshape(r * h, n, d)).view(r, h, t, d)
 
 
@@ -342,7 +344,8 @@ class FastLoop:
                         text=text, prefix=prefix, pos_off=torch.zeros(b, dtype=torch.long, device=dev),
                         prefix_bias=torch.zeros(rows, 1, 1, prefix, dtype=dt, device=dev),
                         causal=torch.full((max_pos, max_pos), float("-inf"), dtype=dt, device=dev).triu_(1),
-                        noise=None if s.greedy else torch.zeros(b, self.bucket, w.codebooks, w.vocab, device=dev))
+                        noise=None if s.greedy else torch.zeros(b, self.bucket, w.codebooks, w.vocab, device=dev,
+                                                                dtype=torch.float32))
             self._states[key] = st
         return st
 
