@@ -8,6 +8,8 @@ from llm_server import LLMServer, chat
 
 from albumgen.engine.store.manifest import AlbumLock, Manifest
 
+pytestmark = pytest.mark.slow  # every build here starts a worker pool
+
 KEY = "sk-test-catalogue-key"
 # Two tracks, two takes each, one take per batch: a few render units per album, and the
 # album's pick and master tail runs on the workers while the next album renders.
