@@ -27,7 +27,7 @@ def build(pipelines: tuple[Path, ...], until: str | None, force: tuple[str, ...]
 
     Every pipeline is loaded and checked before any album is touched, so one bad config
     stops the run with nothing written."""
-    ctxs = [runner.open_pipeline(p, progress=sys.stderr.isatty()) for p in pipelines]
+    ctxs = runner.open_pipelines(list(pipelines), progress=sys.stderr.isatty())
     if dry_run:
         for ctx in ctxs:
             _show_dry_run(runner.dry_run(ctx, until, force))
