@@ -42,14 +42,21 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src stages tests bench tools
 	$(VENV)/bin/lint-imports
 
-# The quick loop while changing code: lint, boundaries and every test that builds no album in
-# a child process (tests/e2e: kills, Ray, the browser, the wheel; tests marked slow).
+# Test processes (pytest-xdist): one per core of the 2-core box CI runs on; each keeps torch
+# to one thread (tests/conftest.py). A file's tests stay in one process (--dist loadfile), so
+# its module fixtures are built once; tests/conftest.py keeps the Ray files together too.
+JOBS ?= 2
+PYTEST := $(PY) -m pytest -q -n $(JOBS) --dist loadfile
+
+# The quick loop while changing code: lint, boundaries and every test that starts no child
+# process and no worker pool (left to make test: tests/e2e, with its kills, Ray, the browser
+# and the wheel, and the tests marked slow).
 check: lint
-	$(PY) -m pytest -q -m "not e2e and not slow"
+	$(PYTEST) -m "not e2e and not slow"
 
 # Everything, as CI runs it.
 test: $(VENV)/.installed $(AC_VENV)/.installed lint
-	$(PY) -m pytest -q
+	$(PYTEST)
 	$(AC_PY) -m pytest -q -m audiocraft
 
 test-audiocraft: $(AC_VENV)/.installed

@@ -17,8 +17,11 @@ CUDA graphs in bf16 over full 30 s windows (1,500 frames, 32-token prompts; stea
 with the captures excluded, takes/s, peak memory, state bytes, the bandwidth floor and its
 share); graphs off; transformers' `generate` against albumgen's first 256 steps; numerics
 (greedy agreement bf16 vs fp32, against transformers; sampled bf16 vs fp32); batch
-invariance and state growth; batch_size auto against the measured peak; the decode
-attention with other kernels forced (math, cuDNN); ACE-Step, when diffusers is importable.
+invariance (neighbours, padding rows, a second run, graphs off) with both decode attentions,
+torch's SDPA and the row-wise one (fast.rowwise_attention), and state growth; batch_size auto
+against the measured peak; the decode attention with other kernels forced (math, cuDNN,
+memory-efficient: only around the decoder, the text encoder keeps its own) and the row-wise
+attention's speed; ACE-Step, when diffusers is importable.
 
 It imports only what the GPU image has (torch, transformers, numpy, pyyaml, pytest; no
 install: albumgen from src/). Models are the real architectures with random weights built in
@@ -97,16 +100,19 @@ REAL = Plan("cuda", {"small": "small", "medium": "medium", "large": "large"}, 15
                    ("medium", 1, 15), ("medium", 8, 15), ("medium", 64, 25),
                    ("large", 1, 15), ("large", 32, 20), ("large", 64, 25)],
             eager=[("small", 1, 15), ("medium", 32, 15)],
-            # The decode attention's kernel: the default (a float mask: the memory-efficient
-            # kernel) is the sweep's row; these force another one for a one-token query.
-            attention=[("small", 1, "MATH", 10), ("small", 1, "CUDNN_ATTENTION", 10),
-                       ("medium", 8, "MATH", 10), ("medium", 8, "CUDNN_ATTENTION", 10)],
+            # The decode attention: the sweep's rows run SDPA's own choice (cuDNN's fused kernel
+            # on an H200); ROWWISE is fast.rowwise_attention (batched matmuls, no fused kernel),
+            # the others force one SDPA backend around the decoder only.
+            attention=[("small", 1, "ROWWISE", 15), ("medium", 32, "ROWWISE", 20), ("small", 1, "MATH", 10),
+                       ("small", 1, "CUDNN_ATTENTION", 10), ("small", 1, "EFFICIENT_ATTENTION", 10),
+                       ("medium", 8, "ROWWISE", 10), ("medium", 8, "CUDNN_ATTENTION", 10)],
             tf=[("small", 1), ("small", 8), ("medium", 32)], tf_steps=256, tf_warm=16,
             num_frames=500, num_batch=4, num_tf_steps=128, inv_frames=300, inv_batch=8, tests_s=150,
             profile_at=700, ace_seconds=180.0, ace_steps=8)
 DRY = Plan("cpu", {"small": "tiny", "medium": "tiny", "large": "tiny"}, 12,
-           sweep=REAL.sweep, eager=REAL.eager, tf=REAL.tf, attention=[("small", 1, "MATH", 12)], tf_steps=10,
-           tf_warm=2, num_frames=12, num_batch=2, num_tf_steps=10, inv_frames=10, inv_batch=4, tests_s=120,
+           sweep=REAL.sweep, eager=REAL.eager, tf=REAL.tf,
+           attention=[("small", 1, "MATH", 12), ("small", 1, "ROWWISE", 12)], tf_steps=10, tf_warm=2,
+           num_frames=12, num_batch=2, num_tf_steps=10, inv_frames=10, inv_batch=4, tests_s=120,
            profile_at=8, ace_seconds=4.0, ace_steps=2, batch_cap=4)
 
 
@@ -268,19 +274,20 @@ class Check:
         del x, y
         return gbs
 
-    def profile(self, name: str, batch: int) -> None:
+    def profile(self, name: str, batch: int, attention: str = "sdpa") -> None:
         """One eager decoding step at a mid-window position: aten ops (TorchDispatchMode) and,
         on CUDA, the kernels it launches and which attention kernels they are."""
         lm = self.model(name)
         b = self.batch(batch)
-        loop = FastLoop(lm, graphs=False)
+        loop = FastLoop(lm, graphs=False, attention=attention)
         at = self.p.profile_at
+        tag = f"{name} b{b}" + ("" if attention == "sdpa" else f" {attention}")
         ops = ops_per_step.step_ops(loop, b, position=at, frames=self.p.frames)
         compute = sum(n for op, n in ops.items() if op not in ops_per_step.VIEWS)
-        self.row("env", f"aten ops/step {name} b{b}", model=name, batch=b, value=compute,
+        self.row("env", f"aten ops/step {tag}", model=name, batch=b, value=compute,
                  note=f"{sum(ops.values())} with views; one eager step at position {at}")
         if not self.cuda():
-            self.row("env", f"kernels/step {name} b{b}", model=name, batch=b, status="skipped", note="no kernels on cpu")
+            self.row("env", f"kernels/step {tag}", model=name, batch=b, status="skipped", note="no kernels on cpu")
             loop.reset()
             return
         from torch.profiler import ProfilerActivity
@@ -304,10 +311,14 @@ class Check:
             kernels = [(e.name, e.time_range.elapsed_us()) for e in prof.events() if e.device_type == cuda]
         names = [n for n, _ in kernels]
         gpu_us = sum(us for _, us in kernels)
-        attn = sorted({n for n in names if any(w in n.lower() for w in ("attention", "fmha", "flash", "sdpa", "attn"))})
-        self.row("env", f"kernels/step {name} b{b}", model=name, batch=b, value=len(names),
+        # The row-wise attention runs batched GEMMs and a softmax: name those (and any fused
+        # attention kernel, which must then be absent).
+        words = ("attention", "fmha", "flash", "sdpa", "attn") + (("softmax", "gemv", "gemm", "bmm")
+                                                                  if attention == "rowwise" else ())
+        attn = sorted({n for n in names if any(w in n.lower() for w in words)})
+        self.row("env", f"kernels/step {tag}", model=name, batch=b, value=len(names),
                  note=f"kernel time {gpu_us / 1e3:.2f} ms in one eager step at position {at}")
-        self.row("env", f"attention kernels {name} b{b}", model=name, batch=b, value=len(attn),
+        self.row("env", f"attention kernels {tag}", model=name, batch=b, value=len(attn),
                  note=" | ".join(a[:90] for a in attn)[:600])
         loop.reset()
 
@@ -339,12 +350,12 @@ class Check:
     def speed(self, section: str, name: str, batch: int, graphs: bool, limit: float, frames: int | None = None,
               steps_note: str = "", backend: str | None = None) -> dict:
         """One full window at `batch` in bf16: steady ms/step is the wall time less the graph
-        captures (each timed with syncs around it), over the steps decoded. backend: one
-        scaled_dot_product_attention backend forced (SDPBackend's name), captured as chosen."""
+        captures (each timed with syncs around it), over the steps decoded. backend: the decode
+        attention (make_loop: ROWWISE, or one SDPBackend forced), captured as chosen."""
         lm = self.model(name)
         b = self.batch(batch)
         frames = frames or self.p.frames
-        loop = FastLoop(lm, graphs=graphs)  # on CPU, graphs=True runs the stand-in capture path
+        loop = make_loop(lm, graphs, backend)  # on CPU, graphs=True runs the stand-in capture path
         capture = [0.0, 0]
         real = loop._graph
 
@@ -375,8 +386,7 @@ class Check:
         partial = False
         t = time.perf_counter()
         try:
-            with attention_backend(backend):
-                loop.generate(prompts, list(range(b)), frames, Sampling(), on_step=on_step)
+            loop.generate(prompts, list(range(b)), frames, Sampling(), on_step=on_step)
         except Cut:
             partial = True
         self.sync()
@@ -461,6 +471,11 @@ class Check:
             a16 = FastLoop(lm16).generate(prompts, seeds, f, s)
             self.row("numerics", f"albumgen bf16 vs fp32, {what}", model="small", batch=b, steps=f,
                      value=agreement(a16, a32), note=first_difference(a16, a32))
+            # The row-wise attention rounds its scores to bf16 (a fused kernel keeps float32):
+            # its agreement with fp32 beside SDPA's says what that costs.
+            r16 = FastLoop(lm16, attention="rowwise").generate(prompts, seeds, f, s)
+            self.row("numerics", f"albumgen bf16 rowwise vs fp32, {what}", model="small", batch=b, steps=f,
+                     value=agreement(r16, a32), note=first_difference(r16, a32))
         n = self.p.num_tf_steps
         fr = n - max(delays(lm16.num_codebooks, lm16.channels))
         for label, lm in (("bf16", lm16), ("fp32", lm32)):
@@ -475,26 +490,31 @@ class Check:
         self.models.pop(("small", torch.float32), None)
 
     # -- invariance and growth ----------------------------------------------------------
-    def invariance(self) -> None:
+    def invariance(self, backend: str | None = None) -> None:
         """bf16: a take at a fixed row count does not depend on its neighbours nor on its own
-        text bucket (what a set render.batch_size promises); alone (another row count) is measured."""
+        text bucket (what a set render.batch_size promises); alone (another row count) is measured.
+        Also the same batch again (a difference there is nondeterminism, not a neighbour) and
+        without graphs (a difference there is a kernel the capture chose otherwise). backend:
+        the decode attention (make_loop): SDPA's own choice, ROWWISE, or one SDPA backend."""
         lm = self.model("small")
         b = self.batch(self.p.inv_batch)
         f = self.p.inv_frames
-        loop = FastLoop(lm)
+        loop = make_loop(lm, True, backend)
         s = Sampling()
         prompts = [PROMPTS[i % len(PROMPTS)] for i in range(b - 1)] + [LONG]
         seeds = [1000 + i for i in range(b)]
         batch = loop.generate(prompts, seeds, f, s)
+        again = first_difference(loop.generate(prompts, seeds, f, s), batch)
+        eager = first_difference(make_loop(lm, False, backend).generate(prompts, seeds, f, s), batch)
         for i in (0, b - 1):
             others = [p for j, p in enumerate(prompts) if j != i][::-1]
             alone = loop.generate(prompts[i:i + 1], seeds[i:i + 1], f, s)
             moved = loop.generate(prompts[i:i + 1] + others, seeds[i:i + 1] + [5000 + j for j in range(len(others))], f, s)
             padded = loop.generate(prompts[i:i + 1], seeds[i:i + 1], f, s, rows=b)
             got = {"alone": first_difference(alone[0], batch[i]), "other neighbours": first_difference(moved[0], batch[i]),
-                   "alone padded": first_difference(padded[0], batch[i])}
-            bad = [k for k in ("other neighbours", "alone padded") if got[k] != "identical"]
-            self.row("checks", f"invariance take {i} at {b} rows", model="small", batch=b, steps=f,
+                   "alone padded": first_difference(padded[0], batch[i]), "batch again": again, "graphs off": eager}
+            bad = [k for k in ("other neighbours", "alone padded", "batch again", "graphs off") if got[k] != "identical"]
+            self.row("checks", f"invariance {backend or 'sdpa'} take {i} at {b} rows", model="small", batch=b, steps=f,
                      value="; ".join(f"{k}: {v}" for k, v in got.items()), status="FAIL" if bad else "ok",
                      note=f"must be identical: {', '.join(bad)}" if bad
                      else "alone (another row count) is measured, not required")
@@ -620,6 +640,25 @@ def attention_backend(name: str | None):
     return sdpa_kernel(getattr(SDPBackend, name))
 
 
+def make_loop(lm, graphs: bool, backend: str | None = None) -> FastLoop:
+    """A loop with its decode attention chosen: None (SDPA picks its kernel), ROWWISE
+    (fast.rowwise_attention), or an SDPBackend's name forced around the decoder's layers only,
+    in eager steps and captures alike: the text encoder (T5, whose mask no fused kernel takes)
+    keeps SDPA's own choice."""
+    if backend == "ROWWISE":
+        return FastLoop(lm, graphs=graphs, attention="rowwise")
+    loop = FastLoop(lm, graphs=graphs)
+    if backend:
+        layers = loop._layers
+
+        def forced(*args, **kwargs):
+            with attention_backend(backend):
+                return layers(*args, **kwargs)
+
+        loop._layers = forced
+    return loop
+
+
 def agreement(a: torch.Tensor, b: torch.Tensor) -> str:
     return f"{(a == b).float().mean().item():.1%} of tokens agree"
 
@@ -634,6 +673,7 @@ def run(check: Check) -> None:
     check.item("env", "environment", 5, check.environment)
     check.item("env", "profile small b1", 20, check.profile, "small", 1)
     check.item("env", "profile medium b32", 25, check.profile, "medium", 32)
+    check.item("env", "profile small b1 rowwise", 10, check.profile, "small", 1, "rowwise")
     check.item("tests", "CUDA tests", 40, check.tests)
     for name, b, limit in p.sweep:
         check.item("sweep", f"{name} b{b}", min(limit, 15), check.speed, "sweep", name, b, True, limit)
@@ -645,7 +685,10 @@ def run(check: Check) -> None:
     for name, b in p.tf:
         check.item("transformers", f"{name} b{b}", 25, check.versus_transformers, name, b)
     check.item("numerics", "numerics", 30, check.numerics)
-    check.item("checks", "invariance", 15, check.invariance)
+    # SDPA's own choice (cuDNN's fused kernel on an H200), the row-wise attention, and SDPA's
+    # MATH backend: which of them keeps a take independent of its batch.
+    for backend in (None, "ROWWISE", "MATH"):
+        check.item("checks", f"invariance {backend or 'sdpa'}", 15, check.invariance, backend)
     check.item("checks", "growth", 8, check.growth)
     check.item("checks", "auto batch", 10, check.auto_batch)
     for name, b, backend, limit in p.attention:

@@ -93,6 +93,8 @@ def main() -> None:
     ap.add_argument("--greedy", action="store_true", help="greedy decoding (no top-k, no noise)")
     ap.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
                     help="bfloat16: a GPU's dtype, with its casts (CPU runs it too)")
+    ap.add_argument("--attention", choices=["sdpa", "rowwise"], default="sdpa",
+                    help="the decode attention (fast.ATTENTION): SDPA, or the row-wise matmuls")
     ap.add_argument("--verbose", action="store_true", help="the count per op")
     args = ap.parse_args()
     import transformers
@@ -103,12 +105,12 @@ def main() -> None:
     for name in args.model or ["small", "medium"]:
         dtype = getattr(torch, args.dtype)
         lm = rt.load(name, "cpu", dtype) if name == "tiny" or args.width == "real" else narrow(name, dtype=dtype)
-        ops = step_ops(FastLoop(lm, graphs=False), args.batch, s)
+        ops = step_ops(FastLoop(lm, graphs=False, attention=args.attention), args.batch, s)
         total, views = sum(ops.values()), sum(n for op, n in ops.items() if op in VIEWS)
         layers = lm.model.config.decoder.num_hidden_layers
         print(f"{name} ({layers} layers, {args.width if name != 'tiny' else 'tiny'} width, {args.dtype}), "
               f"batch {args.batch}, "
-              f"{'greedy' if args.greedy else 'top-k 250'}: {total} aten ops per step "
+              f"{'greedy' if args.greedy else 'top-k 250'}, {args.attention} attention: {total} aten ops per step "
               f"({total - views} compute, {views} views)")
         if args.verbose:
             for op, n in ops.most_common():

@@ -11,7 +11,6 @@ the last event, both from the first build_start. Prints both and the ratios.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -19,6 +18,8 @@ import tempfile
 from pathlib import Path
 
 import yaml
+
+from albumgen.engine.store.manifest import Manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,7 +47,7 @@ def run(path: Path, *extra: str) -> None:
 def timings(album: Path) -> tuple[float, float]:
     """Seconds inside builds (process start-ups between the stage-by-stage builds are left
     out: the old engine ran its stages in one process) to the first MP3 and in all."""
-    events = [json.loads(line) for line in (album / "manifest" / "events.jsonl").read_text().splitlines()]
+    events = Manifest(album).events()  # every segment of the log, oldest first
     busy, first, start = 0.0, None, None
     for e in events:
         if e["event"] == "build_start":

@@ -1,6 +1,16 @@
-"""Render throughput on one machine: `local`, `ray` with 1 render actor, `ray` with 2.
+"""Render throughput on one machine: `local`, `ray` with 1 render actor, `ray` with 2;
+with --catalogue N, the device's busy share over an N-album catalogue instead.
 
     python bench/scale.py [--tracks 8] [--takes 2] [--duration 8] [--batch 2] [--cpus 2]
+    python bench/scale.py --catalogue 8 [--tracks 2] [--takes 2] [--duration 4] [--workers 1]
+
+--catalogue N builds N albums (tiny model on the CPU, every stage, `local`) twice, side by
+side in one run: on one frontier (albumgen build a.yaml b.yaml ...) and one album after
+another (the same albums, each its own frontier, as a catalogue was built before). The
+device's busy time is the sum of the render batches' times (each take's `seconds` in its
+unit_done event, a batch's time shared among its takes); its busy share is that over the
+catalogue's wall time (first build_start to last build_done). Prints both shares, their
+ratio, and the catalogue's wall time against the one-after-another build's.
 
 The same takes (tiny model on the CPU, `--until render`) three times, each in a fresh album
 folder, side by side in one run. One local Ray cluster is started here (`--cpus` CPUs and
@@ -20,13 +30,14 @@ repeats the three modes in turn, so a busy machine's load falls on all of them a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 from pathlib import Path
 
 import yaml
+
+from albumgen.engine.store.manifest import Manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODES = (("local", "local", None), ("ray x 1", "ray", 1), ("ray x 2", "ray", 2))
@@ -46,14 +57,77 @@ def pipeline(folder: Path, args, kind: str, actors: int | None) -> Path:
 def render_seconds(album: Path) -> tuple[int, float, float]:
     """Takes, seconds in all (from their submission), seconds steady (first take recorded
     to the last: model loads and actor start-ups left out)."""
-    events = [json.loads(line) for line in (album / "manifest" / "events.jsonl").read_text().splitlines()]
+    events = Manifest(album).events()  # every segment of the log, oldest first
     start = next(e["ts"] for e in events if e["event"] == "units_submitted" and e["stage"] == "render")
     done = sorted(e["ts"] for e in events if e["event"] == "unit_done" and e["stage"] == "render")
     return len(done), done[-1] - start, done[-1] - done[0]
 
 
+def catalogue_pipeline(folder: Path, args, n: int) -> Path:
+    data = {"album": {"title": f"Bench {n}", "slug": f"bench-{n:03d}", "tracks": args.tracks, "seed": n},
+            "prompts": {"source": "builtin"},
+            "render": {"model": "tiny", "takes": args.takes, "duration": args.duration, "tail": 0, "device": "cpu",
+                       "batch_size": args.batch},
+            "pick": {"max_rounds": 0},  # the tiny model's noise fails the checks: no retry rounds
+            "executor": {"kind": "local", "workers": args.workers}}
+    path = folder / f"album-{n:03d}.yaml"
+    path.write_text(yaml.safe_dump(data), "utf-8")
+    return path
+
+
+def device_share(albums: list[Path]) -> tuple[float, float]:
+    """Seconds the device spent rendering, and the catalogue's wall time, from the events."""
+    busy, first, last = 0.0, None, None
+    for album in albums:
+        events = Manifest(album).events()
+        busy += sum(e["seconds"] for e in events if e["event"] == "unit_done" and e["stage"] == "render")
+        start = min(e["ts"] for e in events if e["event"] == "build_start")
+        end = max(e["ts"] for e in events if e["event"] == "build_done")
+        first = start if first is None else min(first, start)
+        last = end if last is None else max(last, end)
+    return busy, last - first
+
+
+def run_catalogue(args) -> None:
+    import torch
+
+    from albumgen.engine import catalogue, runner
+
+    torch.set_num_threads(max(1, args.local_threads))
+    runs: dict[str, list[tuple[float, float]]] = {"one frontier": [], "one after another": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            for label in runs:
+                folder = Path(tmp) / f"{r}-{label.replace(' ', '-')}"
+                folder.mkdir(parents=True)
+                paths = [catalogue_pipeline(folder, args, n) for n in range(args.catalogue)]
+                albums = [(p, runner.open_pipeline(p, progress=False)) for p in paths]
+                runner.preflight_all([ctx for _, ctx in albums])
+                if label == "one frontier":
+                    results = catalogue.build_catalogue(albums)
+                else:  # as before: each album its own frontier and executor, one after another
+                    results = [catalogue.AlbumResult(p, ctx, runner.build(ctx)) for p, ctx in albums]
+                assert all(res.error is None for res in results), [res.error for res in results]
+                busy, wall = device_share([ctx.album_dir for _, ctx in albums])
+                runs[label].append((busy, wall))
+                print(f"  {label}: device busy {busy:.1f} s of {wall:.1f} s ({busy / wall:.0%})",
+                      file=sys.stderr, flush=True)
+    print(f"{args.catalogue} albums x {args.tracks} tracks x {args.takes} takes x {args.duration:g} s, tiny model, "
+          f"CPU ({os.cpu_count()} cores), render batch {args.batch}, {args.workers} CPU worker(s), "
+          f"torch threads {max(1, args.local_threads)}, best of {args.rounds}")
+    best = {label: max(r, key=lambda bw: bw[0] / bw[1]) for label, r in runs.items()}
+    one, seq = best["one frontier"], best["one after another"]
+    print(f"{'mode':18} {'busy s':>7} {'wall s':>7} {'busy share':>11}")
+    for label, (busy, wall) in best.items():
+        print(f"{label:18} {busy:7.1f} {wall:7.1f} {busy / wall:10.0%}")
+    print(f"busy share, one frontier / one after another: {(one[0] / one[1]) / (seq[0] / seq[1]):.2f}x; "
+          f"wall time, one frontier / one after another: {one[1] / seq[1]:.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--catalogue", type=int, default=0, help="albums: compare one frontier with one after another")
+    ap.add_argument("--workers", type=int, default=1, help="--catalogue: executor.workers (CPU unit processes)")
     ap.add_argument("--tracks", type=int, default=8)
     ap.add_argument("--takes", type=int, default=2)
     ap.add_argument("--duration", type=float, default=8.0)
@@ -63,6 +137,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1)
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.catalogue:
+        return run_catalogue(args)
     import ray
     import torch
 

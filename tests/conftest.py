@@ -10,6 +10,34 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import pytest  # noqa: E402
 from helpers import write_pipeline  # noqa: E402,F401
 
+# Files whose tests start Ray on this machine (`ray start --head`, or ray.init's own local
+# cluster in Ray's default temp folder): under pytest -n they run one after another in one
+# test process, as in a plain run, not beside each other.
+RAY_FILES = ("tests/e2e/test_ray.py", "tests/e2e/test_ray_faults.py", "tests/e2e/test_acestep_ray.py")
+
+
+def pytest_configure(config):
+    if config.pluginmanager.hasplugin("xdist"):  # pytest-xdist: the test extra has it, a bare checkout may not
+        config.pluginmanager.register(_FileGroups(), "albumgen-file-groups")
+
+
+class _FileGroups:
+    """`pytest -n N --dist loadfile` (make test, make check): a file's tests share one test
+    process, so a module-scoped fixture album is built once; the Ray files share one too."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_xdist_make_scheduler(self, config, log):
+        if config.getvalue("dist") != "loadfile":
+            return None
+        from xdist.scheduler import LoadFileScheduling
+
+        class Scheduling(LoadFileScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                file = nodeid.split("::", 1)[0]
+                return "ray" if file in RAY_FILES else file
+
+        return Scheduling(config, log)
+
 
 def pytest_collection_modifyitems(items):
     # Folder is kind: whatever tests/e2e holds runs whole builds in child processes, so

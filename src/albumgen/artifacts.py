@@ -67,6 +67,14 @@ class Take(Artifact):
     codes_sha256: str = ""
     joins: list[float] = []  # seconds where render's continuation windows meet (pick seeks seams there)
     latents: str = ""  # album-relative path of the saved latents (backends that keep latents: a repaint starts there)
+    # How the take was made, as later stages read it (records from before these were
+    # typed carry them as extras under the same names, so they parse the same).
+    model: str | None = None  # render.model: a hub id, a folder or a tiny preset
+    revision: str | None = None  # the checkpoint's revision (hub commit, folder hash, "random")
+    # render.duration, seconds, as written (30 stays int: keys hash it as the record has it)
+    duration: int | float | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
 
     @property
     def id(self) -> str:

@@ -56,11 +56,10 @@ class DecodeStage(Stage):
         for unit in units:
             t0 = time.monotonic()
             take: Take = unit.payload
-            data = take.model_extra or {}
             codes = torch.from_numpy(np.load(ctx.path(take.codes)).astype(np.int64))
-            audio = decode_mbd(loaded, codes, take.seed, data.get("channels", 1))
+            audio = decode_mbd(loaded, codes, take.seed, take.channels or 1)
             wav = ctx.path(take.codes[:-len(".codes")] + f".{render.decoder}.wav")
-            write_wav(wav, audio.numpy().T, data.get("sample_rate", 32000))
+            write_wav(wav, audio.numpy().T, take.sample_rate or 32000)
             data = {"track": take.track, "take": take.take, "seed": take.seed,
                     "wav": wav.relative_to(ctx.album_dir).as_posix(), "decoder": render.decoder,
                     "decoder_weights": loaded.model_id}

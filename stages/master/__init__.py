@@ -88,9 +88,9 @@ class MasterStage(Stage[MasterConfig]):
         for n, ((t, pick, take), name) in enumerate(zip(chosen, names), 1):
             if take is None:
                 continue  # waiting on its pick or analysis
-            extra, m = take.model_extra or {}, music[t.id]
+            m = music[t.id]
             tags = {**meta, **track_tags(t), "n": n, "score": pick.score, "take": pick.choice, "seed": take.seed,
-                    "model": extra.get("model"), "revision": extra.get("revision"), "key": m["key"], "bpm": m["bpm"]}
+                    "model": take.model, "revision": take.revision, "key": m["key"], "bpm": m["bpm"]}
             if track_lyrics(t):  # the USLT frame names the lyric's language; tracks without keep their hashes
                 tags["language"] = ctx.config.album.language
             inputs = {"take": take.wav_sha256, "cover": cover.key, "tags": sha256_json(tags), "music": sha256_json(m)}

@@ -85,14 +85,24 @@ def stuck(a: Analysis) -> dict[str, float]:
     best = d.min(axis=0)
     typical = np.median(d, axis=0)
     hit = (best < 1.5) & (best < typical / 3.0) & (typical > 1.0)
-    return {"stuck_s": _longest_run(hit) / fr}
+    start, end = _longest_span(hit)
+    # Where: stuck_at..stuck_end (seconds) is what a repaint makes again. A window's
+    # difference is spread over `win` frames either side of the repeat, and the repeat
+    # reaches `lag` frames past the last frame compared.
+    out = {"stuck_s": (end - start) / fr}
+    if end > start:
+        out.update(stuck_at=round(max(0, start - win // 2) / fr, 3),
+                   stuck_end=round(min(n, end + win // 2 + int(lags[-1])) / fr, 3))
+    return out
 
 
-def _longest_run(mask: np.ndarray) -> int:
+def _longest_span(mask: np.ndarray) -> tuple[int, int]:
+    """[start, end) of the longest run of True, (0, 0) when there is none."""
     if not mask.any():
-        return 0
+        return 0, 0
     edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-    return int((edges[1::2] - edges[::2]).max())
+    i = int(np.argmax(edges[1::2] - edges[::2]))
+    return int(edges[2 * i]), int(edges[2 * i + 1])
 
 
 HUM_DECIMATE = 16  # RATE / 16 = 1378 Hz: up to ~600 Hz, where mains harmonics are

@@ -85,6 +85,8 @@ def locate(check: str, audio: np.ndarray, sr: int, features: dict) -> list[tuple
         gap = np.concatenate([[0], (db < ref - 35.0).astype(np.int8), [0]])
         edges = np.flatnonzero(np.diff(gap))
         return [(s * FRAME, e * FRAME) for s, e in zip(edges[::2], edges[1::2]) if 0.06 <= (e - s) * FRAME <= 1.5]
+    if check == "stuck" and features.get("stuck_end", 0.0) > features.get("stuck_at", 0.0):
+        return [(float(features["stuck_at"]), float(features["stuck_end"]))]  # the repeating stretch
     if check in ("stuck", "seam"):  # where the level changes most sharply: the join or the loop's start
         if len(db) < 3:
             return []

@@ -134,9 +134,10 @@ def check_model_here(ctx: Context, cfg: RenderConfig) -> str:
 
 
 def song_unit(ctx: Context, cfg: RenderConfig, track: Track, n: int, seed: int) -> Unit:
-    """A whole-song take (backend acestep): the prompt's tempo and key go to the model as
-    its own bpm and keyscale, and the track's lyrics (if any) in the album's language."""
-    from albumgen.prompt_music import asked_key, asked_tempo
+    """A whole-song take (backend acestep): the prompt's tempo, key and metre go to the
+    model as its own bpm, keyscale and timesignature, and the track's lyrics (if any) in
+    the album's language. All three are read from the prompt, whose hash is in the key."""
+    from albumgen.prompt_music import asked_key, asked_meter, asked_tempo
 
     lyrics = track_lyrics(track) or ""
     language = ctx.config.album.language
@@ -145,7 +146,8 @@ def song_unit(ctx: Context, cfg: RenderConfig, track: Track, n: int, seed: int) 
         inputs["lyrics"] = sha256_text(f"{language}\n{lyrics}")
     return Unit(id=take_id(track.id, n), config={**cfg.key_fields(), "seed": seed}, inputs=inputs,
                 payload={"track": track.id, "take": n, "seed": seed, "prompt": track.prompt, "lyrics": lyrics,
-                         "language": language, "bpm": asked_tempo(track.prompt), "key": asked_key(track.prompt)},
+                         "language": language, "bpm": asked_tempo(track.prompt), "key": asked_key(track.prompt),
+                         "meter": asked_meter(track.prompt)},
                 group=track.id)
 
 

@@ -61,7 +61,7 @@ def request_of(ctx: Context, lm, unit: Unit):
 
     p = unit.payload
     req = Request(prompt=p["prompt"], lyrics=p.get("lyrics") or "", language=p.get("language") or "en",
-                  bpm=p.get("bpm"), key=p.get("key"))
+                  bpm=p.get("bpm"), key=p.get("key"), meter=p.get("meter"))
     rep = p.get("repaint")
     if rep:
         import torch
@@ -161,7 +161,7 @@ def _save(ctx: Context, lm, unit: Unit, latents, audio, seconds: float, batch: i
             "channels": lm.channels, "frames": int(latents.shape[0]), "duration": cfg.duration, "tail": 0.0,
             "seconds": round(seconds, 3), "batch": batch,
             "sampling": {"steps": cfg.steps, "guidance": cfg.guidance, "shift": cfg.shift},
-            "bpm": p.get("bpm"), "key": p.get("key"), "language": p.get("language"),
+            "bpm": p.get("bpm"), "key": p.get("key"), "meter": p.get("meter"), "language": p.get("language"),
             "lyrics": bool(p.get("lyrics")), "device": lm.device,
             "dtype": str(lm.dtype).replace("torch.", ""), "joins": [], "torch": torch.__version__}
     if rep:  # a repaint names where it came from: pick and people can tell it from a new take

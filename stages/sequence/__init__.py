@@ -56,8 +56,7 @@ class SequenceStage(Stage):
                 waiting.append(t.id)  # not picked yet (or its take is being redone)
                 continue
             # The asked duration: render.tail renders past it, and the ending is sought near it.
-            asked = (take.model_extra or {}).get("duration")
-            unit = Unit(id=t.id, config={"asked_end": asked}, inputs={"take": take.wav_sha256},
+            unit = Unit(id=t.id, config={"asked_end": take.duration}, inputs={"take": take.wav_sha256},
                         payload={"wav": take.wav}, group=t.id, reads=(take.wav,))
             unit.key = self.key(unit)
             units.append(unit)

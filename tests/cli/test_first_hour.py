@@ -127,6 +127,7 @@ def test_a_retry_round_is_said_once_with_why(tmp_path):
 
 
 # -- the console ------------------------------------------------------------------------------
+@pytest.mark.slow  # three builds in child processes
 def test_notices_once_per_album_stage_skips_under_verbose_and_one_prefix_style(tmp_path):
     pipeline = write_pipeline(tmp_path)
     # Child processes: this one keeps a loaded model between tests, and says nothing loading it.

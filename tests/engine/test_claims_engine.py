@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 from helpers import cli, run_cli, write_pipeline
 
@@ -169,6 +170,7 @@ def test_a_bug_exits_70_with_one_line_and_the_traceback_only_with_verbose(tmp_pa
     assert r.stderr.strip().splitlines()[-1].startswith("Error: internal error: ZeroDivisionError")
 
 
+@pytest.mark.slow  # a build in a child process, interrupted, then resumed in another
 def test_ctrl_c_exits_130_and_the_build_resumes(tmp_path):
     """A real SIGINT to a real build mid-render: exit 130, one line, takes kept."""
     pipeline = write_pipeline(tmp_path, {"album": {"tracks": 2}, "render": {"takes": 3, "duration": 1.0,

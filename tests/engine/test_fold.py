@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from click.testing import CliRunner
 from helpers import write_pipeline
 
@@ -81,6 +82,7 @@ FOLD = ("import sys; from albumgen.engine.store.manifest import Manifest; m = Ma
         "print('folding', flush=True); m.compact(); print('folded', flush=True)")
 
 
+@pytest.mark.slow  # child processes killed mid-fold
 def test_a_kill_anywhere_in_the_fold_loses_no_record(tmp_path):
     ids = _big_store(tmp_path, 3000, 3000)
     # How long a fold takes here, from a copy, so the kills land inside it.

@@ -19,7 +19,9 @@ PIPELINED = {"album": {"tracks": len(TRACKS)}, "render": {"takes": 2, "batch_siz
 
 
 def album_files(album: Path) -> dict[str, str]:
-    skip = ("events.jsonl", "lock", "manifest.json", "journal.jsonl")
+    # notices.json is bookkeeping of what was said, and a notice a process has said once
+    # (a scorer skipped) it does not say again for the next album it builds.
+    skip = ("events.jsonl", "lock", "manifest.json", "journal.jsonl", "notices.json")
     return {p.relative_to(album).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(album.rglob("*")) if p.is_file() and p.name not in skip}
 
@@ -33,6 +35,7 @@ def pipelined(tmp_path_factory):
     return pipeline, folder / "albums" / "test-album"
 
 
+@pytest.mark.slow  # a worker pool's build
 def test_a_track_is_mastered_while_later_takes_render(pipelined):
     _, album = pipelined
     events = Manifest(album).events()
@@ -57,6 +60,7 @@ def test_a_track_is_mastered_while_later_takes_render(pipelined):
     assert done.index(("master", "album")) == len(done) - 1  # the playlist waits for every track
 
 
+@pytest.mark.slow  # a worker pool's build
 def test_cpu_units_in_worker_processes_make_the_same_album(tmp_path):
     # Pick and master in a worker process (batches of 2) or in the driver (batches of 1).
     albums = []
@@ -78,6 +82,7 @@ def test_cpu_units_in_worker_processes_make_the_same_album(tmp_path):
         assert Manifest(here).record("pick", tid).data == Manifest(album).record("pick", tid).data
 
 
+@pytest.mark.slow  # a worker pool's build
 def test_status_reads_while_a_build_holds_the_album(pipelined):
     pipeline, album = pipelined
     with AlbumLock(album / "manifest"):

@@ -27,6 +27,7 @@ def body(data: bytes) -> dict:
     return obj
 
 
+@pytest.mark.slow  # a worker pool's build
 def test_every_unit_makes_the_same_files_from_what_it_declares(tmp_path):
     # workers 1: CPU units in a worker process, whose config (like a remote worker's) is
     # validated again from its JSON: pick.hard_checks' default comes back sorted there.

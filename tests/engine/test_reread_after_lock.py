@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from helpers import run_cli, write_pipeline
 
 from albumgen.engine import runner
@@ -15,6 +16,7 @@ def units_done(album, since: int = 0) -> list[tuple[str, str]]:
     return [(e["stage"], e["unit"]) for e in Manifest(album).events()[since:] if e["event"] == "unit_done"]
 
 
+@pytest.mark.slow  # a build in a child process
 def test_catalogue_does_not_redo_an_album_built_by_hand_meanwhile(tmp_path):
     a = write_pipeline(tmp_path, {"album": {"slug": "a", "tracks": 1}, "render": {"takes": 1}}, name="a.yaml")
     b = write_pipeline(tmp_path, {"album": {"slug": "b", "tracks": 1}, "render": {"takes": 1}}, name="b.yaml")
@@ -37,6 +39,7 @@ def test_catalogue_does_not_redo_an_album_built_by_hand_meanwhile(tmp_path):
     assert {rid: rec.key for rid, rec in Manifest(album_b).state.records.items()} == by_hand_records
 
 
+@pytest.mark.slow  # a build in a child process
 def test_repair_reads_records_committed_after_the_album_was_opened(tmp_path):
     pipeline = write_pipeline(tmp_path, {"album": {"tracks": 1}, "render": {"takes": 1}})
     ctx = runner.open_pipeline(pipeline, progress=False)

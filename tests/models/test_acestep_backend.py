@@ -37,12 +37,12 @@ def test_the_preset_is_the_real_pipeline_classes_at_the_real_rates(lm):
 
 def test_albumgen_loop_matches_the_pipeline_call(lm):
     """text2music through AceStepPipeline.__call__ and through albumgen's loop over the same
-    parts: the same take, with the prompt's bpm and key as the model's own metadata."""
-    req = Request(prompt="warm lofi piano", bpm=92, key="A minor")
+    parts: the same take, with the prompt's bpm, key and metre as the model's own metadata."""
+    req = Request(prompt="warm lofi piano", bpm=92, key="A minor", meter="3")
     latents = generate(lm, [req], [11], SECONDS, steps=4, guidance=1.0, shift=3.0)
     ours = decode_latents(lm, latents[0])
     theirs = lm.pipe(prompt="warm lofi piano", lyrics="", audio_duration=SECONDS, num_inference_steps=4,
-                     guidance_scale=1.0, shift=3.0, bpm=92, keyscale="A minor",
+                     guidance_scale=1.0, shift=3.0, bpm=92, keyscale="A minor", timesignature="3",
                      generator=torch.Generator().manual_seed(11)).audios[0]
     assert ours.shape == theirs.shape == (2, int(SECONDS * 48000))
     # A lone take runs beside a copy of itself (see albumgen.models.acestep): last-bit rounding only.
@@ -50,6 +50,9 @@ def test_albumgen_loop_matches_the_pipeline_call(lm):
     # Without the metadata it is another take: bpm and key reach the model (far past rounding).
     plain = generate(lm, [Request(prompt="warm lofi piano")], [11], SECONDS, 4, 1.0, 3.0)
     assert (plain - latents).abs().max() > 1e-3
+    in_four = generate(lm, [Request(prompt="warm lofi piano", bpm=92, key="A minor", meter="4")], [11],
+                       SECONDS, 4, 1.0, 3.0)
+    assert (in_four - latents).abs().max() > 1e-3  # the metre reaches the model too
 
 
 def test_lyrics_and_their_language_reach_the_model(lm):
@@ -64,6 +67,17 @@ def test_lyrics_and_their_language_reach_the_model(lm):
 def test_bpm_and_key_are_the_model_metadata(lm):
     text, _ = lm.pipe._format_prompt(prompt="p", bpm=92, keyscale="A minor", audio_duration=SECONDS)
     assert "- bpm: 92\n" in text and "- keyscale: A minor\n" in text
+
+
+@pytest.mark.parametrize("prompt, meter", [
+    ("a slow waltz for strings, 84 bpm", "3"), ("jazz in 3/4, brushed drums", "3"),
+    ("folk dance in 6/8 time", "6"), ("four on the floor house, 4/4, 124 bpm", "4"),
+    ("a 2/4 polka", "2"), ("two thirds ambient, fades at 2/3", None), ("lofi piano, 92 bpm", None),
+    ("a bar of 5/4", None)])
+def test_the_prompts_metre_is_read_as_the_models_timesignature(prompt, meter):
+    from albumgen.prompt_music import asked_meter
+
+    assert asked_meter(prompt) == meter
 
 
 def test_a_take_alone_equals_the_same_take_in_a_batch_of_four_bit_for_bit(lm):

@@ -186,3 +186,15 @@ def test_a_text_encoder_narrower_than_the_decoder_as_in_the_real_checkpoints():
     got = FastLoop(lm).generate(PROMPTS, SEEDS, FRAMES, Sampling(greedy=True), melodies=[A, None])
     assert torch.equal(got[0], hf_greedy_codes(lm, PROMPTS[0], A, FRAMES))
     assert torch.equal(got[1], hf_greedy_codes(lm, PROMPTS[1], None, FRAMES))
+
+
+def test_rowwise_attention_gives_the_same_tokens_with_the_melody_prefix(lm, loop):
+    """The chroma + text prefix (its padded text masked per row) through the row-wise attention."""
+    s = Sampling(top_k=12, top_p=0.9, temperature=0.8, cfg=3.0)
+    rowwise = FastLoop(lm, attention="rowwise")
+    assert torch.equal(rowwise.generate(PROMPTS, SEEDS, FRAMES, s, melodies=[A, C]),
+                       loop.generate(PROMPTS, SEEDS, FRAMES, s, melodies=[A, C]))
+    got = rowwise.generate(PROMPTS, SEEDS, FRAMES, Sampling(greedy=True), melodies=[A, None])
+    assert torch.equal(got[0], hf_greedy_codes(lm, PROMPTS[0], A, FRAMES))
+    padded = rowwise.generate(PROMPTS[:1], SEEDS[:1], FRAMES, s, melodies=[A], rows=3)
+    assert torch.equal(padded[0], loop.generate(PROMPTS, SEEDS, FRAMES, s, melodies=[A, C])[0])

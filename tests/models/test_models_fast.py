@@ -156,6 +156,10 @@ def test_the_noise_hash_keeps_its_values_with_fewer_kernels():
     for step in (0, 7, torch.tensor([123456])):
         g = noise.gumbel(keys, step, counters)
         assert torch.equal(noise.negated_gumbel(keys, step, counters), -g)
+        steps = torch.tensor([int(step), int(step) + 1, int(step) + 64])  # a bucket's steps at once: the same numbers
+        bulk = noise.negated_gumbel_steps(keys, steps, counters)
+        assert bulk.shape == (2, 3, 4, 2048) and torch.equal(bulk[:, 0], -g)
+        assert torch.equal(bulk[:, 2], noise.negated_gumbel(keys, int(step) + 64, counters))
         h = noise.mix32(noise.mix32((counters + step * 8192) & noise.M32 ^ keys[:, 0, None, None]) ^ keys[:, 1, None, None])
         u = ((h >> 9).to(torch.float32) + 0.5) * (1.0 / (1 << 23))  # the plain form of the uniform
         assert g.dtype == torch.float32 and torch.equal(g, -torch.log(-torch.log(u)))
@@ -175,8 +179,27 @@ def test_a_decoding_step_allocates_no_mask_nor_cfg_rows_and_writes_keys_and_valu
     layers = lm.model.config.decoder.num_hidden_layers
     assert ops["index_copy_"] == layers + 1
     assert not {"arange", "zeros", "cat"} & set(ops)
-    assert ops["neg"] == 1  # -log(u) only: the noise is subtracted, not negated and added
+    assert "neg" not in ops and "log" not in ops  # the noise is read from its bucket's table (_fill_noise)
     assert ops["native_layer_norm"] == 3 * layers + 1 and ops["argmax"] == 1
+
+
+def test_a_decoding_step_adds_each_residual_inside_its_gemm_and_takes_its_mask_as_one_row(lm):
+    """Fewer kernels, the same tokens (the tests above): the three residual sums of a layer are
+    the accumulator inputs of their projections' addmm, the causal mask is one row of the
+    state's table, CFG is a subtraction and an add with alpha, the noise is one row of its
+    bucket's table (no hash in the step); the cache slots are the positions themselves (no
+    prefix to add)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from ops_per_step import step_ops
+
+    ops = step_ops(FastLoop(lm, graphs=False), 2, Sampling(top_k=20), position=10)
+    layers = lm.model.config.decoder.num_hidden_layers
+    assert ops["addmm"] == 3 * layers and ops["mm"] == 3 * layers + 1  # q/k/v, cross q, fc1; the heads
+    assert ops["add"] == 2 and ops["sub"] == 2 and "gt" not in ops and "mul" not in ops  # positions, CFG
+    assert ops["where"] == 1 and ops["index_select"] == 5 and ops["remainder"] == 1  # 1 for the noise slot
 
 
 def test_noise_is_a_function_of_seed_step_codebook_token():
@@ -342,3 +365,72 @@ def test_padded_rows_give_the_takes_of_the_unpadded_batch(lm, loop):
     assert torch.equal(generate_long(padded, PROMPTS, SEEDS, 50, s, windows, rows=3),
                        generate_long(loop, PROMPTS, SEEDS, 50, s, windows))
     assert next(iter(padded._states.values())).batch == 3
+
+
+def test_rowwise_attention_is_attention():
+    """rowwise_attention against scaled_dot_product_attention: a causal mask shared by all
+    rows, a per-row padding mask (one row fully masked by a large finite negative, as the
+    unconditional rows are), several queries."""
+    from albumgen.models.fast import per_head, rowwise_attention
+
+    g = torch.Generator().manual_seed(0)
+    r, h, t, n, d = 3, 4, 5, 9, 16
+    q, k, v = (torch.randn(r, h, m, d, generator=g) for m in (t, n, n))
+    causal = torch.zeros(t, n).masked_fill(torch.arange(n)[None, :] > torch.arange(t)[:, None] + 4, float("-inf"))
+    padding = torch.zeros(r, 1, 1, n)
+    padding[1, ..., 6:] = torch.finfo(torch.float32).min
+    padding[2] = torch.finfo(torch.float32).min
+    for bias in (causal, padding):
+        got = rowwise_attention(q, k, v, per_head(bias, r, h, t, n))
+        want = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        assert got.shape == want.shape and torch.allclose(got, want, atol=1e-6)
+    with pytest.raises(ValueError, match="attention must be one of"):
+        FastLoop(load_musicgen("tiny", "cpu"), attention="flash")
+
+
+def test_rowwise_attention_gives_the_same_tokens(lm, loop):
+    """The row-wise decode attention (no fused SDPA kernel) keeps every token: transformers'
+    greedy ones, the reference loop's sampled ones, eager and through the capture path."""
+    rowwise = FastLoop(lm, attention="rowwise")
+    assert torch.equal(rowwise.generate(PROMPTS, SEEDS, FRAMES, Sampling(greedy=True)), hf_greedy_codes(lm, PROMPTS, FRAMES))
+    s = Sampling(top_k=12, top_p=0.9, temperature=0.8, cfg=3.0)
+    want = generate_codes(lm, PROMPTS, SEEDS, FRAMES, s)
+    assert torch.equal(rowwise.generate(PROMPTS, SEEDS, FRAMES, s), want)
+    graphed = FastLoop(lm, bucket=8, graphs=True, attention="rowwise")
+    assert torch.equal(graphed.generate(PROMPTS, SEEDS, FRAMES, s), want)
+    windows = Windows(max_frames=30, stride_frames=20)  # a continuation prompt's prefill (several queries)
+    assert torch.equal(generate_long(rowwise, PROMPTS, SEEDS, 50, s, windows),
+                       generate_long(loop, PROMPTS, SEEDS, 50, s, windows))
+
+
+def test_rowwise_take_tokens_do_not_depend_on_neighbours_text_bucket_or_padding(lm):
+    """At a fixed row count a take is the same beside other prompts (one of them past the
+    32-token text bucket), beside copies of itself (rows=), and run again."""
+    s = Sampling(top_k=20)
+    loop = FastLoop(lm, attention="rowwise", bucket=8, graphs=True)
+    long = "a very long prompt about a bright synthwave anthem with gated drums and neon pads"
+    batch = loop.generate([PROMPTS[0], long, "strings", PROMPTS[1]], [1, 2, 3, 4], FRAMES, s)
+    (st,) = loop._states.values()
+    assert st.ck.shape[3] > 32
+    other = loop.generate([PROMPTS[0], "techno", PROMPTS[1], "folk"], [1, 9, 8, 7], FRAMES, s)
+    padded = loop.generate([PROMPTS[0]], [1], FRAMES, s, rows=4)
+    again = loop.generate([PROMPTS[0], long, "strings", PROMPTS[1]], [1, 2, 3, 4], FRAMES, s)
+    assert torch.equal(other[0], batch[0]) and torch.equal(padded[0], batch[0]) and torch.equal(again, batch)
+    assert not torch.equal(batch[0], batch[3])  # the takes differ: the check can fail
+
+
+def test_rowwise_attention_runs_no_fused_attention_kernel(lm):
+    """Which kernels a row-wise step runs: per layer two baddbmm (scores with the mask) and
+    two bmm, no scaled_dot_product_attention at all; the masks are laid out once per step."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from ops_per_step import step_ops
+
+    layers = lm.model.config.decoder.num_hidden_layers
+    ops = step_ops(FastLoop(lm, graphs=False, attention="rowwise"), 2, Sampling(top_k=20), position=10)
+    assert not [op for op in ops if "attention" in op]
+    assert ops["baddbmm"] == ops["bmm"] == 2 * layers and ops["_softmax"] == 2 * layers
+    sdpa = step_ops(FastLoop(lm, graphs=False), 2, Sampling(top_k=20), position=10)
+    assert sum(n for op, n in sdpa.items() if "scaled_dot_product" in op) == 2 * layers and "bmm" not in sdpa

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
@@ -53,6 +55,7 @@ def read(out: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow  # the whole check script, each item in a child process
 def test_dry_run_runs_every_item_without_what_the_gpu_image_lacks(tmp_path):
     done = subprocess.run(["bash", "bench/gpu_check.sh", "--dry-run"], cwd=ROOT, env=image_env(tmp_path),
                           capture_output=True, text=True, timeout=400)
@@ -67,7 +70,7 @@ def test_dry_run_runs_every_item_without_what_the_gpu_image_lacks(tmp_path):
     sections = list(dict.fromkeys(r["section"] for r in rows))
     assert sections == ["env", "tests", "sweep", "graphs off", "transformers", "numerics", "checks", "attention",
                         "acestep"]
-    assert [r["item"] for r in rows if r["section"] == "attention"] == ["small b1 MATH"]
+    assert [r["item"] for r in rows if r["section"] == "attention"] == ["small b1 MATH", "small b1 ROWWISE"]
     sweep = [r for r in rows if r["section"] == "sweep"]
     assert sweep[0]["model"] == "medium" and len(sweep) == 11 and all(r["graphs"] == "on" for r in sweep)
     assert all(float(r["ms_step"]) > 0 and float(r["takes_s"]) > 0 for r in sweep)

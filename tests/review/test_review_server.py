@@ -23,8 +23,6 @@ from albumgen.engine import runner
 from albumgen.review import pictures
 from albumgen.review.server import ReviewServer
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture
 def built(review_album_folder):
@@ -361,6 +359,7 @@ def test_cli_port_in_use_is_a_one_line_error(album):
         server.close()
 
 
+@pytest.mark.slow  # albumgen review in a child process
 def test_cli_serves_until_interrupted(album):
     pipeline, ctx = album
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
@@ -374,7 +373,8 @@ def test_cli_serves_until_interrupted(album):
         assert fetch(url)[0] == 200
         assert fetch(url.split("?")[0])[0] == 403
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        # A bound on a hang, not a speed claim: a loaded machine took over 20 s to stop.
+        out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0 and out.strip() == "Stopped.", err
     finally:
         if proc.poll() is None:

@@ -23,6 +23,11 @@ DEMO = {
     # takes and time to tests that are not about them (test_pick_stage turns them on).
     "pick": {"max_rounds": 0},
     "master": {"fade_out": 0.2},
+    # CPU units in the build's own process: a pool worker imports and warms the analysis stack
+    # (librosa, numba) for seconds at every build, more than a tiny album's pick and master
+    # cost. The pool is the subject of tests/e2e (whose builds keep the default, e2e/conftest.py),
+    # test_frontier and test_remote, which ask for it by name.
+    "executor": {"workers": 0},
 }
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .. import console
+from ..engine.executors import guard
 from ..engine.interrupt import Interrupted
 from ..engine.store.atomic import DISK_FULL, disk_full
 from ..errors import AlbumgenError, OutputError
@@ -28,6 +29,18 @@ class AlbumgenGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):
+        code = 1
+        try:
+            result = self._answer(ctx)
+            code = 0
+            return result
+        except click.exceptions.Exit as e:
+            code = e.exit_code
+            raise
+        finally:
+            guard.answer(code)  # a Ray build's supervisor exits with this code (executors/guard.py)
+
+    def _answer(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except AlbumgenError as e:
@@ -36,7 +49,7 @@ class AlbumgenGroup(click.Group):
             ctx.exit(e.exit_code)
         except Interrupted as e:
             click.echo(f"Interrupted: {e}", err=True)
-            ctx.exit(130)
+            ctx.exit(e.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted: finished units are kept; run the same command again to resume", err=True)
             ctx.exit(130)
@@ -44,11 +57,19 @@ class AlbumgenGroup(click.Group):
             raise
         except Exception as e:  # a bug: say so in one line, the traceback goes to --verbose
             log.debug("%s", traceback.format_exc())
-            if isinstance(e, OSError) and e.errno in DISK_FULL:  # a full disk is not a bug
-                click.echo(f"Error: {disk_full(e, Path(e.filename) if e.filename else None)}", err=True)
-                ctx.exit(OutputError.exit_code)
-            click.echo(f"Error: internal error: {type(e).__name__}: {e} (rerun with --verbose and report it)", err=True)
-            ctx.exit(70)
+            line, code = error_line(e)
+            click.echo(f"Error: {line}", err=True)
+            ctx.exit(code)
+
+
+def error_line(e: BaseException) -> tuple[str, int]:
+    """What an error says after `Error: ` and its exit code: an AlbumgenError its own, a full
+    disk an OutputError's, anything else is a bug (70)."""
+    if isinstance(e, AlbumgenError):
+        return str(e), e.exit_code
+    if isinstance(e, OSError) and e.errno in DISK_FULL:  # a full disk is not a bug
+        return str(disk_full(e, Path(e.filename) if e.filename else None)), OutputError.exit_code
+    return f"internal error: {type(e).__name__}: {e} (rerun with --verbose and report it)", 70
 
 
 def setup_logging(verbose: bool) -> None:
@@ -67,3 +88,4 @@ def setup_logging(verbose: bool) -> None:
 def main(verbose: bool) -> None:
     """albumgen: turn an album brief into a finished album of tagged MP3s."""
     setup_logging(verbose)
+    guard.attach()  # the Ray driver of a supervised build: its pipes to the supervisor

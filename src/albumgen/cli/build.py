@@ -7,10 +7,11 @@ from pathlib import Path
 import click
 
 from .. import console
-from ..engine import interrupt, runner
+from ..engine import catalogue, interrupt, runner
+from ..engine.executors import guard
 from ..engine.interrupt import Interrupted
 from ..errors import AlbumgenError
-from .app import main
+from .app import error_line, main
 
 
 @main.command()
@@ -26,21 +27,67 @@ def build(pipelines: tuple[Path, ...], until: str | None, force: tuple[str, ...]
 
     Every pipeline is loaded and checked before any album is touched, so one bad config
     stops the run with nothing written."""
-    ctxs = [runner.open_pipeline(p, progress=sys.stderr.isatty()) for p in pipelines]
+    ctxs = runner.open_pipelines(list(pipelines), progress=sys.stderr.isatty())
     if dry_run:
         for ctx in ctxs:
             _show_dry_run(runner.dry_run(ctx, until, force))
         return
+    if guard.wanted([executor or ctx.config.executor.kind for ctx in ctxs]):
+        # Ray may end its driver process by itself: the build runs as a child this one outlives.
+        for ctx in ctxs:  # ray not installed, no head at the address: said here, no child started
+            runner.check_executor(ctx, executor)
+        args = ["build", *map(str, pipelines), *(["--until", until] if until else []),
+                *(a for stage in force for a in ("--force", stage)), *(["--executor", executor] if executor else [])]
+        click_ctx = click.get_current_context()
+        verbose = ["--verbose"] if click_ctx.find_root().params.get("verbose") else []
+        click_ctx.exit(guard.supervise(verbose + args, [c.album_dir for c in ctxs]))
     runner.preflight_all(ctxs, until, force, executor)
-    for n, ctx in enumerate(ctxs, 1):
+    if len(ctxs) == 1:
         # On a terminal: one live progress block, log lines above it (albumgen.console).
         with console.live():
-            report = _build_one(ctx, until, force, executor, more=n < len(ctxs))
-        if report.ran == 0:
-            click.echo(f"Nothing to do: every unit is up to date in {report.album_dir}")
+            report = _build_one(ctxs[0], until, force, executor)
+        _say_built(report)
+        return
+    _build_catalogue(list(zip(pipelines, ctxs)), until, force, executor)
+
+
+def _say_built(report: runner.BuildReport) -> None:
+    if report.ran == 0:
+        click.echo(f"Nothing to do: every unit is up to date in {report.album_dir}")
+    else:
+        done = ", ".join(f"{n} {r.ran}" for n, r in report.stages.items() if r.ran)
+        click.echo(f"Built {report.album_dir} (units run: {done})")
+
+
+def _build_catalogue(albums: list, until: str | None, force: tuple[str, ...], executor: str | None) -> None:
+    """Every album on one frontier (engine/catalogue.py); each album's end is said as it
+    comes, a failed one with its own `Error:` line; the exit code is the first failed
+    album's (in the order given), after a summary naming every failed album."""
+    def said(result: catalogue.AlbumResult) -> None:
+        if result.error is None:
+            _say_built(result.report)
         else:
-            done = ", ".join(f"{n} {r.ran}" for n, r in report.stages.items() if r.ran)
-            click.echo(f"Built {report.album_dir} (units run: {done})")
+            line, _ = error_line(result.error)
+            click.echo(f"Error: {result.ctx.album_dir.name} ({result.pipeline}): {line}", err=True)
+
+    with interrupt.stop_on_signals(), console.live():
+        try:
+            results = catalogue.build_catalogue(albums, until, force, executor, on_done=said)
+        except (Interrupted, AlbumgenError) as e:
+            if isinstance(e, AlbumgenError) and not interrupt.requested():
+                raise
+            takes = sum(len(ctx.artifacts.takes()) for _, ctx in albums)
+            raise Interrupted(f"kept {takes} take{'' if takes == 1 else 's'} over {len(albums)} albums; "
+                              f"run the same build again to resume", interrupt.requested()) from None
+    failed = [r for r in results if r.error is not None]
+    if failed:
+        codes = [error_line(r.error)[1] for r in failed]
+        names = ", ".join(f"{r.ctx.album_dir.name} (exit {c})" for r, c in zip(failed, codes, strict=True))
+        click.echo(f"{len(results) - len(failed)} of {len(results)} albums built; failed: {names} "
+                   f"(fix each as its Error line says, then run the same build again: "
+                   f"finished albums and units are kept)", err=True)
+        raise click.exceptions.Exit(codes[0])
+    click.echo(f"{len(results)} albums built")
 
 
 def _build_one(ctx, until: str | None, force: tuple[str, ...], executor: str | None,
@@ -54,7 +101,7 @@ def _build_one(ctx, until: str | None, force: tuple[str, ...], executor: str | N
                 raise
             takes = len(ctx.artifacts.takes())
             raise Interrupted(f"kept {takes} take{'' if takes == 1 else 's'}; "
-                              f"run the same build again to resume") from None
+                              f"run the same build again to resume", interrupt.requested()) from None
 
 
 def _show_dry_run(report: runner.BuildReport) -> None:

@@ -3,8 +3,10 @@ run the stages' units through the frontier on the chosen executor, and report; a
 dry run and repair, which plan the same units without running them."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from .. import album_year, console, registry
@@ -37,6 +39,19 @@ def open_pipeline(path: Path, progress: bool = True) -> Context:
     """Load and validate a pipeline file and open its album: what every command starts with."""
     config, base_dir = load_config(path)
     return make_context(config, base_dir, Path(path).name, progress=progress)
+
+
+def open_pipelines(paths: list[Path], progress: bool = True) -> list[Context]:
+    """Open every album of a catalogue. Each album's records are read (a damaged or newer
+    manifest is an error now) and let go of at once: a thousand albums open at a time
+    would otherwise hold a thousand albums' records until their checks."""
+    ctxs = []
+    for path in paths:
+        ctx = open_pipeline(path, progress=progress)
+        if len(paths) > 1:
+            ctx.manifest.release()
+        ctxs.append(ctx)
+    return ctxs
 
 
 def select_stages(until: str | None, force: tuple[str, ...] = ()) -> list[Stage]:
@@ -107,12 +122,28 @@ def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), e
     `more`: another album follows (a catalogue), so ray's render actors are kept for it."""
     stages = select_stages(until, force)
     check_executor(ctx, executor)  # a missing extra stops the build before anything is written
+    report = BuildReport(ctx.album_dir)
+    with album_session(ctx, stages, report):
+        executor = make_executor(ctx, executor, keep=more)
+        try:
+            run_frontier(ctx, stages, executor, report, set(force))
+        finally:
+            executor.close()
+    return report
+
+
+@contextlib.contextmanager
+def album_session(ctx: Context, stages: list[Stage], report: BuildReport,
+                  notices: bool = True) -> Iterator[None]:
+    """One album's build around its units: the lock, the checks and repairs before any unit
+    runs, and the fold and the closing events after (also after an error). A catalogue holds
+    several open at once (catalogue.py); `notices`: remember shown notices in this album's
+    folder (one album at a time: the remembering is process-wide)."""
     manifest = ctx.manifest
     manifest.ensure_writable()
-    report = BuildReport(ctx.album_dir)
     ctx.session = {}  # what the stages keep for the length of one build (render's progress)
-    with manifest.lock(), console.remember_notices(manifest.dir):  # lock: reads the records again
-        _preflight(stages, ctx)
+    with manifest.lock(), (console.remember_notices(manifest.dir) if notices else contextlib.nullcontext()):
+        _preflight(stages, ctx)  # the lock reads the records again: check with what is there now
         album_year.pin(ctx.config, ctx.album_dir)  # the first build fixes an unset album.year
         _warn_damage(ctx)
         if ctx.manifest.damage or not ctx.manifest.state.records:  # lost records: bring back all the files prove
@@ -124,17 +155,14 @@ def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), e
         manifest.set_config_hash(sha256_json(config))
         manifest.event("build_start", stages=[s.name for s in stages])
         started = time.monotonic()
-        executor = make_executor(ctx, executor, keep=more)
         failed = True
         try:
-            run_frontier(ctx, stages, executor, report, set(force))
+            yield
             failed = False
         finally:
-            executor.close()
             _fold(manifest, failed)
         manifest.event("build_done", seconds=round(time.monotonic() - started, 3), units_ran=report.ran)
     manifest.release()  # a catalogue's next album does not keep this one's records in memory
-    return report
 
 
 def _fold(manifest: Manifest, failed: bool) -> None:

@@ -119,12 +119,12 @@ class Frontier:
                     # and is recorded (the executor's wait returns it), then the build stops.
                     if not self.executor.busy():
                         raise interrupt.Interrupted(stop)
-                elif self._submit_ready():
+                elif self.submit_ready():
                     return
                 for stage, done in self.executor.wait():
-                    self._commit(stage, done)
+                    self.record(stage, done)
 
-    def _submit_ready(self) -> bool:
+    def submit_ready(self) -> bool:
         """Submit every unit that is ready; True when nothing is left to run."""
         plans = self._plan()
         for stage in self.stages:
@@ -141,7 +141,7 @@ class Frontier:
             raise StageError(f"units can never be ready: {', '.join(stuck[:5])}", "report this as a bug")
         return True
 
-    def _commit(self, stage: Stage, done) -> None:
+    def record(self, stage: Stage, done) -> None:
         commit(stage, self.ctx, done)
         self.known_done[(stage.name, done.unit.id)] = done.unit.key
         if plan := self.plans.get(stage.name):

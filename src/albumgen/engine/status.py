@@ -60,7 +60,7 @@ def album_status(ctx: Context) -> AlbumStatus:
     holder = lock_holder(ctx.manifest.dir)
     if holder is None and not _has_records(ctx):
         # Nothing recorded: never built, or built and its manifest lost (files but no records).
-        lost = any(p.is_file() and p.relative_to(ctx.album_dir).as_posix() not in BOOKKEEPING
+        lost = any(p.is_file() and _album_file(p.relative_to(ctx.album_dir).as_posix())
                    for p in (ctx.album_dir.rglob("*") if ctx.album_dir.is_dir() else ()))
         return AlbumStatus(album, "manifest missing" if lost else "not built")
     stages = runner.select_stages(None)
@@ -96,6 +96,11 @@ def album_status(ctx: Context) -> AlbumStatus:
     return out
 
 
+def _album_file(rel: str) -> bool:
+    """Not bookkeeping (nor an old segment of the event log, events.jsonl.N)."""
+    return rel not in BOOKKEEPING and not rel.startswith("manifest/events.jsonl.")
+
+
 def _has_records(ctx: Context) -> bool:
     return bool(ctx.manifest.state.records)
 
@@ -103,9 +108,8 @@ def _has_records(ctx: Context) -> bool:
 def _running(ctx: Context, pid: int, progress) -> Running:
     """The build holding the album: when it started (its last build_start event), how far the
     device stage is, and an ETA from the pace of its finished units in this build."""
-    events = ctx.manifest.events()
-    starts = [i for i, e in enumerate(events) if e.get("event") == "build_start"]
-    since = events[starts[-1]:] if starts else []
+    since = ctx.manifest.events_since("build_start")  # read back only as far as this build's start
+    since = since if since and since[0].get("event") == "build_start" else []
     run = Running(pid, since[0]["ts"] if since else None)
     if progress is None:
         return run

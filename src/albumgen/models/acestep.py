@@ -56,6 +56,7 @@ class Request:
     language: str = "en"
     bpm: int | None = None
     key: str | None = None
+    meter: str | None = None  # beats a bar, as the model's timesignature: "3", "4", "6"
     # repaint: the parent's clean latents (T, D) and the latent frames to make again
     source: Any = None
     span: tuple[int, int] | None = None
@@ -157,7 +158,7 @@ def _hub_revision(pipe, model_id: str) -> str:
 
 def conditions(lm: AceModel, req: Request, seconds: float, task: str = "text2music"):
     """One take's cross-attention states (1, L, H), encoded alone: its prompt, lyrics,
-    language, bpm, key and duration as the model's own metadata."""
+    language, bpm, key, metre and duration as the model's own metadata."""
     import torch
 
     pipe = lm.pipe
@@ -166,7 +167,8 @@ def conditions(lm: AceModel, req: Request, seconds: float, task: str = "text2mus
     with torch.no_grad():
         text, text_mask, lyric, lyric_mask = pipe.encode_prompt(
             prompt=req.prompt, lyrics=req.lyrics or "", device=dev, vocal_language=req.language or "en",
-            audio_duration=seconds, instruction=instruction, bpm=req.bpm, keyscale=req.key)
+            audio_duration=seconds, instruction=instruction, bpm=req.bpm, keyscale=req.key,
+            timesignature=req.meter)
         frames = math.ceil(30 * lm.frame_rate)  # no reference audio: the pipeline's 30 s of silence latent
         refer = pipe.condition_encoder.silence_latent[:, :frames, :].to(device=dev, dtype=lm.dtype)
         states, _mask = pipe.condition_encoder(

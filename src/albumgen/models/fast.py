@@ -8,7 +8,8 @@ the step. This loop does the same maths (tests hold it to `generate`'s greedy to
 - cross-attention keys/values computed once per batch, not per step;
 - CFG as one doubled batch (conditional rows first, as transformers does);
 - sampling, per-take noise (noise.py) and the codebook delay pattern done on the device,
-  with the step counter a device tensor, so no step waits for the host;
+  with the step counter a device tensor, so no step waits for the host; the noise hashed for
+  a whole bucket of positions at once, between steps, and read by each step as one row;
 - attention over the filled part of the cache only, rounded up to a length bucket, and on
   CUDA one captured graph per bucket, replayed each step (one launch instead of hundreds).
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -37,6 +39,10 @@ from .sampling import Sampling, filter_logits
 log = logging.getLogger("albumgen")
 
 TEXT_BUCKET = 32  # text lengths pad up to this, so one captured graph serves many prompts
+# How the decoder attends. "sdpa": torch's scaled_dot_product_attention with an additive mask
+# (it picks a fused kernel: cuDNN's on an H100/H200). "rowwise": two batched matmuls and a
+# softmax per row (rowwise_attention), whose every reduction lies within one take's row.
+ATTENTION = ("sdpa", "rowwise")
 # Allocation failures that do not say "out of memory": a GEMM or convolution whose workspace
 # did not fit. They are memory, to be met by a smaller batch, not a refused graph capture.
 _ALLOC_FAILED = ("CUBLAS_STATUS_ALLOC_FAILED", "CUDNN_STATUS_ALLOC_FAILED", "cudaErrorMemoryAllocation")
@@ -88,6 +94,41 @@ def _fuse(params: list[torch.Tensor], stack: bool = False) -> torch.Tensor:
         p.data = fused[i] if stack else fused[start:start + p.shape[0]]
         start += p.shape[0]
     return fused
+
+
+def residual(x: torch.Tensor, h: torch.Tensor, linear) -> torch.Tensor:
+    """x + linear(h) as one addmm: the residual is the GEMM's accumulator input (MusicGen's
+    decoder projections have no bias), one kernel per sum instead of a GEMM and an add."""
+    if linear.bias is not None:
+        return x + linear(h)
+    return torch.addmm(x.reshape(-1, x.shape[-1]), h.reshape(-1, h.shape[-1]), linear.weight.t()).view(x.shape)
+
+
+def per_head(bias: torch.Tensor, rows: int, heads: int, t: int, n: int) -> torch.Tensor:
+    """An additive mask broadcastable to (rows, heads, t, n) as (rows * heads, t, n), the
+    batch layout of rowwise_attention (a view where the mask is shared by all rows)."""
+    return bias.expand(rows, heads, t, n).reshape(rows * heads, t, n)
+
+
+def rowwise_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d) + bias) v for q (rows, heads, t, d), k and v (rows, heads, n, d),
+    bias (rows * heads, t, n) (per_head): one baddbmm for the scores with the mask and the
+    scale, a softmax over each query's row (accumulated in float32 for bf16 inputs too), one
+    bmm. In bf16 the scores are rounded to bf16 before the softmax, as in transformers' eager
+    attention (a fused kernel keeps them in float32).
+
+    Why not scaled_dot_product_attention: a fused kernel chooses its tiling, its split of the
+    keys across thread blocks and its reduction order by itself, from the shapes, the mask's
+    strides and the device, and on a GPU a take's tokens were seen to depend on the rows it
+    shares a batch with. Here every reduction (a dot product over d, the softmax over n, the
+    weighted sum over n) runs within one (row, head) in an order the shapes alone fix, with
+    cuBLAS's batched GEMMs (deterministic on one stream) and torch's row softmax: no value of
+    another row, and no mask layout, can change it."""
+    r, h, t, d = q.shape
+    n = k.shape[2]
+    s = torch.baddbmm(bias, q.reshape(r * h, t, d), k.reshape(r * h, n, d).transpose(1, 2), alpha=1.0 / math.sqrt(d))
+    p = torch.softmax(s, -1)
+    return torch.bmm(p, v.reshape(r * h, n, d)).view(r, h, t, d)
 
 
 class _Weights:
@@ -143,9 +184,12 @@ class _State:
     prefix: int = 0  # cache slots before the audio positions (0: cross-attention models)
     pos_off: torch.Tensor | None = None  # (batch,) position of each take's audio position 0
     prefix_bias: torch.Tensor | None = None  # (rows, 1, 1, prefix) 0, or -inf for padded text
-    cols: torch.Tensor | None = None  # (max_pos,) 0, 1, 2...: the causal mask's columns
-    ninf: torch.Tensor | None = None  # 0-dim -inf and 0 in the model's dtype: the mask's values
-    zero: torch.Tensor | None = None
+    # (max_pos, max_pos) in the model's dtype: row q is 0 up to column q, -inf after it. A
+    # step's mask is one row of it (one index_select), not built from the columns (two ops).
+    causal: torch.Tensor | None = None
+    # Sampled states: (batch, bucket, K, V) float32, the negated Gumbel noise of the bucket's
+    # positions, slot = position % bucket, filled outside the graphs once per bucket (_fill_noise).
+    noise: torch.Tensor | None = None
     graphs: dict = field(default_factory=dict)
     eager: str | None = None  # why this state's graphs were refused twice: it decodes eagerly
     # Its own graph memory pool: capturing a new state's graphs into the pool of graphs that
@@ -167,8 +211,11 @@ class _State:
 class FastLoop:
     """One per loaded model; keeps states and graphs across batches of the same shape."""
 
-    def __init__(self, lm, bucket: int | None = None, graphs: bool | None = None):
+    def __init__(self, lm, bucket: int | None = None, graphs: bool | None = None, attention: str = "sdpa"):
+        if attention not in ATTENTION:
+            raise ValueError(f"attention must be one of {ATTENTION}, not {attention!r}")
         self.lm = lm
+        self.attention = attention
         self.w = _Weights(lm)
         self.device = torch.device(lm.device)
         cuda = self.device.type == "cuda"
@@ -200,7 +247,8 @@ class FastLoop:
         w = self.w
         per_pos = 2 * len(w.layers) * w.dim * torch.finfo(self.lm.dtype).bits // 8
         rows = 2 if cfg else 1
-        return rows * per_pos * (window_frames + w.codebooks + 1 + text_len + self.chroma_length)
+        noise = self.bucket * w.codebooks * w.vocab * 4  # the per-bucket noise (sampled renders)
+        return rows * per_pos * (window_frames + w.codebooks + 1 + text_len + self.chroma_length) + noise
 
     # -- public -------------------------------------------------------------------------
     @torch.no_grad()
@@ -255,7 +303,10 @@ class FastLoop:
         st.pos.fill_(known)
         steps = max_pos - 1 - known
         for i in range(steps):
-            length = self._bucket(known + i + 1, max_pos)
+            q = known + i
+            if st.noise is not None and (i == 0 or q % self.bucket == 0):  # the bucket's noise, once
+                self._fill_noise(st, q, min(max_pos - 1, (q // self.bucket + 1) * self.bucket))
+            length = self._bucket(q + 1, max_pos)
             graph = self._graph_or_none(st, length, sampling) if self.use_graphs else None
             if graph is not None:
                 graph.replay()
@@ -292,8 +343,9 @@ class FastLoop:
                         torch.zeros(1, dtype=torch.long, device=dev), torch.zeros(1, dtype=torch.long, device=dev),
                         text=text, prefix=prefix, pos_off=torch.zeros(b, dtype=torch.long, device=dev),
                         prefix_bias=torch.zeros(rows, 1, 1, prefix, dtype=dt, device=dev),
-                        cols=torch.arange(max_pos, device=dev), ninf=torch.tensor(float("-inf"), dtype=dt, device=dev),
-                        zero=torch.tensor(0.0, dtype=dt, device=dev))
+                        causal=torch.full((max_pos, max_pos), float("-inf"), dtype=dt, device=dev).triu_(1),
+                        noise=None if s.greedy else torch.zeros(b, self.bucket, w.codebooks, w.vocab, device=dev,
+                                                                dtype=torch.float32))
             self._states[key] = st
         return st
 
@@ -344,12 +396,12 @@ class FastLoop:
         else:
             x = x + pos
         # -inf beyond each query's own position; positions not yet written are masked out too.
-        bias = torch.where(st.cols[None, :length] > q[:, None], st.ninf, st.zero)
+        bias = st.causal.index_select(0, q)[:, :length]
         if st.prefix:  # every audio position sees the whole prefix but its padding
             rows = x.shape[0]
             bias = torch.cat([st.prefix_bias.expand(rows, 1, q.shape[0], st.prefix),
                               bias.expand(rows, 1, -1, -1)], dim=-1)
-        return self._layers(st, x, q + st.prefix, bias, st.prefix + length)
+        return self._layers(st, x, q + st.prefix if st.prefix else q, bias, st.prefix + length)
 
     def _layers(self, st: _State, x: torch.Tensor, slots: torch.Tensor, bias: torch.Tensor,
                 length: int) -> torch.Tensor:
@@ -357,21 +409,31 @@ class FastLoop:
         attending over slots [0, length) with the additive `bias`."""
         w = self.w
         rows, t = x.shape[0], x.shape[1]
+        if self.attention == "rowwise":  # the masks in the batched matmuls' layout, once per step
+            bias = per_head(bias, rows, w.heads_n, t, length)
+            if not self.melody:
+                enc_bias = per_head(st.enc_bias, rows, w.heads_n, t, st.ck.shape[3])
         for i, layer in enumerate(w.layers):
             hs = layer.self_attn_layer_norm(x)
             qkv = F.linear(hs, w.qkv[i])
             kv = qkv[..., w.dim:].view(rows, t, 2, w.heads_n, w.head_dim).permute(2, 0, 3, 1, 4)
             st.kv[i].index_copy_(3, slots, kv)  # (2, rows, heads, T, head_dim): keys and values at once
-            a = F.scaled_dot_product_attention(self._split(qkv[..., :w.dim]), st.kv[i, 0, :, :, :length],
-                                               st.kv[i, 1, :, :, :length], attn_mask=bias)
-            x = x + layer.self_attn.out_proj(a.transpose(1, 2).reshape(rows, t, w.dim))
+            q, k, v = self._split(qkv[..., :w.dim]), st.kv[i, 0, :, :, :length], st.kv[i, 1, :, :, :length]
+            if self.attention == "rowwise":
+                a = rowwise_attention(q, k, v, bias)
+            else:
+                a = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+            x = residual(x, a.transpose(1, 2).reshape(rows, t, w.dim), layer.self_attn.out_proj)
             if not self.melody:
                 hs = layer.encoder_attn_layer_norm(x)
-                a = F.scaled_dot_product_attention(self._split(layer.encoder_attn.q_proj(hs)), st.ck[i], st.cv[i],
-                                                   attn_mask=st.enc_bias)
-                x = x + layer.encoder_attn.out_proj(a.transpose(1, 2).reshape(rows, t, w.dim))
+                q = self._split(layer.encoder_attn.q_proj(hs))
+                if self.attention == "rowwise":
+                    a = rowwise_attention(q, st.ck[i], st.cv[i], enc_bias)
+                else:
+                    a = F.scaled_dot_product_attention(q, st.ck[i], st.cv[i], attn_mask=st.enc_bias)
+                x = residual(x, a.transpose(1, 2).reshape(rows, t, w.dim), layer.encoder_attn.out_proj)
             hs = layer.final_layer_norm(x)
-            x = x + layer.fc2(layer.activation_fn(layer.fc1(hs)))
+            x = residual(x, layer.activation_fn(layer.fc1(hs)), layer.fc2)
         return w.core.layer_norm(x)
 
     # -- melody prefix ------------------------------------------------------------------
@@ -395,6 +457,20 @@ class FastLoop:
             slots[None, :] > slots[:, None], float("-inf"))
         self._layers(st, x, slots, causal + st.prefix_bias, st.prefix)  # (rows, 1, prefix, prefix)
 
+    def _fill_noise(self, st: _State, start: int, stop: int) -> None:
+        """The noise of positions [start, stop) (one bucket's, or its rest) into their slots,
+        eagerly between steps: the hash's ~35 elementwise kernels run once per bucket over all
+        its positions, not in every step (and graph). The same numbers as hashing each step
+        (noise.negated_gumbel_steps); a sixteenth of a bucket at a time, so each int64
+        temporary is an eighth of the table's bytes: small beside a cache sized to most of free
+        memory, like a step's activations."""
+        chunk = max(1, self.bucket // 16)
+        for lo in range(start, stop, chunk):
+            hi = min(stop, lo + chunk)
+            steps = torch.arange(lo, hi, device=self.device) + st.offset  # absolute frames: windows get fresh noise
+            slot = lo % self.bucket
+            st.noise[:, slot:slot + hi - lo] = noise.negated_gumbel_steps(st.keys, steps, self.counters)
+
     def _step(self, st: _State, length: int, s: Sampling) -> None:
         """One decoding step, entirely on the device: read position pos, write pos+1."""
         w, b = self.w, st.batch
@@ -403,13 +479,14 @@ class FastLoop:
         logits = F.linear(x[:, -1], w.heads).float().view(-1, w.codebooks, w.vocab)
         if logits.shape[0] != b:
             cond, uncond = logits[:b], logits[b:]
-            logits = uncond + (cond - uncond) * s.cfg
+            logits = torch.add(uncond, cond - uncond, alpha=s.cfg)  # uncond + (cond - uncond) * cfg
         if s.greedy:
             nxt = logits.argmax(-1)
         else:
             logits = filter_logits(logits, s)
             # logits - (-gumbel) is logits + gumbel to the bit, one negation fewer
-            nxt = (logits - noise.negated_gumbel(st.keys, st.offset + q, self.counters)).argmax(-1)
+            ng = st.noise.index_select(1, torch.remainder(q, self.bucket)).squeeze(1)  # _fill_noise's
+            nxt = (logits - ng).argmax(-1)
         st.pos.add_(1)  # q (the same tensor) is the written position from here on
         forced = st.forced.index_select(2, q).squeeze(-1)
         nxt = torch.where(forced < 0, nxt, forced)

@@ -149,3 +149,21 @@ def test_a_dropout_is_found_and_padded_to_the_beats_around_it():
     start, end = snap((s, e), audio, sr)
     assert start <= s and end >= e and end - start <= 1.0 + 1e-6  # out to the beats, no further
     assert min(abs(start - b) for b in np.arange(0, 8, 0.5)) < 0.05 and min(abs(end - b) for b in np.arange(0, 8, 0.5)) < 0.05
+
+
+@pytest.mark.parametrize("style, seed", [("band", 1), ("electronic", 2), ("piano", 3)])
+def test_a_stuck_stretch_is_repainted_where_it_repeats(style, seed):
+    """The span made again is the stretch that repeats one short segment, not the sharpest
+    level change somewhere else in the take."""
+    import take_fixtures as T
+
+    from albumgen.stages.pick.features import features
+
+    clean = T.piece(seed, 16.0, style=style)
+    bad = T.stuck(clean, seed=seed)
+    at = int(np.random.default_rng(seed).uniform(0.2, 0.5) * len(clean)) / T.SR
+    end = at + 0.25 * 12  # twelve repeats of a quarter second
+    f = features(bad, T.SR)
+    [(s, e)] = locate("stuck", bad, T.SR, f)
+    assert at - 0.75 <= s <= at + 0.5 and end - 0.5 <= e <= end + 0.75, (at, end, s, e)
+    assert "stuck_at" not in features(clean, T.SR)  # nothing repeats: nowhere to mend

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 import soundfile as sf
 import take_fixtures as T
 from helpers import write_pipeline
@@ -15,7 +14,6 @@ from albumgen.stages.pick import PickStage
 from albumgen.stages.pick.scoring import score_files, take_joins
 
 
-@pytest.mark.slow
 def test_a_build_hands_each_takes_joins_to_the_pick(tmp_path):
     # 2 s takes in 1 s windows adding 0.6 s each: frames 0-50, then new from 50 and 80.
     pipeline = write_pipeline(tmp_path, {"render": {"takes": 2, "duration": 2.0, "max_window": 1.0,

@@ -18,8 +18,6 @@ from albumgen.engine.store.manifest import AlbumLock
 from albumgen.errors import InputError, LockError
 from albumgen.stages.pick import PickStage
 
-pytestmark = pytest.mark.slow
-
 
 def build(pipeline):
     ctx = runner.open_pipeline(pipeline, progress=False)

@@ -20,8 +20,6 @@ from albumgen.errors import LockError
 from albumgen.stages.pick import PickStage
 from albumgen.stages.pick.combine import choose
 
-pytestmark = pytest.mark.slow
-
 PICK = {"retry_takes": 1, "max_rounds": 2}
 
 

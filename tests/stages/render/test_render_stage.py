@@ -167,8 +167,9 @@ def test_auto_batch_size_on_cpu_is_capped_by_the_pending_takes():
     loop = FastLoop(load_musicgen("tiny", "cpu"))
     assert engine.auto_batch_size(loop, 1500, True, 3) == 3
     assert engine.auto_batch_size(loop, 1500, True, 100) == engine.CPU_BATCH
-    # 2 rows (CFG) x 2 (K and V) x 2 layers x 32 dims x 4 bytes per position.
-    assert loop.kv_bytes_per_take(1500, text_len=64) == 2 * 2 * 2 * 32 * 4 * (1500 + 4 + 1 + 64)
+    # 2 rows (CFG) x 2 (K and V) x 2 layers x 32 dims x 4 bytes per position, and one bucket
+    # (64 positions on CPU) of float32 noise over 4 codebooks x 64 tokens.
+    assert loop.kv_bytes_per_take(1500, text_len=64) == 2 * 2 * 2 * 32 * 4 * (1500 + 4 + 1 + 64) + 64 * 4 * 64 * 4
     # musicgen-medium in bf16, 30 s windows: 48 layers x 1536 dims -> 0.93 GB per take.
     medium = 2 * 2 * 48 * 1536 * 2 * (1500 + 4 + 1 + 64)
     assert engine.batch_for_memory(40 * 2**30, medium, 100) == 37

@@ -75,6 +75,7 @@ def test_flow_renumbers_files_tags_playlist_and_album_json(album):
     assert redone == ["order"]
 
 
+@pytest.mark.slow  # a child process that imports the analysis stack
 def test_a_worker_warms_up_the_analysis_before_its_first_unit():
     """registry.warm() runs in each worker as it starts (both executors): sequence's first
     analysis there must not pay librosa's import and numba's compile after its track's pick."""

@@ -12,6 +12,11 @@ stop means, interrupt.py) and end with their driver (lifeline.py). A worker that
 OOM killer, a segfault in a native library) breaks the whole pool: a new one is started
 and the unit the dead worker ran is sent again, WORKER_RETRIES times at most, then one
 StageError names the stage and the unit (exit 8).
+
+One executor can serve several albums at once (a catalogue on one frontier, catalogue.py):
+each unit is submitted with its album's Context, runs with it, and comes back with it;
+`wait_albums` says which album each finished unit and each failure belongs to, so one
+album's failure is that album's, not the catalogue's.
 """
 from __future__ import annotations
 
@@ -59,6 +64,15 @@ class _Job:
     unit: Unit
     pool: int
     token: int
+    ctx: Context
+
+
+@dataclass
+class Failed:
+    """A unit (or a device job) of this album raised `error`."""
+
+    ctx: Context
+    error: BaseException
 
 
 class LocalExecutor:
@@ -69,6 +83,7 @@ class LocalExecutor:
         self._device_jobs: queue.Queue = queue.Queue()
         self._device: threading.Thread | None = None
         self._device_busy = 0  # device jobs submitted and not yet ended
+        self._album_busy: dict[int, int] = {}  # id(ctx) -> its device jobs and CPU units not yet ended
         self._pool: ProcessPoolExecutor | None = None
         self._pool_gen = 0  # counts pool restarts: a job knows which pool it went to
         self._started = None  # SimpleQueue the workers tell (pid, token) on, as each unit starts
@@ -84,22 +99,36 @@ class LocalExecutor:
         self._stop = threading.Event()
 
     # -- submitting --------------------------------------------------------------------
-    def submit(self, stage: Stage, units: list[Unit]) -> None:
+    def submit(self, stage: Stage, units: list[Unit], ctx: Context | None = None) -> None:
+        """Start `units` of `stage` for the album `ctx` (default: the executor's own)."""
+        ctx = ctx or self.ctx
         if stage.resources == "device":
             self._start_device()
             self._device_busy += 1
-            self._device_jobs.put((stage, units))
+            self._count(ctx, 1)
+            self._device_jobs.put((ctx, stage, units))
             if self.workers:  # warm the workers up (imports take seconds) while the device works
                 self._start_pool()
         elif stage.resources == "driver" or self.workers == 0:
-            self._run_here(stage, units)
+            self._run_here(ctx, stage, units)
         else:
             for unit in units:
-                self._send(stage, unit)
+                self._send(ctx, stage, unit)
 
-    def _send(self, stage: Stage, unit: Unit) -> None:
+    def _count(self, ctx: Context, n: int) -> None:
+        left = self._album_busy.get(id(ctx), 0) + n
+        if left:
+            self._album_busy[id(ctx)] = left
+        else:
+            self._album_busy.pop(id(ctx), None)
+
+    def busy_for(self, ctx: Context) -> bool:
+        """Units of this album are still in flight (their results not yet handed back)."""
+        return id(ctx) in self._album_busy
+
+    def _send(self, ctx: Context, stage: Stage, unit: Unit) -> None:
         token = next(self._tokens)
-        args = (stage.name, self.ctx.config.model_dump(mode="json"), self.ctx.album_dir, self.ctx.base_dir,
+        args = (stage.name, ctx.config.model_dump(mode="json"), ctx.album_dir, ctx.base_dir,
                 [unit], log.level, token)
         with interrupt.shielded():  # a submit may start a worker process
             try:
@@ -107,15 +136,16 @@ class LocalExecutor:
             except BrokenProcessPool:  # a worker died while idle (warming up during the render)
                 self._restart_pool([])
                 fut = self._start_pool().submit(run_in_worker, *args)
-        self._jobs[fut] = _Job(stage, unit, self._pool_gen, token)
+        self._jobs[fut] = _Job(stage, unit, self._pool_gen, token, ctx)
+        self._count(ctx, 1)
         fut.add_done_callback(self.results.put)  # settled by wait(), in the driver's main thread
 
-    def _run_here(self, stage: Stage, units: list[Unit]) -> None:
+    def _run_here(self, ctx: Context, stage: Stage, units: list[Unit]) -> None:
         try:
-            for done in stage.run(self.ctx, units):
-                self.results.put((stage, done))
+            for done in stage.run(ctx, units):
+                self.results.put((ctx, stage, done))
         except BaseException as e:  # handed to wait(), which raises it in the driver
-            self.results.put(e)
+            self.results.put(Failed(ctx, e))
 
     # -- the device thread -------------------------------------------------------------
     def _start_device(self) -> None:
@@ -129,16 +159,16 @@ class LocalExecutor:
             job = self._device_jobs.get()
             if job is None:
                 return
-            stage, units = job
+            ctx, stage, units = job
             try:
-                for done in stage.run(self.ctx, units):
-                    self.results.put((stage, done))
+                for done in stage.run(ctx, units):
+                    self.results.put((ctx, stage, done))
                     if self._stop.is_set():
                         return
             except BaseException as e:
-                self.results.put(e)
+                self.results.put(Failed(ctx, e))
             finally:
-                self.results.put(_DEVICE_JOB_END)
+                self.results.put((_DEVICE_JOB_END, ctx))
 
     # -- the worker pool ---------------------------------------------------------------
     def _start_pool(self) -> ProcessPoolExecutor:
@@ -174,7 +204,7 @@ class LocalExecutor:
         if job.token in self._charged:
             self._charged.discard(job.token)
             deaths = self._deaths[key] = self._deaths.get(key, 0) + 1
-            self.ctx.event("worker_died", stage=job.stage.name, unit=job.unit.id, run=deaths,
+            job.ctx.event("worker_died", stage=job.stage.name, unit=job.unit.id, run=deaths,
                            how=self._how.get(job.token, "died"))
             if deaths > WORKER_RETRIES:
                 raise StageError(f"{job.stage.name} unit {job.unit.id}: its worker process died {deaths} times "
@@ -184,7 +214,7 @@ class LocalExecutor:
             log.warning("Warning: the worker process running %s unit %s died (%s); running it again "
                         "in a new worker (run %d of %d)", job.stage.name, job.unit.id,
                         self._how.get(job.token, "died"), deaths + 1, WORKER_RETRIES + 1)
-        self._send(job.stage, job.unit)
+        self._send(job.ctx, job.stage, job.unit)
 
     def _restart_pool(self, jobs: list[_Job]) -> None:
         old, gen = self._pool, self._pool_gen
@@ -206,8 +236,9 @@ class LocalExecutor:
         charged = blamed or set(running) or ({j.token for j in jobs if j.pool == gen} if importing else set())
         self._charged |= charged
         self._how.update({t: dead.get(running.get(t), next(iter(dead.values()), "died")) for t in charged})
-        self.ctx.event("worker_pool_restarted", dead=sorted(dead.values()),
-                       running=sorted(f"{j.stage.name}/{j.unit.id}" for j in jobs if j.token in running))
+        running_units = sorted(f"{j.stage.name}/{j.unit.id}" for j in jobs if j.token in running)
+        for ctx in {id(j.ctx): j.ctx for j in jobs}.values() or [self.ctx]:  # each album it touched
+            ctx.event("worker_pool_restarted", dead=sorted(dead.values()), running=running_units)
         log.debug("worker pool %d broke: processes %s, running %s, charged %s", gen,
                   {pid: p.exitcode for pid, p in procs.items()}, running, charged)
         self._pool, self._started, self._running = None, None, {}
@@ -233,7 +264,16 @@ class LocalExecutor:
 
     def wait(self) -> list[tuple[Stage, Done]]:
         """Block until at least one unit finished; return every finished one. After a stop
-        was asked for, nothing new starts, and an empty list means nothing is in flight."""
+        was asked for, nothing new starts, and an empty list means nothing is in flight.
+        A unit's failure is raised here (one album: its failure is the build's)."""
+        finished, failures = self.wait_albums()
+        if failures:
+            raise failures[0].error
+        return [(stage, done) for _, stage, done in finished]
+
+    def wait_albums(self) -> tuple[list[tuple[Context, Stage, Done]], list[Failed]]:
+        """As `wait`, for several albums: every finished unit with its album, and every
+        failure with its album, none of them raised."""
         while True:
             try:
                 items = [self.results.get(timeout=POLL_SECONDS)]
@@ -250,20 +290,27 @@ class LocalExecutor:
             except queue.Empty:
                 break
         self._note_started()
-        finished: list[tuple[Stage, Done]] = []
+        finished: list[tuple[Context, Stage, Done]] = []
+        failures: list[Failed] = []
         for item in items:
-            if item is _DEVICE_JOB_END:
+            if isinstance(item, Future):
+                job = self._jobs[item]
+                try:
+                    finished += self._settle(item)
+                except Exception as e:  # the unit raised in its worker, or its workers kept dying
+                    failures.append(Failed(job.ctx, e))
+            elif isinstance(item, Failed):
+                failures.append(item)
+            elif item[0] is _DEVICE_JOB_END:
                 self._device_busy -= 1
-            elif isinstance(item, Future):
-                finished += self._settle(item)
-            elif isinstance(item, BaseException):
-                raise item
+                self._count(item[1], -1)
             else:
                 finished.append(item)
-        return finished
+        return finished, failures
 
-    def _settle(self, fut: Future) -> list[tuple[Stage, Done]]:
+    def _settle(self, fut: Future) -> list[tuple[Context, Stage, Done]]:
         job = self._jobs.pop(fut)
+        self._count(job.ctx, -1)
         if fut.cancelled():  # a stop was asked for before it started
             return []
         err = fut.exception()
@@ -275,8 +322,8 @@ class LocalExecutor:
                 if name == LOG_LINE:  # said in the worker, shown here: above the progress, once per album
                     log.log(fields["level"], "%s", fields["message"], extra={"notice": fields.get("notice")})
                 else:
-                    self.ctx.manifest.event(name, **fields)
-            return [(job.stage, done) for done in dones]
+                    job.ctx.manifest.event(name, **fields)
+            return [(job.ctx, job.stage, done) for done in dones]
         if isinstance(err, BrokenProcessPool):
             if not interrupt.requested():  # stopping: its unit is simply not done yet
                 self._worker_died(job)
@@ -299,6 +346,7 @@ class LocalExecutor:
                 break
             if job is not None:
                 self._device_busy -= 1
+                self._count(job[0], -1)
 
     def close(self) -> None:
         self._stop.set()
@@ -341,10 +389,10 @@ _halt = None  # in a worker: set by the driver on a stop
 
 
 def _start_worker(parent: int, started, halt) -> None:
-    """A pool worker's start: Ctrl-C is the driver's (it came in blocked: interrupt.shielded),
+    """A pool worker's start: Ctrl-C and SIGTERM are the driver's (they came in blocked: interrupt.shielded),
     it dies with its driver, and it imports every stage before its first unit."""
     global _started, _halt
-    interrupt.ignore_in_worker()
+    interrupt.ignore_in_worker(parent)
     lifeline.die_with_parent(parent)
     _started, _halt = started, halt
     registry.warm()  # imports every stage module once per worker, and what their first unit needs

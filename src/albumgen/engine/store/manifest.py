@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import AlbumgenError, LockError, OutputError
+from . import events
 from .hashing import sha256_file
 from .records import SCHEMA_VERSION, ManifestFile, OutputRef, Record, RecordStore, append_line
 
@@ -219,41 +220,21 @@ class Manifest:
     def event(self, event: str, **fields: Any) -> None:
         line = json.dumps({"ts": round(time.time(), 3), "event": event, **fields}, sort_keys=True)
         with self._events_lock:
+            events.rotate_if_full(self.events_path)  # a week-long build keeps a bounded log
             append_line(self.events_path, line)
 
     def last_events(self, n: int) -> list[dict]:
         """The last `n` events, read from the end of the log: a page polling every second
         costs the same on an album that ran for a week as on one that just started."""
-        try:
-            f = open(self.events_path, "rb")
-        except OSError:
-            return []
-        with f:
-            end = f.seek(0, os.SEEK_END)
-            tail, start = b"", end
-            while start > 0 and tail.count(b"\n") <= n:
-                start = max(0, start - 8192)
-                f.seek(start)
-                tail = f.read(end - start)
-        lines = tail.splitlines()[1:] if start > 0 else tail.splitlines()  # the first may be cut
-        out = []
-        for line in lines[-n:] if n else []:
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                continue
-        return out
+        return events.read_last(self.events_path, n)
+
+    def events_since(self, event: str) -> list[dict]:
+        """The events from the last `event` on (e.g. the running build's, from its build_start)."""
+        return events.read_since(self.events_path, event)
 
     def events(self) -> list[dict]:
-        if not self.events_path.exists():
-            return []
-        out = []
-        for line in self.events_path.read_text("utf-8").splitlines():
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                continue
-        return out
+        """Every event kept, oldest first, across the rotated segments (store/events.py)."""
+        return events.read_all(self.events_path)
 
 
 class AlbumLock:

@@ -1,0 +1,112 @@
+"""A catalogue on one frontier: the next album renders while the one before picks and
+masters; one album's failure stops that album only; a re-run resumes what is unfinished."""
+from __future__ import annotations
+
+import pytest
+from helpers import cli, write_pipeline
+from llm_server import LLMServer, chat
+
+from albumgen.engine.store.manifest import AlbumLock, Manifest
+
+pytestmark = pytest.mark.slow  # every build here starts a worker pool
+
+KEY = "sk-test-catalogue-key"
+# Two tracks, two takes each, one take per batch: a few render units per album, and the
+# album's pick and master tail runs on the workers while the next album renders.
+ALBUM = {"album": {"tracks": 2}, "render": {"takes": 2, "batch_size": 1}, "executor": {"workers": 1}}
+
+
+def album(folder, slug: str, **over):
+    return write_pipeline(folder, {**ALBUM, "album": {**ALBUM["album"], "slug": slug}, **over}, name=f"{slug}.yaml")
+
+
+def llm_album(folder, slug: str, base_url: str):
+    llm = {"base_url": base_url, "model": "m", "api_key_env": "ALBUMGEN_CATALOGUE_KEY", "backoff": 0.01,
+           "max_attempts": 1, "timeout": 5}
+    return album(folder, slug, prompts={"source": "llm", "llm": llm})
+
+
+def at(events: list[dict], event: str, **match) -> list[float]:
+    return [e["ts"] for e in events if e["event"] == event and all(e.get(k) == v for k, v in match.items())]
+
+
+@pytest.fixture(scope="module")
+def catalogue(tmp_path_factory):
+    """Three albums, the third with a brief the LLM answers with nothing usable."""
+    folder = tmp_path_factory.mktemp("catalogue")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ALBUMGEN_CATALOGUE_KEY", KEY)
+    try:
+        with LLMServer([chat("Sorry, I can't help with that.")] * 4) as server:
+            paths = [album(folder, "one"), llm_album(folder, "bad", server.base_url), album(folder, "two")]
+            r = cli("build", *map(str, paths))
+        yield folder, paths, r
+    finally:
+        mp.undo()
+
+
+def test_one_albums_failure_stops_only_that_album(catalogue):
+    folder, paths, r = catalogue
+    assert r.exit_code == 6, r.output  # the failed album's own code (LLMError)
+    albums = folder / "albums"
+    for slug in ("one", "two"):
+        assert len(list((albums / slug).glob("*.mp3"))) == 2, r.output
+        assert f"Built {albums / slug}" in r.stdout
+    assert not list((albums / "bad").glob("*.mp3"))
+    errors = [line for line in r.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"Error: bad ({paths[1]}): LLM server ")
+    assert errors[0].endswith("(try another model or raise prompts.llm.max_attempts; replies must list prompts)")
+    assert "2 of 3 albums built; failed: bad (exit 6)" in r.stderr
+    bad = Manifest(albums / "bad").events()
+    assert at(bad, "catalogue_album_failed") and at(bad, "build_done") == []
+
+
+def test_the_next_album_renders_while_the_one_before_masters(catalogue):
+    folder, _, _ = catalogue
+    one = Manifest(folder / "albums" / "one").events()
+    two = Manifest(folder / "albums" / "two").events()
+    # The device started album two's takes (its first batch) before album one's last
+    # master unit (the playlist) ended: one frontier, not one album after another.
+    assert min(at(two, "render_batch_size")) < max(at(one, "unit_done", stage="master"))
+    assert min(at(two, "build_start")) < max(at(one, "build_done"))
+
+
+def test_a_rerun_resumes_only_the_unfinished_album(catalogue, monkeypatch):
+    folder, paths, _ = catalogue
+    monkeypatch.setenv("ALBUMGEN_CATALOGUE_KEY", KEY)
+    tracks = '{"album_title": "Fixed", "tracks": [{"title": "First Light", "prompt": "warm ambient pads, 70 bpm"},' \
+             ' {"title": "Low Tide", "prompt": "slow dub techno, 118 bpm"}]}'
+    with LLMServer([chat(tracks)]) as server:
+        fixed = llm_album(folder, "bad", server.base_url)
+        assert fixed == paths[1]
+        r = cli("build", *map(str, paths))
+    assert r.exit_code == 0, r.output
+    albums = folder / "albums"
+    assert f"Nothing to do: every unit is up to date in {albums / 'one'}" in r.stdout
+    assert f"Nothing to do: every unit is up to date in {albums / 'two'}" in r.stdout
+    assert f"Built {albums / 'bad'}" in r.stdout and "3 albums built" in r.stdout
+    assert len(list((albums / "bad").glob("*.mp3"))) == 2
+    for slug in ("one", "two"):
+        assert Manifest(albums / slug).last_events(1)[0]["units_ran"] == 0
+
+
+def test_an_album_held_by_another_build_is_skipped_and_named(tmp_path):
+    paths = [album(tmp_path, "free"), album(tmp_path, "held")]
+    assert cli("build", "--until", "prompts", str(paths[1])).exit_code == 0  # its folder exists
+    with AlbumLock(tmp_path / "albums" / "held" / "manifest"):
+        r = cli("build", *map(str, paths))
+    assert r.exit_code == 4, r.output  # LockError, the held album's own code
+    assert len(list((tmp_path / "albums" / "free").glob("*.mp3"))) == 2
+    assert [line for line in r.stderr.splitlines() if line.startswith("Error: held (")]
+    assert "1 of 2 albums built; failed: held (exit 4)" in r.stderr
+
+
+def test_a_catalogue_opens_its_albums_without_holding_their_records(catalogue):
+    from albumgen.engine import runner
+
+    _, paths, _ = catalogue
+    ctxs = runner.open_pipelines([paths[0], paths[2]], progress=False)
+    # Read at open (a damaged manifest is an error then), and let go of at once: a thousand
+    # albums must not all sit in memory until their turn. (The store is private: no public view.)
+    assert all(ctx.manifest._store is None for ctx in ctxs)
+    assert all(len(ctx.manifest.state.records) > 10 for ctx in ctxs)  # read again when used
