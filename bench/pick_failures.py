@@ -37,7 +37,7 @@ from albumgen.stages.pick.features import features  # noqa: E402
 
 # family -> the check it must trip
 FAMILIES = {"clipping": "clipping", "harsh": "harsh", "loop": "loop", "stuck_loop": "loop", "dull": "dull",
-            "dropout": "dropout",
+            "dropout": "dropout", "hiss": "noisy",
             "stuck": "stuck", "hum": "hum", "jump": "jump", "jump_same": "jump", "seam": "seam"}
 CFG = PickConfig()
 
@@ -67,6 +67,9 @@ def damage(name: str, x: np.ndarray, seed: int, seconds: float, joins: list[floa
         return np.tile(seg, int(np.ceil(len(x) / len(seg))))[: len(x)]
     if name == "stuck_loop":  # from 30-60% on, a 0.75-3 s chunk copied to the end
         return L.stuck_loop(x, seed)
+    if name == "hiss":  # white noise 12-20 dB under the music, all through
+        n = rng.standard_normal(len(x))
+        return x + n * np.sqrt(np.mean(x ** 2) / np.mean(n ** 2) / 10 ** (rng.uniform(12.0, 20.0) / 10))
     if name == "dull":
         cutoff = rng.uniform(2000, 3500)
         if rng.random() < 0.5:

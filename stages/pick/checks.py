@@ -53,6 +53,9 @@ class Check:
     scores: tuple[Scored, ...] = ()
 
 
+HISS_NONE = -60.0  # hiss_db when a take has no floor to speak of
+
+
 def _silent(f: dict, cfg) -> bool:
     # A mostly silent take has no spectrum or rhythm worth judging: "silence" says why.
     return f["silence"] > cfg.max_silence
@@ -96,13 +99,15 @@ CHECKS: tuple[Check, ...] = (
                                           "(white noise: -1.6)", le=0),
            Limit("min_tonal_share", 0.02, "noise: less of the energy than this in tonal peaks", 0, 1)),
           (Scored("flatness_db", -1, 3.0, 1.0), Scored("tonal_share", +1, 0.03, 0.5))),
-    Check("noisy", False, "not `noise`, but `flatness_db` > `noisy_flatness_db` (hiss under the music)",
-          lambda f, cfg: (f"audible noise under the music (spectral floor {f['flatness_db']:.1f} dB)"
+    Check("noisy", False, "not `noise`, but `hiss_db` > `noisy_hiss_db` (hiss under the music, at any level)",
+          lambda f, cfg: (f"audible hiss under the music (a floor {f['hiss_db']:.1f} dB under it all through)"
                           if not _silent(f, cfg) and not _noise_like(f, cfg)
-                          and f["flatness_db"] > cfg.noisy_flatness_db else None),
+                          and f.get("hiss_db", HISS_NONE) > cfg.noisy_hiss_db else None),
           "features:noise",
-          (Limit("noisy_flatness_db", -25.0, "noisy label: audible hiss under the music (music at 20 dB SNR: "
-                                             "about -21)", le=0),)),
+          (Limit("noisy_hiss_db", -26.0, "noisy label: the spectral floor (each frame's median bin, the lowest of "
+                                         "every second) this close under the take's mean power: hiss that never "
+                                         "stops (music with hiss 20 dB under it: about -24; a loud master with "
+                                         "cymbals: -27 or lower)", le=0),)),
     Check("clipping", True, "`clipping` > `max_clipping`: audible flat tops at the take's own peak",
           lambda f, cfg: _over(f["clipping"], cfg.max_clipping, f"audible clipping {f['clipping']:.1%} of the time"),
           "features:clipping_of",
