@@ -4,8 +4,8 @@ rejects by default, when it trips and what it says, and the features it weighs i
 score. config.py builds PickConfig's fields and Weights from these, features.py runs the
 extractors (each takes the take's Analysis, which also holds the audio as given and the
 window joins), combine.py runs the tests, and docs/configuration.md's tables are generated
-from them (`python -m albumgen.stages.pick.checks` prints them; a test keeps the page in
-step). Adding a check is adding one `Check` here and its extractor.
+from them (`python -m albumgen.stages.pick.checks` prints them, `tools/pick_docs.py` writes
+them into the page; a test keeps the page in step). Adding a check is adding one `Check` here and its extractor.
 
 Extractors are named, not imported ("module:function" in this package), so reading the
 config never loads numpy and scipy.
@@ -118,13 +118,17 @@ CHECKS: tuple[Check, ...] = (
                                     "the band's median rise, within 6 dB of the typical full-band frame, for >= 140 "
                                     "ms). Cymbals lift the whole band and are not harsh", 0, 1),),
           (Scored("harsh", -1, 0.01, 1.0),)),
-    Check("loop", True, "`repetition` > `max_repetition`",
-          lambda f, cfg: _over(f["repetition"], cfg.max_repetition,
-                               f"stuck in a loop (repetition {f['repetition']:.2f})"),
-          "features:structure",
-          (Limit("max_repetition", 0.9, "loop: self-repetition at one lag of 0.75 s or more (1 = an exact loop)",
-                 0, 1),),
-          (Scored("repetition", -1, 0.1, 0.5),)),
+    Check("loop", True, "`loop_s` > `max_loop_s`: the take is an exact copy of itself one period (0.75 s or more) "
+                        "earlier for that long",
+          lambda f, cfg: _over(f.get("loop_s", 0.0), cfg.max_loop_s,
+                               f"stuck in a loop: an exact copy of itself {f.get('loop_period', 0):.2f} s earlier for "
+                               f"{f.get('loop_s', 0):.1f} s"),
+          "loops:loop",
+          (Limit("max_loop_s", 2.5, "loop: seconds the take's spectrum stays within 1 dB of itself one period earlier "
+                                    "(a played repeat, a vamp's every bar, differs by several)", 0),),
+          # How alike the take is to itself at its best lag still ranks takes (a little):
+          # of two takes of one prompt, the one that moves more is preferred.
+          (Scored("loop_s", -1, 1.0, 1.0), Scored("repetition", -1, 0.1, 0.5))),
     # Noise barely moves either; calling it a drone too would only blur the reason.
     Check("drone", True, "`novelty_db` < `min_novelty_db` (unless the take is noise or silent)",
           lambda f, cfg: (f"static: the spectrum moves {f['novelty_db']:.1f} dB"
