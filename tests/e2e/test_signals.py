@@ -210,3 +210,33 @@ def test_the_workers_of_a_killed_driver_end_with_it(tmp_path):
     finally:
         for pid in session(proc.pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_ctrl_c_before_a_command_takes_signals_over_or_after_it_gave_them_back_is_one_line(tmp_path, undisturbed):
+    """Seconds of imports come before a build handles Ctrl-C, and the interpreter's exit
+    after: a Ctrl-C there is the same one line and exit 130, not a traceback or a death by
+    the signal itself."""
+    pipeline = write_pipeline(tmp_path, PIPELINE)
+    proc = start_build(pipeline)
+    time.sleep(0.5)  # importing the CLI (pydantic, click, the stages' registry) on most machines
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = finish(proc, timeout=60)
+    assert proc.returncode == 130, err
+    assert not [w for w in NOISE if w in err], err
+    assert err.splitlines()[-1].startswith("Interrupted: "), err
+
+    assert run_cli("build", str(pipeline)).returncode == 0
+    # At the end: the album is built, so the build says "Nothing to do" and exits; Ctrl-C
+    # again and again from that line on, until the process is gone.
+    proc = start_build(pipeline)
+    try:
+        assert proc.stdout.readline().startswith("Nothing to do"), proc.communicate()
+        while proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+            time.sleep(0.002)
+        err = proc.stderr.read()
+    finally:
+        finish(proc)
+    assert proc.returncode in (0, 130), err
+    assert not [w for w in NOISE if w in err], err
+    assert len(err.splitlines()) <= 1, err

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import traceback
 from pathlib import Path
 
@@ -17,6 +18,14 @@ log = logging.getLogger("albumgen")
 
 
 VERBOSE = ("-v", "--verbose")
+_outside_handler = None  # what Ctrl-C and SIGTERM do outside a command (set by albumgen.__main__)
+
+
+def handle_signals_outside_commands(handler) -> None:
+    """The console entry's: `handler` acts on Ctrl-C and SIGTERM before a command starts
+    (parsing, the pipeline's checks) and after it ended (the interpreter's exit)."""
+    global _outside_handler
+    _outside_handler = handler
 
 
 class AlbumgenGroup(click.Group):
@@ -31,6 +40,9 @@ class AlbumgenGroup(click.Group):
     def invoke(self, ctx: click.Context):
         code = 1
         try:
+            if _outside_handler is not None:  # the command's own: Ctrl-C is a KeyboardInterrupt it handles
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
             result = self._answer(ctx)
             code = 0
             return result
@@ -38,6 +50,9 @@ class AlbumgenGroup(click.Group):
             code = e.exit_code
             raise
         finally:
+            if _outside_handler is not None:
+                for s in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(s, _outside_handler)
             guard.answer(code)  # a Ray build's supervisor exits with this code (executors/guard.py)
 
     def _answer(self, ctx: click.Context):
