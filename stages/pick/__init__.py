@@ -24,8 +24,9 @@ from .scoring import SCHEMA_VERSION, score_group
 
 class PickStage(Stage[PickConfig]):
     name = "pick"
-    # 5: a loop is a stretch that copies itself exactly, not a take alike to itself at a bar's lag
-    version = "5"
+    # 6: a loop is a stretch that copies itself exactly, not a take alike to itself at a bar's
+    # lag; noisy is hiss that stays through every second, not a loud master's cymbals
+    version = "6"
     Config = PickConfig
     needs = (Tracklist, Take, TakeAudio)  # TakeAudio: a take's audio decoded again (render.decoder)
     makes = (Pick,)
