@@ -7,7 +7,8 @@ clean take, as a track's takes are), how often the clean take outscores the dama
 and how often a rejected damaged take shows a higher score than its accepted clean twin
 (it never should). Then false alarms: clean takes scored in groups of four of one style,
 and commercially loud masters of the same takes (limited to -8 LUFS, about 1% of samples
-at full scale, bright cymbals), per check.
+at full scale, bright cymbals), per check, and vamps (tests/loop_fixtures.py: a 1-4 bar
+pattern played all through, with a player's small differences), which must not be loops.
 
 Thresholds were tuned on the first seeds; pass --first-seed 1000 for takes no threshold
 saw. To compare with another version of the picker, run this same file with that
@@ -27,6 +28,7 @@ from scipy import signal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
+import loop_fixtures as L  # noqa: E402
 import take_fixtures as T  # noqa: E402
 
 from albumgen.stages.pick.combine import combine  # noqa: E402
@@ -34,7 +36,8 @@ from albumgen.stages.pick.config import PickConfig  # noqa: E402
 from albumgen.stages.pick.features import features  # noqa: E402
 
 # family -> the check it must trip
-FAMILIES = {"clipping": "clipping", "harsh": "harsh", "loop": "loop", "dull": "dull", "dropout": "dropout",
+FAMILIES = {"clipping": "clipping", "harsh": "harsh", "loop": "loop", "stuck_loop": "loop", "dull": "dull",
+            "dropout": "dropout", "hiss": "noisy",
             "stuck": "stuck", "hum": "hum", "jump": "jump", "jump_same": "jump", "seam": "seam"}
 CFG = PickConfig()
 
@@ -62,6 +65,11 @@ def damage(name: str, x: np.ndarray, seed: int, seconds: float, joins: list[floa
     if name == "loop":  # a 4 s stretch of the take, looped to its length
         seg = x[: int(4 * T.SR)]
         return np.tile(seg, int(np.ceil(len(x) / len(seg))))[: len(x)]
+    if name == "stuck_loop":  # from 30-60% on, a 0.75-3 s chunk copied to the end
+        return L.stuck_loop(x, seed)
+    if name == "hiss":  # white noise 12-20 dB under the music, all through
+        n = rng.standard_normal(len(x))
+        return x + n * np.sqrt(np.mean(x ** 2) / np.mean(n ** 2) / 10 ** (rng.uniform(12.0, 20.0) / 10))
     if name == "dull":
         cutoff = rng.uniform(2000, 3500)
         if rng.random() < 0.5:
@@ -102,6 +110,7 @@ def main() -> None:
     tried = dict.fromkeys(FAMILIES, 0)
     clean_feats: dict[str, list[dict]] = {}
     master_feats: dict[str, list[dict]] = {}
+    vamp_feats: dict[str, list[dict]] = {"vamp": []}
     t0 = time.process_time()
     for seed in range(args.first_seed, args.first_seed + args.takes):
         x = T.piece(seed, args.seconds)
@@ -109,6 +118,7 @@ def main() -> None:
         clean = features(x, T.SR, joins)
         clean_feats.setdefault(style, []).append(clean)
         master_feats.setdefault(style, []).append(features(T.loud_master(x, seed=seed), T.SR, joins))
+        vamp_feats["vamp"].append(features(L.vamp(seed, args.seconds), T.SR, joins))
         for name, check in FAMILIES.items():
             if name == "dull" and clean["hf_db"] <= -40.0:
                 continue  # nothing up there to lose: a dark piece cannot be muffled
@@ -129,7 +139,8 @@ def main() -> None:
         k = max(1, tried[name])
         print(f"{name:10} {check:9} {tried[name]:6} {hits[name] / k:7.0%} {wins[name] / k:11.0%} "
               f"{inverted[name]:15d}")
-    for label, groups in (("clean takes", clean_feats), ("loud masters of them", master_feats)):
+    for label, groups in (("clean takes", clean_feats), ("loud masters of them", master_feats),
+                          ("vamps (a bar pattern played all through)", vamp_feats)):
         alarms: dict[str, int] = {}
         rejected = total = 0
         for style, feats in groups.items():

@@ -1,5 +1,48 @@
-from .cli import main
+"""`python -m albumgen` and the `albumgen` console script.
+
+A command acts on Ctrl-C and SIGTERM itself (a build stops at a safe point, see
+engine/interrupt.py). Before it takes them over (seconds of imports, parsing) and after it
+gave them back (the interpreter's exit), a signal would end the process with a traceback,
+click's "Aborted!" or by the signal itself: there it is one line and the shell's exit code
+(130, 143) instead.
+"""
+import atexit
+import os
+import signal
+import sys
+
+
+def _quit(signum, frame) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # a flush interrupted mid-write: what it held is lost, not the exit
+            pass
+    os.write(2, b"Interrupted: finished units are kept; run the same command again to resume\n")
+    os._exit(128 + signum)
+
+
+def _hold() -> None:
+    """The last exit handler: past it the interpreter resets the handlers to the default, so
+    a signal would end the process by itself. It comes too late to stop anything: held."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def run() -> None:
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, _quit)
+    atexit.register(_hold)  # first registered, last to run (after Ray's and multiprocessing's)
+    from .cli import app, main
+
+    app.handle_signals_outside_commands(_quit)
+    try:
+        main()
+    finally:
+        for stream in (sys.stdout, sys.stderr):  # written out now, before the interpreter's exit
+            stream.flush()
+
 
 # Guarded: worker processes (spawn) import the driver's __main__ and must not run the CLI.
 if __name__ == "__main__":
-    main()
+    run()

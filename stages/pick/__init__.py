@@ -24,9 +24,9 @@ from .scoring import SCHEMA_VERSION, score_group
 
 class PickStage(Stage[PickConfig]):
     name = "pick"
-    # 4: clipping heard as flat tops that cut audible energy off, harshness as narrow screeches
-    # over the take's own balance, a rejected take's score under every accepted one
-    version = "4"
+    # 6: a loop is a stretch that copies itself exactly, not a take alike to itself at a bar's
+    # lag; noisy is hiss that stays through every second, not a loud master's cymbals
+    version = "6"
     Config = PickConfig
     needs = (Tracklist, Take, TakeAudio)  # TakeAudio: a take's audio decoded again (render.decoder)
     makes = (Pick,)

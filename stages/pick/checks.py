@@ -4,8 +4,8 @@ rejects by default, when it trips and what it says, and the features it weighs i
 score. config.py builds PickConfig's fields and Weights from these, features.py runs the
 extractors (each takes the take's Analysis, which also holds the audio as given and the
 window joins), combine.py runs the tests, and docs/configuration.md's tables are generated
-from them (`python -m albumgen.stages.pick.checks` prints them; a test keeps the page in
-step). Adding a check is adding one `Check` here and its extractor.
+from them (`python -m albumgen.stages.pick.checks` prints them, `tools/pick_docs.py` writes
+them into the page; a test keeps the page in step). Adding a check is adding one `Check` here and its extractor.
 
 Extractors are named, not imported ("module:function" in this package), so reading the
 config never loads numpy and scipy.
@@ -53,6 +53,9 @@ class Check:
     scores: tuple[Scored, ...] = ()
 
 
+HISS_NONE = -60.0  # hiss_db when a take has no floor to speak of
+
+
 def _silent(f: dict, cfg) -> bool:
     # A mostly silent take has no spectrum or rhythm worth judging: "silence" says why.
     return f["silence"] > cfg.max_silence
@@ -96,13 +99,15 @@ CHECKS: tuple[Check, ...] = (
                                           "(white noise: -1.6)", le=0),
            Limit("min_tonal_share", 0.02, "noise: less of the energy than this in tonal peaks", 0, 1)),
           (Scored("flatness_db", -1, 3.0, 1.0), Scored("tonal_share", +1, 0.03, 0.5))),
-    Check("noisy", False, "not `noise`, but `flatness_db` > `noisy_flatness_db` (hiss under the music)",
-          lambda f, cfg: (f"audible noise under the music (spectral floor {f['flatness_db']:.1f} dB)"
+    Check("noisy", False, "not `noise`, but `hiss_db` > `noisy_hiss_db` (hiss under the music, at any level)",
+          lambda f, cfg: (f"audible hiss under the music (a floor {f['hiss_db']:.1f} dB under it all through)"
                           if not _silent(f, cfg) and not _noise_like(f, cfg)
-                          and f["flatness_db"] > cfg.noisy_flatness_db else None),
+                          and f.get("hiss_db", HISS_NONE) > cfg.noisy_hiss_db else None),
           "features:noise",
-          (Limit("noisy_flatness_db", -25.0, "noisy label: audible hiss under the music (music at 20 dB SNR: "
-                                             "about -21)", le=0),)),
+          (Limit("noisy_hiss_db", -26.0, "noisy label: the spectral floor (each frame's median bin, the lowest of "
+                                         "every second) this close under the take's mean power: hiss that never "
+                                         "stops (music with hiss 20 dB under it: about -24; a loud master with "
+                                         "cymbals: -27 or lower)", le=0),)),
     Check("clipping", True, "`clipping` > `max_clipping`: audible flat tops at the take's own peak",
           lambda f, cfg: _over(f["clipping"], cfg.max_clipping, f"audible clipping {f['clipping']:.1%} of the time"),
           "features:clipping_of",
@@ -118,13 +123,17 @@ CHECKS: tuple[Check, ...] = (
                                     "the band's median rise, within 6 dB of the typical full-band frame, for >= 140 "
                                     "ms). Cymbals lift the whole band and are not harsh", 0, 1),),
           (Scored("harsh", -1, 0.01, 1.0),)),
-    Check("loop", True, "`repetition` > `max_repetition`",
-          lambda f, cfg: _over(f["repetition"], cfg.max_repetition,
-                               f"stuck in a loop (repetition {f['repetition']:.2f})"),
-          "features:structure",
-          (Limit("max_repetition", 0.9, "loop: self-repetition at one lag of 0.75 s or more (1 = an exact loop)",
-                 0, 1),),
-          (Scored("repetition", -1, 0.1, 0.5),)),
+    Check("loop", True, "`loop_s` > `max_loop_s`: the take is an exact copy of itself one period (0.75 s or more) "
+                        "earlier for that long",
+          lambda f, cfg: _over(f.get("loop_s", 0.0), cfg.max_loop_s,
+                               f"stuck in a loop: an exact copy of itself {f.get('loop_period', 0):.2f} s earlier for "
+                               f"{f.get('loop_s', 0):.1f} s"),
+          "loops:loop",
+          (Limit("max_loop_s", 2.5, "loop: seconds the take's spectrum stays within 1 dB of itself one period earlier "
+                                    "(a played repeat, a vamp's every bar, differs by several)", 0),),
+          # How alike the take is to itself at its best lag still ranks takes (a little):
+          # of two takes of one prompt, the one that moves more is preferred.
+          (Scored("loop_s", -1, 1.0, 1.0), Scored("repetition", -1, 0.1, 0.5))),
     # Noise barely moves either; calling it a drone too would only blur the reason.
     Check("drone", True, "`novelty_db` < `min_novelty_db` (unless the take is noise or silent)",
           lambda f, cfg: (f"static: the spectrum moves {f['novelty_db']:.1f} dB"

@@ -69,7 +69,7 @@ def stuck(a: Analysis) -> dict[str, float]:
     average over 1 s, and by under a third of what they differ at the other short lags.
     The contrast keeps a held chord or a drone out (it is alike at every lag); the
     exactness keeps played music out (a drum pattern repeats, the parts over it do not).
-    The long-lag `repetition` feature is for whole phrases looping."""
+    The long-lag `loop_s` feature (loops.py) is for whole bars and phrases looping."""
     fr = a.frame_rate
     x = np.maximum(a.bands_db, a.bands_db.max() - 60.0)
     x = uniform_filter1d(x, 3, axis=0)  # a hop's misalignment of a non-integer period is no change

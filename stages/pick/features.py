@@ -12,7 +12,7 @@ from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
 
 from .analysis import SILENT_DB, Analysis, analyse
 from .change import seam
-from .checks import CHECKS
+from .checks import CHECKS, HISS_NONE
 
 FLOOR_DB = -45.0  # floors below this are all "clean": 16-bit audio 26 dB down already sits at ~-53
 
@@ -108,25 +108,37 @@ def clipping(audio: np.ndarray, sr: int) -> float:
     return float(audible.mean())
 
 
+HISS_WINDOW = 1.0  # seconds: hiss is in every one of them, a ride's or a crash's wash is not
+
+
 def noise(a: Analysis) -> dict[str, float]:
     """flatness_db: median-to-mean power ratio across bins, per frame (a robust spectral
     flatness: ~-1.6 dB for white noise, far lower for tones). tonal_share: share of
     energy in bins that are local peaks 10 dB over their neighbourhood. Noise is flat
-    with no peaks; music has peaks over a low floor; hiss raises the floor under them."""
+    with no peaks; music has peaks over a low floor; hiss raises the floor under them.
+    hiss_db: the floor (a frame's median bin) that the take keeps through every second,
+    against its mean bin power: a ratio, so a loud master is judged as a quiet one, and
+    in its quietest moments, so cymbals, which ring and decay, do not count as hiss."""
     p = a.power[:, 1: np.searchsorted(a.freqs, 10000.0)]
     loud = _loud_frames(a)
     if not loud.any():
-        return {"flatness_db": FLOOR_DB, "flatness": 0.0, "tonal_share": 0.0}
+        return {"flatness_db": FLOOR_DB, "flatness": 0.0, "tonal_share": 0.0, "hiss_db": HISS_NONE}
     p = p[loud] + 1e-20
     mean = p.mean(axis=1)
-    flat_db = 10 * np.log10(np.median(p, axis=1) / mean)
+    floor = np.median(p, axis=1)
+    flat_db = 10 * np.log10(floor / mean)
     logp = np.log(p)
     geo = np.exp(logp.mean(axis=1)) / mean
     local = uniform_filter1d(logp, 15, axis=1)
     peak = (logp > local + np.log(10.0)) & (p >= maximum_filter1d(p, 3, axis=1))
     tonal = (p * peak).sum(axis=1) / p.sum(axis=1)
+    # Hiss never stops; cymbals and a loud master's wash come and go. The floor a take keeps
+    # in every second (the lowest frame floor of each second, the median over the take)
+    # against its mean power is hiss, whatever the take's level.
+    kept = np.median(minimum_filter1d(floor, max(1, int(HISS_WINDOW * a.frame_rate))))
+    hiss_db = 10 * np.log10(kept / float(np.mean(mean)))
     return {"flatness_db": max(FLOOR_DB, float(np.median(flat_db))), "flatness": float(np.median(geo)),
-            "tonal_share": float(np.mean(tonal))}
+            "tonal_share": float(np.mean(tonal)), "hiss_db": max(HISS_NONE, float(hiss_db))}
 
 
 def silence(a: Analysis) -> dict[str, float]:

@@ -157,7 +157,7 @@ def test_signal_stops_at_a_safe_point_and_resumes(tmp_path, sig):
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, err
+    assert proc.returncode == 128 + sig, err  # as a shell reports it: 143 for SIGTERM, 130 for Ctrl-C
     assert stopped_after < 10, f"took {stopped_after:.1f} s to stop"
     kept = render_records(album)
     assert 2 <= len(kept) < 6, "the signal must land while takes are rendering"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -192,8 +193,10 @@ def test_killed_driver_resumes_locally(cluster, reference, tmp_path):
     proc.send_signal(signal.SIGTERM)
     # The batches in flight finish first (an actor loads its model for its first batch).
     _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 130, err
-    assert err.strip().splitlines()[-1].startswith("Interrupted: kept "), err
+    assert proc.returncode == 143, err
+    # albumgen's last line; Ray may still forward its actors' log lines after it, at its exit.
+    ours = [line for line in err.strip().splitlines() if not re.match(r"(\x1b\[\d+m)?\(\w+ pid=", line)]
+    assert ours[-1].startswith("Interrupted: kept "), err
     # SIGKILL mid-render (none, or a batch recorded before the SIGTERM).
     kill_build_when(pipeline, lambda: len(Manifest(album).records("render")) >= 2, "two takes were rendered",
                     limit=120)

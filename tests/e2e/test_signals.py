@@ -10,7 +10,7 @@ import time
 
 import pytest
 from helpers import run_cli, write_pipeline
-from processes import album_digest, busy_worker, session, start_build, wait_gone, workers
+from processes import album_digest, alive, busy_worker, session, start_build, wait_gone, workers
 
 from albumgen.engine.store.manifest import Manifest
 
@@ -56,26 +56,37 @@ def resumed_equals(pipeline, album, undisturbed) -> None:
     assert not list(album.rglob(".*tmp*"))
 
 
-def test_ctrl_c_to_the_process_group_keeps_the_batch_in_flight(tmp_path, undisturbed):
+# A terminal's Ctrl-C, and a SIGTERM to the whole group (`kill -TERM -PGID`, `timeout`,
+# systemd's stop): the same stop, each with its shell's exit code.
+GROUP_SIGNALS = [(signal.SIGINT, "Ctrl-C", "Ctrl-C again", 130), (signal.SIGTERM, "SIGTERM", "send SIGTERM again", 143)]
+
+
+@pytest.mark.parametrize(("sig", "said", "again", "code"), GROUP_SIGNALS, ids=["SIGINT", "SIGTERM"])
+def test_a_signal_to_the_process_group_keeps_the_batch_in_flight(tmp_path, undisturbed, sig, said, again, code):
     pipeline = write_pipeline(tmp_path, PIPELINE)
     album = tmp_path / "albums" / "test-album"
     proc = start_build(pipeline)
     try:
         wait_for(proc, lambda: takes(album) >= 2)
         time.sleep(0.1)  # the next batch starts as soon as the first is recorded
-        assert workers(proc.pid), "the pool workers must be there to get the group's signal"
+        pool = workers(proc.pid)
+        assert pool, "the pool workers must be there to get the group's signal"
         at_signal = takes(album)  # 2, or 4 on a machine fast enough to finish the second batch by now
-        os.killpg(proc.pid, signal.SIGINT)  # what a terminal does: the driver and every worker
+        os.killpg(proc.pid, sig)  # what a terminal does: the driver and every worker
         sent = time.monotonic()
+        time.sleep(0.3)  # the batch in flight renders for seconds more
+        assert [alive(p) for p in pool] == [True] * len(pool), "a worker acted on the group's signal"
         _, err = finish(proc)
         took = time.monotonic() - sent
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     assert not [w for w in NOISE if w in err], err
-    assert re.search(r"^Ctrl-C: stopping after the batch in flight \(2 takes(, ETA \d:\d\d:\d\d)?\)"
-                     r".*; Ctrl-C again to stop now$", err, re.M), err
+    assert re.search(rf"^{said}: stopping after the batch in flight \(2 takes(, ETA \d:\d\d:\d\d)?\)"
+                     rf".*; {again} to stop now$", err, re.M), err
+    # The workers left the signal to the driver: none died, none was replaced.
+    assert not [e for e in Manifest(album).events() if e["event"] in ("worker_died", "worker_pool_restarted")]
     kept = takes(album)
     assert at_signal in (2, 4) and kept == at_signal + 2, "the batch in flight is finished and recorded"
     assert err.splitlines()[-1] == f"Interrupted: kept {kept} takes; run the same build again to resume", err
@@ -199,3 +210,33 @@ def test_the_workers_of_a_killed_driver_end_with_it(tmp_path):
     finally:
         for pid in session(proc.pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_ctrl_c_before_a_command_takes_signals_over_or_after_it_gave_them_back_is_one_line(tmp_path, undisturbed):
+    """Seconds of imports come before a build handles Ctrl-C, and the interpreter's exit
+    after: a Ctrl-C there is the same one line and exit 130, not a traceback or a death by
+    the signal itself."""
+    pipeline = write_pipeline(tmp_path, PIPELINE)
+    proc = start_build(pipeline)
+    time.sleep(0.5)  # importing the CLI (pydantic, click, the stages' registry) on most machines
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = finish(proc, timeout=60)
+    assert proc.returncode == 130, err
+    assert not [w for w in NOISE if w in err], err
+    assert err.splitlines()[-1].startswith("Interrupted: "), err
+
+    assert run_cli("build", str(pipeline)).returncode == 0
+    # At the end: the album is built, so the build says "Nothing to do" and exits; Ctrl-C
+    # again and again from that line on, until the process is gone.
+    proc = start_build(pipeline)
+    try:
+        assert proc.stdout.readline().startswith("Nothing to do"), proc.communicate()
+        while proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+            time.sleep(0.002)
+        err = proc.stderr.read()
+    finally:
+        finish(proc)
+    assert proc.returncode in (0, 130), err
+    assert not [w for w in NOISE if w in err], err
+    assert len(err.splitlines()) <= 1, err

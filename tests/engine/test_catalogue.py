@@ -99,3 +99,14 @@ def test_an_album_held_by_another_build_is_skipped_and_named(tmp_path):
     assert len(list((tmp_path / "albums" / "free").glob("*.mp3"))) == 2
     assert [line for line in r.stderr.splitlines() if line.startswith("Error: held (")]
     assert "1 of 2 albums built; failed: held (exit 4)" in r.stderr
+
+
+def test_a_catalogue_opens_its_albums_without_holding_their_records(catalogue):
+    from albumgen.engine import runner
+
+    _, paths, _ = catalogue
+    ctxs = runner.open_pipelines([paths[0], paths[2]], progress=False)
+    # Read at open (a damaged manifest is an error then), and let go of at once: a thousand
+    # albums must not all sit in memory until their turn. (The store is private: no public view.)
+    assert all(ctx.manifest._store is None for ctx in ctxs)
+    assert all(len(ctx.manifest.state.records) > 10 for ctx in ctxs)  # read again when used

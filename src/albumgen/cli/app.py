@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import logging
+import signal
 import traceback
 from pathlib import Path
 
 import click
 
 from .. import console
+from ..engine.executors import guard
 from ..engine.interrupt import Interrupted
 from ..engine.store.atomic import DISK_FULL, disk_full
 from ..errors import AlbumgenError, OutputError
@@ -16,6 +18,14 @@ log = logging.getLogger("albumgen")
 
 
 VERBOSE = ("-v", "--verbose")
+_outside_handler = None  # what Ctrl-C and SIGTERM do outside a command (set by albumgen.__main__)
+
+
+def handle_signals_outside_commands(handler) -> None:
+    """The console entry's: `handler` acts on Ctrl-C and SIGTERM before a command starts
+    (parsing, the pipeline's checks) and after it ended (the interpreter's exit)."""
+    global _outside_handler
+    _outside_handler = handler
 
 
 class AlbumgenGroup(click.Group):
@@ -28,6 +38,24 @@ class AlbumgenGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):
+        code = 1
+        try:
+            if _outside_handler is not None:  # the command's own: Ctrl-C is a KeyboardInterrupt it handles
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            result = self._answer(ctx)
+            code = 0
+            return result
+        except click.exceptions.Exit as e:
+            code = e.exit_code
+            raise
+        finally:
+            if _outside_handler is not None:
+                for s in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(s, _outside_handler)
+            guard.answer(code)  # a Ray build's supervisor exits with this code (executors/guard.py)
+
+    def _answer(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except AlbumgenError as e:
@@ -36,7 +64,7 @@ class AlbumgenGroup(click.Group):
             ctx.exit(e.exit_code)
         except Interrupted as e:
             click.echo(f"Interrupted: {e}", err=True)
-            ctx.exit(130)
+            ctx.exit(e.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted: finished units are kept; run the same command again to resume", err=True)
             ctx.exit(130)
@@ -75,3 +103,4 @@ def setup_logging(verbose: bool) -> None:
 def main(verbose: bool) -> None:
     """albumgen: turn an album brief into a finished album of tagged MP3s."""
     setup_logging(verbose)
+    guard.attach()  # the Ray driver of a supervised build: its pipes to the supervisor

@@ -8,6 +8,7 @@ import click
 
 from .. import console
 from ..engine import catalogue, interrupt, runner
+from ..engine.executors import guard
 from ..engine.interrupt import Interrupted
 from ..errors import AlbumgenError
 from .app import error_line, main
@@ -26,11 +27,20 @@ def build(pipelines: tuple[Path, ...], until: str | None, force: tuple[str, ...]
 
     Every pipeline is loaded and checked before any album is touched, so one bad config
     stops the run with nothing written."""
-    ctxs = [runner.open_pipeline(p, progress=sys.stderr.isatty()) for p in pipelines]
+    ctxs = runner.open_pipelines(list(pipelines), progress=sys.stderr.isatty())
     if dry_run:
         for ctx in ctxs:
             _show_dry_run(runner.dry_run(ctx, until, force))
         return
+    if guard.wanted([executor or ctx.config.executor.kind for ctx in ctxs]):
+        # Ray may end its driver process by itself: the build runs as a child this one outlives.
+        for ctx in ctxs:  # ray not installed, no head at the address: said here, no child started
+            runner.check_executor(ctx, executor)
+        args = ["build", *map(str, pipelines), *(["--until", until] if until else []),
+                *(a for stage in force for a in ("--force", stage)), *(["--executor", executor] if executor else [])]
+        click_ctx = click.get_current_context()
+        verbose = ["--verbose"] if click_ctx.find_root().params.get("verbose") else []
+        click_ctx.exit(guard.supervise(verbose + args, [c.album_dir for c in ctxs]))
     runner.preflight_all(ctxs, until, force, executor)
     if len(ctxs) == 1:
         # On a terminal: one live progress block, log lines above it (albumgen.console).
@@ -68,7 +78,7 @@ def _build_catalogue(albums: list, until: str | None, force: tuple[str, ...], ex
                 raise
             takes = sum(len(ctx.artifacts.takes()) for _, ctx in albums)
             raise Interrupted(f"kept {takes} take{'' if takes == 1 else 's'} over {len(albums)} albums; "
-                              f"run the same build again to resume") from None
+                              f"run the same build again to resume", interrupt.requested()) from None
     failed = [r for r in results if r.error is not None]
     if failed:
         codes = [error_line(r.error)[1] for r in failed]
@@ -91,7 +101,7 @@ def _build_one(ctx, until: str | None, force: tuple[str, ...], executor: str | N
                 raise
             takes = len(ctx.artifacts.takes())
             raise Interrupted(f"kept {takes} take{'' if takes == 1 else 's'}; "
-                              f"run the same build again to resume") from None
+                              f"run the same build again to resume", interrupt.requested()) from None
 
 
 def _show_dry_run(report: runner.BuildReport) -> None:

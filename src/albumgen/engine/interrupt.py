@@ -1,8 +1,11 @@
 """Ctrl-C and SIGTERM: stop at the next safe point, keeping everything finished.
 
 A terminal sends Ctrl-C to its whole foreground process group: the driver and every
-worker process it started. The workers ignore it (they start with SIGINT blocked, see
-`shielded`, and keep it so, which also covers the ffmpeg they run); the driver decides.
+worker process it started; `kill -TERM -PGID`, `timeout` and systemd's stop send SIGTERM
+to the whole group too. The workers act on neither (they start with both blocked, see
+`shielded`, and keep them so, which also covers the ffmpeg they run); the driver decides.
+A worker still ends on a SIGTERM from its driver: the process pool ends a broken pool's
+workers that way (`ignore_in_worker`).
 
 The first signal asks: no new unit starts, the units in flight (render's batch, the CPU
 units in the workers) finish and are recorded, then the build stops (exit 130). A second
@@ -23,12 +26,21 @@ from collections.abc import Callable, Iterator
 log = logging.getLogger("albumgen")
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
-SHIELDED = {signal.SIGINT}  # what worker processes never act on: the terminal's Ctrl-C
+SHIELDED = {signal.SIGINT, signal.SIGTERM}  # what worker processes leave to their driver
+EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}  # 128 + the signal's number, as a shell reports it
 
 
 class Interrupted(BaseException):
     """A stop asked for by a signal. A BaseException, like KeyboardInterrupt, so that no
     `except Exception` on the way (the openai client has several) turns it into an error."""
+
+    def __init__(self, message: str = "", signal_name: str | None = None):
+        super().__init__(message)
+        self.signal_name = signal_name or _requested or "SIGINT"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES.get(self.signal_name, 130)
 
 
 _requested: str | None = None
@@ -83,7 +95,7 @@ def _handle(signum: int, frame) -> None:
     name = signal.Signals(signum).name
     if _now:  # a third: whatever the stop at once is waiting on, leave now
         os.write(2, b"Interrupted: stopped at once; run the same build again to resume\n")
-        os._exit(130)
+        os._exit(EXIT_CODES.get(_requested or "", 130))
     if _requested or _immediate:
         _requested = _requested or name
         _now = True
@@ -163,11 +175,22 @@ def shielded() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def ignore_in_worker() -> None:
-    """A worker process's first step: the terminal's Ctrl-C is the driver's to act on.
-    Ignored, and left blocked, so the processes it starts (ffmpeg, which installs its own
-    handler) never see it either."""
-    for s in SHIELDED:
-        signal.signal(s, signal.SIG_IGN)
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_BLOCK, SHIELDED)
+def ignore_in_worker(driver: int) -> None:
+    """A worker process's first step: Ctrl-C and a process group's SIGTERM are the driver's
+    to act on. Both stay blocked, so the processes it starts (ffmpeg, which installs its own
+    handlers) never see them either; Ctrl-C is also ignored. A SIGTERM that the driver sent
+    (the process pool ends a broken pool's workers so) still ends the worker: a thread
+    takes every SIGTERM and reads who sent it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if not hasattr(signal, "sigwaitinfo"):  # Windows, macOS: no process groups' SIGTERM to tell apart
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, SHIELDED)
+    threading.Thread(target=_end_on_drivers_sigterm, args=(driver,), name="albumgen-sigterm", daemon=True).start()
+
+
+def _end_on_drivers_sigterm(driver: int) -> None:
+    while signal.sigwaitinfo({signal.SIGTERM}).si_pid != driver:
+        pass  # a process group's stop (a shell, `timeout`, systemd): the driver got it too
+    # SIGTERM's default action, as if it had never been blocked: the pool reads the exit code.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    signal.raise_signal(signal.SIGTERM)

@@ -41,6 +41,19 @@ def open_pipeline(path: Path, progress: bool = True) -> Context:
     return make_context(config, base_dir, Path(path).name, progress=progress)
 
 
+def open_pipelines(paths: list[Path], progress: bool = True) -> list[Context]:
+    """Open every album of a catalogue. Each album's records are read (a damaged or newer
+    manifest is an error now) and let go of at once: a thousand albums open at a time
+    would otherwise hold a thousand albums' records until their checks."""
+    ctxs = []
+    for path in paths:
+        ctx = open_pipeline(path, progress=progress)
+        if len(paths) > 1:
+            ctx.manifest.release()
+        ctxs.append(ctx)
+    return ctxs
+
+
 def select_stages(until: str | None, force: tuple[str, ...] = ()) -> list[Stage]:
     names = registry.stage_names()
     for name in ([until] if until else []) + list(force):

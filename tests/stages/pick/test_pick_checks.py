@@ -12,7 +12,7 @@ from albumgen.stages.pick.config import PickConfig, Weights
 from albumgen.stages.pick.features import extractor, features
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
-HOW = "regenerate them with `python -m albumgen.stages.pick.checks`"
+HOW = "regenerate them with `python tools/pick_docs.py`"
 
 
 def test_the_docs_tables_are_the_declared_checks():

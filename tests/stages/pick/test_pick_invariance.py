@@ -20,7 +20,7 @@ GAIN = 10 ** (-26 / 20)
 TOL = {"clipping": 2e-4, "end_decay": 0.02, "flatness": 0.03, "flatness_db": 2.5, "harsh": 0.005,
        "hf_excess_db": 3.0, "novelty_db": 0.5, "pulse_clarity": 0.08, "repetition": 0.05, "seconds": 0.01,
        "silence": 0.01, "tempo": 2.0, "tempo_drift": 0.01, "tonal_share": 0.02, "trailing_silence": 0.01,
-       "hf_db": 3.5, "dropouts": 0.0, "stuck_s": 0.15, "hum_db": 4.0, "jump": 0.15, "seam": 0.0}
+       "hf_db": 3.5, "dropouts": 0.0, "stuck_s": 0.15, "hum_db": 4.0, "jump": 0.15, "seam": 0.0, "loop_s": 0.3, "hiss_db": 2.5}
 REFS = ["clean", "snr10", "drone", "hard_cut"]
 
 

@@ -121,3 +121,38 @@ def test_every_rejected_take_scores_under_every_accepted_one():
     by_failures = sorted(range(len(scored)), key=lambda i: -scored[i]["score"])
     counts = [len(scored[i]["rejects"]) for i in by_failures]
     assert counts == sorted(counts)
+
+
+def _hiss(x: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
+    n = np.random.default_rng(seed).standard_normal(len(x))
+    return x + n * np.sqrt(np.mean(x ** 2) / np.mean(n ** 2) / 10 ** (snr_db / 10))
+
+
+def labels(f: dict) -> set[str]:
+    return {c["check"] for c in checks(f, CFG)}
+
+
+@pytest.mark.parametrize("style", sorted(SEEDS))
+def test_a_loud_master_with_bright_cymbals_is_not_noisy(style):
+    f = feats("master", style)
+    assert "noisy" not in labels(f)
+    assert f["hiss_db"] < CFG.noisy_hiss_db - 1.0
+
+
+@pytest.mark.parametrize("style", sorted(SEEDS))
+def test_hiss_20_db_under_the_music_is_noisy_in_a_loud_master_and_a_quiet_take(style):
+    loud = np.clip(_hiss(master(style), 20.0, SEEDS[style]), -1.0, 1.0)
+    quiet = _hiss(piece(style), 20.0, SEEDS[style]) * 10 ** (-30 / 20)
+    for take in (loud, quiet):
+        found = {c["check"]: c["hard"] for c in checks(features(take, T.SR), CFG)}
+        assert found.get("noisy") is False  # a label, never a reject
+        assert "noise" not in found
+
+
+def test_hiss_is_measured_against_the_take_not_full_scale():
+    x = _hiss(piece("piano"), 20.0, 5)
+    ref = features(x, T.SR)["hiss_db"]
+    for gain_db in (-30.0, 6.0):
+        assert abs(features(x * 10 ** (gain_db / 20), T.SR)["hiss_db"] - ref) < 0.3
+    assert features(master("piano") * 10 ** (-20 / 20), T.SR)["hiss_db"] == pytest.approx(
+        feats("master", "piano")["hiss_db"], abs=0.3)

@@ -389,10 +389,10 @@ _halt = None  # in a worker: set by the driver on a stop
 
 
 def _start_worker(parent: int, started, halt) -> None:
-    """A pool worker's start: Ctrl-C is the driver's (it came in blocked: interrupt.shielded),
+    """A pool worker's start: Ctrl-C and SIGTERM are the driver's (they came in blocked: interrupt.shielded),
     it dies with its driver, and it imports every stage before its first unit."""
     global _started, _halt
-    interrupt.ignore_in_worker()
+    interrupt.ignore_in_worker(parent)
     lifeline.die_with_parent(parent)
     _started, _halt = started, halt
     registry.warm()  # imports every stage module once per worker, and what their first unit needs

@@ -29,7 +29,6 @@ import logging
 import math
 import os
 import signal
-import socket
 import threading
 import time
 from collections import deque
@@ -40,6 +39,8 @@ from ... import registry
 from ...errors import ConfigError, StageError
 from ...stage import Context, Done, Stage, Unit
 from .. import interrupt
+from . import guard
+from .ray_head import answers, lost_head_error
 from .remote import Shipment, album_top, land, run_units
 
 log = logging.getLogger("albumgen")
@@ -114,16 +115,6 @@ class DeviceProgress:
                  "" if actors == 1 else "s", rate, _clock(eta))
 
 
-def _answers(address: str) -> bool:
-    """The head's GCS port takes a connection."""
-    host, _, port = address.rpartition(":")
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=HEAD_PROBE_SECONDS).close()
-    except (OSError, ValueError):
-        return False
-    return True
-
-
 def _first_line(err: Exception) -> str:
     return (str(err).strip().splitlines() or [""])[0][:200]
 
@@ -174,6 +165,7 @@ class RayExecutor:
         self.config = ctx.config.model_dump(mode="json")
         self.level = logging.getLogger("albumgen").getEffectiveLevel()
         self.head = ray.get_runtime_context().gcs_address  # "host:port" of the cluster's head
+        guard.tell_head(self.head)
         self.head_lost = False
         self._head_probed, self._head_misses = 0.0, 0
 
@@ -332,16 +324,14 @@ class RayExecutor:
         if now - self._head_probed < HEAD_PROBE_SECONDS:
             return
         self._head_probed = now
-        if _answers(self.head):
+        if answers(self.head, HEAD_PROBE_SECONDS):
             self._head_misses = 0
             return
         self._head_misses += 1
         if self._head_misses >= HEAD_MISSES:
             self.head_lost = True
             self.ctx.event("ray_head_lost", address=self.head)
-            raise StageError(f"lost the Ray head at {self.head}: it stopped answering",
-                             "start the cluster again (`ray start --head`) and run the same build; "
-                             "every recorded unit is kept")
+            raise lost_head_error(self.head)
 
     def _settle(self, ref) -> None:
         from ray.exceptions import RayError, RayTaskError
@@ -378,6 +368,11 @@ class RayExecutor:
         self.finished += [(stage, land(self.ctx, stage.name, done, blobs)) for done, blobs in finished]
 
     def _worker_died(self, ref, err: Exception) -> None:
+        from ray.exceptions import LocalRayletDiedError
+
+        if isinstance(err, LocalRayletDiedError):  # not the unit's fault, and no retry helps
+            raise StageError(f"lost the Ray raylet of this node ({_first_line(err)})",
+                             "start Ray on this node again and run the same build; every recorded unit is kept")
         if ref not in self.running:  # a CPU task's worker died past its retries
             stage, unit = self.tasks.pop(ref)
             raise StageError(f"{stage.name} unit {unit.id}: its Ray worker died {TASK_RETRIES + 1} times "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 
-from ...errors import ConfigError
+from ...errors import ConfigError, StageError
 
 GCS_PORT = 6379  # `ray start --head` default
 CLIENT_PORT = 10001  # Ray Client (ray://) default
@@ -44,3 +44,18 @@ def check_reachable(address: str | None) -> None:
         why = "timed out" if isinstance(e, TimeoutError) else (e.strerror or str(e)).lower()
         raise ConfigError(f"executor.address: no Ray head answers at {host}:{port} ({why})",
                           f"start one there with `ray start --head --port={port}`, or fix executor.address") from None
+
+
+def answers(address: str, timeout: float = 1.0) -> bool:
+    """The head's GCS port ("host:port") takes a connection now."""
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def lost_head_error(address: str) -> StageError:
+    return StageError(f"lost the Ray head at {address}: it stopped answering",
+                      "start the cluster again (`ray start --head`) and run the same build; every recorded unit is kept")
