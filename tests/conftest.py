@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -34,8 +35,8 @@ class _FileGroups:
     """`pytest -n N --dist loadfile` (make test, make check): a file's tests share one test
     process, so a module-scoped fixture album is built once; the Ray files share one too.
     The files go out in the order the test processes collected them (below: the Ray files,
-    then the rest of tests/e2e, then the others), so the longest start first and no process
-    is left alone with one at the end."""
+    then the rest of tests/e2e, then the others, most tests first), so the longest start
+    first and no process is left alone with one at the end."""
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_xdist_make_scheduler(self, config, log):
@@ -58,7 +59,9 @@ def pytest_collection_modifyitems(config, items):
         if item.path.relative_to(item.config.rootpath).parts[:2] == ("tests", "e2e"):
             item.add_marker(pytest.mark.e2e)
     if hasattr(config, "workerinput"):  # a pytest-xdist test process: the order _FileGroups hands files out in
-        items.sort(key=lambda item: _rank(item.nodeid))
+        # (after the Ray files and tests/e2e, the files with most tests first, as xdist's own order)
+        count = Counter(_scope(item.nodeid) for item in items)
+        items.sort(key=lambda item: (_rank(item.nodeid), -count[_scope(item.nodeid)]))
 
 
 @pytest.fixture(autouse=True, scope="session")

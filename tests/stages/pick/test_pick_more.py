@@ -18,6 +18,8 @@ from albumgen.engine.store.manifest import AlbumLock
 from albumgen.errors import InputError, LockError
 from albumgen.stages.pick import PickStage
 
+pytestmark = pytest.mark.slow  # builds that render more takes by hand, one after another
+
 
 def build(pipeline):
     ctx = runner.open_pipeline(pipeline, progress=False)

@@ -13,6 +13,8 @@ from albumgen.stages.pick.combine import combine, with_group
 from albumgen.stages.pick.config import PickConfig
 from albumgen.stages.pick.features import features
 
+pytestmark = pytest.mark.slow  # minutes of audio analysed
+
 CFG = PickConfig()
 SECONDS = 180.0
 # A pop song alone (hum and drone judge a take by itself); two takes each of a quiet ballad

@@ -20,6 +20,8 @@ from albumgen.errors import LockError
 from albumgen.stages.pick import PickStage
 from albumgen.stages.pick.combine import choose
 
+pytestmark = pytest.mark.slow  # builds with retry rounds: more takes each
+
 PICK = {"retry_takes": 1, "max_rounds": 2}
 
 
