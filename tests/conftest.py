@@ -21,9 +21,21 @@ def pytest_configure(config):
         config.pluginmanager.register(_FileGroups(), "albumgen-file-groups")
 
 
+def _scope(nodeid: str) -> str:
+    file = nodeid.split("::", 1)[0]
+    return "ray" if file in RAY_FILES else file
+
+
+def _rank(nodeid: str) -> int:
+    return 0 if _scope(nodeid) == "ray" else 1 if nodeid.startswith("tests/e2e/") else 2
+
+
 class _FileGroups:
     """`pytest -n N --dist loadfile` (make test, make check): a file's tests share one test
-    process, so a module-scoped fixture album is built once; the Ray files share one too."""
+    process, so a module-scoped fixture album is built once; the Ray files share one too.
+    The files go out in the order the test processes collected them (below: the Ray files,
+    then the rest of tests/e2e, then the others), so the longest start first and no process
+    is left alone with one at the end."""
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_xdist_make_scheduler(self, config, log):
@@ -33,18 +45,20 @@ class _FileGroups:
 
         class Scheduling(LoadFileScheduling):
             def _split_scope(self, nodeid: str) -> str:
-                file = nodeid.split("::", 1)[0]
-                return "ray" if file in RAY_FILES else file
+                return _scope(nodeid)
 
+        config.option.loadscopereorder = False  # xdist's own order: the files with most tests first
         return Scheduling(config, log)
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
     # Folder is kind: whatever tests/e2e holds runs whole builds in child processes, so
     # `make check` (-m "not e2e") leaves it to `make test` without a marker on every test.
     for item in items:
         if item.path.relative_to(item.config.rootpath).parts[:2] == ("tests", "e2e"):
             item.add_marker(pytest.mark.e2e)
+    if hasattr(config, "workerinput"):  # a pytest-xdist test process: the order _FileGroups hands files out in
+        items.sort(key=lambda item: _rank(item.nodeid))
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -75,7 +75,7 @@ def test_stages_read_typed_artifacts(album):
     assert [t.id for t in takes] == ["t01/take-1", "t01/take-2"]
     rec = ctx.manifest.record("render", "t01/take-1")
     assert takes[0].wav == "manifest/takes/t01/take-1.wav" and takes[0].wav_sha256 == rec.outputs[takes[0].wav].sha256
-    assert takes[0].seed == rec.data["seed"] and takes[0].model_extra["model"] == rec.data["model"]
+    assert takes[0].seed == rec.data["seed"] and takes[0].model == rec.data["model"]
     pick = arts.pick("t01")
     assert isinstance(pick, Pick) and pick.take_id in {t.id for t in takes} and pick.wav == arts.take("t01", pick.choice).wav
     assert {m.id for m in arts.masters()} == {"cover", "t01", "album"}
