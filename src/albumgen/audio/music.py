@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import numba_cache
 from .loudness import integrated_loudness
 from .signal import resample, to_mono
 
@@ -66,12 +67,27 @@ def analyse(audio: np.ndarray, sr: int) -> Music:
     mono = resample(to_mono(audio).astype(np.float32), sr, RATE)
     loud = integrated_loudness(mono, RATE)
     norm = mono * np.float32(10 ** ((-23.0 - loud) / 20)) if np.isfinite(loud) else mono
+    numba_cache.compile_once(_kernels)  # librosa's kernels: numba's cache written by one process at a time
     onset = librosa.onset.onset_strength(y=norm, sr=RATE, hop_length=HOP)
     bpm, beats, pulse = _beats(onset)
     key, strength, chroma = _key(norm)
     return Music(seconds=len(mono) / RATE, bpm=bpm, beats=beats, pulse=pulse, key=key, key_strength=strength,
                  chroma=chroma, energy=float(np.mean(onset)) if onset.size else 0.0, loudness=loud,
                  fingerprint=_fingerprint(norm, chroma))
+
+
+def _kernels() -> None:
+    """Every librosa kernel analyse() calls, on the dtypes it calls them with: two seconds
+    of clicks in noise reach the beat tracker, chroma and MFCC (silence would skip them)."""
+    import librosa
+
+    rng = np.random.default_rng(0)
+    y = (rng.standard_normal(2 * RATE) * 0.05).astype(np.float32)
+    y[:: RATE // 4] = 1.0
+    onset = librosa.onset.onset_strength(y=y, sr=RATE, hop_length=HOP)
+    _beats(onset)
+    _, _, chroma = _key(y)
+    _fingerprint(y, chroma)
 
 
 def _fingerprint(mono: np.ndarray, chroma: np.ndarray) -> np.ndarray:
