@@ -60,21 +60,27 @@ class AlbumgenGroup(click.Group):
             return super().invoke(ctx)
         except AlbumgenError as e:
             log.debug("%s", traceback.format_exc())
-            click.echo(f"Error: {e}", err=True)
+            _last(f"Error: {e}")
             ctx.exit(e.exit_code)
         except Interrupted as e:
-            click.echo(f"Interrupted: {e}", err=True)
+            _last(f"Interrupted: {e}")
             ctx.exit(e.exit_code)
         except KeyboardInterrupt:
-            click.echo("Interrupted: finished units are kept; run the same command again to resume", err=True)
+            _last("Interrupted: finished units are kept; run the same command again to resume")
             ctx.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as e:  # a bug: say so in one line, the traceback goes to --verbose
             log.debug("%s", traceback.format_exc())
             line, code = error_line(e)
-            click.echo(f"Error: {line}", err=True)
+            _last(f"Error: {line}")
             ctx.exit(code)
+
+
+def _last(line: str) -> None:
+    """A command's closing line, on stderr (a Ray build's supervisor prints it: guard.last_word)."""
+    if not guard.last_word(line):
+        click.echo(line, err=True)
 
 
 def error_line(e: BaseException) -> tuple[str, int]:

@@ -20,6 +20,7 @@ echoes at once), and a signal here with no echo within ECHO_SECONDS is forwarded
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import select
@@ -68,6 +69,20 @@ def _tell(line: str) -> None:
 def tell_head(address: str) -> None:
     """The head this driver connected to: named by the supervisor if the driver dies."""
     _tell(f"head {address}")
+
+
+def last_word(line: str) -> bool:
+    """The command's last line (its `Error:` or `Interrupted:`), printed by the supervisor
+    once this process has ended: Ray forwards its workers' log lines to this process's
+    stderr from a thread of its own, and one that comes late would follow the line a user
+    reads last. False: no supervisor to tell, print it here."""
+    if _answer_fd is None:
+        return False
+    try:
+        os.write(_answer_fd, f"last {json.dumps(line)}\n".encode())
+    except OSError:  # the supervisor is gone
+        return False
+    return True
 
 
 def answer(code: int) -> None:
@@ -129,6 +144,8 @@ def supervise(args: list[str], albums: list[Path]) -> int:
         relay.close()
         os.close(answer_r)
         os.close(echo_r)
+    if "last" in said:  # the child's Error or Interrupted line, after everything it printed
+        print(json.loads(said["last"]), file=sys.stderr)
     if "exit" in said:
         return int(said["exit"])
     return _driver_lost(child.returncode, said.get("head"), albums)
