@@ -37,6 +37,7 @@ from ...config import pipeline_model
 from ...errors import StageError
 from ...stage import Context, Done, Stage, Unit
 from .. import interrupt
+from ..store import atomic
 from ..store.manifest import Manifest
 from . import lifeline
 
@@ -239,6 +240,9 @@ class LocalExecutor:
         running_units = sorted(f"{j.stage.name}/{j.unit.id}" for j in jobs if j.token in running)
         for ctx in {id(j.ctx): j.ctx for j in jobs}.values() or [self.ctx]:  # each album it touched
             ctx.event("worker_pool_restarted", dead=sorted(dead.values()), running=running_units)
+            # What a dead worker was writing stays as its hidden temporary: gone now, not at the next build.
+            if swept := atomic.sweep_temporaries(ctx.album_dir):
+                ctx.event("temporaries_removed", files=[p.relative_to(ctx.album_dir).as_posix() for p in swept])
         log.debug("worker pool %d broke: processes %s, running %s, charged %s", gen,
                   {pid: p.exitcode for pid, p in procs.items()}, running, charged)
         self._pool, self._started, self._running = None, None, {}
