@@ -15,9 +15,12 @@ ray = pytest.importorskip("ray")
 pytest.importorskip("diffusers")
 
 # Two tracks of two takes; every take fails only its ending (a 5 s fade asked of the tiny
-# model's noise), so pick asks for a repaint of each track's kept take.
+# model's noise), so pick asks for a repaint of each track's kept take. The batch size is
+# set: left to itself, one local device takes all four takes in one batch and two actors
+# two each, and a CPU's matrix kernels round a row differently beside other rows.
 PIPELINE = {"album": {"tracks": 2},
-            "render": {"backend": "acestep", "model": "tiny-acestep", "takes": 2, "duration": 6.0, "device": "cpu"},
+            "render": {"backend": "acestep", "model": "tiny-acestep", "takes": 2, "duration": 6.0, "device": "cpu",
+                       "batch_size": 2},
             "pick": {"hard_checks": ["abrupt_end"], "min_end_decay": 5.0, "retry_takes": 0, "max_rounds": 0,
                      "max_repaints": 1}}
 
