@@ -38,7 +38,17 @@ def _alive(pid: int) -> bool:
         return False
     except OSError:  # EPERM: a live process of another user
         return True
-    return True
+    # A zombie answers kill(0) too: a killed build's workers are orphans, and where nothing
+    # reaps orphans (a container whose first process is not an init) they stay zombies.
+    if not os.path.isdir("/proc/self"):  # no /proc (macOS): kill(0) has the last word
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[0] not in (b"Z", b"X")
+    except FileNotFoundError:  # it ended just now
+        return False
+    except (OSError, IndexError):
+        return True
 
 
 def sweep_temporaries(folder: Path) -> list[Path]:
