@@ -14,8 +14,10 @@ from processes import album_digest, alive, busy_worker, session, start_build, wa
 
 from albumgen.engine.store.manifest import Manifest
 
-# Three tracks of two takes, a batch per track: the signal lands in the second batch.
-PIPELINE = {"album": {"tracks": 3}, "render": {"takes": 2, "duration": 8.0, "batch_size": 2}}
+# Three tracks of two takes, a batch per track: the signal lands in the second batch. Takes
+# of 30 s keep a batch in flight for a second or more (the tiny model renders ~50 audio
+# seconds a second on a core: 8 s takes were done before a signal 0.3 s later landed).
+PIPELINE = {"album": {"tracks": 3}, "render": {"takes": 2, "duration": 30.0, "batch_size": 2}}
 NOISE = ("Traceback", "terminate called", "BrokenProcessPool", "KeyboardInterrupt", "Aborted")
 
 
