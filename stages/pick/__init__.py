@@ -19,7 +19,6 @@ from albumgen.stage import Context, Done, NotReady, Plan, Stage, TrackReport, Un
 from . import overrides
 from .config import PickConfig
 from .learned import LearnedScorers, availability
-from .scoring import SCHEMA_VERSION, score_group
 
 
 class PickStage(Stage[PickConfig]):
@@ -82,6 +81,8 @@ class PickStage(Stage[PickConfig]):
         return Plan(units, waiting)
 
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
+        from .scoring import SCHEMA_VERSION, score_group  # scipy's filters: not at every CLI start (--help)
+
         cfg = self.settings(ctx)
         learned = LearnedScorers(cfg, ctx.base_dir, ctx.log)
         for unit in units:

@@ -12,7 +12,6 @@ from albumgen.engine import runner
 from albumgen.errors import ConfigError, InputError
 
 from .manual import describe, request_takes, set_choice
-from .scoring import score_files
 
 
 @click.command()
@@ -62,6 +61,8 @@ def score(files: tuple[Path, ...], prompt: str | None, pipeline: Path | None, as
     if pipeline:
         config, base_dir = load_config(pipeline)
         cfg = config.pick
+    from .scoring import score_files  # scipy's filters: not at every CLI start (--help)
+
     # Paths in the pipeline (a local clap_model) are relative to its folder, as in a build.
     report = score_files(list(files), cfg, prompt, base_dir=base_dir)
     if as_json:

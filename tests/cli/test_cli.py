@@ -233,3 +233,16 @@ def test_retry_rounds_master_only_the_final_picks(tmp_path):
     assert cells[2] == "2/2", row  # render: the retry round's take counts in the total
     assert cells[3] == "encodec", row  # decode: the takes' audio is render's own
     assert re.fullmatch(r"take [12] \(all rejected\)", cells[4]), row
+
+
+def test_help_imports_no_audio_or_model_library():
+    """`albumgen --help` (and every command's start) imports the CLI and every stage's
+    commands, not what their work needs: scipy's filters, librosa, torch, transformers."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from albumgen.cli import main; "
+            "print(sorted(m for m in ('scipy', 'librosa', 'torch', 'transformers', 'openai') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", out.stdout
