@@ -10,6 +10,8 @@ Faults (one per build, at a random moment while takes render or CPU units run):
   ctrl-c-twice  the same, twice: stop at once
   bad-journal   SIGKILL of the build, then a journal line that is no valid op (a newer
                 albumgen's) and a torn last line appended before the resume
+  disk-full     the build's folder is a 64 MB tmpfs, filled to the last byte mid-build
+                (root only: left out where no tmpfs can be mounted); emptied before the resume
 
 After each fault: how the build ended and how long it took from the fault, whether any
 process of the build outlived it (10 s grace), then `albumgen build` again (twice at
@@ -37,7 +39,7 @@ sys.path.insert(0, str(ROOT / "tests" / "support"))
 from helpers import write_pipeline  # noqa: E402
 from processes import ENV, album_digest, busy_worker, session, start_build, wait_gone  # noqa: E402
 
-FAULTS = ("kill-driver", "kill-worker", "ctrl-c", "ctrl-c-twice", "bad-journal")
+FAULTS = ("kill-driver", "kill-worker", "ctrl-c", "ctrl-c-twice", "bad-journal", "disk-full")
 
 
 def pipeline_for(folder: Path, duration: float) -> Path:
@@ -77,6 +79,10 @@ def inject(fault: str, pipeline: Path, rng: random.Random) -> dict:
     sent = time.monotonic()
     if fault in ("kill-driver", "bad-journal"):
         os.kill(proc.pid, signal.SIGKILL)
+    elif fault == "disk-full":
+        st = os.statvfs(pipeline.parent)
+        with open(pipeline.parent / "filler", "wb") as f:
+            os.posix_fallocate(f.fileno(), 0, st.f_bavail * st.f_frsize)  # every byte: the next write fails
     elif fault == "kill-worker":
         try:
             os.kill(busy_worker(proc.pid, timeout=30), signal.SIGKILL)
@@ -96,6 +102,7 @@ def inject(fault: str, pipeline: Path, rng: random.Random) -> dict:
     leaked = wait_gone(session(group), 10)
     for pid in leaked:
         os.kill(pid, signal.SIGKILL)
+    (pipeline.parent / "filler").unlink(missing_ok=True)  # room again for the resume
     if fault == "bad-journal":
         with open(album / "manifest" / "journal.jsonl", "a") as f:
             f.write(json.dumps({"op": "rename_everything", "schema": 99}) + "\n")
@@ -103,6 +110,21 @@ def inject(fault: str, pipeline: Path, rng: random.Random) -> dict:
     noise = [w for w in ("Traceback", "terminate called", "BrokenProcessPool") if w in err]
     return {"fault": fault, "landed": True, "rc": proc.returncode, "stop_s": stop_s, "leaked": len(leaked),
             "noise": noise, "last": err.strip().splitlines()[-1] if err.strip() else ""}
+
+
+def mount(folder: Path) -> bool:
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(folder)],
+                          capture_output=True).returncode == 0
+
+
+def mountable(top: Path) -> bool:
+    probe = top / "probe"
+    probe.mkdir(exist_ok=True)
+    ok = mount(probe)
+    if ok:
+        subprocess.run(["umount", "-l", str(probe)], check=False)
+    probe.rmdir()
+    return ok
 
 
 def main() -> int:
@@ -123,11 +145,15 @@ def main() -> int:
     print(f"{'#':>3} {'fault':13} {'landed':6} {'exit':>4} {'stop s':>6} {'leaked':>6} {'resumes':>7} "
           f"{'equal':5} {'temps':>5}  last line", flush=True)
     rows = []
+    faults = FAULTS if mountable(top) else FAULTS[:-1]
     for i in range(1, args.builds + 1):
         folder = top / f"build-{i:02d}"
         folder.mkdir(exist_ok=True)
+        fault = rng.choice(faults)
+        if fault == "disk-full":
+            mount(folder)
         pipeline = pipeline_for(folder, args.duration)
-        row = inject(rng.choice(FAULTS), pipeline, rng)
+        row = inject(fault, pipeline, rng)
         album = folder / "albums" / "test-album"
         resumes = 0
         for _ in range(2):
@@ -137,6 +163,10 @@ def main() -> int:
         row["resumes"] = resumes
         row["equal"] = album_digest(album) == reference
         row["temps"] = len([p for p in album.rglob(".*tmp*")])
+        if fault == "disk-full":  # the tmpfs goes; a kept album is copied off it first
+            if args.keep:
+                shutil.copytree(folder, top / f"build-{i:02d}-kept", symlinks=True)
+            subprocess.run(["umount", "-l", str(folder)], check=False)
         rows.append(row)
         print(f"{i:>3} {row['fault']:13} {'yes' if row['landed'] else 'no':6} {row['rc']:>4} {row['stop_s']:>6.1f} "
               f"{row['leaked']:>6} {resumes:>7} {'yes' if row['equal'] else 'NO':5} {row['temps']:>5}  "
