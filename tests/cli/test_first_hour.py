@@ -30,6 +30,33 @@ def test_a_model_not_on_this_machine_stops_before_anything_is_written(tmp_path, 
     assert nothing_written(tmp_path)  # no album folder, no cover, no prompts
 
 
+def test_a_model_neither_cached_nor_reachable_stops_before_anything_is_written(tmp_path):
+    """Online mode on a machine that cannot reach the hub (no network, a firewall): the dry
+    run and the build stop at the check, not after a minute of download retries."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:  # a loopback port nothing listens on: connection refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env |= {"HF_ENDPOINT": f"http://127.0.0.1:{port}", "HF_HOME": str(tmp_path / "hf")}
+    pipeline = write_pipeline(tmp_path, {"render": {"model": "facebook/musicgen-small"}})
+    for dry in (["--dry-run"], []):
+        r = subprocess.run([sys.executable, "-m", "albumgen", "build", str(pipeline), *dry], env=env,
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 5, r.stderr
+        lines = r.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(
+            "Error: render.model: facebook/musicgen-small is not in the local Hugging Face cache and the hub "
+            "cannot be reached: "), r.stderr
+        assert "`hf download facebook/musicgen-small --local-dir musicgen-small` where there is internet" in lines[0]
+        assert lines[0].endswith(f"{TRY_TINY})")
+        assert nothing_written(tmp_path)
+
+
 @pytest.mark.parametrize("model", ["facebook/musicgen-tiny", "musicgen-small", "facebook/musicgen-smal"])
 def test_an_id_that_is_no_checkpoint_gets_the_nearest_real_one(tmp_path, model):
     pipeline = write_pipeline(tmp_path, {"render": {"model": model}})

@@ -67,6 +67,12 @@ def check_model(model_id: str, base_dir: Path, backend: Backend, presets: tuple[
     if found is False:
         raise ModelError(f"render.model: {model_id} is not on the Hugging Face hub",
                          hint or f"use one of {', '.join(KNOWN[:3])}, or a local checkpoint folder")
+    if isinstance(found, str):  # neither here nor reachable: the download would fail too, after a minute of retries
+        raise ModelError(f"render.model: {model_id} is not in the local Hugging Face cache and the hub cannot be "
+                         f"reached: {found}",
+                         f"connect this machine for its first build (the checkpoint downloads once), or run `hf "
+                         f"download {model_id} --local-dir {model_id.rsplit('/', 1)[-1]}` where there is internet, "
+                         f"copy that folder here and set render.model to its path; {TRY_TINY}")
     return "hub"
 
 
@@ -96,9 +102,9 @@ def _cached(model_id: str, marker: str) -> bool:
         return False
 
 
-def _on_hub(model_id: str) -> bool | None:
-    """True: the hub has it; False: it does not; None: the hub could not be asked (the build
-    then says what went wrong when it downloads)."""
+def _on_hub(model_id: str) -> bool | str:
+    """True: the hub has it; False: it does not; a string: why the hub could not be asked
+    (no network, a proxy, a timeout)."""
     from huggingface_hub import HfApi
     from huggingface_hub.utils import GatedRepoError, HFValidationError, RepositoryNotFoundError
 
@@ -109,5 +115,9 @@ def _on_hub(model_id: str) -> bool | None:
         return True  # it exists; the download says how to get access
     except (RepositoryNotFoundError, HFValidationError):
         return False
-    except Exception:  # no network, a proxy, a timeout: not the user's config
-        return None
+    except Exception as e:  # no network, a proxy, a timeout: not the user's config
+        cause = e
+        while cause.__context__ is not None and not str(cause).strip():
+            cause = cause.__context__
+        first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        return first if len(first) <= 120 else first[:117] + "..."
