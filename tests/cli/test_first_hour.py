@@ -30,6 +30,7 @@ def test_a_model_not_on_this_machine_stops_before_anything_is_written(tmp_path, 
     assert nothing_written(tmp_path)  # no album folder, no cover, no prompts
 
 
+@pytest.mark.slow  # two albumgen processes: the hub's address is read at import
 def test_a_model_neither_cached_nor_reachable_stops_before_anything_is_written(tmp_path):
     """Online mode on a machine that cannot reach the hub (no network, a firewall): the dry
     run and the build stop at the check, not after a minute of download retries."""
