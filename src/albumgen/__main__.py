@@ -23,10 +23,13 @@ def _quit(signum, frame) -> None:
 
 
 def _hold() -> None:
-    """The last exit handler: past it the interpreter resets the handlers to the default, so
-    a signal would end the process by itself. It comes too late to stop anything: held."""
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    """The last exit handler: past it the interpreter resets Python-level handlers to the
+    default, so a signal would end the process by itself. It comes too late to stop
+    anything: ignored. Ignored, not blocked: a mask is the calling thread's own, and a signal
+    to the process goes to any thread that does not block it (Ray's, the pool's manager);
+    an ignored signal the interpreter's exit leaves ignored."""
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_IGN)
 
 
 def run() -> None:
