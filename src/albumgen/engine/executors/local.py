@@ -285,7 +285,7 @@ class LocalExecutor:
                 if interrupt.requested():
                     self._stop_soon()
                     if not self.busy():
-                        return []
+                        return [], []
                 continue
             break
         while True:
