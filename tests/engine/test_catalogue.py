@@ -110,3 +110,45 @@ def test_a_catalogue_opens_its_albums_without_holding_their_records(catalogue):
     # albums must not all sit in memory until their turn. (The store is private: no public view.)
     assert all(ctx.manifest._store is None for ctx in ctxs)
     assert all(len(ctx.manifest.state.records) > 10 for ctx in ctxs)  # read again when used
+
+
+def test_the_first_albums_retry_takes_go_before_the_next_albums_batches(tmp_path):
+    # Album one's picks reject the tiny model's noise and ask for a retry take per track
+    # while album two's 24 takes (one a batch) are queued or rendering on the device: long
+    # enough that its render outlasts album one's first picks (a worker's first pick warms
+    # its analysis up for many seconds), or no batch of album two would be left to pass.
+    # Its eight tracks of three takes each queue a pick every few batches meanwhile.
+    first = album(tmp_path, "first", pick={"retry_takes": 1, "max_rounds": 1})
+    second = album(tmp_path, "second", album={"tracks": 8, "slug": "second"},
+                   render={"takes": 3, "batch_size": 1, "duration": 16.0})
+    r = cli("build", str(first), str(second))
+    assert r.exit_code == 0, r.output
+    one = Manifest(tmp_path / "albums" / "first").events()
+    two = Manifest(tmp_path / "albums" / "second").events()
+    retries = [e for e in one if e["event"] == "units_submitted" and e["stage"] == "render"
+               and any(u.endswith("take-3") for u in e["units"])]
+    assert sorted(u for e in retries for u in e["units"]) == ["t01/take-3", "t02/take-3"], r.output
+    rendered = at(two, "unit_done", stage="render")
+    timeline = sorted((e["ts"], album, e["event"], e.get("stage"), e.get("unit", e.get("units")))
+                      for album, events in (("one", one), ("two", two)) for e in events
+                      if e["event"] in ("units_submitted", "unit_done", "build_done"))
+    for asked in retries:  # both tracks' picks may have ended in one step: one submission
+        for unit in asked["units"]:
+            done = at(one, "unit_done", stage="render", unit=unit)[0]
+            # Waited for the batch in flight (and one whose result the driver had not read
+            # yet), not for album two's remaining batches.
+            assert sum(asked["ts"] < t < done for t in rendered) <= 2, timeline
+    assert max(at(one, "unit_done", stage="render")) < max(rendered), timeline  # album two had batches left
+    # The picks of the retry takes pass album two's CPU units queued before them (its picks,
+    # its cover): on the one worker they wait only for the unit it is running. (This tells
+    # the orders apart only when album two had two or more queued then: on a loaded machine,
+    # where the first picks are slow, it has.)
+    tail = [e for e in one if e["event"] == "units_submitted" and e["stage"] == "pick"
+            and e["ts"] > min(asked["ts"] for asked in retries)]
+    assert tail, timeline
+    cpu = [e["ts"] for e in two if e["event"] == "unit_done" and e["stage"] in ("pick", "sequence", "master")]
+    for asked in tail:
+        for unit in asked["units"]:
+            done = at(one, "unit_done", stage="pick", unit=unit)[-1]
+            assert sum(asked["ts"] < t < done for t in cpu) <= 1, timeline
+    assert max(at(one, "build_done")) < max(at(two, "build_done")), timeline

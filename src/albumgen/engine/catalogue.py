@@ -4,7 +4,11 @@ Every album keeps its own manifest, lock, fold and report (runner.album_session)
 share is the executor, so the device renders the next album's takes while the album before
 picks, sequences and masters on the CPU workers. OPEN_ALBUMS albums are open at a time (in
 the order given): a new one opens when one finishes, so the records in memory and the
-locks held stay few however long the catalogue is.
+locks held stay few however long the catalogue is. The executor serves the open albums by
+the order they opened (each album's place), not first come first served: a user watching
+an overnight run wants finished albums early and in order, so the earlier album's retry
+takes and its tail go before the next album's remaining batches, and the next album gets
+what the device and the workers would otherwise leave idle.
 
 One album's failure (a unit that keeps failing, a prompt source that gives nothing, its
 lock held by another build) stops that album only: nothing new of it starts, its units in
@@ -19,6 +23,7 @@ still stopping only its own album.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 from collections import deque
 from dataclasses import dataclass
@@ -53,13 +58,14 @@ class _Open:
 
 
 class _ForAlbum:
-    """The shared executor as one album's frontier sees it: its units go with its Context."""
+    """The shared executor as one album's frontier sees it: its units go with its Context
+    and its place (the order the albums opened in: the lower, the sooner served)."""
 
-    def __init__(self, executor, ctx: Context):
-        self.executor, self.ctx = executor, ctx
+    def __init__(self, executor, ctx: Context, place: int):
+        self.executor, self.ctx, self.place = executor, ctx, place
 
     def submit(self, stage: Stage, units) -> None:
-        self.executor.submit(stage, units, self.ctx)
+        self.executor.submit(stage, units, self.ctx, place=self.place)
 
 
 def build_catalogue(albums: list[tuple[Path, Context]], until: str | None = None, force: tuple[str, ...] = (),
@@ -97,6 +103,7 @@ def _one_frontier(albums, until, force, on_done) -> list[AlbumResult]:
     results: list[AlbumResult] = []
     # One pool for all: the first album's executor settings (workers) size it.
     shared = make_executor(albums[0][1], "local")
+    places = itertools.count()
 
     def close(album: _Open, error: BaseException | None = None) -> None:
         del opened[id(album.result.ctx)]
@@ -140,7 +147,8 @@ def _one_frontier(albums, until, force, on_done) -> list[AlbumResult]:
                         continue
                     for s in stages:
                         result.report.stages.setdefault(s.name, StageReport())
-                    frontier = Frontier(ctx, stages, _ForAlbum(shared, ctx), result.report, set(force))
+                    frontier = Frontier(ctx, stages, _ForAlbum(shared, ctx, next(places)), result.report,
+                                        set(force))
                     opened[id(ctx)] = _Open(result, frontier, session)
                 if stop := interrupt.requested():
                     if not shared.busy():

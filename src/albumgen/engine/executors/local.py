@@ -16,10 +16,18 @@ StageError names the stage and the unit (exit 8).
 One executor can serve several albums at once (a catalogue on one frontier, catalogue.py):
 each unit is submitted with its album's Context, runs with it, and comes back with it;
 `wait_albums` says which album each finished unit and each failure belongs to, so one
-album's failure is that album's, not the catalogue's.
+album's failure is that album's, not the catalogue's. Units submitted with a `place` (the
+album's place in the order the catalogue opened them) are served by it, FIFO within a
+place: a finished album is what a user waits for, so the earliest open album's retry takes
+go to the device before the next album's remaining batches, and its pick and master units
+to the workers before the next album's. A job in progress is never interrupted: a device
+job is cut to one batch for that, and CPU units wait here, not in the pool's own FIFO,
+until a worker is free. Units without a place (a single build) run as they always
+did: one device job per submission, every CPU unit into the pool at once.
 """
 from __future__ import annotations
 
+import heapq
 import itertools
 import logging
 import os
@@ -54,6 +62,9 @@ POLL_SECONDS = 0.25  # how often a wait looks whether a stop was asked for
 POOL_JOIN_SECONDS = 10  # how long a broken pool may take to end and join its workers
 DEVICE_JOIN_SECONDS = 30.0  # a stop at once waits this long for render to leave its decoding step
 _DEVICE_JOB_END = object()  # the device thread finished (or left) one submitted job
+# A device job's units when units are served by place and the stage sizes its own batches
+# from device memory (render.batch_size auto): the most one such batch holds (MAX_BATCH).
+PLACED_JOB_UNITS = 64
 
 
 @dataclass
@@ -81,7 +92,10 @@ class LocalExecutor:
         self.ctx = ctx
         self.workers = default_workers() if workers is None else workers
         self.results: queue.Queue = queue.Queue()
-        self._device_jobs: queue.Queue = queue.Queue()
+        # (place, order, job): the lowest place first, FIFO within it (one place in a single build).
+        self._device_jobs: queue.PriorityQueue = queue.PriorityQueue()
+        self._order = itertools.count()
+        self._held: list = []  # heap of (place, order, ctx, stage, unit): CPU units not yet in the pool
         self._device: threading.Thread | None = None
         self._device_busy = 0  # device jobs submitted and not yet ended
         self._album_busy: dict[int, int] = {}  # id(ctx) -> its device jobs and CPU units not yet ended
@@ -100,21 +114,48 @@ class LocalExecutor:
         self._stop = threading.Event()
 
     # -- submitting --------------------------------------------------------------------
-    def submit(self, stage: Stage, units: list[Unit], ctx: Context | None = None) -> None:
-        """Start `units` of `stage` for the album `ctx` (default: the executor's own)."""
+    def submit(self, stage: Stage, units: list[Unit], ctx: Context | None = None, place: int | None = None) -> None:
+        """Start `units` of `stage` for the album `ctx` (default: the executor's own). With a
+        `place`, they are served before every unit of a later place (module docstring)."""
         ctx = ctx or self.ctx
         if stage.resources == "device":
             self._start_device()
-            self._device_busy += 1
-            self._count(ctx, 1)
-            self._device_jobs.put((ctx, stage, units))
+            for job in self._device_cuts(stage, units, ctx, place):
+                self._device_busy += 1
+                self._count(ctx, 1)
+                self._device_jobs.put((place or 0, next(self._order), (ctx, stage, job)))
             if self.workers:  # warm the workers up (imports take seconds) while the device works
                 self._start_pool()
         elif stage.resources == "driver" or self.workers == 0:
             self._run_here(ctx, stage, units)
-        else:
+        elif place is None:
             for unit in units:
                 self._send(ctx, stage, unit)
+        else:
+            for unit in units:
+                heapq.heappush(self._held, (place, next(self._order), ctx, stage, unit))
+                self._count(ctx, 1)
+            self._feed()
+
+    @staticmethod
+    def _device_cuts(stage: Stage, units: list[Unit], ctx: Context, place: int | None) -> list[list[Unit]]:
+        """The device jobs `units` go as. Without a place, one: the stage batches them itself.
+        With one, a job per batch, so that an earlier album's units can go in between (the
+        same batches the stage would make of them all, when its batch size is set)."""
+        if place is None:
+            return [units]
+        size = stage.batch_size(ctx) or PLACED_JOB_UNITS
+        return [units[i:i + size] for i in range(0, len(units), size)]
+
+    def _feed(self) -> None:
+        """Held CPU units into the pool, lowest place first, one per free worker. None
+        waits in the pool's own queue, where a later album's unit would stay ahead of an
+        earlier album's; a free worker waits only for the driver to read a result (the
+        done callback wakes it at once), milliseconds against a unit's seconds."""
+        while self._held and len(self._jobs) < self.workers and not self._stopping and not interrupt.requested():
+            _, _, ctx, stage, unit = heapq.heappop(self._held)
+            self._count(ctx, -1)  # counted again as the pool's
+            self._send(ctx, stage, unit)
 
     def _count(self, ctx: Context, n: int) -> None:
         left = self._album_busy.get(id(ctx), 0) + n
@@ -157,7 +198,7 @@ class LocalExecutor:
 
     def _device_loop(self) -> None:
         while not self._stop.is_set():
-            job = self._device_jobs.get()
+            _, _, job = self._device_jobs.get()
             if job is None:
                 return
             ctx, stage, units = job
@@ -254,7 +295,7 @@ class LocalExecutor:
         """Units are in flight: a device job, or CPU units in the pool (after a stop was
         asked for, only the ones a worker has started: the others are skipped)."""
         if not interrupt.requested():
-            return self._device_busy > 0 or bool(self._jobs)
+            return self._device_busy > 0 or bool(self._jobs) or bool(self._held)
         self._note_started()
         return self._device_busy > 0 or any(j.token in self._running for j in self._jobs.values())
 
@@ -310,6 +351,7 @@ class LocalExecutor:
                 self._count(item[1], -1)
             else:
                 finished.append(item)
+        self._feed()  # the pool has room again: the earliest album's held units next
         return finished, failures
 
     def _settle(self, fut: Future) -> list[tuple[Context, Stage, Done]]:
@@ -343,9 +385,12 @@ class LocalExecutor:
             self._halt.set()  # units queued in a worker are skipped; a running unit finishes
         for fut in list(self._jobs):
             fut.cancel()  # the ones still queued here
+        for _, _, ctx, _, _ in self._held:  # never sent to the pool
+            self._count(ctx, -1)
+        self._held.clear()
         while True:
             try:
-                job = self._device_jobs.get_nowait()
+                _, _, job = self._device_jobs.get_nowait()
             except queue.Empty:
                 break
             if job is not None:
@@ -355,7 +400,7 @@ class LocalExecutor:
     def close(self) -> None:
         self._stop.set()
         if self._device is not None:
-            self._device_jobs.put(None)
+            self._device_jobs.put((-1, -1, None))  # sorts first: nothing queued starts after a close
         if self._pool is not None:
             if interrupt.requested():
                 # A second Ctrl-C: the units in the workers are not waited for. After the first,
