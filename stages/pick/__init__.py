@@ -23,9 +23,9 @@ from .learned import LearnedScorers, availability
 
 class PickStage(Stage[PickConfig]):
     name = "pick"
-    # 6: a loop is a stretch that copies itself exactly, not a take alike to itself at a bar's
-    # lag; noisy is hiss that stays through every second, not a loud master's cymbals
-    version = "6"
+    # 7: jump hears the beat (a tempogram's contrast) beside timbre and harmony, so a take
+    # that continues as another piece of the same style is labelled and ranks lower
+    version = "7"
     Config = PickConfig
     needs = (Tracklist, Take, TakeAudio)  # TakeAudio: a take's audio decoded again (render.decoder)
     makes = (Pick,)

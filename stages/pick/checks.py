@@ -178,7 +178,8 @@ CHECKS: tuple[Check, ...] = (
                                      "spectrum", 0),),
           # Its spread floor is 6 dB, so a few dB of chance prominence do not rank takes.
           (Scored("hum_db", -1, 6.0, 1.0),)),
-    Check("jump", False, "`jump` > `max_jump`: the take splits into two unrelated halves (timbre and harmony)",
+    Check("jump", False, "`jump` > `max_jump`: the take splits into two unrelated halves (timbre and harmony, or "
+                         "those and the beat)",
           lambda f, cfg: (f"jumps into unrelated material at {f.get('jump_at', 0):.1f} s (contrast {f['jump']:.2f})"
                           if f.get("jump", 0.0) > cfg.max_jump and not _silent(f, cfg) else None),
           "change:jump",
