@@ -25,7 +25,8 @@ class PickStage(Stage[PickConfig]):
     name = "pick"
     # 7: jump hears the beat (a tempogram's contrast) beside timbre and harmony, so a take
     # that continues as another piece of the same style is labelled and ranks lower
-    version = "7"
+    # 8: hiss over the noisy label's limit lowers the score, not only labels the take
+    version = "8"
     Config = PickConfig
     needs = (Tracklist, Take, TakeAudio)  # TakeAudio: a take's audio decoded again (render.decoder)
     makes = (Pick,)
