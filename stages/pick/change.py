@@ -8,7 +8,7 @@ through sections keeps coming back to its sounds, its key and its tempo, so no s
 separates it cleanly; a take that drifted into something else splits in two. Each side's
 own variation is the yardstick, so a take that varies a lot must change more to count.
 A jump into another piece of the same style keeps the sound and often most of the
-harmony, but rarely the tempo and the beat's phase: the beat is what gives it away.
+harmony, but rarely the tempo: the beat is what gives it away.
 
 A seam is a cut: at a join, notes that were sounding stop at once and others start in
 the middle of their lives. Band levels that fall within a few tens of milliseconds are
@@ -101,9 +101,10 @@ def jump(a: Analysis) -> dict[str, float]:
     geometric mean of the timbre and the harmony contrast, or of those and the beat's
     (tempogram) contrast, whichever is larger. Timbre and harmony alone still catch a jump
     that keeps the tempo; the beat joins them so that a jump which keeps the sound (another
-    piece of the same style) is caught by its tempo. The beat weighs a third: a new tempo
-    (a beat contrast of 3 or more) trips over the same sound, a new groove at the same
-    tempo (about 1.5) does not. jump_at: the split, in seconds."""
+    piece of the same style) is caught by its tempo. The beat weighs a third: another
+    piece's tempo (a beat contrast of about 2-7) trips over the same sound, while drums
+    that stop or enter at the same tempo (1.1-2) trip only where the sound changes a lot
+    too. jump_at: the split, in seconds."""
     block = max(1, int(round(JUMP_BLOCK * RATE / HOP)))
     side = int(round(JUMP_SIDE / JUMP_BLOCK))
     if a.bands_db.shape[0] // block < 2 * side + 1:  # too short to have two sides
