@@ -8,7 +8,9 @@ and how often a rejected damaged take shows a higher score than its accepted cle
 (it never should). Then false alarms: clean takes scored in groups of four of one style,
 and commercially loud masters of the same takes (limited to -8 LUFS, about 1% of samples
 at full scale, bright cymbals), per check, and vamps (tests/loop_fixtures.py: a 1-4 bar
-pattern played all through, with a player's small differences), which must not be loops.
+pattern played all through, with a player's small differences), which must not be loops,
+and breakdowns (a band's or an electronic piece's drums stop at 40% of the take, ringing
+out, while its tempo and chords go on), which are not jumps.
 
 Thresholds were tuned on the first seeds; pass --first-seed 1000 for takes no threshold
 saw. To compare with another version of the picker, run this same file with that
@@ -111,6 +113,7 @@ def main() -> None:
     clean_feats: dict[str, list[dict]] = {}
     master_feats: dict[str, list[dict]] = {}
     vamp_feats: dict[str, list[dict]] = {"vamp": []}
+    breakdown_feats: dict[str, list[dict]] = {"breakdown": []}
     t0 = time.process_time()
     for seed in range(args.first_seed, args.first_seed + args.takes):
         x = T.piece(seed, args.seconds)
@@ -119,6 +122,8 @@ def main() -> None:
         clean_feats.setdefault(style, []).append(clean)
         master_feats.setdefault(style, []).append(features(T.loud_master(x, seed=seed), T.SR, joins))
         vamp_feats["vamp"].append(features(L.vamp(seed, args.seconds), T.SR, joins))
+        drummed = ("band", "electronic")[seed % 2]
+        breakdown_feats["breakdown"].append(features(T.breakdown(seed, args.seconds, style=drummed), T.SR, joins))
         for name, check in FAMILIES.items():
             if name == "dull" and clean["hf_db"] <= -40.0:
                 continue  # nothing up there to lose: a dark piece cannot be muffled
@@ -140,7 +145,8 @@ def main() -> None:
         print(f"{name:10} {check:9} {tried[name]:6} {hits[name] / k:7.0%} {wins[name] / k:11.0%} "
               f"{inverted[name]:15d}")
     for label, groups in (("clean takes", clean_feats), ("loud masters of them", master_feats),
-                          ("vamps (a bar pattern played all through)", vamp_feats)):
+                          ("vamps (a bar pattern played all through)", vamp_feats),
+                          ("breakdowns (the drums stop at 40%)", breakdown_feats)):
         alarms: dict[str, int] = {}
         rejected = total = 0
         for style, feats in groups.items():

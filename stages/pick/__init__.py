@@ -23,9 +23,10 @@ from .learned import LearnedScorers, availability
 
 class PickStage(Stage[PickConfig]):
     name = "pick"
-    # 6: a loop is a stretch that copies itself exactly, not a take alike to itself at a bar's
-    # lag; noisy is hiss that stays through every second, not a loud master's cymbals
-    version = "6"
+    # 7: jump hears the beat (a tempogram's contrast) beside timbre and harmony, so a take
+    # that continues as another piece of the same style is labelled and ranks lower
+    # 8: hiss over the noisy label's limit lowers the score, not only labels the take
+    version = "8"
     Config = PickConfig
     needs = (Tracklist, Take, TakeAudio)  # TakeAudio: a take's audio decoded again (render.decoder)
     makes = (Pick,)

@@ -79,6 +79,13 @@ def analyse(audio: np.ndarray, sr: int, joins: list[float] | None = None) -> Ana
                     frame_db=frame_db, freqs=freqs, source=audio, source_rate=sr, joins=list(joins or []))
 
 
+def onset_envelope(a: Analysis) -> np.ndarray:
+    """Spectral flux: summed rise of the band levels from one hop to the next. Bands more
+    than 50 dB under the loudest are held at that floor: their flicker is not an onset."""
+    flux = np.maximum(np.diff(np.maximum(a.bands_db, a.bands_db.max() - 50.0), axis=0), 0.0).sum(axis=1)
+    return flux
+
+
 _BANDS: dict[int, np.ndarray] = {}
 
 

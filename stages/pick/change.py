@@ -2,9 +2,13 @@
 
 A jump is found by splitting the take in two at every moment and asking how much less
 alike the two sides are than each side is to itself, in timbre (MFCC-like: the cosine
-transform of the band levels, without its level term) and in harmony (chroma). Music
-that moves through sections keeps coming back to its sounds and its key, so no split
-separates it cleanly; a take that drifted into something else splits in two.
+transform of the band levels, without its level term), in harmony (chroma) and in beat
+(a tempogram: how the onsets repeat at beat lags over a few seconds). Music that moves
+through sections keeps coming back to its sounds, its key and its tempo, so no split
+separates it cleanly; a take that drifted into something else splits in two. Each side's
+own variation is the yardstick, so a take that varies a lot must change more to count.
+A jump into another piece of the same style keeps the sound and often most of the
+harmony, but rarely the tempo: the beat is what gives it away.
 
 A seam is a cut: at a join, notes that were sounding stop at once and others start in
 the middle of their lives. Band levels that fall within a few tens of milliseconds are
@@ -17,12 +21,14 @@ import numpy as np
 from scipy.fft import dct
 from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
-from .analysis import HOP, N_FFT, RATE, Analysis
+from .analysis import HOP, N_FFT, RATE, Analysis, onset_envelope
 
 STEP = 4  # hops per block: 46 ms
 N_MFCC = 13
 JUMP_BLOCK = 0.5  # seconds per block of the split search
 JUMP_SIDE = 5.0  # seconds at least on each side of a split: an intro is not a jump
+TEMPO_WINDOW = 3.0  # seconds of onsets per tempogram column: four beats at 80 bpm
+BEAT_LAGS = (0.3, 1.2)  # seconds: beats from 200 down to 50 bpm
 CUT_HOPS = 2  # levels compared this many hops (23 ms) before and after each moment
 JOIN_NEAR = 3  # hops either side of a join where its cut may land (render rounds to frames)
 
@@ -72,17 +78,44 @@ def split_contrast(dist: np.ndarray, side: int) -> np.ndarray:
     return out
 
 
+def tempogram(a: Analysis, block_hops: int, n: int) -> np.ndarray:
+    """Per block: the onsets' autocorrelation (over the TEMPO_WINDOW around the block,
+    normalised by its zero lag) at the beat lags. A steady beat gives every block the same
+    column; another tempo moves its peaks, another groove changes their heights."""
+    env = onset_envelope(a)
+    env = env - uniform_filter1d(env, 43)  # the slow trend (~0.5 s) is no onset
+    w = int(TEMPO_WINDOW * a.frame_rate)
+    lo, hi = (int(round(s * a.frame_rate)) for s in BEAT_LAGS)
+    if len(env) < w:
+        return np.zeros((n, hi - lo))
+    starts = np.clip(np.arange(n) * block_hops + block_hops // 2 - w // 2, 0, len(env) - w)
+    seg = env[starts[:, None] + np.arange(w)[None, :]]
+    seg = seg - seg.mean(axis=1, keepdims=True)
+    r = np.fft.irfft(np.abs(np.fft.rfft(seg, 2 * w, axis=1)) ** 2, 2 * w, axis=1)[:, :hi]
+    zero = r[:, :1]
+    return np.where(zero > 0, r[:, lo:hi] / np.maximum(zero, 1e-20), 0.0)
+
+
 def jump(a: Analysis) -> dict[str, float]:
-    """jump: the largest geometric mean, over all splits, of the timbre and the harmony
-    contrast (1 = no split separates the take); jump_at: the split, in seconds."""
+    """jump: the largest contrast over all splits (1 = no split separates the take): the
+    geometric mean of the timbre and the harmony contrast, or of those and the beat's
+    (tempogram) contrast, whichever is larger. Timbre and harmony alone still catch a jump
+    that keeps the tempo; the beat joins them so that a jump which keeps the sound (another
+    piece of the same style) is caught by its tempo. The beat weighs a third: another
+    piece's tempo (a beat contrast of about 2-7) trips over the same sound, while drums
+    that stop or enter at the same tempo (1.1-2) trip only where the sound changes a lot
+    too. jump_at: the split, in seconds."""
     block = max(1, int(round(JUMP_BLOCK * RATE / HOP)))
     side = int(round(JUMP_SIDE / JUMP_BLOCK))
     if a.bands_db.shape[0] // block < 2 * side + 1:  # too short to have two sides
         return {"jump": 1.0, "jump_at": 0.0}
     timbre, chroma = features_at(a, block)
+    beat = tempogram(a, block, len(timbre))
     dt = np.linalg.norm(timbre[:, None, :] - timbre[None, :, :], axis=2)
     dc = 1.0 - np.clip(chroma @ chroma.T, -1.0, 1.0)
-    both = np.sqrt(split_contrast(dt, side) * split_contrast(dc, side))
+    db = np.linalg.norm(beat[:, None, :] - beat[None, :, :], axis=2)
+    sound = split_contrast(dt, side) * split_contrast(dc, side)
+    both = np.fmax(np.sqrt(sound), np.cbrt(sound * split_contrast(db, side)))
     if not np.isfinite(both).any():
         return {"jump": 1.0, "jump_at": 0.0}
     i = int(np.nanargmax(both))

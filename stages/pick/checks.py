@@ -107,7 +107,14 @@ CHECKS: tuple[Check, ...] = (
           (Limit("noisy_hiss_db", -26.0, "noisy label: the spectral floor (each frame's median bin, the lowest of "
                                          "every second) this close under the take's mean power: hiss that never "
                                          "stops (music with hiss 20 dB under it: about -24; a loud master with "
-                                         "cymbals: -27 or lower)", le=0),)),
+                                         "cymbals: -27 or lower); the score counts the dB over it (`hiss`)",
+                 le=0),),
+          # Only the floor over the label's limit ranks (combine.py derives `hiss` from hiss_db):
+          # a loud master's cymbals sit under it and never cost it a place. Weight 4: beside
+          # its clean twin every feature's z is +-0.67, and hiss flatters a take on several
+          # (it lifts the high band, so the twin looks duller; the take is less like itself,
+          # so it looks less repetitive, less stuck): at 2 the twin still lost 2 of 32 seeds.
+          (Scored("hiss", -1, 1.0, 4.0),)),
     Check("clipping", True, "`clipping` > `max_clipping`: audible flat tops at the take's own peak",
           lambda f, cfg: _over(f["clipping"], cfg.max_clipping, f"audible clipping {f['clipping']:.1%} of the time"),
           "features:clipping_of",
@@ -178,7 +185,8 @@ CHECKS: tuple[Check, ...] = (
                                      "spectrum", 0),),
           # Its spread floor is 6 dB, so a few dB of chance prominence do not rank takes.
           (Scored("hum_db", -1, 6.0, 1.0),)),
-    Check("jump", False, "`jump` > `max_jump`: the take splits into two unrelated halves (timbre and harmony)",
+    Check("jump", False, "`jump` > `max_jump`: the take splits into two unrelated halves (timbre and harmony, or "
+                         "those and the beat)",
           lambda f, cfg: (f"jumps into unrelated material at {f.get('jump_at', 0):.1f} s (contrast {f['jump']:.2f})"
                           if f.get("jump", 0.0) > cfg.max_jump and not _silent(f, cfg) else None),
           "change:jump",

@@ -36,24 +36,29 @@ def robust_z(values: np.ndarray, floor: float) -> np.ndarray:
     return np.clip((values - med) / scale, -Z_CLIP, Z_CLIP)
 
 
-def with_group(feats: list[dict[str, float]]) -> list[dict[str, float]]:
-    """Each take's features plus those that only mean something against the other takes:
-    dull_db, how far its high band (hf_db) sits under the median of the others' (0 when
-    it does not, and for a lone take). A bass solo whose takes are all dark is not dull;
-    the one take of a bright prompt that came out muffled is."""
+def with_group(feats: list[dict[str, float]], cfg: PickConfig | None = None) -> list[dict[str, float]]:
+    """Each take's features plus those that only mean something against the other takes
+    or the config: dull_db, how far its high band (hf_db) sits under the median of the
+    others' (0 when it does not, and for a lone take). A bass solo whose takes are all
+    dark is not dull; the one take of a bright prompt that came out muffled is. hiss: how
+    far its hiss floor (hiss_db) stands over pick.noisy_hiss_db, the floor the noisy label
+    starts at (0 under it), so the score and the label agree on what hiss is."""
+    limit = (cfg or PickConfig()).noisy_hiss_db
     out = []
     for i, f in enumerate(feats):
         g = dict(f)
         others = [o["hf_db"] for j, o in enumerate(feats) if j != i and "hf_db" in o]
         if "hf_db" in f:
             g["dull_db"] = round(max(0.0, float(np.median(others)) - f["hf_db"]), 5) if others else 0.0
+        if "hiss_db" in f:
+            g["hiss"] = round(max(0.0, f["hiss_db"] - limit), 5)
         out.append(g)
     return out
 
 
 def combine(feats: list[dict[str, float]], cfg: PickConfig) -> list[dict]:
     """Per take: checks, rejects, z-scores and the weighted score (higher is better)."""
-    feats = with_group(feats)
+    feats = with_group(feats, cfg)
     weights = cfg.weights.model_dump()
     z = {}
     for name, s in SCORED.items():

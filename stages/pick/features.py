@@ -10,7 +10,7 @@ from importlib import import_module
 import numpy as np
 from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
 
-from .analysis import SILENT_DB, Analysis, analyse
+from .analysis import SILENT_DB, Analysis, analyse, onset_envelope
 from .change import seam
 from .checks import CHECKS, HISS_NONE
 
@@ -216,13 +216,6 @@ def structure(a: Analysis) -> dict[str, float]:
     # differences are too small to call it a loop (that is the drone check's job).
     repetition = float((med - dist.min()) / max(med, x.shape[1] * 16.0))
     return {"repetition": max(0.0, repetition), "novelty_db": novelty}
-
-
-def onset_envelope(a: Analysis) -> np.ndarray:
-    """Spectral flux: summed rise of the band levels from one hop to the next. Bands more
-    than 50 dB under the loudest are held at that floor: their flicker is not an onset."""
-    flux = np.maximum(np.diff(np.maximum(a.bands_db, a.bands_db.max() - 50.0), axis=0), 0.0).sum(axis=1)
-    return flux
 
 
 def _acf(env: np.ndarray) -> np.ndarray:

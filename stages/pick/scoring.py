@@ -62,7 +62,7 @@ def score_group(items: list[tuple[str, Loader]], cfg: PickConfig, prompt: str | 
         names.append(name)
         info.append({"sample_rate": int(sr), "channels": int(audio.shape[1]) if audio.ndim == 2 else 1,
                      **({"asked": want, "heard": heard} if heard else {})})
-    feats = with_group(feats)  # so the report shows dull_db beside the rest
+    feats = with_group(feats, cfg)  # so the report shows dull_db and hiss beside the rest
     scored = combine(feats, cfg) if feats else []
     takes = [{"name": n, **meta, "features": f, **s} for n, meta, f, s in zip(names, info, feats, scored)]
     return GroupResult(takes=takes, choice=choose(scored) if scored else None,

@@ -83,8 +83,11 @@ def _reverb(x, sr, rng, seconds=0.6, wet=0.25):
     return x + wet * y * np.sqrt(np.mean(x ** 2) / max(np.mean(y ** 2), 1e-20))
 
 
-def piece(seed: int, seconds: float = 12.0, sr: int = SR, style: str | None = None) -> np.ndarray:
-    """Mono float64 music in one of STYLES (drawn from the seed when None), peak 0.5."""
+def piece(seed: int, seconds: float = 12.0, sr: int = SR, style: str | None = None,
+          drums: float = 1.0) -> np.ndarray:
+    """Mono float64 music in one of STYLES (drawn from the seed when None), peak 0.5.
+    `drums`: the level of a band's or an electronic piece's drums; 0 leaves them out and
+    every other part exactly as it is (the same draws), so two versions can be spliced."""
     rng = np.random.default_rng(seed)
     style = style or STYLES[rng.integers(len(STYLES))]
     bpm = rng.uniform(70, 100) if style in ("ambient", "dark_pad") else rng.uniform(80, 170)
@@ -125,11 +128,11 @@ def piece(seed: int, seconds: float = 12.0, sr: int = SR, style: str | None = No
         for k in range(int(seconds / (beat / 2)) + 1):
             at = int(k * beat / 2 * sr)
             vel = 1.0 + 0.1 * rng.standard_normal()
-            _add(out, 0.4 * vel * _drum(sr, "hat", rng, bright), at)
+            _add(out, 0.4 * vel * drums * _drum(sr, "hat", rng, bright), at)
             if k % 4 == 0 or (style == "electronic" and k % 2 == 0):
-                _add(out, 0.9 * vel * _drum(sr, "kick", rng, bright), at)
+                _add(out, 0.9 * vel * drums * _drum(sr, "kick", rng, bright), at)
             if k % 4 == 2:
-                _add(out, 0.5 * vel * _drum(sr, "snare", rng, bright), at)
+                _add(out, 0.5 * vel * drums * _drum(sr, "snare", rng, bright), at)
     if style in DARK:  # a warm, dark sound: nothing much above 1-2 kHz
         out = signal.sosfilt(signal.butter(2, rng.uniform(700, 1500), fs=sr, output="sos"), out)
     out = _reverb(out, sr, rng, wet=rng.uniform(0.1, 0.35))
@@ -192,6 +195,17 @@ def jump(x, other, sr=SR, at=None, seed=0):
     other = other[: len(x)] * _rms(x) / _rms(other[: len(x)])
     return _splice(x, other, at, sr)
 
+
+
+def breakdown(seed, seconds=12.0, sr=SR, style="band", enter=False, at=0.4):
+    """A piece whose drums stop at `at` of its length (or, with `enter`, come in there),
+    the way a drummer stops: the last hits ring out over 0.3 s, and the tempo, the chords
+    and every other part go on as they were. A groove that changes is no jump."""
+    full = piece(seed, seconds, sr, style)
+    bare = piece(seed, seconds, sr, style, drums=0.0)
+    bare = bare * float(np.dot(full, bare) / np.dot(bare, bare))  # the parts both share, at one level
+    first, then = (bare, full) if enter else (full, bare)
+    return _splice(first, then, int(at * seconds * sr), sr, fade=0.3)
 
 def seam(x, join, sr=SR, seed=0):
     """At the window join (seconds) the take jumps to another point of itself."""

@@ -156,3 +156,28 @@ def test_hiss_is_measured_against_the_take_not_full_scale():
         assert abs(features(x * 10 ** (gain_db / 20), T.SR)["hiss_db"] - ref) < 0.3
     assert features(master("piano") * 10 ** (-20 / 20), T.SR)["hiss_db"] == pytest.approx(
         feats("master", "piano")["hiss_db"], abs=0.3)
+
+
+# Dark pieces (a walking bass, a pad) whose clean take lost to its hissy twin while hiss was
+# only a label: hiss lifts the high band (the clean twin looked duller) and makes a take
+# less like itself (it looked less repetitive).
+@pytest.mark.parametrize("seed", [3, 4, 7, 13])
+def test_the_clean_take_outscores_its_hissy_twin_in_either_order(seed):
+    x = T.piece(seed, 24.0)
+    clean, hissy = features(x, T.SR), features(_hiss(x, 16.0, seed), T.SR)
+    assert "noisy" in labels(hissy) and "noisy" not in labels(clean)
+    for order in ([clean, hissy], [hissy, clean]):
+        scored = combine(order, CFG)
+        assert order[choose(scored)] is clean
+        assert scored[order.index(hissy)]["z"]["hiss"] < 0
+
+
+def test_a_loud_masters_cymbals_cost_it_nothing_in_the_score():
+    """The cymbals raise a loud master's floor, but not over the noisy label's limit: hiss
+    ranks nothing among masters and clean takes, whatever its weight."""
+    group = [feats(kind, style) for style in sorted(SEEDS) for kind in ("master", "clean")]
+    scored = combine(group, CFG)
+    assert all(s["z"]["hiss"] == 0.0 for s in scored)
+    without = combine(group, PickConfig(weights={"hiss": 0.0}))
+    order = sorted(range(len(group)), key=lambda i: -scored[i]["score"])
+    assert order == sorted(range(len(group)), key=lambda i: -without[i]["score"])
