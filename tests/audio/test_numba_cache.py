@@ -62,6 +62,10 @@ def test_first_analyses_on_a_fresh_cache_compile_one_at_a_time(tmp_path, monkeyp
     assert len({out for out, _ in outs}) == 1  # the same analysis, whichever process compiled
     assert os.path.exists(marker) and list(cache.rglob("*.nbi"))
 
+    # The cache folder exists now, so the marker's key names it: the next first analysis
+    # warms up under the lock once more (loads, compiles nothing) and marks that key.
+    again = start(env)
+    assert again.communicate(timeout=300)[0] == outs[0][0] and again.returncode == 0
     # The cache is whole: a later first analysis does not wait for a lock someone holds.
     fd = os.open(lock, os.O_RDWR)
     fcntl.flock(fd, fcntl.LOCK_EX)
@@ -72,3 +76,17 @@ def test_first_analyses_on_a_fresh_cache_compile_one_at_a_time(tmp_path, monkeyp
         os.close(fd)
     assert late.returncode == 0, err[-2000:]
     assert out == outs[0][0]
+
+
+def test_a_cache_folder_made_again_at_the_same_path_is_not_known_whole(tmp_path, monkeypatch):
+    """A venv made again where the last one was (a fresh clone's `make`) has an empty cache
+    at the same path: the old marker must not speak for it."""
+    cache = tmp_path / "numba"
+    cache.mkdir()
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(cache))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    lock, marker = numba_cache.paths()
+    cache.rename(tmp_path / "numba-old")  # still there: the new folder cannot take its inode
+    cache.mkdir()
+    same_lock, other_marker = numba_cache.paths()
+    assert same_lock == lock and other_marker != marker

@@ -41,16 +41,30 @@ def compile_once(kernels: Callable[[], None]) -> None:
 def paths() -> tuple[str, str]:
     """The lock and the marker, per user, in the temp folder. The cache is per machine
     (librosa's __pycache__, or NUMBA_CACHE_DIR), so the marker names the versions and the
-    cache folder it speaks for; a reboot that clears it costs one locked warm-up."""
+    very folders it speaks for, by inode too: a venv made again at the same path (a fresh
+    clone's `make`) has a new librosa and an empty cache that a marker naming only the path
+    would call whole. A reboot that clears the temp folder costs one locked warm-up."""
     import librosa
     import numba
 
-    key = "|".join((numba.__version__, librosa.__version__, os.path.dirname(librosa.__file__),
-                    os.environ.get("NUMBA_CACHE_DIR", ""), sys.version))
+    here = os.path.dirname(librosa.__file__)
+    cache = os.environ.get("NUMBA_CACHE_DIR", "")
+    key = "|".join((numba.__version__, librosa.__version__, here, _identity(here),
+                    _identity(os.path.join(here, "util", "__pycache__")), cache, _identity(cache) if cache else "",
+                    sys.version))
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     uid = os.getuid() if hasattr(os, "getuid") else 0
     base = os.path.join(tempfile.gettempdir(), f"albumgen-numba-{uid}")
     return base + ".lock", f"{base}-{digest}.whole"
+
+
+def _identity(path: str) -> str:
+    """Which folder this is, not only where: a folder made again gets another inode."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "-"
+    return f"{st.st_dev}:{st.st_ino}"
 
 
 @contextlib.contextmanager
