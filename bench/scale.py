@@ -127,6 +127,17 @@ def first_come_first_served():
         catalogue._ForAlbum.submit = ordered
 
 
+def open_catalogue(folder: Path, args) -> list:
+    """args.catalogue albums' pipelines written in `folder`, opened and checked, as the CLI does."""
+    from albumgen.engine import runner
+
+    folder.mkdir(parents=True)
+    paths = [catalogue_pipeline(folder, args, n) for n in range(args.catalogue)]
+    albums = [(p, runner.open_pipeline(p, progress=False)) for p in paths]
+    runner.preflight_all([ctx for _, ctx in albums])
+    return albums
+
+
 def run_order(args) -> None:
     import torch
 
@@ -143,11 +154,7 @@ def run_order(args) -> None:
         runner.build(runner.open_pipeline(catalogue_pipeline(warm, args, 0), progress=False), until="render")
         for r in range(args.rounds):
             for label, mode in modes.items():
-                folder = Path(tmp) / f"{r}-{label.replace(' ', '-')}"
-                folder.mkdir(parents=True)
-                paths = [catalogue_pipeline(folder, args, n) for n in range(args.catalogue)]
-                albums = [(p, runner.open_pipeline(p, progress=False)) for p in paths]
-                runner.preflight_all([ctx for _, ctx in albums])
+                albums = open_catalogue(Path(tmp) / f"{r}-{label.replace(' ', '-')}", args)
                 with mode():
                     results = catalogue.build_catalogue(albums)
                 assert all(res.error is None for res in results), [res.error for res in results]
@@ -178,11 +185,7 @@ def run_catalogue(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             for label in runs:
-                folder = Path(tmp) / f"{r}-{label.replace(' ', '-')}"
-                folder.mkdir(parents=True)
-                paths = [catalogue_pipeline(folder, args, n) for n in range(args.catalogue)]
-                albums = [(p, runner.open_pipeline(p, progress=False)) for p in paths]
-                runner.preflight_all([ctx for _, ctx in albums])
+                albums = open_catalogue(Path(tmp) / f"{r}-{label.replace(' ', '-')}", args)
                 if label == "one frontier":
                     results = catalogue.build_catalogue(albums)
                 else:  # as before: each album its own frontier and executor, one after another
