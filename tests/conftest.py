@@ -14,7 +14,8 @@ from helpers import write_pipeline  # noqa: E402,F401
 # Files whose tests start Ray on this machine (`ray start --head`, or ray.init's own local
 # cluster in Ray's default temp folder): under pytest -n they run one after another in one
 # test process, as in a plain run, not beside each other.
-RAY_FILES = ("tests/e2e/test_ray.py", "tests/e2e/test_ray_faults.py", "tests/e2e/test_acestep_ray.py")
+RAY_FILES = ("tests/e2e/test_ray.py", "tests/e2e/test_ray_faults.py", "tests/e2e/test_acestep_ray.py",
+             "tests/e2e/test_ray_cluster.py")
 
 
 def pytest_configure(config):

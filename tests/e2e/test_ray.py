@@ -88,10 +88,7 @@ def assert_same_album(album: Path, reference: Path) -> None:
 
 def test_two_render_actors_make_the_local_album(cluster, reference, tmp_path):
     pipeline = pipeline_in(tmp_path)
-    # A catalogue: a second album after it, which takes over the idle actors.
-    (tmp_path / "b").mkdir()
-    second = write_pipeline(tmp_path / "b", {"album": {"tracks": 1, "slug": "b"}, "render": {"takes": 1}})
-    output = build(pipeline, str(second), "--executor", "ray")
+    output = build(pipeline, "--executor", "ray")
     album = tmp_path / "albums" / "test-album"
     assert_same_album(album, reference)
     # Progress across the actors, one line per batch, ending with every take.
@@ -102,12 +99,6 @@ def test_two_render_actors_make_the_local_album(cluster, reference, tmp_path):
     assert sorted(u for e in sent for u in e["units"]) == sorted(TAKES)
     started = events(album, "actor_started")
     assert len(started) == 2 and not events(album, "actor_died")
-    # The second album rendered on the same actor processes: none started, no model loaded again.
-    b = tmp_path / "b" / "albums" / "b"
-    assert not events(b, "actor_started") and sorted(events(b, "ray_actors")[0]["reused"]) == \
-        sorted(e["pid"] for e in started)
-    assert {e["pid"] for e in events(b, "batch_sent")} <= {e["pid"] for e in started}
-    assert len(list(b.glob("*.mp3"))) == 1
     # Nothing runs again on a second build, on either executor.
     r = CliRunner().invoke(main, ["build", str(pipeline), "--executor", "ray"])
     assert r.exit_code == 0 and "Nothing to do" in r.output

@@ -90,11 +90,10 @@ def _build_catalogue(albums: list, until: str | None, force: tuple[str, ...], ex
     click.echo(f"{len(results)} albums built")
 
 
-def _build_one(ctx, until: str | None, force: tuple[str, ...], executor: str | None,
-               more: bool = False) -> runner.BuildReport:
+def _build_one(ctx, until: str | None, force: tuple[str, ...], executor: str | None) -> runner.BuildReport:
     with interrupt.stop_on_signals():
         try:
-            return runner.build(ctx, until, force, executor=executor, more=more)
+            return runner.build(ctx, until, force, executor=executor)
         except (Interrupted, AlbumgenError) as e:
             # A Ctrl-C in a terminal also reaches ffmpeg, whose failure is then only an echo of it.
             if isinstance(e, AlbumgenError) and not interrupt.requested():

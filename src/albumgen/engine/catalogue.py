@@ -16,9 +16,10 @@ flight finish and are recorded, its manifest is folded, and the others go on. A 
 stops every album alike (interrupt.py). A re-run of the same catalogue resumes each album
 where it stopped, as a single build does.
 
-The one frontier needs an executor that serves several albums at once (`local`); on `ray`
-the albums are built one after another (the actors stay with the next album), each failure
-still stopping only its own album.
+Both executors serve several albums at once (`local`: the device thread and the worker
+pool; `ray`: the render actors and the cluster's CPUs). Only a catalogue whose albums ask
+for different executors is built one album after another, each on its own executor,
+each failure still stopping only its own album.
 """
 from __future__ import annotations
 
@@ -74,17 +75,17 @@ def build_catalogue(albums: list[tuple[Path, Context]], until: str | None = None
     called as each album ends (the CLI says so at once, not at the end of a long run).
     Raises only what stops every album: a Ctrl-C (interrupt.Interrupted)."""
     kinds = {executor or ctx.config.executor.kind for _, ctx in albums}
-    if kinds == {"local"}:
-        return _one_frontier(albums, until, force, on_done)
+    if len(kinds) == 1:
+        return _one_frontier(albums, until, force, on_done, kinds.pop())
     return _one_after_another(albums, until, force, executor, on_done)
 
 
 def _one_after_another(albums, until, force, executor, on_done) -> list[AlbumResult]:
     results = []
-    for n, (pipeline, ctx) in enumerate(albums, 1):
+    for pipeline, ctx in albums:
         result = AlbumResult(pipeline, ctx, BuildReport(ctx.album_dir))
         try:
-            result.report = build(ctx, until, force, executor=executor, more=n < len(albums))
+            result.report = build(ctx, until, force, executor=executor)
         except AlbumgenError as e:
             if interrupt.requested():
                 raise
@@ -96,13 +97,13 @@ def _one_after_another(albums, until, force, executor, on_done) -> list[AlbumRes
     return results
 
 
-def _one_frontier(albums, until, force, on_done) -> list[AlbumResult]:
+def _one_frontier(albums, until, force, on_done, kind: str) -> list[AlbumResult]:
     stages = select_stages(until, force)
     waiting = deque(albums)
     opened: dict[int, _Open] = {}  # id(ctx) -> the open album
     results: list[AlbumResult] = []
-    # One pool for all: the first album's executor settings (workers) size it.
-    shared = make_executor(albums[0][1], "local")
+    # One executor for all: the first album's executor settings (workers, Ray address, actors) make it.
+    shared = make_executor(albums[0][1], kind)
     places = itertools.count()
 
     def close(album: _Open, error: BaseException | None = None) -> None:

@@ -115,16 +115,15 @@ def preflight_all(ctxs: list[Context], until: str | None = None, force: tuple[st
         ctx.manifest.release()  # read again when its build starts: one album's records held at a time
 
 
-def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (), executor: str | None = None,
-          more: bool = False) -> BuildReport:
+def build(ctx: Context, until: str | None = None, force: tuple[str, ...] = (),
+          executor: str | None = None) -> BuildReport:
     """Run every selected stage's units as their inputs appear (scheduler.py), on the
-    pipeline's executor; each finished unit is checked and recorded by this process.
-    `more`: another album follows (a catalogue), so ray's render actors are kept for it."""
+    pipeline's executor; each finished unit is checked and recorded by this process."""
     stages = select_stages(until, force)
     check_executor(ctx, executor)  # a missing extra stops the build before anything is written
     report = BuildReport(ctx.album_dir)
     with album_session(ctx, stages, report):
-        executor = make_executor(ctx, executor, keep=more)
+        executor = make_executor(ctx, executor)
         try:
             run_frontier(ctx, stages, executor, report, set(force))
         finally:
@@ -192,16 +191,15 @@ def check_executor(ctx: Context, kind: str | None = None) -> None:
         check_reachable(ctx.config.executor.address)
 
 
-def make_executor(ctx: Context, kind: str | None = None, keep: bool = False):
-    """The executor the pipeline (or --executor) asks for. `keep`: a ray executor leaves its
-    idle render actors (a loaded model each) to the next build of this process."""
+def make_executor(ctx: Context, kind: str | None = None):
+    """The executor the pipeline (or --executor) asks for."""
     cfg = ctx.config.executor
     kind = kind or cfg.kind
     check_executor(ctx, kind)
     if kind == "ray":  # imported only when chosen: ray is an optional extra
         from .executors.ray import RayExecutor
 
-        return RayExecutor(ctx, cfg.address, None if cfg.actors == "auto" else cfg.actors, keep=keep)
+        return RayExecutor(ctx, cfg.address, None if cfg.actors == "auto" else cfg.actors)
     from .executors.local import LocalExecutor
 
     return LocalExecutor(ctx, None if cfg.workers == "auto" else cfg.workers)

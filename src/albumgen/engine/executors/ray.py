@@ -11,6 +11,14 @@ stays the only writer of the manifest and of the album folder (docs/architecture
 - "cpu" units (pick, sequence, master...): one Ray task each, with declared CPU and memory.
 - "driver" units (prompts): in the driver, as with the local executor.
 
+Several albums at once (a catalogue on one frontier, catalogue.py), as the local executor
+serves them: each unit goes with its album's Context and comes back with it, and units
+with a `place` (the order the albums opened in) are served by it: the earliest album's
+batches go to the next free actor first, and its CPU units to the cluster's CPUs first
+(units with a place wait here, not in Ray's queue, until a CPU is free). One album's
+failure comes back as that album's (wait_albums); only what stops every album (the head
+or this node's raylet lost, no render actor left) is raised.
+
 No shared filesystem: a unit's inputs (Unit.reads, Unit.reads_pipeline) go to the worker
 through the object store, each file put once and its reference reused; the worker sends
 back its outputs as bytes and the driver writes and records them (remote.py).
@@ -25,6 +33,8 @@ Imported only when chosen: `ray` is an optional extra (`pip install 'albumgen[ra
 """
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import math
 import os
@@ -32,6 +42,7 @@ import signal
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +51,7 @@ from ...errors import ConfigError, StageError
 from ...stage import Context, Done, Stage, Unit
 from .. import interrupt
 from . import guard
+from .local import Failed
 from .ray_head import answers, lost_head_error
 from .remote import Shipment, album_top, land, run_units
 
@@ -73,13 +85,19 @@ class DeviceWorker:
     """A render actor: one process per GPU whose module-level model cache (the render
     stage's) keeps the model loaded from one batch to the next."""
 
-    def pid(self) -> int:
-        return os.getpid()
-
-    def run(self, *args: Any) -> tuple:
+    def where(self) -> tuple[int, str]:
+        """This actor's process and node (a hex id), for the events."""
         import ray
 
-        return run_units(*args, fetch=ray.get)
+        return os.getpid(), ray.get_runtime_context().get_node_id()
+
+    def run(self, *args: Any) -> tuple:
+        """run_units, and the seconds it took: an actor's busy time, summed by bench/scale.py."""
+        import ray
+
+        started = time.monotonic()
+        finished, events = run_units(*args, fetch=ray.get)
+        return finished, events, time.monotonic() - started
 
 
 def run_task(*args: Any) -> tuple:
@@ -115,6 +133,21 @@ class DeviceProgress:
                  "" if actors == 1 else "s", rate, _clock(eta))
 
 
+@dataclass
+class _Batch:
+    """Render units of one album on their way to an actor: queued, or running on one."""
+
+    place: int  # the album's place (0 in a single build): the lowest is served first
+    order: int  # FIFO within a place; a batch whose actor died keeps its order and goes first again
+    ctx: Context
+    stage: Stage
+    units: list[Unit]
+    runs: int = 0  # times an actor took it
+
+    def __lt__(self, other: _Batch) -> bool:
+        return (self.place, self.order) < (other.place, other.order)
+
+
 def _first_line(err: Exception) -> str:
     return (str(err).strip().splitlines() or [""])[0][:200]
 
@@ -125,7 +158,7 @@ def _clock(seconds: float) -> str:
 
 
 class RayExecutor:
-    def __init__(self, ctx: Context, address: str | None = None, actors: int | None = None, keep: bool = False):
+    def __init__(self, ctx: Context, address: str | None = None, actors: int | None = None):
         self.ray = ray = import_ray()
         self.ctx = ctx
         if ray.is_initialized():  # a Ray the caller started (tests, notebooks): use it as it is
@@ -148,20 +181,24 @@ class RayExecutor:
         self.asked_actors = actors
         self.actors: list = []
         self.pids: list[int | None] = []
+        self.nodes: list[str | None] = []  # the node each actor runs on
         self.free: deque[int] = deque()  # actors waiting for a batch
-        self.batches: deque[tuple[Stage, list[Unit], int]] = deque()  # (stage, units, runs so far)
-        self.running: dict[Any, tuple] = {}  # batch ref -> (actor, stage, units, runs)
+        self.batches: list[_Batch] = []  # heap: the earliest album's first batch on top
+        self.running: dict[Any, tuple[int, _Batch]] = {}  # batch ref -> (actor, batch)
         self.probes: dict[Any, int] = {}  # pid ref -> actor: started, or restarted after a death
-        self.tasks: dict[Any, tuple[Stage, Unit]] = {}  # task ref -> its stage and unit
-        self.finished: list = []  # (stage, Done) ready for the driver, or an exception
+        self.tasks: dict[Any, tuple[Stage, Unit, Context]] = {}  # task ref -> its stage, unit and album
+        self.held: list = []  # heap of (place, order, ctx, stage, unit): CPU units waiting for a free CPU
+        self.finished: list = []  # (ctx, stage, Done) ready for the driver, or Failed(ctx, error)
         self.refs: dict[tuple, Any] = {}  # (path, size, mtime) -> object ref of its bytes
         self.remote_task = ray.remote(run_task)
         self.warming: list = []  # warm-up tasks, sent when the actors start
         self.progress = DeviceProgress()
-        self._state_ref: tuple | None = None  # ((journal ops, records), ref of the records)
+        self._order = itertools.count()
+        self._album_busy: dict[int, int] = {}  # id(ctx) -> its batches and CPU units not yet handed back
+        self._states: dict[int, tuple] = {}  # id(ctx) -> ((journal ops, records), ref of the records)
+        self._events = ctx  # the album that executor-wide events (actors started, lost) go to
+        self._cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))  # CPU units in flight, when held
         self._lost = 0  # actors whose restarts are used up
-        self._pool_key: tuple = ()  # where idle actors are kept for the next build (close)
-        self.keep = keep  # another album of this process follows: keep idle actors for it
         self.config = ctx.config.model_dump(mode="json")
         self.level = logging.getLogger("albumgen").getEffectiveLevel()
         self.head = ray.get_runtime_context().gcs_address  # "host:port" of the cluster's head
@@ -170,38 +207,74 @@ class RayExecutor:
         self._head_probed, self._head_misses = 0.0, 0
 
     # -- submitting --------------------------------------------------------------------
-    def submit(self, stage: Stage, units: list[Unit]) -> None:
+    def submit(self, stage: Stage, units: list[Unit], ctx: Context | None = None, place: int | None = None) -> None:
+        """Start `units` of `stage` for the album `ctx` (default: the executor's own). With a
+        `place`, they are served before every unit of a later place (module docstring)."""
+        ctx = ctx or self.ctx
+        self._events = ctx
         if stage.resources == "driver":
             try:
-                self.finished += [(stage, done) for done in stage.run(self.ctx, units)]
-            except BaseException as e:  # raised by wait(), in the driver's loop, like the local executor
-                self.finished.append(e)
+                self.finished += [(ctx, stage, done) for done in stage.run(ctx, units)]
+            except BaseException as e:  # handed back by wait_albums, like the local executor
+                self.finished.append(Failed(ctx, e))
         elif stage.resources == "device":
             self._start_actors()
-            size = stage.batch_size(self.ctx) or min(UNITS_PER_CALL, math.ceil(len(units) / len(self.actors)))
+            size = stage.batch_size(ctx) or min(UNITS_PER_CALL, math.ceil(len(units) / len(self.actors)))
             for i in range(0, len(units), size):
-                self.batches.append((stage, units[i:i + size], 0))
+                heapq.heappush(self.batches, _Batch(place or 0, next(self._order), ctx, stage, units[i:i + size]))
+                self._count(ctx, 1)
             self.progress.asked(len(units))
             self._dispatch()
-        else:
-            state = self._state()
+        elif place is None:
             for unit in units:
-                ref = self.remote_task.options(num_cpus=1, memory=TASK_MEMORY, max_retries=TASK_RETRIES,
-                                               name=f"albumgen {stage.name} {unit.id}").remote(
-                    stage.name, self.config, self._ship([unit]), state, [unit], self.level)
-                self.tasks[ref] = (stage, unit)
+                self._send(ctx, stage, unit)
+        else:
+            for unit in units:
+                heapq.heappush(self.held, (place, next(self._order), ctx, stage, unit))
+                self._count(ctx, 1)
+            self._feed()
 
-    def _state(self):
-        """The manifest's records in the object store, put again only after they changed
+    def _send(self, ctx: Context, stage: Stage, unit: Unit) -> None:
+        ref = self.remote_task.options(num_cpus=1, memory=TASK_MEMORY, max_retries=TASK_RETRIES,
+                                       name=f"albumgen {stage.name} {unit.id}").remote(
+            stage.name, self._config(ctx), self._ship(ctx, [unit]), self._state(ctx), [unit], self.level)
+        self.tasks[ref] = (stage, unit, ctx)
+        self._count(ctx, 1)
+
+    def _feed(self) -> None:
+        """Held CPU units to Ray, the earliest album's first, while a CPU of the cluster is
+        free: in Ray's own queue a later album's unit would stay ahead of an earlier one's."""
+        while self.held and len(self.tasks) < self._cpus and not interrupt.requested():
+            _, _, ctx, stage, unit = heapq.heappop(self.held)
+            self._count(ctx, -1)  # counted again as a task
+            self._send(ctx, stage, unit)
+
+    def _count(self, ctx: Context, n: int) -> None:
+        left = self._album_busy.get(id(ctx), 0) + n
+        if left:
+            self._album_busy[id(ctx)] = left
+        else:  # nothing of it in flight: its records leave the object store
+            self._album_busy.pop(id(ctx), None)
+            self._states.pop(id(ctx), None)
+
+    def busy_for(self, ctx: Context) -> bool:
+        """Units of this album are still in flight (their results not yet handed back)."""
+        return id(ctx) in self._album_busy
+
+    def _config(self, ctx: Context) -> dict:
+        return self.config if ctx is self.ctx else ctx.config.model_dump(mode="json")
+
+    def _state(self, ctx: Context):
+        """The album's records in the object store, put again only after they changed
         (every commit and drop is one journal op), not once per unit or batch."""
-        store = self.ctx.manifest.store
+        store = ctx.manifest.store
         version = (store.journal_ops, len(store.state.records))
-        if self._state_ref is None or self._state_ref[0] != version:
-            self._state_ref = (version, self.ray.put(store.state))
-        return self._state_ref[1]
+        known = self._states.get(id(ctx))
+        if known is None or known[0] != version:
+            known = self._states[id(ctx)] = (version, self.ray.put(store.state))
+        return known[1]
 
-    def _ship(self, units: list[Unit]) -> Shipment:
-        ctx = self.ctx
+    def _ship(self, ctx: Context, units: list[Unit]) -> Shipment:
         ship = Shipment(album_name=ctx.album_dir.name, base_dir=str(ctx.base_dir),
                         album_top=album_top(ctx.album_dir, ctx.base_dir))
         for unit in units:
@@ -228,24 +301,17 @@ class RayExecutor:
         if self.actors:
             return
         count, options = self._actor_placement()
-        self._pool_key = (self.ray.get_runtime_context().get_job_id(), count, repr(options))
-        idle = _idle_actors.pop(self._pool_key, None)
-        _idle_actors.clear()  # another placement's or an earlier Ray's: not used again
-        if idle:  # a catalogue's next album: the actors are up, their model maybe still loaded
-            self.actors, self.pids = [a for a, _ in idle], [pid for _, pid in idle]
-            self.free.extend(range(len(idle)))
-            self.ctx.event("ray_actors", count=count, resources=options, reused=self.pids)
-            return
         cls = self.ray.remote(DeviceWorker).options(max_restarts=ACTOR_RESTARTS, max_task_retries=0, **options)
         for i in range(count):
             actor = cls.remote()
             self.actors.append(actor)
             self.pids.append(None)
-            self.probes[actor.pid.remote()] = i
+            self.nodes.append(None)
+            self.probes[actor.where.remote()] = i
         # Warm the CPU workers up while the actors load their models, as the local pool does.
         warm_task = self.ray.remote(warm).options(num_cpus=1, name="albumgen warm-up")
         self.warming = [warm_task.remote() for _ in range(int(self.ray.cluster_resources().get("CPU", 1)))]
-        self.ctx.event("ray_actors", count=count, resources=options)
+        self._events.event("ray_actors", count=count, resources=options)
         log.info("Ray: %d render actor%s (%s)", count, "" if count == 1 else "s",
                  ", ".join(f"{k}={v}" for k, v in options.items()))
 
@@ -272,7 +338,7 @@ class RayExecutor:
         """What the first Ctrl-C waits for: the batches on the actors and the CPU tasks."""
         parts = []
         if self.running:
-            units = sum(len(units) for _, _, units, _ in self.running.values())
+            units = sum(len(batch.units) for _, batch in self.running.values())
             rate = self.progress.finished / max(1e-9, time.monotonic() - (self.progress.started or time.monotonic()))
             eta = f", ETA {_clock(units / rate)}" if rate else ""
             parts.append(f"the batches in flight ({units} units on {len(self.running)} actors{eta})")
@@ -285,20 +351,38 @@ class RayExecutor:
             return
         while self.batches and self.free:
             i = self.free.popleft()
-            stage, units, runs = self.batches.popleft()
-            ref = self.actors[i].run.remote(stage.name, self.config, self._ship(units), self._state(), units,
-                                            self.level)
-            self.running[ref] = (i, stage, units, runs + 1)
-            self.ctx.event("batch_sent", stage=stage.name, actor=i, pid=self.pids[i], units=[u.id for u in units],
-                           run=runs + 1)
+            batch = heapq.heappop(self.batches)
+            batch.runs += 1
+            ctx = batch.ctx
+            try:
+                ship = self._ship(ctx, batch.units)
+            except OSError as e:  # a take it reads is gone from its album: that album's failure
+                self.free.appendleft(i)
+                self._count(ctx, -1)
+                self.finished.append(Failed(ctx, e))
+                continue
+            ref = self.actors[i].run.remote(batch.stage.name, self._config(ctx), ship, self._state(ctx),
+                                            batch.units, self.level)
+            self.running[ref] = (i, batch)
+            ctx.event("batch_sent", stage=batch.stage.name, actor=i, pid=self.pids[i],
+                      units=[u.id for u in batch.units], run=batch.runs)
 
     # -- results -----------------------------------------------------------------------
     def wait(self) -> list[tuple[Stage, Done]]:
-        """Block until at least one unit finished; return every finished one."""
+        """Block until at least one unit finished; return every finished one. A unit's
+        failure is raised here (one album: its failure is the build's)."""
+        finished, failures = self.wait_albums()
+        if failures:
+            raise failures[0].error
+        return [(stage, done) for _, stage, done in finished]
+
+    def wait_albums(self) -> tuple[list[tuple[Context, Stage, Done]], list[Failed]]:
+        """As `wait`, for several albums: every finished unit with its album, and every
+        failure with its album, none of them raised. What stops every album is raised."""
         ray = self.ray
         while not self.finished:
             if interrupt.requested() and not self.busy():  # a stop: what was in flight is back
-                return []
+                return [], []
             self._check_head()
             refs = [*self.running, *self.tasks, *self.probes]
             if not refs:
@@ -310,11 +394,9 @@ class RayExecutor:
             for ref in ready:
                 self._settle(ref)
             self._dispatch()
+            self._feed()
         items, self.finished = self.finished, []
-        for item in items:
-            if isinstance(item, BaseException):
-                raise item
-        return items
+        return [i for i in items if not isinstance(i, Failed)], [i for i in items if isinstance(i, Failed)]
 
     def _check_head(self) -> None:
         """A head that went away (stopped, its machine down) ends the build in seconds with
@@ -330,7 +412,7 @@ class RayExecutor:
         self._head_misses += 1
         if self._head_misses >= HEAD_MISSES:
             self.head_lost = True
-            self.ctx.event("ray_head_lost", address=self.head)
+            self._events.event("ray_head_lost", address=self.head)
             raise lost_head_error(self.head)
 
     def _settle(self, ref) -> None:
@@ -339,33 +421,51 @@ class RayExecutor:
         if ref in self.probes:
             i = self.probes.pop(ref)
             try:
-                pid = self.ray.get(ref)
+                pid, node = self.ray.get(ref)
             except RayError as e:  # restarts used up, its node gone: the others go on
                 self._lost += 1
-                self.ctx.event("actor_lost", actor=i, error=str(e)[:200])
+                self._events.event("actor_lost", actor=i, error=str(e)[:200])
                 log.warning("Ray: render actor %d is gone for good: %s", i, str(e).splitlines()[0])
                 return
-            self.ctx.event("actor_started" if self.pids[i] is None else "actor_restarted", actor=i, pid=pid)
-            self.pids[i] = pid
+            self._events.event("actor_started" if self.pids[i] is None else "actor_restarted", actor=i, pid=pid,
+                               node=node)
+            self.pids[i], self.nodes[i] = pid, node
             self.free.append(i)
             return
         try:
-            finished, events = self.ray.get(ref)
+            finished, events, *seconds = self.ray.get(ref)  # an actor's batch also says how long it took
         except RayTaskError as e:  # the stage raised: the same error as a local build gives
             cause = e.cause if isinstance(e.cause, BaseException) else e
-            raise cause from None
+            self.finished.append(Failed(self._handed_back(ref), cause))
+            return
         except RayError as e:  # its process died: RayActorError, WorkerCrashedError, OutOfMemoryError,
             self._worker_died(ref, e)  # NodeDiedError, ObjectLostError...: Ray's retries are used up
             return
+        stage = self.running[ref][1].stage if ref in self.running else self.tasks[ref][0]
         if ref in self.running:
-            i, stage, *_ = self.running.pop(ref)
-            self.free.append(i)
+            i = self.running[ref][0]
             self.progress.done(stage.name, len(finished), len(self.actors) - self._lost)
-        else:
-            stage, _ = self.tasks.pop(ref)
+            self.running[ref][1].ctx.event("batch_done", stage=stage.name, actor=i, pid=self.pids[i],
+                                           node=self.nodes[i], units=len(finished), seconds=round(seconds[0], 4))
+        ctx = self._handed_back(ref)
         for name, fields in events:
-            self.ctx.event(name, **fields)
-        self.finished += [(stage, land(self.ctx, stage.name, done, blobs)) for done, blobs in finished]
+            ctx.event(name, **fields)
+        try:
+            self.finished += [(ctx, stage, land(ctx, stage.name, done, blobs)) for done, blobs in finished]
+        except Exception as e:  # its album's disk refused a file: that album's failure
+            self.finished.append(Failed(ctx, e))
+
+    def _handed_back(self, ref) -> Context:
+        """A batch or task is back (finished or failed): its actor is free, its album has one
+        thing fewer in flight. Returns its album."""
+        if ref in self.running:
+            i, batch = self.running.pop(ref)
+            self.free.append(i)
+            ctx = batch.ctx
+        else:
+            _, _, ctx = self.tasks.pop(ref)
+        self._count(ctx, -1)
+        return ctx
 
     def _worker_died(self, ref, err: Exception) -> None:
         from ray.exceptions import LocalRayletDiedError
@@ -374,43 +474,39 @@ class RayExecutor:
             raise StageError(f"lost the Ray raylet of this node ({_first_line(err)})",
                              "start Ray on this node again and run the same build; every recorded unit is kept")
         if ref not in self.running:  # a CPU task's worker died past its retries
-            stage, unit = self.tasks.pop(ref)
-            raise StageError(f"{stage.name} unit {unit.id}: its Ray worker died {TASK_RETRIES + 1} times "
-                             f"(last: {type(err).__name__}: {_first_line(err)})",
-                             "out of memory? see the Ray logs of that node, then run the same build again")
-        i, stage, units, runs = self.running.pop(ref)
-        ids = [u.id for u in units]
-        self.ctx.event("actor_died", stage=stage.name, actor=i, pid=self.pids[i], units=ids, run=runs)
+            stage, unit, _ = self.tasks[ref]
+            self.finished.append(Failed(self._handed_back(ref), StageError(
+                f"{stage.name} unit {unit.id}: its Ray worker died {TASK_RETRIES + 1} times "
+                f"(last: {type(err).__name__}: {_first_line(err)})",
+                "out of memory? see the Ray logs of that node, then run the same build again")))
+            return
+        i, batch = self.running.pop(ref)
+        ids = [u.id for u in batch.units]
+        self._events = batch.ctx
+        batch.ctx.event("actor_died", stage=batch.stage.name, actor=i, pid=self.pids[i], units=ids, run=batch.runs)
         log.warning("Ray: render actor %d (pid %s) died during %s; running the batch again", i, self.pids[i],
                     ", ".join(ids))
-        if runs >= BATCH_TRIES:
-            raise StageError(f"{stage.name}: the batch {', '.join(ids[:4])} killed its actor {runs} times",
-                             "see the Ray logs (out of memory? lower render.batch_size)")
-        self.batches.appendleft((stage, units, runs))
+        if batch.runs >= BATCH_TRIES:
+            self._count(batch.ctx, -1)
+            self.finished.append(Failed(batch.ctx, StageError(
+                f"{batch.stage.name}: the batch {', '.join(ids[:4])} killed its actor {batch.runs} times",
+                "see the Ray logs (out of memory? lower render.batch_size)")))
+        else:
+            heapq.heappush(self.batches, batch)  # its order is the lowest of its album's: it goes first again
         # Ray restarts the actor (max_restarts); its pid answers once it is back.
-        self.probes[self.actors[i].pid.options(max_task_retries=-1).remote()] = i
+        self.probes[self.actors[i].where.options(max_task_retries=-1).remote()] = i
 
     def close(self) -> None:
         if self.head_lost:  # nothing to cancel or kill: asking a dead head would only hang
             self.running, self.tasks, self.probes, self.actors = {}, {}, {}, []
-            _idle_actors.clear()
             return
         for ref in [*self.running, *self.tasks]:
             try:
                 self.ray.cancel(ref)
             except Exception as e:  # already finished, or its worker is gone
                 log.debug("cancel %s: %s", ref, e)
-        if self.keep and self.actors and len(self.free) == len(self.actors) and not self.batches:
-            # Every actor idle and alive, and another album follows (a catalogue): kept for
-            # it, so it starts no actor and loads no model again. Otherwise they go: idle,
-            # they would hold their GPUs from every other job of the cluster.
-            _idle_actors[self._pool_key] = [(self.actors[i], self.pids[i]) for i in sorted(self.free)]
-        else:  # a batch in flight (an error, Ctrl-C): stop it where it is
-            for actor in self.actors:
-                self.ray.kill(actor, no_restart=True)
+        for actor in self.actors:  # idle, they would hold their GPUs from every other job of the cluster
+            self.ray.kill(actor, no_restart=True)
         self.running, self.tasks, self.probes, self.actors = {}, {}, {}, []
         self.refs.clear()
 
-
-# Render actors between two builds of this process: (Ray job, count, placement) -> [(actor, pid)].
-_idle_actors: dict[tuple, list] = {}
