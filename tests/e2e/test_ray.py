@@ -223,3 +223,37 @@ def test_missing_ray_is_one_error_line_and_nothing_runs(tmp_path):
             "Error: executor.kind: ray needs the ray extra (ray is not installed) "
             "(install it: pip install 'albumgen[ray]')"]
         assert not (tmp_path / "albums").exists()  # nothing ran, nothing was written
+
+
+def test_records_reach_workers_as_one_snapshot_and_its_changes(cluster, tmp_path):
+    """After every change (records put, replaced, dropped), what a worker rebuilds from
+    what the executor ships equals the driver's records; the snapshot goes out again only
+    when the changes outgrow half of it, so a record crosses about once, not once a wave."""
+    from albumgen.engine import runner
+    from albumgen.engine.executors.ray import RayExecutor
+    from albumgen.engine.executors.remote import open_records
+    from albumgen.engine.store.records import Record
+
+    ctx = runner.open_pipeline(pipeline_in(tmp_path), progress=False)
+    ex = RayExecutor(ctx)
+    store = ctx.manifest.store
+
+    def record(n: int, key: str = "k") -> Record:
+        return Record(key=key, stage="render", unit=f"t{n:02d}/take-1", outputs={}, finished_at=float(n), seconds=1.0)
+
+    bases, shipped = set(), []
+    for n in range(120):
+        store.put(record(n))
+        if n % 7 == 3:
+            store.put(record(n - 1, key="again"))  # a unit done again: its record replaced
+        if n % 11 == 5:
+            store.drop(f"render/t{n - 2:02d}/take-1")
+        records = ex._state(ctx)
+        assert ex._state(ctx) == records  # unchanged records: the same refs, nothing put
+        got = open_records(records, ray.get)
+        assert got.records == store.state.records and got.album_config_hash == store.state.album_config_hash
+        bases.add(records.base)
+        shipped.append(len(records.deltas))
+    assert 3 <= len(bases) <= 8, len(bases)  # a new snapshot now and then, not at each change
+    assert max(shipped) <= 32
+    ex.close()

@@ -110,6 +110,13 @@ def test_a_catalogue_on_two_nodes_equals_local_and_survives_losing_a_node(two_no
     # The albums overlapped: the second album rendered before the first was done.
     first_done = _events(albums[0], "build_done")[-1]["ts"]
     assert min(e["ts"] for e in _events(albums[1], "batch_sent")) < first_done
+    # Takes stayed where they were rendered: pick and master read them from the render node's
+    # object store, not from copies the driver put (only the lost node's takes went out again).
+    moved = [e for a in albums for e in _events(a, "object_store")]
+    takes = sum(p.stat().st_size for a in albums for p in (a / "manifest" / "takes").rglob("*.wav"))
+    assert sum(e["on_node"] for e in moved) > 0
+    assert sum(e["put"] for e in moved) < takes <= sum(e["fetched"] for e in moved)
+
 
 def _events(album: Path, kind: str) -> list[dict]:
     if not (album / "manifest").is_dir():

@@ -21,7 +21,13 @@ or this node's raylet lost, no render actor left) is raised.
 
 No shared filesystem: a unit's inputs (Unit.reads, Unit.reads_pipeline) go to the worker
 through the object store, each file put once and its reference reused; the worker sends
-back its outputs as bytes and the driver writes and records them (remote.py).
+back its outputs as bytes and the driver writes and records them (remote.py). Where data
+stays: a render actor puts its takes in its own node's object store; the driver fetches
+each once (to write the album, what a resume reads) and hands the same reference to the
+units that read the take (pick, master), which Ray is asked to run on that node, so a
+take does not cross the network again. The records go as a snapshot and the changes made
+since (remote.Records), a new snapshot only when the changes have grown past half of it.
+Each album's bytes through the object store are in its `object_store` events.
 
 Faults: a render actor that dies (SIGKILL, OOM killer, a lost node) is restarted by Ray
 (max_restarts) and the batch it had is queued again, for whichever actor frees up first;
@@ -38,11 +44,12 @@ import itertools
 import logging
 import math
 import os
+import pickle
 import signal
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +60,7 @@ from .. import interrupt
 from . import guard
 from .local import Failed
 from .ray_head import answers, lost_head_error
-from .remote import Shipment, album_top, land, run_units
+from .remote import Records, Shipment, album_top, land, run_units
 
 log = logging.getLogger("albumgen")
 
@@ -67,6 +74,10 @@ TASK_RETRIES = 3  # runs of a CPU unit whose worker died, after the first
 # its own batches from device memory inside the call), but how much work a lost actor costs.
 UNITS_PER_CALL = 64
 FILE_REFS = 512  # shipped files kept in the object store for reuse (takes read by pick, then master)
+NODE_FILE = 64 << 10  # outputs an actor keeps in its node's store for the units that read them: takes, not sidecars
+MAX_DELTAS = 32  # changes shipped beside a records snapshot (each a fetch per unit) before a new snapshot
+KEPT_ALBUMS = 4  # albums whose records stay in the object store while idle (a catalogue opens two at a time)
+LOST_INPUT_TRIES = 2  # sends of a unit whose input died with its render actor, the first included
 HEAD_PROBE_SECONDS = 1.0  # how often a wait looks whether the head's GCS still answers
 HEAD_MISSES = 3  # probes in a row that find no head: it is gone (Ray itself waits 60 s, then kills us)
 
@@ -92,11 +103,15 @@ class DeviceWorker:
         return os.getpid(), ray.get_runtime_context().get_node_id()
 
     def run(self, *args: Any) -> tuple:
-        """run_units, and the seconds it took: an actor's busy time, summed by bench/scale.py."""
+        """run_units, and the seconds it took: an actor's busy time, summed by bench/scale.py.
+        Outputs of NODE_FILE bytes or more go back as references to this node's object
+        store, so the units that read them can run here (module docstring)."""
         import ray
 
         started = time.monotonic()
         finished, events = run_units(*args, fetch=ray.get)
+        finished = [(done, {rel: ray.put(blob) if len(blob) >= NODE_FILE else blob for rel, blob in blobs.items()})
+                    for done, blobs in finished]
         return finished, events, time.monotonic() - started
 
 
@@ -134,6 +149,35 @@ class DeviceProgress:
 
 
 @dataclass
+class _Album:
+    """What the executor keeps of an album: its config (dumped once), its records as the
+    workers get them, and its bytes through the object store since its last event."""
+
+    ctx: Context  # held, so that no later album reuses its id() while this is kept
+    config: dict
+    version: tuple = ()  # the store, its version and the config hash when the records were last shipped
+    base: Any = None  # ref of the pickled snapshot
+    base_size: int = 0  # its records
+    deltas: list = field(default_factory=list)  # refs of the pickled changes since, oldest first
+    delta_size: int = 0  # records the changes carry
+    seen: dict = field(default_factory=dict)  # the records as shipped: a shallow copy, compared by identity
+    put: int = 0  # bytes this driver put for the album (files, records)
+    fetched: int = 0  # bytes of outputs the driver fetched
+    on_node: int = 0  # bytes read from the store of the node that made them (takes kept by their actor)
+
+
+@dataclass
+class _Task:
+    """A CPU unit on its way, as a Ray task."""
+
+    stage: Stage
+    unit: Unit
+    ctx: Context
+    sends: int  # times it was sent (again when a take it read died with its actor)
+    keys: list[tuple]  # the keys of the files it reads in RayExecutor.refs
+
+
+@dataclass
 class _Batch:
     """Render units of one album on their way to an actor: queued, or running on one."""
 
@@ -143,6 +187,7 @@ class _Batch:
     stage: Stage
     units: list[Unit]
     runs: int = 0  # times an actor took it
+    keys: list = field(default_factory=list)  # the keys of the files it reads in RayExecutor.refs, when sent
 
     def __lt__(self, other: _Batch) -> bool:
         return (self.place, self.order) < (other.place, other.order)
@@ -186,20 +231,20 @@ class RayExecutor:
         self.batches: list[_Batch] = []  # heap: the earliest album's first batch on top
         self.running: dict[Any, tuple[int, _Batch]] = {}  # batch ref -> (actor, batch)
         self.probes: dict[Any, int] = {}  # pid ref -> actor: started, or restarted after a death
-        self.tasks: dict[Any, tuple[Stage, Unit, Context]] = {}  # task ref -> its stage, unit and album
+        self.tasks: dict[Any, _Task] = {}  # task ref -> its unit
         self.held: list = []  # heap of (place, order, ctx, stage, unit): CPU units waiting for a free CPU
         self.finished: list = []  # (ctx, stage, Done) ready for the driver, or Failed(ctx, error)
         self.refs: dict[tuple, Any] = {}  # (path, size, mtime) -> object ref of its bytes
+        self.ref_owner: dict[tuple, int] = {}  # keys of self.refs that an actor put: -> that actor
         self.remote_task = ray.remote(run_task)
         self.warming: list = []  # warm-up tasks, sent when the actors start
         self.progress = DeviceProgress()
         self._order = itertools.count()
         self._album_busy: dict[int, int] = {}  # id(ctx) -> its batches and CPU units not yet handed back
-        self._states: dict[int, tuple] = {}  # id(ctx) -> ((journal ops, records), ref of the records)
+        self._albums: OrderedDict[int, _Album] = OrderedDict()  # id(ctx) -> what is kept of it, last used last
         self._events = ctx  # the album that executor-wide events (actors started, lost) go to
         self._cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))  # CPU units in flight, when held
         self._lost = 0  # actors whose restarts are used up
-        self.config = ctx.config.model_dump(mode="json")
         self.level = logging.getLogger("albumgen").getEffectiveLevel()
         self.head = ray.get_runtime_context().gcs_address  # "host:port" of the cluster's head
         guard.tell_head(self.head)
@@ -234,12 +279,33 @@ class RayExecutor:
                 self._count(ctx, 1)
             self._feed()
 
-    def _send(self, ctx: Context, stage: Stage, unit: Unit) -> None:
+    def _send(self, ctx: Context, stage: Stage, unit: Unit, sends: int = 1) -> None:
+        ship, keys = self._ship(ctx, [unit])
+        node = self._node_of(ctx, keys)
+        options = {}
+        if node is not None:  # where the takes it reads were rendered; elsewhere when that node is full
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node_id=node, soft=True)
         ref = self.remote_task.options(num_cpus=1, memory=TASK_MEMORY, max_retries=TASK_RETRIES,
-                                       name=f"albumgen {stage.name} {unit.id}").remote(
-            stage.name, self._config(ctx), self._ship(ctx, [unit]), self._state(ctx), [unit], self.level)
-        self.tasks[ref] = (stage, unit, ctx)
+                                       name=f"albumgen {stage.name} {unit.id}", **options).remote(
+            stage.name, self._album(ctx).config, ship, self._state(ctx), [unit], self.level)
+        self.tasks[ref] = _Task(stage, unit, ctx, sends, keys)
         self._count(ctx, 1)
+
+    def _node_of(self, ctx: Context, keys: list[tuple]) -> str | None:
+        """The node whose actor made most of the bytes the unit reads, if any did; counts
+        them as read on that node."""
+        by_node: dict[str, list] = {}
+        for key in keys:
+            owner = self.ref_owner.get(key)
+            if owner is not None and self.nodes[owner] is not None:
+                by_node.setdefault(self.nodes[owner], []).append(key)
+        if not by_node:
+            return None
+        node, keys = max(by_node.items(), key=lambda kv: sum(k[1] for k in kv[1]))
+        self._album(ctx).on_node += sum(k[1] for k in keys)
+        return node
 
     def _feed(self) -> None:
         """Held CPU units to Ray, the earliest album's first, while a CPU of the cluster is
@@ -253,48 +319,93 @@ class RayExecutor:
         left = self._album_busy.get(id(ctx), 0) + n
         if left:
             self._album_busy[id(ctx)] = left
-        else:  # nothing of it in flight: its records leave the object store
-            self._album_busy.pop(id(ctx), None)
-            self._states.pop(id(ctx), None)
+            return
+        # Nothing of it in flight: what it sent and fetched since the last event is known.
+        self._album_busy.pop(id(ctx), None)
+        album = self._albums.get(id(ctx))
+        if album is not None and album.ctx is ctx and (album.put or album.fetched or album.on_node):
+            ctx.event("object_store", put=album.put, fetched=album.fetched, on_node=album.on_node)
+            album.put = album.fetched = album.on_node = 0
 
     def busy_for(self, ctx: Context) -> bool:
         """Units of this album are still in flight (their results not yet handed back)."""
         return id(ctx) in self._album_busy
 
-    def _config(self, ctx: Context) -> dict:
-        return self.config if ctx is self.ctx else ctx.config.model_dump(mode="json")
+    def _album(self, ctx: Context) -> _Album:
+        album = self._albums.get(id(ctx))
+        if album is None or album.ctx is not ctx:
+            album = self._albums[id(ctx)] = _Album(ctx, ctx.config.model_dump(mode="json"))
+            # The oldest idle albums' records leave the object store (a catalogue is done with them).
+            idle = [k for k in self._albums if k not in self._album_busy and k != id(ctx)]
+            for k in idle[:max(0, len(self._albums) - KEPT_ALBUMS)]:
+                del self._albums[k]
+        self._albums.move_to_end(id(ctx))
+        return album
 
-    def _state(self, ctx: Context):
-        """The album's records in the object store, put again only after they changed
-        (every commit and drop is one journal op), not once per unit or batch."""
-        store = ctx.manifest.store
-        version = (store.journal_ops, len(store.state.records))
-        known = self._states.get(id(ctx))
-        if known is None or known[0] != version:
-            known = self._states[id(ctx)] = (version, self.ray.put(store.state))
-        return known[1]
+    def _state(self, ctx: Context) -> Records:
+        """The album's records as the workers get them: a snapshot in the object store and
+        the changes since, each put once. The changes are found by comparing the records
+        with those last shipped (a put replaces a record, so identity says what changed);
+        a new snapshot when they carry more than half as many records as it (or MAX_DELTAS)."""
+        store, album = ctx.manifest.store, self._album(ctx)
+        version = (store, store.version, store.state.album_config_hash)  # a store read again starts over
+        if album.version == version and album.base is not None:
+            return Records(album.base, list(album.deltas))
+        records = store.state.records
+        changed = {k: r for k, r in records.items() if album.seen.get(k) is not r}
+        dropped = [k for k in album.seen if k not in records]
+        if album.base is None or len(album.deltas) >= MAX_DELTAS \
+                or album.delta_size + len(changed) + len(dropped) > album.base_size // 2 + 16:
+            album.base, album.deltas = self._put(album, store.state), []
+            album.base_size, album.delta_size = len(records), 0
+        else:
+            album.deltas.append(self._put(album, (changed, dropped, store.state.album_config_hash)))
+            album.delta_size += len(changed) + len(dropped)
+        album.seen, album.version = dict(records), version
+        return Records(album.base, list(album.deltas))
 
-    def _ship(self, ctx: Context, units: list[Unit]) -> Shipment:
-        ship = Shipment(album_name=ctx.album_dir.name, base_dir=str(ctx.base_dir),
-                        album_top=album_top(ctx.album_dir, ctx.base_dir))
+    def _put(self, album: _Album, obj: Any):
+        blob = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        album.put += len(blob)
+        return self.ray.put(blob)
+
+    def _ship(self, ctx: Context, units: list[Unit]) -> tuple[Shipment, list[tuple]]:
+        """What the units read, and the keys of self.refs it took them from."""
+        ship, keys = Shipment(album_name=ctx.album_dir.name, base_dir=str(ctx.base_dir),
+                              album_top=album_top(ctx.album_dir, ctx.base_dir)), []
         for unit in units:
             for rel in unit.reads:
-                ship.files[rel] = self._ref(ctx.album_dir / rel)
+                ship.files[rel] = self._ref(ctx, ctx.album_dir / rel, keys)
             for rel in unit.reads_pipeline:
                 path = ctx.base_dir / Path(rel).expanduser()
                 if not Path(rel).expanduser().is_absolute():  # an absolute path: on every node, like a model
-                    ship.pipeline[rel] = self._ref(path)
-        return ship
+                    ship.pipeline[rel] = self._ref(ctx, path, keys)
+        return ship, keys
 
-    def _ref(self, path: Path):
-        """The object ref of a file's bytes, put once while the file is unchanged."""
+    def _ref(self, ctx: Context, path: Path, keys: list):
+        """The object ref of a file's bytes, put once while the file is unchanged (or the
+        one its render actor put)."""
         st = path.stat()  # a read that is not there: the stage's own check names it, here
         key = (str(path), st.st_size, st.st_mtime_ns)
+        keys.append(key)
         if key not in self.refs:
-            if len(self.refs) >= FILE_REFS:  # oldest first: a take is read by pick, then sequence, then master
-                self.refs.pop(next(iter(self.refs)))
-            self.refs[key] = self.ray.put(path.read_bytes())
+            self._keep(key, self.ray.put(path.read_bytes()))
+            self._album(ctx).put += st.st_size
         return self.refs[key]
+
+    def _keep(self, key: tuple, ref, owner: int | None = None) -> None:
+        if len(self.refs) >= FILE_REFS:  # oldest first: a take is read by pick, then sequence, then master
+            old = next(iter(self.refs))
+            self.refs.pop(old)
+            self.ref_owner.pop(old, None)
+        self.refs[key] = ref
+        if owner is not None:
+            self.ref_owner[key] = owner
+
+    def _forget_actor(self, i: int) -> None:
+        """The files actor i kept died with it: ship the driver's copies from now on."""
+        for key in [k for k, owner in self.ref_owner.items() if owner == i]:
+            del self.refs[key], self.ref_owner[key]
 
     # -- render actors -----------------------------------------------------------------
     def _start_actors(self) -> None:
@@ -355,13 +466,13 @@ class RayExecutor:
             batch.runs += 1
             ctx = batch.ctx
             try:
-                ship = self._ship(ctx, batch.units)
+                ship, batch.keys = self._ship(ctx, batch.units)
             except OSError as e:  # a take it reads is gone from its album: that album's failure
                 self.free.appendleft(i)
                 self._count(ctx, -1)
                 self.finished.append(Failed(ctx, e))
                 continue
-            ref = self.actors[i].run.remote(batch.stage.name, self._config(ctx), ship, self._state(ctx),
+            ref = self.actors[i].run.remote(batch.stage.name, self._album(ctx).config, ship, self._state(ctx),
                                             batch.units, self.level)
             self.running[ref] = (i, batch)
             ctx.event("batch_sent", stage=batch.stage.name, actor=i, pid=self.pids[i],
@@ -416,7 +527,7 @@ class RayExecutor:
             raise lost_head_error(self.head)
 
     def _settle(self, ref) -> None:
-        from ray.exceptions import RayError, RayTaskError
+        from ray.exceptions import ObjectLostError, RayError, RayTaskError
 
         if ref in self.probes:
             i = self.probes.pop(ref)
@@ -424,6 +535,7 @@ class RayExecutor:
                 pid, node = self.ray.get(ref)
             except RayError as e:  # restarts used up, its node gone: the others go on
                 self._lost += 1
+                self._forget_actor(i)
                 self._events.event("actor_lost", actor=i, error=str(e)[:200])
                 log.warning("Ray: render actor %d is gone for good: %s", i, str(e).splitlines()[0])
                 return
@@ -434,26 +546,40 @@ class RayExecutor:
             return
         try:
             finished, events, *seconds = self.ray.get(ref)  # an actor's batch also says how long it took
+            blobs = self.ray.get([b for _, out in finished for b in out.values() if not isinstance(b, bytes)])
         except RayTaskError as e:  # the stage raised: the same error as a local build gives
             cause = e.cause if isinstance(e.cause, BaseException) else e
+            if isinstance(cause, ObjectLostError) and self._resend(ref):  # a take kept by an actor that died
+                return
             self.finished.append(Failed(self._handed_back(ref), cause))
             return
         except RayError as e:  # its process died: RayActorError, WorkerCrashedError, OutOfMemoryError,
             self._worker_died(ref, e)  # NodeDiedError, ObjectLostError...: Ray's retries are used up
             return
-        stage = self.running[ref][1].stage if ref in self.running else self.tasks[ref][0]
-        if ref in self.running:
-            i = self.running[ref][0]
+        actor, batch = self.running.get(ref, (None, None))
+        stage, ctx = (batch.stage, batch.ctx) if batch else (self.tasks[ref].stage, self.tasks[ref].ctx)
+        album, fetched, kept = self._album(ctx), iter(blobs), []
+        for _, out in finished:
+            for rel, blob in out.items():
+                if not isinstance(blob, bytes):
+                    kept.append((rel, blob))
+                    out[rel] = blob = next(fetched)
+                album.fetched += len(blob)
+        self._handed_back(ref)
+        if batch:
             self.progress.done(stage.name, len(finished), len(self.actors) - self._lost)
-            self.running[ref][1].ctx.event("batch_done", stage=stage.name, actor=i, pid=self.pids[i],
-                                           node=self.nodes[i], units=len(finished), seconds=round(seconds[0], 4))
-        ctx = self._handed_back(ref)
+            ctx.event("batch_done", stage=stage.name, actor=actor, pid=self.pids[actor], node=self.nodes[actor],
+                      units=len(finished), seconds=round(seconds[0], 4))
         for name, fields in events:
             ctx.event(name, **fields)
         try:
-            self.finished += [(ctx, stage, land(ctx, stage.name, done, blobs)) for done, blobs in finished]
+            self.finished += [(ctx, stage, land(ctx, stage.name, done, out)) for done, out in finished]
         except Exception as e:  # its album's disk refused a file: that album's failure
             self.finished.append(Failed(ctx, e))
+            return
+        for rel, blob_ref in kept:  # the units that read these files get the actor's copy, on its node
+            st = (ctx.album_dir / rel).stat()
+            self._keep((str(ctx.album_dir / rel), st.st_size, st.st_mtime_ns), blob_ref, owner=actor)
 
     def _handed_back(self, ref) -> Context:
         """A batch or task is back (finished or failed): its actor is free, its album has one
@@ -463,9 +589,34 @@ class RayExecutor:
             self.free.append(i)
             ctx = batch.ctx
         else:
-            _, _, ctx = self.tasks.pop(ref)
+            ctx = self.tasks.pop(ref).ctx
         self._count(ctx, -1)
         return ctx
+
+    def _resend(self, ref) -> bool:
+        """A unit read a file an actor kept on its node, and the actor has died since: the
+        driver's copies go out instead, and the unit runs again (LOST_INPUT_TRIES in all)."""
+        if ref in self.running:
+            i, batch = self.running[ref]
+            if batch.runs >= BATCH_TRIES:
+                return False
+            self._forget_keys(batch.keys)
+            self._handed_back(ref)
+            self._count(batch.ctx, 1)
+            heapq.heappush(self.batches, batch)
+            return True
+        task = self.tasks[ref]
+        if task.sends >= LOST_INPUT_TRIES:
+            return False
+        self._forget_keys(task.keys)
+        self._handed_back(ref)
+        self._send(task.ctx, task.stage, task.unit, task.sends + 1)
+        return True
+
+    def _forget_keys(self, keys: list[tuple]) -> None:
+        for key in keys:
+            if key in self.ref_owner:
+                del self.refs[key], self.ref_owner[key]
 
     def _worker_died(self, ref, err: Exception) -> None:
         from ray.exceptions import LocalRayletDiedError
@@ -474,13 +625,14 @@ class RayExecutor:
             raise StageError(f"lost the Ray raylet of this node ({_first_line(err)})",
                              "start Ray on this node again and run the same build; every recorded unit is kept")
         if ref not in self.running:  # a CPU task's worker died past its retries
-            stage, unit, _ = self.tasks[ref]
+            task = self.tasks[ref]
             self.finished.append(Failed(self._handed_back(ref), StageError(
-                f"{stage.name} unit {unit.id}: its Ray worker died {TASK_RETRIES + 1} times "
+                f"{task.stage.name} unit {task.unit.id}: its Ray worker died {TASK_RETRIES + 1} times "
                 f"(last: {type(err).__name__}: {_first_line(err)})",
                 "out of memory? see the Ray logs of that node, then run the same build again")))
             return
         i, batch = self.running.pop(ref)
+        self._forget_actor(i)
         ids = [u.id for u in batch.units]
         self._events = batch.ctx
         batch.ctx.event("actor_died", stage=batch.stage.name, actor=i, pid=self.pids[i], units=ids, run=batch.runs)

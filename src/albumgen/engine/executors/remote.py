@@ -2,8 +2,9 @@
 executor (executors_ray.py), with no shared filesystem between them.
 
 The driver ships what a unit reads (Unit.reads: album files such as takes and cover.jpg;
-Unit.reads_pipeline: files the pipeline names, such as an intro or a cover) and a snapshot
-of the manifest's records. The worker runs the stage unchanged in a private scratch folder
+Unit.reads_pipeline: files the pipeline names, such as an intro or a cover) and the
+manifest's records (Records: a snapshot and the changes made since, so a record travels
+about once, not once per wave). The worker runs the stage unchanged in a private scratch folder
 that mirrors the album (same folder name, same relative paths), so a stage cannot tell it
 is remote; it sends back each finished unit with its outputs as bytes by album-relative
 path, and its events. The driver alone writes them into the album (atomically) and records
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import shutil
 import sys
 import tempfile
@@ -48,6 +50,31 @@ class Shipment:
     pipeline: dict[str, Any] = field(default_factory=dict)  # path as the pipeline names it -> contents
 
 
+@dataclass
+class Records:
+    """An album's records on their way to a worker: a pickled snapshot and the pickled
+    changes made since it, oldest first, each a (changed records, dropped ids, album config
+    hash) triple. Each is bytes, or a Ray object reference `fetch` turns into bytes, put
+    once and shared by every unit that goes out until the next snapshot."""
+
+    base: Any
+    deltas: list[Any] = field(default_factory=list)
+
+
+def open_records(records: Records | ManifestFile, fetch: Callable[[Any], bytes] = bytes) -> ManifestFile:
+    """The records as the driver had them when the units went out."""
+    if isinstance(records, ManifestFile):
+        return records
+    state = pickle.loads(fetch(records.base))
+    for blob in records.deltas:
+        changed, dropped, config_hash = pickle.loads(fetch(blob))
+        for rid in dropped:
+            state.records.pop(rid, None)
+        state.records.update(changed)
+        state.album_config_hash = config_hash
+    return state
+
+
 def album_top(album_dir: Path, base_dir: Path) -> str | None:
     """The entry of the pipeline folder the album lives under (albums/ by default)."""
     try:
@@ -57,7 +84,7 @@ def album_top(album_dir: Path, base_dir: Path) -> str | None:
 
 
 # -- the worker half ------------------------------------------------------------------
-def run_units(stage_name: str, config: dict, shipment: Shipment, state: ManifestFile, units: list[Unit],
+def run_units(stage_name: str, config: dict, shipment: Shipment, state: Records | ManifestFile, units: list[Unit],
               level: int, fetch: Callable[[Any], bytes] = bytes) -> tuple[list[tuple[Done, dict[str, bytes]]], list]:
     """Run `units` of a stage in a scratch mirror of the album; return each finished unit
     (outputs as album-relative paths) with its outputs' bytes, and the events it logged."""
@@ -74,7 +101,7 @@ def run_units(stage_name: str, config: dict, shipment: Shipment, state: Manifest
             _place(base, rel, fetch(blob), scratch)
         _link_pipeline_folder(base, Path(shipment.base_dir), shipment.album_top)
         manifest = WorkerManifest(album)
-        manifest.store.state = state  # the driver's records: no reread of the manifest per unit
+        manifest.store.state = open_records(state, fetch)  # the driver's records: no reread per unit
         ctx = Context(config=pipeline_model().model_validate(config), album_dir=album, base_dir=base,
                       manifest=manifest, log=logging.getLogger("albumgen"), progress=False)
         stage = registry.get(stage_name)()
