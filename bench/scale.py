@@ -5,6 +5,7 @@ with --catalogue N, the device's busy share over an N-album catalogue instead; w
     python bench/scale.py [--tracks 8] [--takes 2] [--duration 8] [--batch 2] [--cpus 2]
     python bench/scale.py --catalogue 8 [--tracks 2] [--takes 2] [--duration 4] [--workers 1]
     python bench/scale.py --catalogue 4 --order [--retry-rounds 1] [--tracks 2] [--takes 2] [--duration 4]
+    python bench/scale.py --catalogue 8 --ray [--actors 2] [--cpus 2] [--tracks 2] [--takes 2] [--duration 4]
 
 --catalogue N builds N albums (tiny model on the CPU, every stage, `local`) twice, side by
 side in one run: on one frontier (albumgen build a.yaml b.yaml ...) and one album after
@@ -22,6 +23,16 @@ Prints, per mode, when the first album is done and when each album is done on av
 (from the catalogue's first build_start), and the wall time. `--retry-rounds R` lets
 pick ask for R rounds of one more take per track (the tiny model's noise fails every
 take): the retry takes an earlier album waits for are what the order is about.
+
+--catalogue N --ray builds the catalogue on a local Ray cluster (`--cpus` CPUs, room for
+`--actors` render actors through the albumgen_render resource), side by side in one run:
+on one frontier, and each album one after another (its own executor: actors started and
+the model loaded per album, as a catalogue was built before). Per actor, from its
+`batch_done` events: the share of the time after warm-up (the end of its first batch, which
+loads the model, to the end of the catalogue's last render batch) it spent rendering.
+Per album, from its `object_store` events: the bytes this driver put in the object store
+and fetched from it, the bytes units read from the store of the node that rendered them,
+and put + fetched against the album's picked takes and MP3s.
 
 The same takes (tiny model on the CPU, `--until render`) three times, each in a fresh album
 folder, side by side in one run. One local Ray cluster is started here (`--cpus` CPUs and
@@ -75,14 +86,14 @@ def render_seconds(album: Path) -> tuple[int, float, float]:
     return len(done), done[-1] - start, done[-1] - done[0]
 
 
-def catalogue_pipeline(folder: Path, args, n: int) -> Path:
+def catalogue_pipeline(folder: Path, args, n: int, kind: str = "local") -> Path:
     data = {"album": {"title": f"Bench {n}", "slug": f"bench-{n:03d}", "tracks": args.tracks, "seed": n},
             "prompts": {"source": "builtin"},
             "render": {"model": "tiny", "takes": args.takes, "duration": args.duration, "tail": 0, "device": "cpu",
                        "batch_size": args.batch},
             # The tiny model's noise fails the checks: every track gets every retry round asked for.
             "pick": {"max_rounds": args.retry_rounds, "retry_takes": 1},
-            "executor": {"kind": "local", "workers": args.workers}}
+            "executor": {"kind": kind, "workers": args.workers}}
     path = folder / f"album-{n:03d}.yaml"
     path.write_text(yaml.safe_dump(data), "utf-8")
     return path
@@ -127,12 +138,12 @@ def first_come_first_served():
         catalogue._ForAlbum.submit = ordered
 
 
-def open_catalogue(folder: Path, args) -> list:
+def open_catalogue(folder: Path, args, kind: str = "local") -> list:
     """args.catalogue albums' pipelines written in `folder`, opened and checked, as the CLI does."""
     from albumgen.engine import runner
 
     folder.mkdir(parents=True)
-    paths = [catalogue_pipeline(folder, args, n) for n in range(args.catalogue)]
+    paths = [catalogue_pipeline(folder, args, n, kind) for n in range(args.catalogue)]
     albums = [(p, runner.open_pipeline(p, progress=False)) for p in paths]
     runner.preflight_all([ctx for _, ctx in albums])
     return albums
@@ -175,23 +186,82 @@ def run_order(args) -> None:
           f"mean album done {sum(new) / sum(old):.2f}x, wall {new_wall / old_wall:.2f}x")
 
 
+def build_both_ways(folder: Path, args, label: str, kind: str = "local") -> list[Path]:
+    """The catalogue built on one frontier, or ("one after another") each album its own
+    frontier and executor in turn, as before; its album folders."""
+    from albumgen.engine import catalogue, runner
+
+    albums = open_catalogue(folder / label.replace(" ", "-"), args, kind)
+    if label == "one frontier":
+        results = catalogue.build_catalogue(albums)
+    else:
+        results = [catalogue.AlbumResult(p, ctx, runner.build(ctx)) for p, ctx in albums]
+    assert all(res.error is None for res in results), [res.error for res in results]
+    return [ctx.album_dir for _, ctx in albums]
+
+
+def actor_shares(albums: list[Path]) -> dict[int, float]:
+    """Per render actor, its rendering seconds over the wall time after its warm-up (the
+    end of its first batch) to the end of the catalogue's last render batch."""
+    done = [e for album in albums for e in Manifest(album).events() if e["event"] == "batch_done"]
+    last = max(e["ts"] for e in done)
+    shares = {}
+    for actor in sorted({e["actor"] for e in done}):
+        mine = sorted((e for e in done if e["actor"] == actor), key=lambda e: e["ts"])
+        if len(mine) > 1 and last > mine[0]["ts"]:
+            shares[actor] = sum(e["seconds"] for e in mine[1:]) / (last - mine[0]["ts"])
+    return shares
+
+
+def album_bytes(album: Path) -> tuple[int, int, int, int]:
+    """Bytes put and fetched by the driver, read on the node that made them, and the
+    album's picked takes and MP3s, for one album of a Ray build."""
+    m = Manifest(album)
+    moved = [e for e in m.events() if e["event"] == "object_store"]
+    kept = sum((album / r.data["wav"]).stat().st_size for r in m.records("pick"))
+    kept += sum(p.stat().st_size for p in album.glob("*.mp3"))
+    return (sum(e["put"] for e in moved), sum(e["fetched"] for e in moved), sum(e["on_node"] for e in moved), kept)
+
+
+def run_ray_catalogue(args) -> None:
+    import ray
+
+    ray.init(num_cpus=args.cpus, resources={"albumgen_render": args.actors}, include_dashboard=False,
+             log_to_driver=False)
+    walls: dict[str, list[float]] = {"one frontier": [], "one after another": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            for label in walls:
+                albums = build_both_ways(Path(tmp) / str(r), args, label, "ray")
+                starts = [e["ts"] for a in albums for e in Manifest(a).events() if e["event"] == "build_start"]
+                ends = [e["ts"] for a in albums for e in Manifest(a).events() if e["event"] == "build_done"]
+                walls[label].append(max(ends) - min(starts))
+                print(f"  {label}: {walls[label][-1]:.1f} s", file=sys.stderr, flush=True)
+                if label == "one frontier":
+                    shares, moved = actor_shares(albums), [album_bytes(a) for a in albums]
+    ray.shutdown()
+    print(f"{args.catalogue} albums x {args.tracks} tracks x {args.takes} takes x {args.duration:g} s, tiny model, "
+          f"Ray on this machine ({os.cpu_count()} cores): {args.cpus} CPUs, {args.actors} render actors, "
+          f"render batch {args.batch}; best of {args.rounds}")
+    one, seq = min(walls["one frontier"]), min(walls["one after another"])
+    print(f"wall s: one frontier {one:.1f}, one after another {seq:.1f}, ratio {one / seq:.2f}x")
+    print("busy share after warm-up (last round, one frontier): " +
+          ", ".join(f"actor {a} {s:.0%}" for a, s in shares.items()))
+    put, fetched, on_node, kept = (sum(col) / len(moved) for col in zip(*moved))
+    print(f"per album (mean): put {put / 1e3:.0f} kB, fetched {fetched / 1e3:.0f} kB, read on the render node "
+          f"{on_node / 1e3:.0f} kB; picked takes + MP3s {kept / 1e3:.0f} kB; "
+          f"(put + fetched) / (picked takes + MP3s) {(put + fetched) / kept:.2f}x")
+
+
 def run_catalogue(args) -> None:
     import torch
-
-    from albumgen.engine import catalogue, runner
 
     torch.set_num_threads(max(1, args.local_threads))
     runs: dict[str, list[tuple[float, float]]] = {"one frontier": [], "one after another": []}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             for label in runs:
-                albums = open_catalogue(Path(tmp) / f"{r}-{label.replace(' ', '-')}", args)
-                if label == "one frontier":
-                    results = catalogue.build_catalogue(albums)
-                else:  # as before: each album its own frontier and executor, one after another
-                    results = [catalogue.AlbumResult(p, ctx, runner.build(ctx)) for p, ctx in albums]
-                assert all(res.error is None for res in results), [res.error for res in results]
-                busy, wall = device_share([ctx.album_dir for _, ctx in albums])
+                busy, wall = device_share(build_both_ways(Path(tmp) / str(r), args, label))
                 runs[label].append((busy, wall))
                 print(f"  {label}: device busy {busy:.1f} s of {wall:.1f} s ({busy / wall:.0%})",
                       file=sys.stderr, flush=True)
@@ -214,6 +284,8 @@ def main() -> None:
     ap.add_argument("--order", action="store_true",
                     help="--catalogue: when each album is done, served by album vs first come first served")
     ap.add_argument("--retry-rounds", type=int, default=0, help="--catalogue: pick.max_rounds (1 take per round)")
+    ap.add_argument("--ray", action="store_true", help="--catalogue: on a local Ray cluster, per-actor busy share")
+    ap.add_argument("--actors", type=int, default=2, help="--catalogue --ray: render actors")
     ap.add_argument("--tracks", type=int, default=8)
     ap.add_argument("--takes", type=int, default=2)
     ap.add_argument("--duration", type=float, default=8.0)
@@ -224,7 +296,7 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.catalogue:
-        return run_order(args) if args.order else run_catalogue(args)
+        return run_order(args) if args.order else run_ray_catalogue(args) if args.ray else run_catalogue(args)
     import ray
     import torch
 
