@@ -152,3 +152,20 @@ def test_the_first_albums_retry_takes_go_before_the_next_albums_batches(tmp_path
             done = at(one, "unit_done", stage="pick", unit=unit)[-1]
             assert sum(asked["ts"] < t < done for t in cpu) <= 1, timeline
     assert max(at(one, "build_done")) < max(at(two, "build_done")), timeline
+
+
+def test_albums_whose_takes_are_rendered_open_beside_each_other(tmp_path):
+    # Every album's takes are already rendered: none of them has work for the device, so
+    # the catalogue does not keep the device waiting on two albums' CPU tails; it opens
+    # more albums at once (up to MOST_OPEN), and their picks and masters share the workers.
+    from albumgen.engine.catalogue import MOST_OPEN
+
+    paths = [write_pipeline(tmp_path, {"album": {"tracks": 1, "slug": slug}, "render": {"takes": 1, "duration": 2.0},
+                                       "executor": {"workers": 1}}, name=f"{slug}.yaml") for slug in "abcd"]
+    assert cli("build", "--until", "render", *map(str, paths)).exit_code == 0
+    r = cli("build", *map(str, paths))
+    assert r.exit_code == 0, r.output
+    events = {p.stem: Manifest(tmp_path / "albums" / p.stem).events() for p in paths}
+    assert MOST_OPEN == 4
+    first_done = max(at(events["a"], "build_done"))
+    assert all(max(at(events[slug], "build_start")) < first_done for slug in "bcd")

@@ -3,8 +3,10 @@
 Every album keeps its own manifest, lock, fold and report (runner.album_session); what they
 share is the executor, so the device renders the next album's takes while the album before
 picks, sequences and masters on the CPU workers. OPEN_ALBUMS albums are open at a time (in
-the order given): a new one opens when one finishes, so the records in memory and the
-locks held stay few however long the catalogue is. The executor serves the open albums by
+the order given): a new one opens when one finishes, or, up to MOST_OPEN, when none of the
+open ones has device work ahead (their takes are rendered and only their CPU tails are
+left: short albums, or a device faster than the CPUs), so the records in memory and the
+locks held stay few however long the catalogue is, and the device still has work. The executor serves the open albums by
 the order they opened (each album's place), not first come first served: a user watching
 an overnight run wants finished albums early and in order, so the earlier album's retry
 takes and its tail go before the next album's remaining batches, and the next album gets
@@ -39,6 +41,7 @@ from .scheduler import BuildReport, Frontier, StageReport
 log = logging.getLogger("albumgen")
 
 OPEN_ALBUMS = 2  # open at once: the one finishing on the CPU, the next one feeding the device
+MOST_OPEN = 4  # open at once when the open albums' render is done and the device would wait
 
 
 @dataclass
@@ -130,10 +133,18 @@ def _one_frontier(albums, until, force, on_done, kind: str) -> list[AlbumResult]
             album.result.error = error
             log.warning("Warning: %s stopped: %s; the other albums go on", album.result.ctx.album_dir.name, error)
 
+    def room() -> bool:
+        """Another album may open: fewer than OPEN_ALBUMS are, or fewer than MOST_OPEN and
+        none of them has device work ahead."""
+        if len(opened) < OPEN_ALBUMS:
+            return True
+        return len(opened) < MOST_OPEN and not interrupt.requested() and not any(
+            a.frontier.feeds_device() for a in opened.values() if a.result.error is None)
+
     try:
         with interrupt.in_flight(getattr(shared, "describe", lambda: None)):
             while waiting or opened:
-                while waiting and len(opened) < OPEN_ALBUMS:
+                while waiting and room():
                     pipeline, ctx = waiting.popleft()
                     result = AlbumResult(pipeline, ctx, BuildReport(ctx.album_dir))
                     session = contextlib.ExitStack()
@@ -167,6 +178,8 @@ def _one_frontier(albums, until, force, on_done, kind: str) -> list[AlbumResult]
                             close(album, album.result.error)
                 if not any(a.frontier.in_flight for a in opened.values()):
                     continue  # every open album closed or failed just now: open the next ones
+                if waiting and room():
+                    continue  # the device would wait on the open albums' CPU tails: open the next one
                 finished, failures = shared.wait_albums()
                 for ctx, stage, done in finished:
                     album = opened[id(ctx)]

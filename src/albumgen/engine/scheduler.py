@@ -141,6 +141,18 @@ class Frontier:
             raise StageError(f"units can never be ready: {', '.join(stuck[:5])}", "report this as a bug")
         return True
 
+    def feeds_device(self) -> bool:
+        """The album has device work ahead: a device stage not planned yet, waiting on an
+        upstream stage, or with units queued or in flight. A catalogue opens another album
+        when none of the open ones has, so the device does not wait through an album's CPU
+        tail (pick, sequence, master)."""
+        for stage in self.stages:
+            if stage.resources == "device":
+                plan = self.plans.get(stage.name)
+                if plan is None or plan.blocked is not None or plan.pending or plan.waiting:
+                    return True
+        return False
+
     def record(self, stage: Stage, done) -> None:
         commit(stage, self.ctx, done)
         self.known_done[(stage.name, done.unit.id)] = done.unit.key
