@@ -280,7 +280,11 @@ class RayExecutor:
             self._feed()
 
     def _send(self, ctx: Context, stage: Stage, unit: Unit, sends: int = 1) -> None:
-        ship, keys = self._ship(ctx, [unit])
+        try:
+            ship, keys = self._ship(ctx, [unit])
+        except OSError as e:  # a take it reads is gone from its album: that album's failure, as for a batch
+            self.finished.append(Failed(ctx, e))
+            return
         node = self._node_of(ctx, keys)
         options = {}
         if node is not None:  # where the takes it reads were rendered; elsewhere when that node is full
