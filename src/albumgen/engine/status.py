@@ -78,8 +78,10 @@ def album_status(ctx: Context) -> AlbumStatus:
         except NotReady as e:
             out.summary.append(f"{s.name}: waits on {e.needs}")
             continue
-        done = sum(ctx.manifest.is_done(u.key, s.name, u.id) for u in units)
         waiting = len(getattr(units, "waiting", ()))
+        if not units and not waiting:  # a stage this pipeline leaves off (decode without render.decoder: mbd)
+            continue
+        done = sum(ctx.manifest.is_done(u.key, s.name, u.id) for u in units)
         out.summary.append(f"{s.name}: {done}/{len(units)} {s.units_are} done"
                            + (f", {waiting} tracks waiting" if waiting else ""))
         if s.resources == "device" and progress is None:  # the album's long part: what an ETA is of
