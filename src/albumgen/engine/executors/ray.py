@@ -76,7 +76,7 @@ UNITS_PER_CALL = 64
 FILE_REFS = 512  # shipped files kept in the object store for reuse (takes read by pick, then master)
 NODE_FILE = 64 << 10  # outputs an actor keeps in its node's store for the units that read them: takes, not sidecars
 MAX_DELTAS = 32  # changes shipped beside a records snapshot (each a fetch per unit) before a new snapshot
-KEPT_ALBUMS = 4  # albums whose records stay in the object store while idle (a catalogue opens two at a time)
+KEPT_ALBUMS = 4  # albums whose records stay in the object store while idle (a catalogue has up to four open)
 LOST_INPUT_TRIES = 2  # sends of a unit whose input died with its render actor, the first included
 HEAD_PROBE_SECONDS = 1.0  # how often a wait looks whether the head's GCS still answers
 HEAD_MISSES = 3  # probes in a row that find no head: it is gone (Ray itself waits 60 s, then kills us)
@@ -665,4 +665,5 @@ class RayExecutor:
             self.ray.kill(actor, no_restart=True)
         self.running, self.tasks, self.probes, self.actors = {}, {}, {}, []
         self.refs.clear()
+        self.ref_owner.clear()
 
