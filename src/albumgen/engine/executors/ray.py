@@ -408,8 +408,7 @@ class RayExecutor:
 
     def _forget_actor(self, i: int) -> None:
         """The files actor i kept died with it: ship the driver's copies from now on."""
-        for key in [k for k, owner in self.ref_owner.items() if owner == i]:
-            del self.refs[key], self.ref_owner[key]
+        self._forget_keys([k for k, owner in self.ref_owner.items() if owner == i])
 
     # -- render actors -----------------------------------------------------------------
     def _start_actors(self) -> None:
@@ -601,7 +600,7 @@ class RayExecutor:
         """A unit read a file an actor kept on its node, and the actor has died since: the
         driver's copies go out instead, and the unit runs again (LOST_INPUT_TRIES in all)."""
         if ref in self.running:
-            i, batch = self.running[ref]
+            batch = self.running[ref][1]
             if batch.runs >= BATCH_TRIES:
                 return False
             self._forget_keys(batch.keys)
