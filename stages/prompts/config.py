@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -37,6 +38,10 @@ class LLMConfig(BaseModel):
     def _http_url(cls, url: str) -> str:
         if not re.match(r"https?://[^/\s]+", url):
             raise ValueError(f"must be an http:// or https:// address, got {url!r}")
+        try:  # a bracket left open, a port past 65535: caught here, not at the first request
+            _ = urlsplit(url).port
+        except ValueError as e:
+            raise ValueError(f"is not a valid address ({e}), got {url!r}") from None
         return url
 
     def request_fields(self, album_seed: int) -> dict:

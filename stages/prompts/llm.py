@@ -293,7 +293,7 @@ class LLM:
         choice = resp.choices[0]
         usage = getattr(resp, "usage", None)
         tokens = {k: int(getattr(usage, k, 0) or 0) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
-        return Reply(content=(choice.message.content or ""), structured=self.structured, usage=tokens,
+        return Reply(content=_text(getattr(choice.message, "content", None)), structured=self.structured, usage=tokens,
                      finish_reason=choice.finish_reason, seconds=time.monotonic() - t0)
 
     def _scrub(self, text: str) -> str:
@@ -301,6 +301,18 @@ class LLM:
         if self._key != NO_KEY:
             text = text.replace(self._key, "***")
         return " ".join(text.split())[:200]
+
+
+def _text(content: Any) -> str:
+    """A message's text. The client does not check it: some servers send the content-parts
+    form ([{"type": "text", "text": ...}]), a broken one a number or an object. Parts are
+    joined; anything else reads as an empty reply, which is not usable and asked again."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [p.get("text") if isinstance(p, dict) else getattr(p, "text", None) for p in content]
+        return "".join(p for p in parts if isinstance(p, str))
+    return ""
 
 
 class _SchemaRefused(Exception):

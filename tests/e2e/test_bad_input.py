@@ -137,6 +137,11 @@ FIELDS = [
      f"Error: album.title: contains control characters ('Hi\\x1b[31m') {FIX}"),
     ("llm base_url not http", _field({"prompts": {"llm": {"base_url": "file:///etc/passwd"}}}), 2,
      f"Error: prompts.llm.base_url: must be an http:// or https:// address, got 'file:///etc/passwd' {FIX}"),
+    ("llm base_url bracket left open", _field({"prompts": {"llm": {"base_url": "http://[::1/v1"}}}), 2,
+     f"Error: prompts.llm.base_url: is not a valid address (Invalid IPv6 URL), got 'http://[::1/v1' {FIX}"),
+    ("llm base_url port past 65535", _field({"prompts": {"llm": {"base_url": "http://localhost:99999/v1"}}}), 2,
+     f"Error: prompts.llm.base_url: is not a valid address (Port out of range 0-65535), "
+     f"got 'http://localhost:99999/v1' {FIX}"),
 ]
 
 

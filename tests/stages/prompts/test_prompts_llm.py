@@ -177,6 +177,20 @@ def test_a_reply_that_never_parses(server, tmp_path):
                       "prompts.llm.max_attempts; replies must list prompts)")
 
 
+def test_content_parts_are_joined_and_a_number_or_object_is_asked_again(server, tmp_path):
+    # The content-parts form some servers send: the text parts, joined, are the reply.
+    halves = tracklist_json(FOUR)
+    parts = [{"type": "text", "text": halves[:40]}, {"type": "text", "text": halves[40:]}]
+    server.add(chat(parts))
+    (tmp_path / "parts").mkdir()
+    rec, _ = build(pipeline(tmp_path / "parts", server.base_url))
+    assert [t["title"] for t in rec.data["tracks"]] == ["Neon Rain", "Night Drive"]
+    # A number, then an object: not usable, asked again; never an internal error.
+    server.add(chat(42), chat({"tracks": 1}), chat(GARBAGE))
+    e = failure(server, tmp_path / "junk")
+    assert "never gave a reply that parses (3 attempts" in str(e)
+
+
 def test_429_waits_for_retry_after_then_succeeds(server, tmp_path):
     server.add(error(429, "rate limited", {"Retry-After": "0.3"}), chat(tracklist_json(FOUR)))
     rec, _ = build(pipeline(tmp_path, server.base_url, backoff=0))
