@@ -43,7 +43,12 @@ def run() -> None:
         main()
     finally:
         for stream in (sys.stdout, sys.stderr):  # written out now, before the interpreter's exit
-            stream.flush()
+            try:
+                stream.flush()
+            except BrokenPipeError:  # the reader left: what it did not read is not wanted
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, stream.fileno())  # else the interpreter's exit tries, and complains, again
+                os.close(null)
 
 
 # Guarded: worker processes (spawn) import the driver's __main__ and must not run the CLI.

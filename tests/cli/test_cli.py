@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,6 +78,27 @@ def test_status_table(built):
     assert "t01" in r.output and "2/2" in r.output and "01 - " in r.output
     assert "render: 4/4 takes done" in r.output and "master: 4/4 units done" in r.output
     assert "decode:" not in r.output  # a stage the pipeline leaves off has no "0/0" line
+
+
+def test_a_reader_that_leaves_ends_the_command_quietly(built):
+    # `albumgen status x.yaml | head -1`: the pipe's reader is gone before the command writes.
+    pipeline, album = built
+    kept = lambda: {k: v for k, v in manifest_snapshot(album).items() if k not in ("manifest/lock", "manifest/events.jsonl")}  # noqa: E731
+    snapshot = kept()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    commands = [["status", str(pipeline)], ["prompts", str(pipeline)], ["build", "--dry-run", str(pipeline)],
+                ["build", str(pipeline)], ["--help"]]
+    procs = []
+    for args in commands:
+        read, write = os.pipe()
+        os.close(read)
+        procs.append(subprocess.Popen([sys.executable, "-m", "albumgen", *args], stdout=write,
+                                      stderr=subprocess.PIPE, text=True, env=env))
+        os.close(write)
+    for args, proc in zip(commands, procs):
+        _, err = proc.communicate(timeout=120)
+        assert (proc.returncode, err) == (0, ""), args
+    assert kept() == snapshot  # the build found nothing to do, and said so to no one
 
 
 def test_init_writes_a_valid_starter(tmp_path):

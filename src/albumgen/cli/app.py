@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import select
 import signal
+import sys
 import traceback
 from pathlib import Path
 
@@ -35,7 +38,12 @@ class AlbumgenGroup(click.Group):
         end = args.index("--") if "--" in args else len(args)
         if any(a in VERBOSE for a in args[:end]):
             args = ["--verbose"] + [a for i, a in enumerate(args) if i >= end or a not in VERBOSE]
-        return super().parse_args(ctx, args)
+        try:
+            return super().parse_args(ctx, args)
+        except BrokenPipeError:  # `albumgen --help | head -1`
+            if not reader_gone():
+                raise
+            ctx.exit(0)
 
     def invoke(self, ctx: click.Context):
         code = 1
@@ -70,11 +78,32 @@ class AlbumgenGroup(click.Group):
             ctx.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except BrokenPipeError:
+            if not reader_gone():  # a pipe of our own (a worker's), not the reader: a bug
+                raise
+            ctx.exit(0)
         except Exception as e:  # a bug: say so in one line, the traceback goes to --verbose
             log.debug("%s", traceback.format_exc())
             line, code = error_line(e)
             _last(f"Error: {line}")
             ctx.exit(code)
+
+
+def reader_gone() -> bool:
+    """Whether stdout is a pipe whose reader has left (`albumgen status x.yaml | head -1`).
+    Then the command has said all anyone reads: it ends quietly with 0, as the work it did is
+    done, and stdout goes to /dev/null so that nothing left in its buffer raises again at exit."""
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        gone = any(ev & select.POLLERR for _, ev in poll.poll(0))
+    except (OSError, ValueError, AttributeError):  # no real file behind stdout (a test's runner)
+        return False
+    if gone:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    return gone
 
 
 def _last(line: str) -> None:

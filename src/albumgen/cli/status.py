@@ -40,7 +40,11 @@ def status(pipeline: Path) -> None:
     for row in st.rows:
         out.add_row(*row)
     # Never narrower than 100 columns: piped into a log, rich would otherwise wrap at 80.
-    Console(width=max(100, shutil.get_terminal_size().columns)).print(out)
+    # Captured, then written as every other line: rich would end a closed pipe with exit 1.
+    console = Console(width=max(100, shutil.get_terminal_size().columns))
+    with console.capture() as table:
+        console.print(out)
+    click.echo(table.get(), nl=False)
     for line in st.summary:
         click.echo(line)
     if st.pending:
