@@ -45,7 +45,7 @@ def run() -> None:
         for stream in (sys.stdout, sys.stderr):  # written out now, before the interpreter's exit
             try:
                 stream.flush()
-            except BrokenPipeError:  # the reader left: what it did not read is not wanted
+            except OSError:  # the reader left, or the disk is full: it was said, or cannot be
                 null = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(null, stream.fileno())  # else the interpreter's exit tries, and complains, again
                 os.close(null)

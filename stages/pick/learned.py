@@ -59,7 +59,7 @@ def clap_folder(cfg, base_dir: Path | None = None) -> tuple[Path | None, str | N
     folder = _local_folder(cfg.clap_model, base_dir)
     if folder is None:
         return None, (f"weights for {cfg.clap_model} are not on this machine (download them once with "
-                      f"`huggingface-cli download {cfg.clap_model}` to enable it)")
+                      f"`hf download {cfg.clap_model}` to enable it)")
     return folder, None
 
 

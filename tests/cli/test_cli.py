@@ -101,6 +101,15 @@ def test_a_reader_that_leaves_ends_the_command_quietly(built):
     assert kept() == snapshot  # the build found nothing to do, and said so to no one
 
 
+def test_output_to_a_full_device_is_not_the_album_disk(built):
+    pipeline, _ = built
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "albumgen", "status", str(pipeline)], stdout=full,
+                           stderr=subprocess.PIPE, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert (r.returncode, r.stderr) == (7, "Error: cannot write the output: No space left on device "
+                                           "(send it where there is room, or free some space there)\n")
+
+
 def test_init_writes_a_valid_starter(tmp_path):
     target = tmp_path / "mine.yaml"
     r = cli("init", str(target))
@@ -231,7 +240,9 @@ def test_second_build_while_one_runs(built):
 
     assert r.stderr.strip() == (f"Error: another albumgen build (pid {os.getpid()}) is writing {album} "
                                 "(wait for it to finish, or stop that process)")
-    assert manifest_snapshot(album) == snapshot
+    after = manifest_snapshot(album)
+    after.pop("manifest/lock"), snapshot.pop("manifest/lock")  # the pid this test's own lock wrote
+    assert after == snapshot
 
 
 def test_verbose_shows_traceback_for_errors(tmp_path):

@@ -51,7 +51,11 @@ class AlbumgenGroup(click.Group):
             if _outside_handler is not None:  # the command's own: Ctrl-C is a KeyboardInterrupt it handles
                 signal.signal(signal.SIGINT, signal.default_int_handler)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            result = self._answer(ctx)
+            stdout, sys.stdout = sys.stdout, _Stdout(sys.stdout)
+            try:
+                result = self._answer(ctx)
+            finally:
+                sys.stdout = stdout
             code = 0
             return result
         except click.exceptions.Exit as e:
@@ -106,6 +110,31 @@ def reader_gone() -> bool:
     return gone
 
 
+class _Stdout:
+    """sys.stdout while a command runs: a write it fails is marked as stdout's, so that
+    `albumgen status x.yaml > /dev/full` is not reported as the album's disk being full."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except OSError as e:
+            e.on_stdout = True
+            raise
+
+    def flush(self):
+        try:
+            return self._stream.flush()
+        except OSError as e:
+            e.on_stdout = True
+            raise
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def _last(line: str) -> None:
     """A command's closing line, on stderr (a Ray build's supervisor prints it: guard.last_word)."""
     if not guard.last_word(line):
@@ -118,6 +147,9 @@ def error_line(e: BaseException) -> tuple[str, int]:
     if isinstance(e, AlbumgenError):
         return str(e), e.exit_code
     if isinstance(e, OSError) and e.errno in DISK_FULL:  # a full disk is not a bug
+        if getattr(e, "on_stdout", False):
+            return (f"cannot write the output: {e.strerror or e} (send it where there is room, "
+                    "or free some space there)"), OutputError.exit_code
         return str(disk_full(e, Path(e.filename) if e.filename else None)), OutputError.exit_code
     return f"internal error: {type(e).__name__}: {e} (rerun with --verbose and report it)", 70
 
