@@ -4,12 +4,15 @@ A command acts on Ctrl-C and SIGTERM itself (a build stops at a safe point, see
 engine/interrupt.py). Before it takes them over (seconds of imports, parsing) and after it
 gave them back (the interpreter's exit), a signal would end the process with a traceback,
 click's "Aborted!" or by the signal itself: there it is one line and the shell's exit code
-(130, 143) instead.
+(130, 143, 129) instead.
 """
 import atexit
 import os
 import signal
 import sys
+
+# Ctrl-C, SIGTERM and a closed terminal's SIGHUP (Windows has none).
+SIGNALS = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())
 
 
 def _quit(signum, frame) -> None:
@@ -18,7 +21,10 @@ def _quit(signum, frame) -> None:
             stream.flush()
         except Exception:  # a flush interrupted mid-write: what it held is lost, not the exit
             pass
-    os.write(2, b"Interrupted: finished units are kept; run the same command again to resume\n")
+    try:
+        os.write(2, b"Interrupted: finished units are kept; run the same command again to resume\n")
+    except OSError:  # a closed terminal's SIGHUP: there is no one to tell
+        pass
     os._exit(128 + signum)
 
 
@@ -28,12 +34,12 @@ def _hold() -> None:
     anything: ignored. Ignored, not blocked: a mask is the calling thread's own, and a signal
     to the process goes to any thread that does not block it (Ray's, the pool's manager);
     an ignored signal the interpreter's exit leaves ignored."""
-    for s in (signal.SIGINT, signal.SIGTERM):
+    for s in SIGNALS:
         signal.signal(s, signal.SIG_IGN)
 
 
 def run() -> None:
-    for s in (signal.SIGINT, signal.SIGTERM):
+    for s in SIGNALS:
         signal.signal(s, _quit)
     atexit.register(_hold)  # first registered, last to run (after Ray's and multiprocessing's)
     from .cli import app, main

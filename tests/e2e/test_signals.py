@@ -3,14 +3,20 @@ process group (workers included), once and twice, a pool worker SIGKILLed mid-un
 a SIGKILLed driver whose workers must not outlive it."""
 from __future__ import annotations
 
+import fcntl
 import os
 import re
+import select
 import signal
+import subprocess
+import sys
+import termios
+import threading
 import time
 
 import pytest
 from helpers import run_cli, write_pipeline
-from processes import album_digest, alive, busy_worker, session, start_build, wait_gone, workers
+from processes import ENV, album_digest, alive, busy_worker, session, start_build, wait_gone, workers
 
 from albumgen.engine.store.manifest import Manifest
 
@@ -98,6 +104,58 @@ def test_a_signal_to_the_process_group_keeps_the_batch_in_flight(tmp_path, undis
     events = Manifest(album).events()
     redone = [e["unit"] for e in events if e["event"] == "unit_done" and e["stage"] == "render"]
     assert sorted(redone) == sorted(set(redone)) and len(redone) == 6, "no take is rendered twice"
+
+
+def test_a_closed_terminal_keeps_the_batch_in_flight(tmp_path, undisturbed):
+    """The build runs in a real terminal (a pty it holds as its controlling terminal) and
+    the terminal goes away, as an SSH connection drops: the kernel sends SIGHUP to the
+    whole foreground group, and every write to the terminal fails from then on."""
+    pipeline = write_pipeline(tmp_path, PIPELINE)
+    album = tmp_path / "albums" / "test-album"
+    terminal, tty = os.openpty()
+
+    def own_terminal():  # what a login shell's job is: a session whose controlling terminal is the pty
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen([sys.executable, "-m", "albumgen", "build", str(pipeline)], env=ENV,
+                            stdin=tty, stdout=tty, stderr=tty, preexec_fn=own_terminal)
+    os.close(tty)
+    shown, reading = bytearray(), threading.Event()
+    reading.set()
+
+    def read_screen():  # a terminal reads what the build draws, or the build would block writing
+        while reading.is_set():
+            if select.select([terminal], [], [], 0.05)[0]:
+                try:
+                    shown.extend(os.read(terminal, 65536))
+                except OSError:
+                    return
+
+    reader = threading.Thread(target=read_screen, daemon=True)
+    reader.start()
+    try:
+        wait_for(proc, lambda: takes(album) >= 2)
+        time.sleep(0.1)
+        pool = workers(proc.pid)
+        assert pool, "the pool workers must be there to get the hangup"
+        at_signal = takes(album)
+        reading.clear()
+        reader.join()
+        os.close(terminal)  # the terminal is gone: SIGHUP to the foreground group
+        time.sleep(0.3)
+        assert [alive(p) for p in pool] == [True] * len(pool), "a worker acted on the hangup"
+        proc.wait(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 129
+    assert b"render" in shown and not [w for w in NOISE if w.encode() in shown], bytes(shown)
+    assert not [e for e in Manifest(album).events() if e["event"] in ("worker_died", "worker_pool_restarted")]
+    assert at_signal in (2, 4) and takes(album) == at_signal + 2, "the batch in flight is finished and recorded"
+    assert wait_gone(session(proc.pid), 10) == []
+    resumed_equals(pipeline, album, undisturbed)
 
 
 def test_ctrl_c_while_the_workers_import_is_no_traceback(tmp_path):

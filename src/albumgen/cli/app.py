@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from .. import console
+from ..engine import interrupt
 from ..engine.executors import guard
 from ..engine.interrupt import Interrupted
 from ..engine.store.atomic import DISK_FULL, disk_full
@@ -50,7 +51,8 @@ class AlbumgenGroup(click.Group):
         try:
             if _outside_handler is not None:  # the command's own: Ctrl-C is a KeyboardInterrupt it handles
                 signal.signal(signal.SIGINT, signal.default_int_handler)
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                for s in interrupt.SIGNALS[1:]:
+                    signal.signal(s, signal.SIG_DFL)
             stdout, sys.stdout = sys.stdout, _Stdout(sys.stdout)
             try:
                 result = self._answer(ctx)
@@ -63,7 +65,7 @@ class AlbumgenGroup(click.Group):
             raise
         finally:
             if _outside_handler is not None:
-                for s in (signal.SIGINT, signal.SIGTERM):
+                for s in interrupt.SIGNALS:
                     signal.signal(s, _outside_handler)
             guard.answer(code)  # a Ray build's supervisor exits with this code (executors/guard.py)
 

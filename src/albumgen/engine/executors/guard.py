@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from ...errors import AlbumgenError, StageError
+from .. import interrupt
 from ..store.manifest import Manifest
 from . import lifeline
 from .ray_head import answers, lost_head_error
@@ -40,7 +41,7 @@ log = logging.getLogger("albumgen")
 ENV = "ALBUMGEN_RAY_GUARD"  # "<answer fd>,<echo fd>,<parent pid>" in the child's environment
 ECHO_SECONDS = 0.3  # how long a signal here waits for the child's echo before it is forwarded
 POLL_SECONDS = 0.1
-RELAYED = (signal.SIGINT, signal.SIGTERM)
+RELAYED = interrupt.SIGNALS
 
 _answer_fd: int | None = None  # in the child: where it tells its supervisor
 _supervised = False  # this process is a supervised build's Ray driver
@@ -183,7 +184,7 @@ def _driver_lost(code: int, head: str | None, albums: list[Path]) -> int:
     """The child ended without albumgen's word: Ray ended it, or a signal did."""
     for album in albums:
         fold(album)
-    if code in (130, 143):  # a third Ctrl-C: the child said "Interrupted" itself and left at once
+    if code in interrupt.EXIT_CODES.values():  # a third Ctrl-C: the child said "Interrupted" itself and left at once
         return code
     if code < 0 and -code in RELAYED:
         print("Interrupted: finished units are kept; run the same build again to resume", file=sys.stderr)
