@@ -11,8 +11,10 @@ import os
 import signal
 import sys
 
-# Ctrl-C, SIGTERM and a closed terminal's SIGHUP (Windows has none).
-SIGNALS = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())
+# Ctrl-C, SIGTERM and a closed terminal's SIGHUP (Windows has none), unless `nohup` said to
+# ignore it: then the build goes on without its terminal, as asked.
+_HUP = getattr(signal, "SIGHUP", None)
+SIGNALS = (signal.SIGINT, signal.SIGTERM) + ((_HUP,) if _HUP and signal.getsignal(_HUP) is not signal.SIG_IGN else ())
 
 
 def _quit(signum, frame) -> None:

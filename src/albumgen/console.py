@@ -32,7 +32,28 @@ def show(key: str, text: str) -> None:
             _lines[key] = text
         else:
             _lines.pop(key, None)
-        _live.update(_render(), refresh=True)
+        try:
+            _live.update(_render(), refresh=True)
+        except OSError:  # progress that cannot be shown must never stop the work it shows
+            leave_a_closed_terminal()
+
+
+def leave_a_closed_terminal() -> None:
+    """After a hangup (an SSH connection dropped, a window shut) every write to the terminal
+    fails with EIO, also for a build that outlives it (`nohup`, a background job): stdout and
+    stderr that were that terminal go to /dev/null. A file or a pipe is left as it is."""
+    import errno
+    import os
+    import termios
+
+    for fd in (1, 2):
+        try:
+            termios.tcgetattr(fd)
+        except termios.error as e:
+            if e.args[0] == errno.EIO:  # a terminal, hung up (a file or a pipe says ENOTTY)
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, fd)
+                os.close(null)
 
 
 def _render():
@@ -88,7 +109,9 @@ class Handler(logging.Handler):
             stream = self.stream or sys.stderr
             stream.write(text + "\n")
             stream.flush()
-        except Exception:  # a closed stream must not stop a build
+        except OSError:  # a closed terminal, a full disk: a log line must not stop a build
+            leave_a_closed_terminal()
+        except Exception:
             self.handleError(record)
 
 

@@ -106,17 +106,16 @@ def test_a_signal_to_the_process_group_keeps_the_batch_in_flight(tmp_path, undis
     assert sorted(redone) == sorted(set(redone)) and len(redone) == 6, "no take is rendered twice"
 
 
-def test_a_closed_terminal_keeps_the_batch_in_flight(tmp_path, undisturbed):
-    """The build runs in a real terminal (a pty it holds as its controlling terminal) and
-    the terminal goes away, as an SSH connection drops: the kernel sends SIGHUP to the
-    whole foreground group, and every write to the terminal fails from then on."""
-    pipeline = write_pipeline(tmp_path, PIPELINE)
-    album = tmp_path / "albums" / "test-album"
+def in_a_terminal(pipeline, ignore_hangup: bool = False):
+    """`albumgen build` as a login shell's job: its own session, whose controlling terminal is
+    a pty; a thread reads the screen (or the build would block writing)."""
     terminal, tty = os.openpty()
 
-    def own_terminal():  # what a login shell's job is: a session whose controlling terminal is the pty
+    def own_terminal():
         os.setsid()
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        if ignore_hangup:
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
     proc = subprocess.Popen([sys.executable, "-m", "albumgen", "build", str(pipeline)], env=ENV,
                             stdin=tty, stdout=tty, stderr=tty, preexec_fn=own_terminal)
@@ -124,7 +123,7 @@ def test_a_closed_terminal_keeps_the_batch_in_flight(tmp_path, undisturbed):
     shown, reading = bytearray(), threading.Event()
     reading.set()
 
-    def read_screen():  # a terminal reads what the build draws, or the build would block writing
+    def read_screen():
         while reading.is_set():
             if select.select([terminal], [], [], 0.05)[0]:
                 try:
@@ -134,6 +133,16 @@ def test_a_closed_terminal_keeps_the_batch_in_flight(tmp_path, undisturbed):
 
     reader = threading.Thread(target=read_screen, daemon=True)
     reader.start()
+    return proc, terminal, shown, reading, reader
+
+
+def test_a_closed_terminal_keeps_the_batch_in_flight(tmp_path, undisturbed):
+    """The build runs in a real terminal (a pty it holds as its controlling terminal) and
+    the terminal goes away, as an SSH connection drops: the kernel sends SIGHUP to the
+    whole foreground group, and every write to the terminal fails from then on."""
+    pipeline = write_pipeline(tmp_path, PIPELINE)
+    album = tmp_path / "albums" / "test-album"
+    proc, terminal, shown, reading, reader = in_a_terminal(pipeline)
     try:
         wait_for(proc, lambda: takes(album) >= 2)
         time.sleep(0.1)
@@ -156,6 +165,26 @@ def test_a_closed_terminal_keeps_the_batch_in_flight(tmp_path, undisturbed):
     assert at_signal in (2, 4) and takes(album) == at_signal + 2, "the batch in flight is finished and recorded"
     assert wait_gone(session(proc.pid), 10) == []
     resumed_equals(pipeline, album, undisturbed)
+
+
+def test_a_build_that_ignores_the_hangup_finishes_without_its_terminal(tmp_path):
+    """`trap '' HUP`, or nohup without its redirection: the build goes on, and its writes
+    to the terminal that is gone (EIO) neither stop it nor turn into an error."""
+    pipeline = write_pipeline(tmp_path, {"album": {"tracks": 2}, "render": {"takes": 1, "duration": 3.0}})
+    album = tmp_path / "albums" / "test-album"
+    proc, terminal, _, reading, reader = in_a_terminal(pipeline, ignore_hangup=True)
+    try:
+        wait_for(proc, lambda: takes(album) >= 1)
+        reading.clear()
+        reader.join()
+        os.close(terminal)
+        proc.wait(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0
+    assert len(list(album.glob("*.mp3"))) == 2
 
 
 def test_ctrl_c_while_the_workers_import_is_no_traceback(tmp_path):

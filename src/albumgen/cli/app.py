@@ -1,6 +1,7 @@
 """The `albumgen` command group: logging, and every error turned into one line and its exit code."""
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import select
@@ -84,15 +85,25 @@ class AlbumgenGroup(click.Group):
             ctx.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
-        except BrokenPipeError:
-            if not reader_gone():  # a pipe of our own (a worker's), not the reader: a bug
-                raise
-            ctx.exit(0)
-        except Exception as e:  # a bug: say so in one line, the traceback goes to --verbose
+        except Exception as e:
+            if _unread(e):  # the command said all anyone will read: its work is done
+                ctx.exit(0)
+            # a bug: say so in one line, the traceback goes to --verbose
             log.debug("%s", traceback.format_exc())
             line, code = error_line(e)
             _last(f"Error: {line}")
             ctx.exit(code)
+
+
+def _unread(e: Exception) -> bool:
+    """Whether `e` is stdout's reader gone: the pipe's (a broken pipe of our own, to a
+    worker, is a bug) or a terminal that closed (EIO)."""
+    if isinstance(e, BrokenPipeError):
+        return reader_gone()
+    if isinstance(e, OSError) and getattr(e, "on_stdout", False) and e.errno == errno.EIO:
+        console.leave_a_closed_terminal()
+        return True
+    return False
 
 
 def reader_gone() -> bool:
@@ -140,7 +151,10 @@ class _Stdout:
 def _last(line: str) -> None:
     """A command's closing line, on stderr (a Ray build's supervisor prints it: guard.last_word)."""
     if not guard.last_word(line):
-        click.echo(line, err=True)
+        try:
+            click.echo(line, err=True)
+        except OSError:  # a closed terminal: there is no one to tell
+            console.leave_a_closed_terminal()
 
 
 def error_line(e: BaseException) -> tuple[str, int]:

@@ -17,18 +17,21 @@ at the first signal.
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
 
+from .. import console
+
 log = logging.getLogger("albumgen")
 
 # SIGHUP: the terminal closed (an SSH connection dropped, a window shut). The kernel sends it
-# to the whole foreground group, as Ctrl-C: the same stop, the batch in flight kept.
-SIGNALS = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())
+# to the whole foreground group, as Ctrl-C: the same stop, the batch in flight kept. Unless
+# it is ignored (`nohup albumgen build`, which albumgen.__main__ leaves so): then it goes on.
+_HUP = getattr(signal, "SIGHUP", None)
+SIGNALS = (signal.SIGINT, signal.SIGTERM) + ((_HUP,) if _HUP and signal.getsignal(_HUP) is not signal.SIG_IGN else ())
 SHIELDED = set(SIGNALS)  # what worker processes leave to their driver
 EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129}  # 128 + the signal's number, as a shell reports it
 
@@ -97,7 +100,7 @@ def _handle(signum: int, frame) -> None:
     global _requested, _now
     name = signal.Signals(signum).name
     if name == "SIGHUP":
-        _leave_a_closed_terminal()
+        console.leave_a_closed_terminal()
     if _now:  # a third: whatever the stop at once is waiting on, leave now
         os.write(2, b"Interrupted: stopped at once; run the same build again to resume\n")
         os._exit(EXIT_CODES.get(_requested or "", 130))
@@ -109,22 +112,6 @@ def _handle(signum: int, frame) -> None:
     what = " and ".join(p for p in (_describe(d) for d in reversed(_in_flight)) if p)
     again = "Ctrl-C again" if name == "SIGINT" else f"send {name} again"
     log.warning("%s: stopping after %s; %s to stop now", _label(name), what or "the step in progress", again)
-
-
-def _leave_a_closed_terminal() -> None:
-    """After a hangup every write to the terminal fails (EIO), and a failed write to the
-    live progress block would end the build as a crash: stdout and stderr go to /dev/null.
-    A `kill -HUP` with the terminal still open changes nothing."""
-    import termios
-
-    for fd in (1, 2):
-        try:
-            termios.tcgetattr(fd)
-        except termios.error as e:
-            if e.args[0] == errno.EIO:  # a terminal, hung up (not a file or a pipe: ENOTTY)
-                null = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(null, fd)
-                os.close(null)
 
 
 def _describe(describe: Callable[[], str | None]) -> str | None:
