@@ -48,8 +48,10 @@ def test_status_of_a_running_build_says_so_with_album_wide_progress(tmp_path):
     assert "render: 6/6 takes done" in after.stdout
 
 
-def test_status_of_an_album_not_built_and_of_a_lost_manifest(tmp_path):
-    pipeline = write_pipeline(tmp_path, {"album": {"tracks": 1}, "render": {"takes": 1}})
+def test_status_of_an_album_not_built_of_a_lost_manifest_and_of_a_moved_prompts_file(tmp_path):
+    (tmp_path / "prompts.txt").write_text("warm tape loops over a slow 80 bpm groove\n")
+    pipeline = write_pipeline(tmp_path, {"album": {"tracks": 1}, "render": {"takes": 1},
+                                         "prompts": {"source": "file", "file": "prompts.txt"}})
     r = cli("status", str(pipeline))
     assert r.exit_code == 0
     assert r.stdout == f"Test Album: not built yet: run albumgen build {pipeline}\n"
@@ -63,6 +65,12 @@ def test_status_of_an_album_not_built_and_of_a_lost_manifest(tmp_path):
     assert r.stdout == f"Test Album: manifest missing: run albumgen repair {pipeline}\n"
     assert cli("repair", str(pipeline)).exit_code == 0
     assert cli("status", str(pipeline)).exit_code == 0
+    # The prompts file moved away: the album on disk still shows; the line says what the next build meets.
+    (tmp_path / "prompts.txt").rename(tmp_path / "moved.txt")
+    r = cli("status", str(pipeline))
+    assert r.exit_code == 0, r.output
+    assert "t01" in r.stdout and "render: 1/1 takes done" in r.stdout
+    assert "prompts: the next build stops here: prompts.file: prompts.txt not found" in r.stdout
 
 
 def test_status_shows_choices_waiting_for_the_next_build(tmp_path):

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import AlbumgenError
 from ..inputs import human_size
 from ..stage import Context, NotReady, Stage
 from . import runner
@@ -77,6 +78,9 @@ def album_status(ctx: Context) -> AlbumStatus:
             units = runner.plan_stage(s, ctx)
         except NotReady as e:
             out.summary.append(f"{s.name}: waits on {e.needs}")
+            continue
+        except AlbumgenError as e:  # an input gone (the prompts file moved): what is built still shows
+            out.summary.append(f"{s.name}: the next build stops here: {e}")
             continue
         waiting = len(getattr(units, "waiting", ()))
         if not units and not waiting:  # a stage this pipeline leaves off (decode without render.decoder: mbd)
