@@ -354,9 +354,16 @@ def test_cli_port_in_use_is_a_one_line_error(album):
         port = server.httpd.server_address[1]
         res = CliRunner().invoke(main, ["review", str(pipeline), "--port", str(port), "--no-open"])
         assert res.exit_code == 2
-        assert res.output.strip().splitlines()[-1].startswith(f"Error: cannot listen on 127.0.0.1:{port}: ")
+        assert res.output.strip().splitlines()[-1] == (f"Error: cannot listen on 127.0.0.1:{port}: Address already in use "
+                                                       "(pick another --port, or leave it out for a free one)")
     finally:
         server.close()
+    # An address that is not this machine's: the advice is about --host, not the port.
+    res = CliRunner().invoke(main, ["review", str(pipeline), "--host", "192.0.2.1", "--no-open"])
+    assert res.exit_code == 2
+    assert res.output.strip().splitlines()[-1] == (
+        "Error: cannot listen on 192.0.2.1:0: Cannot assign requested address (give --host an address of this "
+        "machine (127.0.0.1, or 0.0.0.0 for every network))")
 
 
 @pytest.mark.slow  # albumgen review in a child process

@@ -1,6 +1,7 @@
 """albumgen review FILE [--port N] [--host H] [--no-open] [--export DIR | OUT.html [--embed]]"""
 from __future__ import annotations
 
+import errno
 import webbrowser
 from pathlib import Path
 
@@ -45,8 +46,11 @@ def review(pipeline: Path, port: int, host: str, no_open: bool, export_to: Path 
     try:
         server = ReviewServer(ctx, host, port, prefetch=True, pipeline=pipeline)
     except OSError as e:
-        raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror}",
-                          "pick another --port, or leave it out for a free one") from None
+        if e.errno in (errno.EADDRINUSE, errno.EACCES):  # taken, or below 1024
+            fix = "pick another --port, or leave it out for a free one"
+        else:  # no such name, or an address that is not this machine's
+            fix = "give --host an address of this machine (127.0.0.1, or 0.0.0.0 for every network)"
+        raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror}", fix) from None
     click.echo(f"Reviewing {ctx.album_dir}")
     click.echo(f"Open {server.url}  (Ctrl-C stops)")
     if host not in ("127.0.0.1", "localhost", "::1"):
