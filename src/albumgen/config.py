@@ -109,10 +109,55 @@ def pipeline_model() -> type[PipelineBase]:
 PipelineConfig = PipelineBase  # for type hints; the real class has one field per stage
 
 
+def _member(part: Any) -> bool:
+    """A part of an error's location that names a member of a union (`str`, `InlineTrack`,
+    `literal['auto']`), not a key a user wrote."""
+    return isinstance(part, str) and (part in ("str", "int", "float", "bool") or part[:1].isupper() or "[" in part)
+
+
+def _describe_all(errors: list[dict]) -> str:
+    """The first three problems, a union's members' complaints about one value said as one."""
+    groups: dict[tuple, list[dict]] = {}
+    for err in errors:
+        groups.setdefault(tuple(p for p in err["loc"] if not _member(p)), []).append(err)
+    lines = []
+    for loc, errs in list(groups.items())[:3]:
+        if len(errs) == 1:
+            lines.append(_describe({**errs[0], "loc": loc}))
+        else:
+            wants = " or ".join(dict.fromkeys(_want(e) for e in errs))
+            lines.append(f"{'.'.join(str(p) for p in loc)}: must be {wants}, got {errs[0].get('input')!r}")
+    return "; ".join(lines)
+
+
+def _want(err: dict) -> str:
+    kind = err["type"]
+    if kind.startswith("string_"):
+        return "a string"
+    if kind.startswith("int_"):
+        return "a whole number"
+    if kind.startswith("float_"):
+        return "a number"
+    if kind.startswith("bool_"):
+        return "true or false"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return "a section of settings (key: value)"
+    if kind == "literal_error":
+        return str(err.get("ctx", {}).get("expected"))
+    return err["msg"][0].lower() + err["msg"][1:]
+
+
 def _describe(err: dict) -> str:
     loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
     kind = err["type"]
     ctx = err.get("ctx", {})
+    value = err.get("input")
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return f"{loc}: must be a finite number, got {value}"  # .nan fails every bound: say what is wrong with it
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        if value is None:  # `album:` with nothing under it
+            return f"{loc}: is empty (write its settings indented under it, or delete the line)"
+        return f"{loc}: must be a section of settings (key: value lines), got {value!r}"
     if kind == "extra_forbidden":
         parent = _allowed_keys(err["loc"][:-1])
         hint = f" (allowed: {', '.join(parent)})" if parent else ""
@@ -153,7 +198,7 @@ def parse_config(data: Any, source: str = "pipeline") -> PipelineBase:
     try:
         return pipeline_model().model_validate(data)
     except ValidationError as e:
-        problems = "; ".join(_describe(err) for err in e.errors()[:3])
+        problems = _describe_all(e.errors())
         raise ConfigError(problems, f"fix {source}") from None
 
 
@@ -166,7 +211,7 @@ def load_config(path: Path) -> tuple[PipelineBase, Path]:
     if not text.strip():
         raise ConfigError(f"{path} is empty", "write the album's settings in it; `albumgen init` writes a starter")
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_OnceLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -179,6 +224,25 @@ def load_config(path: Path) -> tuple[PipelineBase, Path]:
                           "write the album's settings in it; `albumgen init` writes a starter")
     _refuse_controls(data, [], path.name)
     return parse_config(data, source=path.name), path.resolve().parent
+
+
+class _OnceLoader(yaml.SafeLoader):
+    """safe_load, but a key written twice in one section is an error: YAML keeps the last one
+    silently, so a second `render:` pasted at the end would quietly undo the first."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`: overridden on purpose
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)):  # a list or mapping as a key: pydantic says so
+                continue
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{key!r} is written twice in one section (keep one)", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 def _refuse_controls(data: Any, loc: list, source: str) -> None:

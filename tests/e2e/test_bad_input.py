@@ -137,12 +137,26 @@ FIELDS = [
      f"Error: album.title: contains control characters ('Hi\\x1b[31m') {FIX}"),
     ("llm base_url not http", _field({"prompts": {"llm": {"base_url": "file:///etc/passwd"}}}), 2,
      f"Error: prompts.llm.base_url: must be an http:// or https:// address, got 'file:///etc/passwd' {FIX}"),
+    ("an empty section", lambda d, base: _text(d, "album:\nrender: {model: tiny}\n"), 2,
+     f"Error: album: is empty (write its settings indented under it, or delete the line) {FIX}"),
+    ("a section written twice", lambda d, base: _text(d, "render: {model: tiny}\nalbum: {tracks: 2}\nrender: {takes: 9}\n"), 2,
+     "Error: {d}/pipeline.yaml: malformed YAML at line 3, column 1: 'render' is written twice in one section (keep one) "
+     "(fix the YAML syntax)"),
+    ("a number neither prompt nor track", _field({"prompts": {"source": "inline", "inline": [42, "warm tape loops"]}}), 2,
+     f"Error: prompts.inline.0: must be a string or a section of settings (key: value), got 42 {FIX}"),
+    ("render.duration .nan", _field({"render": {"duration": float("nan")}}), 2,
+     f"Error: render.duration: must be a finite number, got nan {FIX}"),
     ("llm base_url bracket left open", _field({"prompts": {"llm": {"base_url": "http://[::1/v1"}}}), 2,
      f"Error: prompts.llm.base_url: is not a valid address (Invalid IPv6 URL), got 'http://[::1/v1' {FIX}"),
     ("llm base_url port past 65535", _field({"prompts": {"llm": {"base_url": "http://localhost:99999/v1"}}}), 2,
      f"Error: prompts.llm.base_url: is not a valid address (Port out of range 0-65535), "
      f"got 'http://localhost:99999/v1' {FIX}"),
 ]
+
+
+def _text(d: Path, text: str) -> Path:
+    (d / "pipeline.yaml").write_text(text, "utf-8")
+    return d / "pipeline.yaml"
 
 
 # -- prompts.file, in every format -----------------------------------------------------------
