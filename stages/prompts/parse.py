@@ -38,6 +38,7 @@ _LABELLED = re.compile(r"^(?:title|name)\s*[:\-–—]\s*(.+?)\s+(?:prompt|descr
 _BOLD_TITLE = re.compile(r"^(?:\*\*|__|\")(.{1,80}?)(?:\*\*|__|\")\s*[:\-–—]?\s*(.*)$")
 _DASH_TITLE = re.compile(r"^([^:\-–—]{1,60}?)\s+[-–—]\s+(.+)$")
 _COLON_TITLE = re.compile(r"^([^:]{1,60}?):\s+(.+)$")
+_INDEX = re.compile(r"#?\d{1,4}[.)]?")  # a track number in a cell of its own
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,13 @@ def parse_file(path: Path, what: str | None = None) -> Parsed:
     suffix = path.suffix.lower()
     try:
         if suffix in (".csv", ".tsv"):
-            return Parsed(parse_csv(csv_body(text), delimiter="\t" if suffix == ".tsv" else ","))
+            body, delimiter = csv_body(text), "\t" if suffix == ".tsv" else ","
+            row = unclosed_quote(body, delimiter)
+            if row is not None:
+                raise InputError(f"{what}: the quote in the row that begins {row!r} is never closed, so every row "
+                                 "after it would read as one prompt",
+                                 'close the quote; a quote inside a quoted cell is written twice: ""')
+            return Parsed(parse_csv(body, delimiter=delimiter))
         if suffix in (".yaml", ".yml"):
             try:
                 found = from_object(yaml.safe_load(text))
@@ -217,6 +224,23 @@ def csv_body(text: str) -> str:
     return "\n".join(lines)
 
 
+def unclosed_quote(text: str, delimiter: str = ",") -> str | None:
+    """The beginning of the row whose quoted cell is never closed, or None. The csv module
+    reads such a cell to the end of the file, every row after it swallowed into one prompt;
+    only the last row can be that cell, and a strict reading of it alone says so."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
+    start = last = 1
+    for _ in reader:
+        last, start = start, reader.line_num + 1
+    row = "\n".join(text.split("\n")[last - 1:])
+    try:
+        list(csv.reader(io.StringIO(row), delimiter=delimiter, skipinitialspace=True, strict=True))
+    except csv.Error as e:
+        if "end of data" in str(e):
+            return " ".join(row.split())[:40]
+    return None
+
+
 def parse_csv(text: str, delimiter: str = ",") -> list[Candidate]:
     rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
             if any(c.strip() for c in r)]
@@ -241,15 +265,19 @@ def parse_csv(text: str, delimiter: str = ",") -> list[Candidate]:
             title = cells[title_col] if title_col is not None and title_col < len(cells) else None
             melody = cells[melody_col] if melody_col is not None and melody_col < len(cells) else None
             lyrics = row[lyrics_col] if lyrics_col is not None and lyrics_col < len(row) else None
-            out.append(Candidate(cells[prompt_col], title or None, melody or None, lyrics or None))
+            if title and _INDEX.fullmatch(title):  # a "title" column that holds the track numbers
+                title = None
+            # No title of its own: the prompt may carry one ("Neon Rain: synthwave, ...").
+            found = Candidate(cells[prompt_col], title) if title else _split_title(cells[prompt_col])
+            out.append(Candidate(found.prompt, found.title, melody or None, lyrics or None))
             continue
-        if cells and re.fullmatch(r"#?\d{1,4}[.)]?", cells[0]):  # an index column
+        if cells and _INDEX.fullmatch(cells[0]):  # an index column
             cells = cells[1:]
         cells = [c for c in cells if c]
         if len(cells) == 2 and len(cells[0].split()) <= 6 < len(cells[1].split()):
             out.append(Candidate(cells[1], cells[0]))
-        elif cells:  # an unquoted prompt with commas in it: put it back together
-            out.append(Candidate(", ".join(cells)))
+        elif cells:  # an unquoted prompt with commas in it: put it back together; it may carry its title
+            out.append(_split_title(", ".join(cells)))
     return [c for c in out if c.prompt]
 
 

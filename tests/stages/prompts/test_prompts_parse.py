@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from albumgen.errors import InputError
 from albumgen.stages.prompts.clean import clean_candidates
 from albumgen.stages.prompts.parse import Candidate, parse_file, parse_text
 
@@ -65,6 +66,31 @@ def test_csv_without_quotes_keeps_commas_inside_the_prompt(tmp_path):
     path.write_text("1, dreamy ambient, felt piano, 70 bpm\n2, techno, 130 bpm, rolling bass\n", "utf-8")
     assert cleaned(parse_file(path)) == [(None, "Dreamy ambient, felt piano, 70 bpm"),
                                          (None, "Techno, 130 bpm, rolling bass")]
+
+
+@pytest.mark.parametrize("text", [
+    '1, "Neon Rain: synthwave with gated drums, 110 bpm"\n2, "Night Drive: dark outrun, 100 bpm"\n',
+    'title,prompt\n1,"Neon Rain: synthwave with gated drums, 110 bpm"\n2,"Night Drive: dark outrun, 100 bpm"\n',
+], ids=["numbered rows", "numbers in the title column"])
+def test_csv_titles_written_inside_the_prompt(tmp_path, text):
+    path = tmp_path / "p.csv"
+    path.write_text(text, "utf-8")
+    assert cleaned(parse_file(path)) == [("Neon Rain", "Synthwave with gated drums, 110 bpm"),
+                                         ("Night Drive", "Dark outrun, 100 bpm")]
+
+
+def test_csv_with_a_quote_never_closed_is_refused_not_swallowed(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text('title,prompt\nNeon Rain,"synthwave with gated drums, 110 bpm\nNight Drive,dark outrun, 100 bpm\n'
+                    'Glass City,glassy arpeggios, 80 bpm\n', "utf-8")
+    with pytest.raises(InputError) as e:
+        parse_file(path)
+    assert str(e.value) == ("prompts.file: p.csv: the quote in the row that begins 'Neon Rain,\"synthwave with gated "
+                            "drums, 1' is never closed, so every row after it would read as one prompt (close the "
+                            'quote; a quote inside a quoted cell is written twice: "")')
+    # Closed, a quoted cell may hold lines, and an inch mark in an unquoted cell is no quote.
+    path.write_text('title,prompt,lyrics\nNeon Rain,12" vinyl crackle and synthwave,"line one\nline two"\n', "utf-8")
+    assert [c.lyrics for c in parse_file(path).candidates] == ["line one\nline two"]
 
 
 def test_txt_one_prompt_per_line_with_prose_dropped(tmp_path):
