@@ -12,7 +12,7 @@ from pathlib import Path
 from .. import album_year, console, registry
 from ..config import PipelineBase, load_config
 from ..errors import ConfigError, OutputError
-from ..naming import slugify
+from ..naming import slugify, slugify_unicode
 from ..stage import Context, NotReady, Stage
 from .commit import plan_stage, recover_all
 from .scheduler import BuildReport, StageReport, run_frontier
@@ -24,9 +24,19 @@ log = logging.getLogger("albumgen")
 
 
 
+def album_slug(config: PipelineBase, pipeline_name: str) -> str:
+    """album.slug, else the title's ASCII slug, else the pipeline file's name: "夜の街" and
+    "東京" have no ASCII letter, and both slugging to one fallback folder would mix two albums
+    in it. A file name with no ASCII letter either keeps its own letters ("夜の街.yaml")."""
+    if config.album.slug:
+        return config.album.slug
+    stem = Path(pipeline_name).stem
+    return (slugify(config.album.title or "", fallback="") or slugify(stem, fallback="")
+            or slugify_unicode(stem))
+
+
 def album_dir_for(config: PipelineBase, base_dir: Path, pipeline_name: str) -> Path:
-    slug = config.album.slug or (slugify(config.album.title) if config.album.title else slugify(Path(pipeline_name).stem))
-    return (base_dir / config.output_dir / slug).resolve()
+    return (base_dir / config.output_dir / album_slug(config, pipeline_name)).resolve()
 
 
 def make_context(config: PipelineBase, base_dir: Path, pipeline_name: str, progress: bool = True) -> Context:
