@@ -54,12 +54,24 @@ def open_pipeline(path: Path, progress: bool = True) -> Context:
 def open_pipelines(paths: list[Path], progress: bool = True) -> list[Context]:
     """Open every album of a catalogue. Each album's records are read (a damaged or newer
     manifest is an error now) and let go of at once: a thousand albums open at a time
-    would otherwise hold a thousand albums' records until their checks."""
+    would otherwise hold a thousand albums' records until their checks. One file named
+    twice, or two pipelines whose albums land in one folder, stop the run here: a dry run
+    says so as the build would."""
+    named: dict[Path, int] = {}
+    for i, path in enumerate(paths):
+        if (j := named.setdefault(Path(path).resolve(), i)) != i:
+            first = paths[j]
+            also = f" (also as {first})" if str(first) != str(path) else ""
+            raise ConfigError(f"{path} is named twice{also}", "name each pipeline once")
     ctxs = []
-    for path in paths:
+    folders: dict[Path, int] = {}
+    for i, path in enumerate(paths):
         ctx = open_pipeline(path, progress=progress)
         if len(paths) > 1:
             ctx.manifest.release()
+        if (j := folders.setdefault(ctx.album_dir, i)) != i:
+            raise ConfigError(f"two pipelines write one album folder, {ctx.album_dir}: {paths[j]} and {path}",
+                              "give each pipeline its own album.slug")
         ctxs.append(ctx)
     return ctxs
 
@@ -100,6 +112,7 @@ def _preflight(stages: list[Stage], ctx: Context) -> None:
     """Plan every stage that can be planned before writing anything: a bad input (a missing
     prompts file, a cover that is not there) stops the build here, with the manifest
     exactly as it was. Only plans: which units are done is the stages' own run's business."""
+    check_album_folder(ctx)
     for stage in stages:
         stage.preflight(ctx)
         try:
@@ -108,19 +121,32 @@ def _preflight(stages: list[Stage], ctx: Context) -> None:
             continue
 
 
+def check_album_folder(ctx: Context) -> None:
+    """A folder named after the title holds that title's album, not another's: "Café" and
+    "Cafe" both make `cafe`, and building one into the other's folder would mix two albums
+    (and trash the first one's takes). The last build's config says whose album it is."""
+    album = ctx.config.album
+    if album.slug or not album.title or not slugify(album.title, fallback=""):
+        return  # a folder the user named, or named after the file: a retitled album stays in it
+    last = trash.last_config(ctx.manifest.dir)
+    before = last.get("album", {}).get("title") if isinstance(last, dict) and isinstance(last.get("album"), dict) \
+        else None
+    if isinstance(before, str) and before != album.title:
+        slug = ctx.album_dir.name
+        raise ConfigError(f"{ctx.album_dir} holds the album {before!r}, not {album.title!r}: both titles make "
+                          f"the folder name {slug!r}",
+                          f"set album.slug to a folder of its own; or, if this is {before!r} retitled, "
+                          f"set album.slug: {slug} to keep building it there")
+
+
 def preflight_all(ctxs: list[Context], until: str | None = None, force: tuple[str, ...] = (),
                   executor: str | None = None) -> None:
-    """Every album of a catalogue checked before any is touched: two pipelines writing one
-    album folder, any album's bad input, or an executor that is not installed, stop the
-    run with nothing written."""
+    """Every album of a catalogue checked before any is touched: any album's bad input, or an
+    executor that is not installed, stop the run with nothing written (two pipelines writing
+    one album folder stopped it at `open_pipelines`)."""
     stages = select_stages(until, force)
-    seen: dict[Path, Context] = {}
     for ctx in ctxs:
         check_executor(ctx, executor)
-        if ctx.album_dir in seen:
-            raise ConfigError(f"two pipelines write one album folder, {ctx.album_dir}",
-                              "give each pipeline its own album.slug")
-        seen[ctx.album_dir] = ctx
         _preflight(stages, ctx)
         ctx.manifest.release()  # read again when its build starts: one album's records held at a time
 
