@@ -73,3 +73,15 @@ def test_a_folder_holding_another_titles_album_is_refused(tmp_path):
     retitled = titled(tmp_path, "Cafe", "c.yaml", slug="cafe")
     r = cli("build", "--dry-run", str(retitled))
     assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("dry", [False, True])
+def test_a_catalogues_preflight_error_names_its_album(tmp_path, dry):
+    good = write_pipeline(tmp_path, {"album": {"slug": "good", "tracks": 1}}, name="good.yaml")
+    bad = write_pipeline(tmp_path, {"album": {"slug": "album-x", "tracks": 1},
+                                    "prompts": {"source": "file", "file": "missing.csv"}}, name="x.yaml")
+    r = cli("build", *(["--dry-run"] if dry else []), str(good), str(bad))
+    assert r.exit_code == 3, r.output
+    errors = [line for line in r.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"Error: album-x ({bad}): prompts.file")
+    assert not (tmp_path / "albums").exists()

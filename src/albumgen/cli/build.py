@@ -29,8 +29,10 @@ def build(pipelines: tuple[Path, ...], until: str | None, force: tuple[str, ...]
     stops the run with nothing written."""
     ctxs = runner.open_pipelines(list(pipelines), progress=sys.stderr.isatty())
     if dry_run:
-        for ctx in ctxs:
-            _show_dry_run(runner.dry_run(ctx, until, force))
+        for path, ctx in zip(pipelines, ctxs):
+            with runner.errors_named(ctx, path if len(ctxs) > 1 else None):
+                report = runner.dry_run(ctx, until, force)
+            _show_dry_run(report)
         return
     if guard.wanted([executor or ctx.config.executor.kind for ctx in ctxs]):
         # Ray may end its driver process by itself: the build runs as a child this one outlives.
@@ -41,7 +43,7 @@ def build(pipelines: tuple[Path, ...], until: str | None, force: tuple[str, ...]
         click_ctx = click.get_current_context()
         verbose = ["--verbose"] if click_ctx.find_root().params.get("verbose") else []
         click_ctx.exit(guard.supervise(verbose + args, [c.album_dir for c in ctxs]))
-    runner.preflight_all(ctxs, until, force, executor)
+    runner.preflight_all(ctxs, until, force, executor, pipelines=list(pipelines))
     if len(ctxs) == 1:
         # On a terminal: one live progress block, log lines above it (albumgen.console).
         with console.live():
@@ -68,7 +70,7 @@ def _build_catalogue(albums: list, until: str | None, force: tuple[str, ...], ex
             _say_built(result.report)
         else:
             line, _ = error_line(result.error)
-            click.echo(f"Error: {result.ctx.album_dir.name} ({result.pipeline}): {line}", err=True)
+            click.echo(f"Error: {runner.album_label(result.ctx, result.pipeline)}: {line}", err=True)
 
     with interrupt.stop_on_signals(), console.live():
         try:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .. import album_year, console, registry
 from ..config import PipelineBase, load_config
-from ..errors import ConfigError, OutputError
+from ..errors import AlbumgenError, ConfigError, OutputError
 from ..naming import slugify, slugify_unicode
 from ..stage import Context, NotReady, Stage
 from .commit import plan_stage, recover_all
@@ -74,6 +74,23 @@ def open_pipelines(paths: list[Path], progress: bool = True) -> list[Context]:
                               "give each pipeline its own album.slug")
         ctxs.append(ctx)
     return ctxs
+
+
+def album_label(ctx: Context, pipeline: Path | str) -> str:
+    """How a catalogue names one of its albums in an error line: `album-x (x.yaml)`."""
+    return f"{ctx.album_dir.name} ({pipeline})"
+
+
+@contextlib.contextmanager
+def errors_named(ctx: Context, pipeline: Path | str | None) -> Iterator[None]:
+    """An error of one album of many says which album, as `album-x (x.yaml): what (fix)`,
+    with its own exit code. `pipeline` None: a build of one album, which needs no name."""
+    try:
+        yield
+    except AlbumgenError as e:
+        if pipeline is None:
+            raise
+        raise type(e)(f"{album_label(ctx, pipeline)}: {e.what}", e.fix) from e
 
 
 def select_stages(until: str | None, force: tuple[str, ...] = ()) -> list[Stage]:
@@ -140,14 +157,17 @@ def check_album_folder(ctx: Context) -> None:
 
 
 def preflight_all(ctxs: list[Context], until: str | None = None, force: tuple[str, ...] = (),
-                  executor: str | None = None) -> None:
+                  executor: str | None = None, pipelines: list[Path] | None = None) -> None:
     """Every album of a catalogue checked before any is touched: any album's bad input, or an
     executor that is not installed, stop the run with nothing written (two pipelines writing
-    one album folder stopped it at `open_pipelines`)."""
+    one album folder stopped it at `open_pipelines`). `pipelines`: the files the albums came
+    from, to name the album an error is about."""
     stages = select_stages(until, force)
-    for ctx in ctxs:
-        check_executor(ctx, executor)
-        _preflight(stages, ctx)
+    named = pipelines if pipelines is not None and len(ctxs) > 1 else [None] * len(ctxs)
+    for ctx, pipeline in zip(ctxs, named):
+        with errors_named(ctx, pipeline):
+            check_executor(ctx, executor)
+            _preflight(stages, ctx)
         ctx.manifest.release()  # read again when its build starts: one album's records held at a time
 
 
