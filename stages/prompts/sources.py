@@ -89,14 +89,17 @@ def inline_candidate(item: str | InlineTrack) -> Candidate:
 
 
 def select(parsed: Parsed, cfg: PromptsConfig, tracks: int, where: str, vocals: bool = False) -> list[Candidate]:
-    """Exactly `tracks` cleaned candidates, or a StageError saying how many survived and why."""
+    """Exactly `tracks` cleaned candidates, or an error saying how many survived and why: an
+    InputError for a prompts file (the file is what to fix, as when it is empty), a StageError
+    for the other sources."""
     cleaned = clean_candidates(parsed.candidates, cfg.max_chars, limit=tracks, vocals=vocals,
                                max_lyrics=cfg.max_lyrics_chars)
     if len(cleaned.kept) < tracks:
         fix = {"llm": "raise prompts.llm.candidates or lower album.tracks",
                "file": f"add prompts to {cfg.file} or lower album.tracks",
                "inline": "add prompts to prompts.inline or lower album.tracks"}.get(cfg.source, "lower album.tracks")
-        raise StageError(f"only {len(cleaned.kept)} of {len(parsed.candidates)} prompts from {where} survived "
+        error = InputError if cfg.source == "file" else StageError
+        raise error(f"only {len(cleaned.kept)} of {len(parsed.candidates)} prompts from {where} survived "
                          f"cleaning but album.tracks is {tracks} (dropped: {cleaned.why()})", fix)
     return cleaned.kept[:tracks]
 

@@ -107,7 +107,7 @@ def test_dry_run_refuses_too_few_prompts_for_the_album(tmp_path):
     prompts.write_text("prompt\n" + "\n".join(f'"{p}"' for p in inline) + "\n")
     r = cli("build", str(write_pipeline(tmp_path, {"album": {"tracks": 8},
                                                    "prompts": {"source": "file", "file": "prompts.csv"}})))
-    assert r.exit_code == 8 and "album.tracks is 8" in r.stderr
+    assert r.exit_code == 3 and "album.tracks is 8" in r.stderr  # a prompts file is an input: exit 3
     assert nothing_written(tmp_path)
 
 
