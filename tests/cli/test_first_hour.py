@@ -150,7 +150,7 @@ def test_a_retry_round_is_said_once_with_why(tmp_path):
     assert r.exit_code == 0, r.output
     lines = [ln for ln in r.stderr.splitlines() if "more take" in ln]
     assert len(lines) == 1, r.stderr
-    assert lines[0].startswith("pick: rendering 1 more takes of t01 (every take failed: ")
+    assert lines[0].startswith("pick: rendering 1 more take of t01 (every take failed: ")
     assert lines[0].endswith("; round 1 of 1)")
 
 

@@ -11,6 +11,7 @@ from ..engine import catalogue, interrupt, runner
 from ..engine.executors import guard
 from ..engine.interrupt import Interrupted
 from ..errors import AlbumgenError
+from ..sizes import counted
 from .app import error_line, main
 
 
@@ -79,7 +80,7 @@ def _build_catalogue(albums: list, until: str | None, force: tuple[str, ...], ex
             if isinstance(e, AlbumgenError) and not interrupt.requested():
                 raise
             takes = sum(len(ctx.artifacts.takes()) for _, ctx in albums)
-            raise Interrupted(f"kept {takes} take{'' if takes == 1 else 's'} over {len(albums)} albums; "
+            raise Interrupted(f"kept {counted(takes, 'take')} over {len(albums)} albums; "
                               f"run the same build again to resume", interrupt.requested()) from None
     failed = [r for r in results if r.error is not None]
     if failed:
@@ -101,7 +102,7 @@ def _build_one(ctx, until: str | None, force: tuple[str, ...], executor: str | N
             if isinstance(e, AlbumgenError) and not interrupt.requested():
                 raise
             takes = len(ctx.artifacts.takes())
-            raise Interrupted(f"kept {takes} take{'' if takes == 1 else 's'}; "
+            raise Interrupted(f"kept {counted(takes, 'take')}; "
                               f"run the same build again to resume", interrupt.requested()) from None
 
 
@@ -111,8 +112,9 @@ def _show_dry_run(report: runner.BuildReport) -> None:
         if rep.waiting_on:
             click.echo(f"  {name:8} waits on {rep.waiting_on}")
         else:
-            click.echo(f"  {name:8} would run {rep.ran} of {rep.planned} units ({rep.skipped} up to date)"
-                       + (f"; {rep.waiting} tracks wait on upstream units" if rep.waiting else ""))
+            waits = f"; {counted(rep.waiting, 'track waits', 'tracks wait')} on upstream units" if rep.waiting else ""
+            click.echo(f"  {name:8} would run {rep.ran} of {counted(rep.planned, 'unit')} ({rep.skipped} up to date)"
+                       + waits)
     if report.notes:
         click.echo("Work:")
         for line in report.notes:

@@ -92,7 +92,7 @@ def test_too_few_survivors_says_how_many_and_why(tmp_path):
     with pytest.raises(InputError) as e:  # the file is what to fix: exit 3, as an empty one
         build(file_pipeline(tmp_path, 4))
     assert str(e.value) == ("only 3 of 5 prompts from prompts.file (prompts.csv) survived cleaning but album.tracks "
-                            "is 4 (dropped: 1 duplicates, 1 not audio (artwork, cover, video...)) "
+                            "is 4 (dropped: 1 duplicate, 1 not audio (artwork, cover, video...)) "
                             "(add prompts to prompts.csv or lower album.tracks)")
 
 
@@ -117,5 +117,5 @@ def test_cli_prompts_too_few_is_one_error_line(tmp_path):
     assert result.exit_code == 3
     assert result.stderr.splitlines()[-1] == (
         "Error: only 3 of 5 prompts from prompts.file (prompts.csv) survived cleaning but album.tracks is 4 "
-        "(dropped: 1 duplicates, 1 not audio (artwork, cover, video...)) (add prompts to prompts.csv or lower "
+        "(dropped: 1 duplicate, 1 not audio (artwork, cover, video...)) (add prompts to prompts.csv or lower "
         "album.tracks)")
