@@ -29,7 +29,8 @@ class ConfigError(AlbumgenError):
 
 
 class InputError(AlbumgenError):
-    """A file the pipeline points at is missing or cannot be parsed."""
+    """A file the pipeline points at is missing, cannot be parsed, or holds too little (a
+    prompts file with fewer usable prompts than album.tracks)."""
 
     exit_code = 3
 
@@ -59,6 +60,6 @@ class OutputError(AlbumgenError):
 
 
 class StageError(AlbumgenError):
-    """A stage cannot go on with what it was given (e.g. too few prompts survived cleaning)."""
+    """A stage cannot go on with what it was given (e.g. too few of an LLM's prompts survived cleaning)."""
 
     exit_code = 8

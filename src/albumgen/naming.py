@@ -85,8 +85,22 @@ def inside(folder: Path, name: str) -> Path:
 
 
 def slugify(text: str, max_len: int = 60, fallback: str = "album") -> str:
+    """An ASCII folder name: "Émigré Café" -> "emigre-cafe". A text with no ASCII letter or
+    digit left ("夜の街", "🎹") gives `fallback`; "" lets the caller try another name."""
     text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
     text = re.sub(r"[^a-zA-Z0-9]+", "-", text).strip("-").lower()
-    slug = text[:max_len].strip("-") or fallback
+    return _not_reserved(text[:max_len].strip("-") or fallback)
+
+
+def slugify_unicode(text: str, max_len: int = 60, fallback: str = "album") -> str:
+    """A folder name that keeps letters of every script: "夜の街" -> "夜の街", "東京 Nights" ->
+    "東京-nights". For names the ASCII `slugify` leaves nothing of; never cut mid-character."""
+    text = unicodedata.normalize("NFKC", str(text))
+    text = re.sub(r"[\W_]+", "-", text).strip("-").lower()
+    slug = _truncate_utf8(text[:max_len], 100).strip("-")
+    return _not_reserved(slug if slug and safe_filename(slug, 100, standalone=False) == slug else fallback)
+
+
+def _not_reserved(slug: str) -> str:
     # A folder named "con" or "lpt1" cannot be opened on Windows.
     return f"{slug}-album" if slug.upper() in _WINDOWS_RESERVED else slug

@@ -23,6 +23,7 @@ from albumgen.engine.store.hashing import sha256_file, sha256_json
 from albumgen.errors import InputError, StageError
 from albumgen.inputs import check_file
 from albumgen.naming import inside, track_filename, unique_names
+from albumgen.sizes import counted
 from albumgen.stage import Context, Done, NotReady, Plan, Stage, Unit
 
 from . import cover as covers
@@ -204,7 +205,7 @@ class MasterStage(Stage[MasterConfig]):
                 "loudness": None if m["loudness"] is None else round(m["loudness"], 4),
                 "true_peak": None if m["true_peak"] is None else round(m["true_peak"], 4), "encodes": m["encodes"],
                 "album": mixing.release_title(meta["album"])}
-        ctx.log.info("master: mixed %s (%d tracks, %.0f s)", name, len(ids), m["duration"])
+        ctx.log.info("master: mixed %s (%s, %.0f s)", name, counted(len(ids), "track"), m["duration"])
         return [path, cue], data
 
     def _album(self, ctx: Context, cfg: MasterConfig, unit: Unit):

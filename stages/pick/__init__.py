@@ -14,6 +14,7 @@ from albumgen.artifacts import Distinct, Pick, Take, TakeAudio, Tracklist
 from albumgen.audio.io import read_audio
 from albumgen.engine.store.hashing import sha256_json
 from albumgen.engine.store.recovery import write_sidecar
+from albumgen.sizes import counted
 from albumgen.stage import Context, Done, NotReady, Plan, Stage, TrackReport, Unit
 
 from . import overrides
@@ -144,8 +145,8 @@ class PickStage(Stage[PickConfig]):
                              unit.id, best["take"], ", ".join(map(str, avoid)))
             elif rounds < cfg.max_rounds and cfg.retry_takes > 0:
                 extra, rounds, wants = extra + cfg.retry_takes, rounds + 1, wants + cfg.retry_takes
-                ctx.log.info("pick: rendering %d more takes of %s (every take sounds like another track; "
-                             "round %d of %d)", cfg.retry_takes, unit.id, rounds, cfg.max_rounds)
+                ctx.log.info("pick: rendering %s of %s (every take sounds like another track; "
+                             "round %d of %d)", counted(cfg.retry_takes, "more take"), unit.id, rounds, cfg.max_rounds)
         if chosen is not None:
             best = chosen
             ctx.log.info("pick: %s take %d (manual)", unit.id, best["take"])
@@ -154,8 +155,8 @@ class PickStage(Stage[PickConfig]):
             rounds += 1
             wants += cfg.retry_takes
             # Said once per round, with why: a retry multiplies the render's work.
-            ctx.log.info("pick: rendering %d more takes of %s (every take failed: %s; round %d of %d)",
-                         cfg.retry_takes, unit.id, failed_checks(takes), rounds, cfg.max_rounds)
+            ctx.log.info("pick: rendering %s of %s (every take failed: %s; round %d of %d)",
+                         counted(cfg.retry_takes, "more take"), unit.id, failed_checks(takes), rounds, cfg.max_rounds)
         elif all_rejected:
             ctx.log.warning("pick: %s take %d kept although every take failed (%s)", unit.id, best["take"],
                             "; ".join(best["rejects"]))

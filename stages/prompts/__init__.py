@@ -8,6 +8,7 @@ from albumgen.artifacts import Tracklist
 from albumgen.audio.io import check_audio
 from albumgen.engine.store.hashing import sha256_file
 from albumgen.engine.store.recovery import write_sidecar
+from albumgen.sizes import counted
 from albumgen.stage import Context, Done, Stage, Unit
 
 from .config import InlineTrack, PromptsConfig
@@ -72,7 +73,7 @@ class PromptsStage(Stage[PromptsConfig]):
             path = ctx.work_dir(self.name) / TRACKLIST
             # A sidecar: a lost record is rebuilt from it, so the LLM is never asked twice.
             write_sidecar(path, tracklist, self.name, unit, stored_replies, ctx.album_dir)
-            ctx.log.info("prompts: tracklist %r, %d tracks", tracklist["album_title"], len(tracklist["tracks"]))
+            ctx.log.info("prompts: tracklist %r, %s", tracklist["album_title"], counted(len(tracklist["tracks"]), "track"))
             yield Done(unit, [path, *stored_replies], data=tracklist, seconds=time.monotonic() - t0)
 
     @classmethod

@@ -11,10 +11,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
+from albumgen.sizes import counted
+
 from .lyrics import clean_lyrics
 from .parse import Candidate
 from .text import normalise
 
+# Reasons that count things: said as "1 duplicate", "2 duplicates" (the others read as labels).
+_NOUNS = {"duplicates": "duplicate", "near-duplicates": "near-duplicate"}
 _MARKER = re.compile(r"^\s*(?:[-*+>▪►✓✔→]+\s*|\(?\d{1,3}\s*[.):\],]\s*|#\d+\s*[.:)]?\s*|"
                      r"track\s*\d+\s*[:.)-]\s*|prompt\s*\d*\s*[:.)-]\s*)", re.I)
 _IMPERATIVE = re.compile(r"^(?:please\s+)?(?:create|compose|generate|produce|make|write|craft|design|imagine)\s+"
@@ -37,7 +41,8 @@ class Cleaned:
     dropped: Counter = field(default_factory=Counter)  # reason -> how many
 
     def why(self) -> str:
-        return ", ".join(f"{n} {reason}" for reason, n in sorted(self.dropped.items())) or "none dropped"
+        return ", ".join(counted(n, _NOUNS[reason]) if reason in _NOUNS else f"{n} {reason}"
+                         for reason, n in sorted(self.dropped.items())) or "none dropped"
 
 
 def strip_markdown(text: str) -> str:

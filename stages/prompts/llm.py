@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from albumgen.engine import interrupt
 from albumgen.errors import LLMError
-from albumgen.sizes import MB, human_size
+from albumgen.sizes import MB, counted, human_size
 
 from .config import LLMConfig
 
@@ -202,7 +202,7 @@ class LLM:
             except _Transient as t:
                 failure = t.final.what
                 if attempt >= self.cfg.max_attempts:
-                    raise LLMError(f"{t.final.what} after {attempt} attempts", t.final.fix) from None
+                    raise LLMError(f"{t.final.what} after {counted(attempt, 'attempt')}", t.final.fix) from None
                 wait = min(MAX_WAIT, t.wait if t.wait is not None else self.cfg.backoff * 2 ** (attempt - 1))
                 if time.monotonic() + wait >= self._deadline:
                     raise self._past_deadline(attempt, t.final.what) from None
@@ -230,8 +230,9 @@ class LLM:
         if best is not None:
             return best, replies
         excerpt = " ".join(last.split())[:60]
-        raise UnusableReplies(f"{self.where} never gave a reply that parses ({attempt} attempts; last began {excerpt!r})",
-                       "try another model or raise prompts.llm.max_attempts; replies must list prompts")
+        raise UnusableReplies(f"{self.where} never gave a reply that parses ({counted(attempt, 'attempt')}; "
+                              f"last began {excerpt!r})",
+                              "try another model or raise prompts.llm.max_attempts; replies must list prompts")
 
     def _past_deadline(self, attempts: int, last: str) -> LLMError:
         return LLMError(f"{self.where} gave no usable reply within prompts.llm.deadline ({self.cfg.deadline:g} s, "

@@ -15,6 +15,7 @@ from albumgen.engine.store import atomic
 from albumgen.engine.store.hashing import derive_seed, sha256_json
 from albumgen.errors import InputError, StageError
 from albumgen.inputs import MB, read_optional_text
+from albumgen.sizes import counted
 from albumgen.stage import Context
 
 from .builtin import compose, name_tracks, title_each
@@ -70,8 +71,9 @@ def gather(ctx: Context, cfg: PromptsConfig) -> tuple[dict, list[Path]]:
             kept, path = write_lyrics(ctx, cfg, kept, album_title)
             extra.append(path)
         else:  # the builtin composer and lyric-less files stay instrumental: no words are made up offline
-            ctx.log.info("prompts: %d tracks have no lyrics and no LLM is configured to write them; "
-                         "they stay instrumental", sum(not c.lyrics for c in kept))
+            bare = sum(not c.lyrics for c in kept)
+            ctx.log.info("prompts: %s no lyrics and no LLM is configured to write them; %s instrumental",
+                         counted(bare, "track has", "tracks have"), "it stays" if bare == 1 else "they stay")
     return tracklist(album_title, kept), extra
 
 
@@ -89,14 +91,17 @@ def inline_candidate(item: str | InlineTrack) -> Candidate:
 
 
 def select(parsed: Parsed, cfg: PromptsConfig, tracks: int, where: str, vocals: bool = False) -> list[Candidate]:
-    """Exactly `tracks` cleaned candidates, or a StageError saying how many survived and why."""
+    """Exactly `tracks` cleaned candidates, or an error saying how many survived and why: an
+    InputError for a prompts file (the file is what to fix, as when it is empty), a StageError
+    for the other sources."""
     cleaned = clean_candidates(parsed.candidates, cfg.max_chars, limit=tracks, vocals=vocals,
                                max_lyrics=cfg.max_lyrics_chars)
     if len(cleaned.kept) < tracks:
         fix = {"llm": "raise prompts.llm.candidates or lower album.tracks",
                "file": f"add prompts to {cfg.file} or lower album.tracks",
                "inline": "add prompts to prompts.inline or lower album.tracks"}.get(cfg.source, "lower album.tracks")
-        raise StageError(f"only {len(cleaned.kept)} of {len(parsed.candidates)} prompts from {where} survived "
+        error = InputError if cfg.source == "file" else StageError
+        raise error(f"only {len(cleaned.kept)} of {len(parsed.candidates)} prompts from {where} survived "
                          f"cleaning but album.tracks is {tracks} (dropped: {cleaned.why()})", fix)
     return cleaned.kept[:tracks]
 
@@ -158,7 +163,7 @@ def llm_candidates(ctx: Context, cfg: PromptsConfig) -> tuple[Parsed, Path]:
             return parsed, path
     count = cfg.llm.candidate_count(album.tracks)
     llm = LLM(cfg.llm, album.seed, ctx.log)
-    ctx.log.info("prompts: asking %s for %d candidates for %d tracks", llm.where, count, album.tracks)
+    ctx.log.info("prompts: asking %s for %s for %s", llm.where, counted(count, "candidate"), counted(album.tracks, "track"))
 
     def accept(content: str) -> tuple[Parsed | None, bool]:
         parsed = parse_text(content)
@@ -172,8 +177,8 @@ def llm_candidates(ctx: Context, cfg: PromptsConfig) -> tuple[Parsed, Path]:
     _store(path, {"kind": "candidates", "request": request, "count": count, "replies": replies,
                   "usage": usage_total(replies), "album_title": parsed.album_title,
                   "candidates": [{"title": c.title, "prompt": c.prompt} for c in parsed.candidates]})
-    ctx.log.info("prompts: %d candidates in %d replies, %d tokens", len(parsed.candidates), len(replies),
-                 usage_total(replies)["total_tokens"])
+    ctx.log.info("prompts: %s in %s, %s", counted(len(parsed.candidates), "candidate"),
+                 counted(len(replies), "reply", "replies"), counted(usage_total(replies)["total_tokens"], "token"))
     return parsed, path
 
 

@@ -3,6 +3,7 @@ rough time from a table (not a measurement of this machine)."""
 from __future__ import annotations
 
 from albumgen.models.backend import backend
+from albumgen.sizes import counted
 from albumgen.stage import Context
 
 from .config import RenderConfig
@@ -50,13 +51,13 @@ def describe(ctx: Context, cfg: RenderConfig, tracks: int, pending_takes: int | 
     takes = tracks * cfg.takes
     worst = tracks * (cfg.takes + rounds * retry)
     minutes = takes * cfg.seconds / 60
-    lines = [f"render: {tracks} tracks x {cfg.takes} takes = {takes} takes of {cfg.seconds:g} s "
-             f"({minutes:.1f} min of audio)"
+    lines = [f"render: {counted(tracks, 'track')} x {counted(cfg.takes, 'take')} = {counted(takes, 'take')} of "
+             f"{cfg.seconds:g} s ({minutes:.1f} min of audio)"
              + (f", {pending_takes} still to render" if pending_takes is not None and pending_takes != takes else "")]
     if rounds and retry:
-        lines.append(f"render: worst case {worst} takes ({worst * cfg.seconds / 60:.1f} min of audio): a track whose "
-                     f"takes all fail the picker gets {retry} more, up to {rounds} times (pick.retry_takes, "
-                     "pick.max_rounds)")
+        lines.append(f"render: worst case {counted(worst, 'take')} ({worst * cfg.seconds / 60:.1f} min of audio): a "
+                     f"track whose takes all fail the picker gets {retry} more, up to {counted(rounds, 'time')} "
+                     "(pick.retry_takes, pick.max_rounds)")
     else:
         lines.append("render: no retry rounds (pick.max_rounds is 0): a track whose takes all fail keeps its best")
     device = device_class(cfg.device)

@@ -66,7 +66,7 @@ def test_dry_run_writes_nothing(tmp_path):
     pipeline = write_pipeline(tmp_path)
     r = cli("build", str(pipeline), "--dry-run")
     assert r.exit_code == 0, r.output
-    assert "prompts  would run 1 of 1 units" in r.output
+    assert "prompts  would run 1 of 1 unit (0 up to date)" in r.output
     assert "render   waits on prompts" in r.output
     assert not (tmp_path / "albums").exists()
 

@@ -107,7 +107,7 @@ def test_dry_run_refuses_too_few_prompts_for_the_album(tmp_path):
     prompts.write_text("prompt\n" + "\n".join(f'"{p}"' for p in inline) + "\n")
     r = cli("build", str(write_pipeline(tmp_path, {"album": {"tracks": 8},
                                                    "prompts": {"source": "file", "file": "prompts.csv"}})))
-    assert r.exit_code == 8 and "album.tracks is 8" in r.stderr
+    assert r.exit_code == 3 and "album.tracks is 8" in r.stderr  # a prompts file is an input: exit 3
     assert nothing_written(tmp_path)
 
 
@@ -150,7 +150,7 @@ def test_a_retry_round_is_said_once_with_why(tmp_path):
     assert r.exit_code == 0, r.output
     lines = [ln for ln in r.stderr.splitlines() if "more take" in ln]
     assert len(lines) == 1, r.stderr
-    assert lines[0].startswith("pick: rendering 1 more takes of t01 (every take failed: ")
+    assert lines[0].startswith("pick: rendering 1 more take of t01 (every take failed: ")
     assert lines[0].endswith("; round 1 of 1)")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from albumgen.errors import StageError
-from albumgen.naming import inside, safe_filename, slugify, track_filename, unique_names
+from albumgen.naming import inside, safe_filename, slugify, slugify_unicode, track_filename, unique_names
 
 
 @pytest.mark.parametrize("title, expected", [
@@ -74,3 +74,20 @@ def test_inside_refuses_escapes(tmp_path):
 ])
 def test_slugify(title, slug):
     assert slugify(title) == slug
+
+
+@pytest.mark.parametrize("text, slug", [
+    ("夜の街", "夜の街"),
+    ("東京 Nights!", "東京-nights"),
+    ("Ｔｏｋｙｏ", "tokyo"),  # full-width letters are letters
+    ("a_b", "a-b"),
+    ("CON", "con-album"),
+    ("🎹🎹", "album"),
+    ("é" * 100, "é" * 50),  # 100 bytes at most, cut between characters
+])
+def test_slugify_unicode_keeps_every_scripts_letters(text, slug):
+    assert slugify_unicode(text) == slug
+
+
+def test_slugify_falls_back_to_what_the_caller_says():
+    assert slugify("夜の街", fallback="") == "" and slugify("夜の街") == "album"

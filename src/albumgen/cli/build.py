@@ -11,6 +11,7 @@ from ..engine import catalogue, interrupt, runner
 from ..engine.executors import guard
 from ..engine.interrupt import Interrupted
 from ..errors import AlbumgenError
+from ..sizes import counted
 from .app import error_line, main
 
 
@@ -29,8 +30,10 @@ def build(pipelines: tuple[Path, ...], until: str | None, force: tuple[str, ...]
     stops the run with nothing written."""
     ctxs = runner.open_pipelines(list(pipelines), progress=sys.stderr.isatty())
     if dry_run:
-        for ctx in ctxs:
-            _show_dry_run(runner.dry_run(ctx, until, force))
+        for path, ctx in zip(pipelines, ctxs):
+            with runner.errors_named(ctx, path if len(ctxs) > 1 else None):
+                report = runner.dry_run(ctx, until, force)
+            _show_dry_run(report)
         return
     if guard.wanted([executor or ctx.config.executor.kind for ctx in ctxs]):
         # Ray may end its driver process by itself: the build runs as a child this one outlives.
@@ -41,7 +44,7 @@ def build(pipelines: tuple[Path, ...], until: str | None, force: tuple[str, ...]
         click_ctx = click.get_current_context()
         verbose = ["--verbose"] if click_ctx.find_root().params.get("verbose") else []
         click_ctx.exit(guard.supervise(verbose + args, [c.album_dir for c in ctxs]))
-    runner.preflight_all(ctxs, until, force, executor)
+    runner.preflight_all(ctxs, until, force, executor, pipelines=list(pipelines))
     if len(ctxs) == 1:
         # On a terminal: one live progress block, log lines above it (albumgen.console).
         with console.live():
@@ -68,7 +71,7 @@ def _build_catalogue(albums: list, until: str | None, force: tuple[str, ...], ex
             _say_built(result.report)
         else:
             line, _ = error_line(result.error)
-            click.echo(f"Error: {result.ctx.album_dir.name} ({result.pipeline}): {line}", err=True)
+            click.echo(f"Error: {runner.album_label(result.ctx, result.pipeline)}: {line}", err=True)
 
     with interrupt.stop_on_signals(), console.live():
         try:
@@ -77,7 +80,7 @@ def _build_catalogue(albums: list, until: str | None, force: tuple[str, ...], ex
             if isinstance(e, AlbumgenError) and not interrupt.requested():
                 raise
             takes = sum(len(ctx.artifacts.takes()) for _, ctx in albums)
-            raise Interrupted(f"kept {takes} take{'' if takes == 1 else 's'} over {len(albums)} albums; "
+            raise Interrupted(f"kept {counted(takes, 'take')} over {len(albums)} albums; "
                               f"run the same build again to resume", interrupt.requested()) from None
     failed = [r for r in results if r.error is not None]
     if failed:
@@ -99,7 +102,7 @@ def _build_one(ctx, until: str | None, force: tuple[str, ...], executor: str | N
             if isinstance(e, AlbumgenError) and not interrupt.requested():
                 raise
             takes = len(ctx.artifacts.takes())
-            raise Interrupted(f"kept {takes} take{'' if takes == 1 else 's'}; "
+            raise Interrupted(f"kept {counted(takes, 'take')}; "
                               f"run the same build again to resume", interrupt.requested()) from None
 
 
@@ -109,8 +112,9 @@ def _show_dry_run(report: runner.BuildReport) -> None:
         if rep.waiting_on:
             click.echo(f"  {name:8} waits on {rep.waiting_on}")
         else:
-            click.echo(f"  {name:8} would run {rep.ran} of {rep.planned} units ({rep.skipped} up to date)"
-                       + (f"; {rep.waiting} tracks wait on upstream units" if rep.waiting else ""))
+            waits = f"; {counted(rep.waiting, 'track waits', 'tracks wait')} on upstream units" if rep.waiting else ""
+            click.echo(f"  {name:8} would run {rep.ran} of {counted(rep.planned, 'unit')} ({rep.skipped} up to date)"
+                       + waits)
     if report.notes:
         click.echo("Work:")
         for line in report.notes:

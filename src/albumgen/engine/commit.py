@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 from ..errors import OutputError, StageError
+from ..sizes import counted
 from ..stage import Context, Done, NotReady, Stage, Unit
 from .store import recovery, trash
 from .store.hashing import sha256_file, sha256_json
@@ -63,8 +64,8 @@ def recover(stage: Stage, ctx: Context, pending: list) -> list:
         commit(stage, ctx, done)
         ctx.manifest.event("unit_recovered", stage=stage.name, unit=done.unit.id)
     if found:
-        log.warning("%s: %d units recovered from their files on disk (their records were missing)",
-                    stage.name, len(found))
+        log.warning("%s: %s recovered from their files on disk (their records were missing)",
+                    stage.name, counted(len(found), "unit"))
     ids = {d.unit.id for d in found}
     return [u for u in pending if u.id not in ids]
 
@@ -110,8 +111,8 @@ def restore(stage: Stage, ctx: Context, pending: list) -> list:
             discard(ctx, old, set(old.outputs) - set(rec.outputs))
         ctx.manifest.event("unit_restored", stage=stage.name, unit=unit.id)
     if len(rest) < len(pending):
-        log.info("Stage '%s': %d units back from manifest/trash (the config asks for them again)",
-                 stage.name, len(pending) - len(rest))
+        log.info("Stage '%s': %s back from manifest/trash (the config asks for them again)",
+                 stage.name, counted(len(pending) - len(rest), "unit"))
     return rest
 
 

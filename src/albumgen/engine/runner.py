@@ -11,8 +11,8 @@ from pathlib import Path
 
 from .. import album_year, console, registry
 from ..config import PipelineBase, load_config
-from ..errors import ConfigError, OutputError
-from ..naming import slugify
+from ..errors import AlbumgenError, ConfigError, OutputError
+from ..naming import slugify, slugify_unicode
 from ..stage import Context, NotReady, Stage
 from .commit import plan_stage, recover_all
 from .scheduler import BuildReport, StageReport, run_frontier
@@ -24,9 +24,19 @@ log = logging.getLogger("albumgen")
 
 
 
+def album_slug(config: PipelineBase, pipeline_name: str) -> str:
+    """album.slug, else the title's ASCII slug, else the pipeline file's name: "夜の街" and
+    "東京" have no ASCII letter, and both slugging to one fallback folder would mix two albums
+    in it. A file name with no ASCII letter either keeps its own letters ("夜の街.yaml")."""
+    if config.album.slug:
+        return config.album.slug
+    stem = Path(pipeline_name).stem
+    return (slugify(config.album.title or "", fallback="") or slugify(stem, fallback="")
+            or slugify_unicode(stem))
+
+
 def album_dir_for(config: PipelineBase, base_dir: Path, pipeline_name: str) -> Path:
-    slug = config.album.slug or (slugify(config.album.title) if config.album.title else slugify(Path(pipeline_name).stem))
-    return (base_dir / config.output_dir / slug).resolve()
+    return (base_dir / config.output_dir / album_slug(config, pipeline_name)).resolve()
 
 
 def make_context(config: PipelineBase, base_dir: Path, pipeline_name: str, progress: bool = True) -> Context:
@@ -44,14 +54,43 @@ def open_pipeline(path: Path, progress: bool = True) -> Context:
 def open_pipelines(paths: list[Path], progress: bool = True) -> list[Context]:
     """Open every album of a catalogue. Each album's records are read (a damaged or newer
     manifest is an error now) and let go of at once: a thousand albums open at a time
-    would otherwise hold a thousand albums' records until their checks."""
+    would otherwise hold a thousand albums' records until their checks. One file named
+    twice, or two pipelines whose albums land in one folder, stop the run here: a dry run
+    says so as the build would."""
+    named: dict[Path, int] = {}
+    for i, path in enumerate(paths):
+        if (j := named.setdefault(Path(path).resolve(), i)) != i:
+            first = paths[j]
+            also = f" (also as {first})" if str(first) != str(path) else ""
+            raise ConfigError(f"{path} is named twice{also}", "name each pipeline once")
     ctxs = []
-    for path in paths:
+    folders: dict[Path, int] = {}
+    for i, path in enumerate(paths):
         ctx = open_pipeline(path, progress=progress)
         if len(paths) > 1:
             ctx.manifest.release()
+        if (j := folders.setdefault(ctx.album_dir, i)) != i:
+            raise ConfigError(f"two pipelines write one album folder, {ctx.album_dir}: {paths[j]} and {path}",
+                              "give each pipeline its own album.slug")
         ctxs.append(ctx)
     return ctxs
+
+
+def album_label(ctx: Context, pipeline: Path | str) -> str:
+    """How a catalogue names one of its albums in an error line: `album-x (x.yaml)`."""
+    return f"{ctx.album_dir.name} ({pipeline})"
+
+
+@contextlib.contextmanager
+def errors_named(ctx: Context, pipeline: Path | str | None) -> Iterator[None]:
+    """An error of one album of many says which album, as `album-x (x.yaml): what (fix)`,
+    with its own exit code. `pipeline` None: a build of one album, which needs no name."""
+    try:
+        yield
+    except AlbumgenError as e:
+        if pipeline is None:
+            raise
+        raise type(e)(f"{album_label(ctx, pipeline)}: {e.what}", e.fix) from e
 
 
 def select_stages(until: str | None, force: tuple[str, ...] = ()) -> list[Stage]:
@@ -90,6 +129,7 @@ def _preflight(stages: list[Stage], ctx: Context) -> None:
     """Plan every stage that can be planned before writing anything: a bad input (a missing
     prompts file, a cover that is not there) stops the build here, with the manifest
     exactly as it was. Only plans: which units are done is the stages' own run's business."""
+    check_album_folder(ctx)
     for stage in stages:
         stage.preflight(ctx)
         try:
@@ -98,20 +138,36 @@ def _preflight(stages: list[Stage], ctx: Context) -> None:
             continue
 
 
+def check_album_folder(ctx: Context) -> None:
+    """A folder named after the title holds that title's album, not another's: "Café" and
+    "Cafe" both make `cafe`, and building one into the other's folder would mix two albums
+    (and trash the first one's takes). The last build's config says whose album it is."""
+    album = ctx.config.album
+    if album.slug or not album.title or not slugify(album.title, fallback=""):
+        return  # a folder the user named, or named after the file: a retitled album stays in it
+    last = trash.last_config(ctx.manifest.dir)
+    before = last.get("album", {}).get("title") if isinstance(last, dict) and isinstance(last.get("album"), dict) \
+        else None
+    if isinstance(before, str) and before != album.title:
+        slug = ctx.album_dir.name
+        raise ConfigError(f"{ctx.album_dir} holds the album {before!r}, not {album.title!r}: both titles make "
+                          f"the folder name {slug!r}",
+                          f"set album.slug to a folder of its own; or, if this is {before!r} retitled, "
+                          f"set album.slug: {slug} to keep building it there")
+
+
 def preflight_all(ctxs: list[Context], until: str | None = None, force: tuple[str, ...] = (),
-                  executor: str | None = None) -> None:
-    """Every album of a catalogue checked before any is touched: two pipelines writing one
-    album folder, any album's bad input, or an executor that is not installed, stop the
-    run with nothing written."""
+                  executor: str | None = None, pipelines: list[Path] | None = None) -> None:
+    """Every album of a catalogue checked before any is touched: any album's bad input, or an
+    executor that is not installed, stop the run with nothing written (two pipelines writing
+    one album folder stopped it at `open_pipelines`). `pipelines`: the files the albums came
+    from, to name the album an error is about."""
     stages = select_stages(until, force)
-    seen: dict[Path, Context] = {}
-    for ctx in ctxs:
-        check_executor(ctx, executor)
-        if ctx.album_dir in seen:
-            raise ConfigError(f"two pipelines write one album folder, {ctx.album_dir}",
-                              "give each pipeline its own album.slug")
-        seen[ctx.album_dir] = ctx
-        _preflight(stages, ctx)
+    named = pipelines if pipelines is not None and len(ctxs) > 1 else [None] * len(ctxs)
+    for ctx, pipeline in zip(ctxs, named):
+        with errors_named(ctx, pipeline):
+            check_executor(ctx, executor)
+            _preflight(stages, ctx)
         ctx.manifest.release()  # read again when its build starts: one album's records held at a time
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from .. import registry
 from ..errors import StageError
+from ..sizes import counted
 from ..stage import Context, NotReady, Stage, Unit
 from . import interrupt
 from .commit import commit, plan_stage, prune_stale, recover
@@ -258,5 +259,5 @@ def run_frontier(ctx: Context, stages: list[Stage], executor, report, force: set
         rep = report.stages[stage.name]
         if rep.ran == 0 and rep.planned:
             # Under --verbose only: on a resume every stage would say it, every time.
-            log.debug("Stage '%s' didn't change, skipping (%d units up to date)", stage.name, rep.planned)
+            log.debug("Stage '%s' didn't change, skipping (%s up to date)", stage.name, counted(rep.planned, "unit"))
     return time.monotonic() - t0

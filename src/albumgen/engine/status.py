@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import AlbumgenError
 from ..inputs import human_size
+from ..sizes import counted
 from ..stage import Context, NotReady, Stage
 from . import runner
 from .store import trash
@@ -87,13 +88,13 @@ def album_status(ctx: Context) -> AlbumStatus:
             continue
         done = sum(ctx.manifest.is_done(u.key, s.name, u.id) for u in units)
         out.summary.append(f"{s.name}: {done}/{len(units)} {s.units_are} done"
-                           + (f", {waiting} tracks waiting" if waiting else ""))
+                           + (f", {counted(waiting, 'track')} waiting" if waiting else ""))
         if s.resources == "device" and progress is None:  # the album's long part: what an ETA is of
             progress = (done, len(units), s.units_are, s.name)
         out.pending += s.pending(ctx)
     files, size = trash.usage(ctx.album_dir)
     if files:
-        out.summary.append(f"trash: {files} files ({human_size(size)}) a config change left behind; "
+        out.summary.append(f"trash: {counted(files, 'file')} ({human_size(size)}) a config change left behind; "
                            "`albumgen gc` deletes them")
     if holder is not None:
         out.running = _running(ctx, holder, progress)

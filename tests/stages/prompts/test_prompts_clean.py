@@ -45,7 +45,7 @@ def test_drops_what_musicgen_cannot_do_and_says_why():
                                             "80s retrowave track with pulsing synths"]
     assert out.dropped == Counter({"not audio (artwork, cover, video...)": 3, "lyrics (MusicGen makes instrumentals)": 1,
                                    "empty": 3, "duplicates": 1, "near-duplicates": 1})
-    assert out.why() == ("1 duplicates, 3 empty, 1 lyrics (MusicGen makes instrumentals), 1 near-duplicates, "
+    assert out.why() == ("1 duplicate, 3 empty, 1 lyrics (MusicGen makes instrumentals), 1 near-duplicate, "
                          "3 not audio (artwork, cover, video...)")
 
 

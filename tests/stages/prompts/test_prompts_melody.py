@@ -65,7 +65,7 @@ def test_cleaning_keeps_the_melody_and_one_prompt_over_two_melodies_is_two_track
            Candidate("Warm pads and soft piano!", "C", "a.wav"), Candidate("Warm pads and soft piano", "D")]
     kept = clean_candidates(raw)
     assert [(c.title, c.melody) for c in kept.kept] == [("A", "a.wav"), ("B", "b.wav"), ("D", None)]
-    assert kept.why() == "1 duplicates"  # C: A's prompt over A's melody
+    assert kept.why() == "1 duplicate"  # C: A's prompt over A's melody
 
 
 def test_inline_and_file_melodies_reach_the_tracklist(tmp_path):

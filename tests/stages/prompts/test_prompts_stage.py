@@ -13,7 +13,7 @@ from albumgen.cli import main
 from albumgen.engine import runner
 from albumgen.engine.store.manifest import Manifest
 from albumgen.engine.store.recovery import read_body
-from albumgen.errors import StageError
+from albumgen.errors import InputError
 
 
 def build(path: Path):
@@ -89,10 +89,10 @@ def test_editing_one_line_changes_only_that_track(tmp_path):
 
 
 def test_too_few_survivors_says_how_many_and_why(tmp_path):
-    with pytest.raises(StageError) as e:
+    with pytest.raises(InputError) as e:  # the file is what to fix: exit 3, as an empty one
         build(file_pipeline(tmp_path, 4))
     assert str(e.value) == ("only 3 of 5 prompts from prompts.file (prompts.csv) survived cleaning but album.tracks "
-                            "is 4 (dropped: 1 duplicates, 1 not audio (artwork, cover, video...)) "
+                            "is 4 (dropped: 1 duplicate, 1 not audio (artwork, cover, video...)) "
                             "(add prompts to prompts.csv or lower album.tracks)")
 
 
@@ -114,8 +114,8 @@ def test_cli_prompts_prints_the_tracklist_then_says_nothing_changed(tmp_path):
 
 def test_cli_prompts_too_few_is_one_error_line(tmp_path):
     result = CliRunner().invoke(main, ["prompts", str(file_pipeline(tmp_path, 4))])
-    assert result.exit_code == 8
+    assert result.exit_code == 3
     assert result.stderr.splitlines()[-1] == (
         "Error: only 3 of 5 prompts from prompts.file (prompts.csv) survived cleaning but album.tracks is 4 "
-        "(dropped: 1 duplicates, 1 not audio (artwork, cover, video...)) (add prompts to prompts.csv or lower "
+        "(dropped: 1 duplicate, 1 not audio (artwork, cover, video...)) (add prompts to prompts.csv or lower "
         "album.tracks)")

@@ -55,6 +55,7 @@ from typing import Any
 
 from ... import registry
 from ...errors import ConfigError, StageError
+from ...sizes import counted
 from ...stage import Context, Done, Stage, Unit
 from .. import interrupt
 from . import guard
@@ -455,9 +456,10 @@ class RayExecutor:
             units = sum(len(batch.units) for _, batch in self.running.values())
             rate = self.progress.finished / max(1e-9, time.monotonic() - (self.progress.started or time.monotonic()))
             eta = f", ETA {_clock(units / rate)}" if rate else ""
-            parts.append(f"the batches in flight ({units} units on {len(self.running)} actors{eta})")
+            parts.append(f"the batches in flight ({counted(units, 'unit')} on {counted(len(self.running), 'actor')}"
+                         f"{eta})")
         if self.tasks:
-            parts.append(f"{len(self.tasks)} CPU tasks")
+            parts.append(counted(len(self.tasks), "CPU task"))
         return " and ".join(parts) or None
 
     def _dispatch(self) -> None:

@@ -112,16 +112,20 @@ def empty(manifest: Manifest) -> tuple[int, int]:
     return files, size
 
 
+def last_config(manifest_dir: Path) -> Any:
+    """The config the album's last build ran with, None if unknown (never built, or unreadable)."""
+    try:
+        return json.loads((Path(manifest_dir) / LAST_CONFIG).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def config_change(manifest_dir: Path, config: dict[str, Any]) -> str:
     """What changed since the last build, as "render.takes 4 -> 2", and remember this config
     for the next build. Written into each trash note: the note says why its files left."""
-    path = Path(manifest_dir) / LAST_CONFIG
-    try:
-        old = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        old = None
+    old = last_config(manifest_dir)
     if old != config:
-        atomic.write_json(path, config)
+        atomic.write_json(Path(manifest_dir) / LAST_CONFIG, config)
     if not isinstance(old, dict):
         return "the pipeline changed (the previous build's config is not known)"
     changes = [f"{k} {_show(old_flat.get(k))} -> {_show(new_flat.get(k))}"
