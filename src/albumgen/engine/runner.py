@@ -90,6 +90,7 @@ def _preflight(stages: list[Stage], ctx: Context) -> None:
     """Plan every stage that can be planned before writing anything: a bad input (a missing
     prompts file, a cover that is not there) stops the build here, with the manifest
     exactly as it was. Only plans: which units are done is the stages' own run's business."""
+    ctx.manifest.check_writable()  # an output_dir under /sys or below a file: said now, not after the checks
     for stage in stages:
         stage.preflight(ctx)
         try:
