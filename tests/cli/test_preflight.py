@@ -4,13 +4,46 @@ alike, before any take is rendered, with one `Error:` line and its exit code, an
 every byte already in the album folder as it was."""
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 from pathlib import Path
 
 import pytest
-from helpers import cli, write_pipeline
+from helpers import album_snapshot, cli, merge, write_pipeline
+
+from albumgen.models.audiocraft_backend import INSTALL
 
 OUTPUT_FIX = "(set output_dir in the pipeline to a folder you can write)"
+
+
+PROMPTS = "title,prompt\nDawn,slow warm pads\nNoon,bright marimba groove\nDusk,soft piano and rain\n"
+ALBUM = {"album": {"tracks": 3}, "prompts": {"source": "file", "file": "prompts.csv"}}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> Path:
+    """A three-track album (two takes each) from a prompts file, built once; each test works
+    on its own copy."""
+    folder = tmp_path_factory.mktemp("rendered")
+    (folder / "prompts.csv").write_text(PROMPTS)
+    # Rendered, not picked or mastered: every check below stops a build before render.
+    r = cli("build", str(write_pipeline(folder, ALBUM)), "--until", "render")
+    assert r.exit_code == 0, r.output
+    return folder
+
+
+def copy_of(rendered: Path, tmp_path: Path, overrides: dict) -> tuple[Path, Path, dict]:
+    """The rendered album's folder copied, its pipeline with `overrides`: (pipeline, album, snapshot)."""
+    folder = tmp_path / "copy"
+    shutil.copytree(rendered, folder)
+    album = folder / "albums" / "test-album"
+    return write_pipeline(folder, merge(ALBUM, overrides)), album, album_snapshot(album)
+
+
+def both(pipeline: Path):
+    """The dry run and the build of `pipeline`, in that order."""
+    return [cli("build", str(pipeline), "--dry-run"), cli("build", str(pipeline))]
 
 
 def one_error(r, code: int) -> str:
@@ -50,3 +83,15 @@ def test_the_output_check_leaves_nothing_in_a_writable_folder(tmp_path):
     r = cli("build", str(pipeline), "--dry-run")
     assert r.exit_code == 0, r.output
     assert os.listdir(tmp_path / "albums") == []
+
+
+# -- render.decoder: mbd ----------------------------------------------------------------------
+@pytest.mark.skipif(importlib.util.find_spec("audiocraft") is not None, reason="the audiocraft extra is installed here")
+def test_mbd_without_the_audiocraft_extra_stops_before_any_take(rendered, tmp_path):
+    """The decoder loads after every take is rendered; its extra is checked before the first."""
+    pipeline, album, before = copy_of(rendered, tmp_path, {"render": {"decoder": "mbd", "takes": 3}})
+    for r in both(pipeline):
+        assert one_error(r, 5) == f"Error: render.decoder: mbd needs the audiocraft extra (install it: {INSTALL})"
+    assert album_snapshot(album) == before  # the third takes were not rendered first
+    r = cli("build", str(pipeline), "--until", "render", "--dry-run")  # no decode asked: no extra needed
+    assert r.exit_code == 0, r.output
