@@ -37,6 +37,10 @@ class RenderStage(Stage[RenderConfig]):
         for field, rel in audio:  # decoded only once the model is loaded: check they are audio before any work
             if rel:
                 check_audio(ctx.base_dir, rel, field)
+        if cfg.intro:  # and that the take has room to go on from it
+            from albumgen.models.reference import check_intro_fits
+
+            check_intro_fits(resolve_audio(ctx.base_dir, cfg.intro, "render.intro"), cfg.seconds, cfg.max_window)
 
     def plan(self, ctx: Context) -> list[Unit]:
         return self._plan(ctx, {})

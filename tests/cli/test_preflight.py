@@ -10,6 +10,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+import soundfile as sf
+from audio_fixtures import music
 from helpers import album_snapshot, cli, merge, write_pipeline
 
 from albumgen.models.audiocraft_backend import INSTALL
@@ -44,6 +46,11 @@ def copy_of(rendered: Path, tmp_path: Path, overrides: dict) -> tuple[Path, Path
 def both(pipeline: Path):
     """The dry run and the build of `pipeline`, in that order."""
     return [cli("build", str(pipeline), "--dry-run"), cli("build", str(pipeline))]
+
+
+def write_audio(path: Path, seconds: float) -> str:
+    sf.write(path, music(32000, seconds), 32000)
+    return path.name
 
 
 def one_error(r, code: int) -> str:
@@ -94,4 +101,20 @@ def test_mbd_without_the_audiocraft_extra_stops_before_any_take(rendered, tmp_pa
         assert one_error(r, 5) == f"Error: render.decoder: mbd needs the audiocraft extra (install it: {INSTALL})"
     assert album_snapshot(album) == before  # the third takes were not rendered first
     r = cli("build", str(pipeline), "--until", "render", "--dry-run")  # no decode asked: no extra needed
+    assert r.exit_code == 0, r.output
+
+
+# -- render.intro ---------------------------------------------------------------------------
+def test_an_intro_longer_than_the_take_stops_before_any_take(rendered, tmp_path):
+    pipeline, album, before = copy_of(rendered, tmp_path, {"render": {"intro": "intro.wav"}})
+    write_audio(pipeline.parent / "intro.wav", 3.0)  # the takes are 1 s
+    for r in both(pipeline):
+        assert one_error(r, 3) == ("Error: render.intro: intro.wav is 3.00 s, longer than the take (1.00 s) or window "
+                                   "leaves room for (shorten the intro or raise render.duration)")
+    assert album_snapshot(album) == before
+
+
+def test_an_intro_the_take_has_room_for_passes_the_checks(tmp_path):
+    write_audio(tmp_path / "intro.wav", 0.5)
+    r = cli("build", str(write_pipeline(tmp_path, {"render": {"intro": "intro.wav"}})), "--dry-run")
     assert r.exit_code == 0, r.output
