@@ -118,3 +118,34 @@ def test_an_intro_the_take_has_room_for_passes_the_checks(tmp_path):
     write_audio(tmp_path / "intro.wav", 0.5)
     r = cli("build", str(write_pipeline(tmp_path, {"render": {"intro": "intro.wav"}})), "--dry-run")
     assert r.exit_code == 0, r.output
+
+
+# -- melody conditioning ----------------------------------------------------------------------
+MELODY_FIX = "(use one, e.g. facebook/musicgen-melody (or tiny-melody to try it))"
+
+
+def test_a_melody_for_a_model_that_takes_none_stops_before_any_take(rendered, tmp_path):
+    pipeline, album, before = copy_of(rendered, tmp_path, {"render": {"melody": "tune.wav"}})
+    write_audio(pipeline.parent / "tune.wav", 2.0)
+    for r in both(pipeline):
+        assert one_error(r, 5) == f"Error: render.melody: tiny is not a melody checkpoint {MELODY_FIX}"
+    assert album_snapshot(album) == before
+
+
+def test_a_checkpoint_folder_says_by_its_config_whether_it_takes_a_melody(tmp_path):
+    """Told from config.json, without loading: the folder here has no real weights at all."""
+    write_audio(tmp_path / "tune.wav", 2.0)
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "model.safetensors").write_bytes(b"")
+    (tmp_path / "ckpt" / "config.json").write_text('{"model_type": "musicgen"}')
+    pipeline = write_pipeline(tmp_path, {"render": {"model": "./ckpt", "melody": "tune.wav"}})
+    line = one_error(cli("build", str(pipeline), "--dry-run"), 5)
+    assert line == f"Error: render.melody: ./ckpt is not a melody checkpoint {MELODY_FIX}"
+    assert not (tmp_path / "albums").exists()
+
+
+def test_a_melody_model_passes_the_checks(tmp_path):
+    write_audio(tmp_path / "tune.wav", 2.0)
+    r = cli("build", str(write_pipeline(tmp_path, {"render": {"model": "tiny-melody", "melody": "tune.wav"}})),
+            "--dry-run")
+    assert r.exit_code == 0, r.output
