@@ -98,14 +98,10 @@ class RenderStage(Stage[RenderConfig]):
 
         yield from render_units(ctx, cfg, units)
 
-    def describe(self, ctx: Context) -> list[str]:
+    def describe(self, ctx: Context, pending: int | None = None) -> list[str]:
         from .estimate import describe
 
         tracklist = ctx.artifacts.tracklist()
-        pending = None
-        if tracklist is not None:
-            units = self.plan(ctx)
-            pending = sum(not ctx.manifest.is_done(self.key(u), self.name, u.id) for u in units)
         tracks = len(tracklist.tracks) if tracklist else ctx.config.album.tracks
         return describe(ctx, self.settings(ctx), tracks, pending)
 

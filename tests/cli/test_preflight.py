@@ -149,3 +149,48 @@ def test_a_melody_model_passes_the_checks(tmp_path):
     r = cli("build", str(write_pipeline(tmp_path, {"render": {"model": "tiny-melody", "melody": "tune.wav"}})),
             "--dry-run")
     assert r.exit_code == 0, r.output
+
+
+def test_a_melody_column_added_to_the_prompts_file_is_checked_against_the_model(rendered, tmp_path):
+    """The prompts file is read at the checks: its melodies meet the model before prompts run."""
+    pipeline, album, before = copy_of(rendered, tmp_path, {})
+    write_audio(pipeline.parent / "tune.wav", 2.0)
+    (pipeline.parent / "prompts.csv").write_text(PROMPTS.replace("title,prompt", "title,prompt,melody")
+                                                 .replace("rain\n", "rain,tune.wav\n").replace("pads\n", "pads,\n")
+                                                 .replace("groove\n", "groove,\n"))
+    for r in both(pipeline):
+        assert one_error(r, 5) == ("Error: render.model: tiny is not a melody checkpoint, but the prompts give tracks "
+                                   "a melody (use one, e.g. facebook/musicgen-melody (or tiny-melody to try it), or "
+                                   "leave the melody column out)")
+    assert album_snapshot(album) == before
+
+
+# -- what the dry run says it would do --------------------------------------------------------
+def dry_lines(pipeline: Path, *args: str) -> list[str]:
+    r = cli("build", str(pipeline), "--dry-run", *args)
+    assert r.exit_code == 0, r.output
+    return r.stdout.splitlines()
+
+
+def test_a_dry_run_after_one_prompt_is_edited_counts_the_takes_the_build_renders(rendered, tmp_path):
+    pipeline, album, before = copy_of(rendered, tmp_path, {})
+    (pipeline.parent / "prompts.csv").write_text(PROMPTS.replace("soft piano and rain", "soft piano and thunder"))
+    lines = dry_lines(pipeline, "--until", "render")
+    assert "  prompts  would run 1 of 1 units (0 up to date)" in lines
+    assert "  render   would run 2 of 6 units (4 up to date)" in lines
+    assert "  render: 3 tracks x 2 takes = 6 takes of 1 s (0.1 min of audio), 2 still to render" in lines
+    assert album_snapshot(album) == before
+    r = cli("build", str(pipeline), "--until", "render")
+    assert r.stdout.strip() == f"Built {album} (units run: prompts 1, render 2)", r.output
+
+
+def test_a_dry_run_of_a_forced_stage_counts_every_unit(rendered, tmp_path):
+    pipeline, album, before = copy_of(rendered, tmp_path, {})
+    lines = dry_lines(pipeline, "--force", "render")
+    assert "  render   would run 6 of 6 units (0 up to date)" in lines
+    assert "  render: 3 tracks x 2 takes = 6 takes of 1 s (0.1 min of audio)" in lines  # not "0 still to render"
+    assert "  pick     would run 0 of 0 units (0 up to date); 3 tracks wait on upstream units" in lines
+    lines = dry_lines(pipeline)
+    assert "  render   would run 0 of 6 units (6 up to date)" in lines
+    assert "  render: 3 tracks x 2 takes = 6 takes of 1 s (0.1 min of audio), 0 still to render" in lines
+    assert album_snapshot(album) == before
