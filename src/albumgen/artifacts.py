@@ -166,15 +166,19 @@ class Artifacts:
     """Typed reads of the manifest's records; `producers` maps an artifact kind to the
     name of the stage that makes it (from the stages' declarations)."""
 
-    def __init__(self, manifest: Manifest, producers: dict[str, str]):
+    def __init__(self, manifest: Manifest, producers: dict[str, str], previews: dict[str, dict] | None = None):
         self.manifest = manifest
         self.producers = producers
+        self.previews = previews or {}  # "stage/unit" -> a pending unit's data, over its record (Stage.preview)
 
     def _records(self, cls: type[Artifact]) -> list[Record]:
         return self.manifest.records(self.producers[cls.kind])
 
     def tracklist(self) -> Tracklist | None:
-        rec = self.manifest.record(self.producers["tracklist"], "tracklist")
+        stage = self.producers["tracklist"]
+        if (preview := self.previews.get(f"{stage}/tracklist")) is not None:
+            return Tracklist.model_validate(preview)
+        rec = self.manifest.record(stage, "tracklist")
         return Tracklist.model_validate(rec.data) if rec else None
 
     def takes(self, track: str | None = None) -> list[Take]:

@@ -108,6 +108,9 @@ class Context:
     log: logging.Logger
     progress: bool = True
     session: dict[str, Any] = field(default_factory=dict)  # per build, emptied as a build starts
+    # "stage/unit" -> the data a pending unit's record would hold (Stage.preview): what the
+    # checks and a dry run plan later stages on. Empty while a build runs its units.
+    previews: dict[str, dict] = field(default_factory=dict)
 
     def path(self, rel: str) -> Path:
         return self.album_dir / rel
@@ -120,7 +123,7 @@ class Context:
     @property
     def artifacts(self) -> Artifacts:
         """Other stages' results as typed artifacts (Tracklist, Take, Pick, Master)."""
-        return Artifacts(self.manifest, registry.producers())
+        return Artifacts(self.manifest, registry.producers(), self.previews)
 
     def event(self, event: str, **fields: Any) -> None:
         self.manifest.event(event, **fields)
@@ -196,10 +199,19 @@ class Stage(Generic[C]):
         """Make the given (pending) units, yielding each as soon as its outputs are in place."""
         raise NotImplementedError
 
-    def describe(self, ctx: Context) -> list[str]:
+    def describe(self, ctx: Context, pending: int | None = None) -> list[str]:
         """Lines for `build --dry-run` about the work this stage would do (render: takes,
-        minutes of audio, the retry worst case, a time estimate)."""
+        minutes of audio, the retry worst case, a time estimate). `pending`: how many of its
+        units the build would run (--force and changed upstream units counted), or None
+        when that is known only once upstream units ran."""
         return []
+
+    def preview(self, ctx: Context, units: list[Unit]) -> dict[str, dict] | None:
+        """The data the records of these pending units would hold, by unit id, when it costs
+        nothing to know (no LLM call, no device, nothing written); None otherwise. The checks
+        and a dry run plan later stages on it: an edited prompts file shows as the takes it
+        renders again."""
+        return None
 
     def pending(self, ctx: Context) -> list[str]:
         """Choices a person made that the next build carries out, one line each, for

@@ -31,6 +31,13 @@ class DecodeStage(Stage):
     # A decode costs device time like a take: a lost record comes back from its sidecar.
     sidecars = tuple(f"*/take-*.{name}.json" for name in DECODERS)
 
+    def preflight(self, ctx: Context) -> None:
+        # The decoder loads only after every take is rendered: a missing extra is said now.
+        if ctx.config.render.decoder != "encodec":
+            from albumgen.models.mbd import require_mbd
+
+            require_mbd()
+
     def plan(self, ctx: Context) -> list[Unit]:
         render = ctx.config.render
         if render.decoder == "encodec":

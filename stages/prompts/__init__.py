@@ -66,6 +66,13 @@ class PromptsStage(Stage[PromptsConfig]):
             inputs["file"] = sha256_file(cfg.resolve_file(ctx.base_dir))
         return [Unit(id="tracklist", config=config, inputs=inputs, standalone=True)]
 
+    def preview(self, ctx: Context, units: list[Unit]) -> dict[str, dict] | None:
+        cfg = self.settings(ctx)
+        if cfg.uses_llm:  # known only by asking the LLM, which a check never does
+            return None
+        tracklist, _ = gather(ctx, cfg)  # a file, the inline list or the composer: nothing written
+        return {u.id: tracklist for u in units}
+
     def run(self, ctx: Context, units: list[Unit]) -> Iterator[Done]:
         for unit in units:
             t0 = time.monotonic()

@@ -10,7 +10,7 @@ from albumgen.inputs import resolve_audio
 from albumgen.models.backend import backend
 from albumgen.stage import Context, Done, NotReady, Stage, Unit
 
-from .config import RenderConfig
+from .config import RenderConfig, no_melody
 
 
 class RenderStage(Stage[RenderConfig]):
@@ -32,11 +32,16 @@ class RenderStage(Stage[RenderConfig]):
         check_device(cfg.device)
         backend(cfg.backend).check_installed()  # an extra's backend: before the prompts (maybe an LLM) run
         check_model_here(ctx, cfg)
+        check_melody_model(ctx, cfg)
         melodies = cfg.melody.values() if isinstance(cfg.melody, dict) else [cfg.melody]
         audio = [("render.intro", cfg.intro)] + [("render.melody", m) for m in sorted(set(melodies) - {None})]
         for field, rel in audio:  # decoded only once the model is loaded: check they are audio before any work
             if rel:
                 check_audio(ctx.base_dir, rel, field)
+        if cfg.intro:  # and that the take has room to go on from it
+            from albumgen.models.reference import check_intro_fits
+
+            check_intro_fits(resolve_audio(ctx.base_dir, cfg.intro, "render.intro"), cfg.seconds, cfg.max_window)
 
     def plan(self, ctx: Context) -> list[Unit]:
         return self._plan(ctx, {})
@@ -93,14 +98,10 @@ class RenderStage(Stage[RenderConfig]):
 
         yield from render_units(ctx, cfg, units)
 
-    def describe(self, ctx: Context) -> list[str]:
+    def describe(self, ctx: Context, pending: int | None = None) -> list[str]:
         from .estimate import describe
 
         tracklist = ctx.artifacts.tracklist()
-        pending = None
-        if tracklist is not None:
-            units = self.plan(ctx)
-            pending = sum(not ctx.manifest.is_done(self.key(u), self.name, u.id) for u in units)
         tracks = len(tracklist.tracks) if tracklist else ctx.config.album.tracks
         return describe(ctx, self.settings(ctx), tracks, pending)
 
@@ -131,6 +132,21 @@ def check_model_here(ctx: Context, cfg: RenderConfig) -> str:
         return "cluster"
     presets = tiny.PRESETS + acestep_tiny.PRESETS + audiocraft_tiny.PRESETS
     return check_model(cfg.model, ctx.base_dir, backend(cfg.backend), presets)
+
+
+def check_melody_model(ctx: Context, cfg: RenderConfig) -> None:
+    """Melodies asked of a checkpoint whose name or config says it takes none: said now, not
+    once the model has loaded after the prompts ran. Track melodies count where the
+    tracklist is made; a model only loading tells about is checked when it loads."""
+    from albumgen.models import acestep_tiny, audiocraft_tiny, tiny
+    from albumgen.models.checkpoints import takes_melody
+
+    tracklist = ctx.artifacts.tracklist()
+    if not cfg.melody and not (tracklist and any(track_melody(t) for t in tracklist.tracks)):
+        return
+    presets = tiny.PRESETS + acestep_tiny.PRESETS + audiocraft_tiny.PRESETS
+    if takes_melody(cfg.model, ctx.base_dir, presets) is False:
+        raise no_melody(cfg)
 
 
 def song_unit(ctx: Context, cfg: RenderConfig, track: Track, n: int, seed: int) -> Unit:

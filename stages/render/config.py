@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from albumgen.errors import ModelError
+
 
 class RenderConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -99,3 +101,13 @@ class RenderConfig(BaseModel):
             out["tail"] = self.tail_seconds
         return out
 
+
+
+def no_melody(cfg: RenderConfig) -> ModelError:
+    """The error for melodies given to a checkpoint that takes none: said by the checks
+    where the model's name or config tells, else once it has loaded."""
+    fix = "use one, e.g. facebook/musicgen-melody (or tiny-melody to try it)"
+    if cfg.melody:
+        return ModelError(f"render.melody: {cfg.model} is not a melody checkpoint", fix)
+    return ModelError(f"render.model: {cfg.model} is not a melody checkpoint, but the prompts give tracks a melody",
+                      f"{fix}, or leave the melody column out")

@@ -20,7 +20,7 @@ from albumgen.models.tiny import PRESETS
 from albumgen.models.windows import Windows, generate_long
 from albumgen.stage import Context, Done, Unit
 
-from .config import RenderConfig
+from .config import RenderConfig, no_melody
 from .progress import Progress, for_build
 
 MAX_BATCH = 64  # past this a step is compute-bound: bigger batches only add latency
@@ -169,11 +169,7 @@ def _melodies(ctx: Context, cfg: RenderConfig, lm, units: list[Unit]) -> dict:
     if not names:
         return {}
     if not getattr(lm, "melody", False):
-        fix = "use one, e.g. facebook/musicgen-melody (or tiny-melody to try it)"
-        if cfg.melody:
-            raise ModelError(f"render.melody: {cfg.model} is not a melody checkpoint", fix)
-        raise ModelError(f"render.model: {cfg.model} is not a melody checkpoint, but the prompts give tracks a melody",
-                         f"{fix}, or leave the melody column out")
+        raise no_melody(cfg)
     return {None: None, **{n: torch.from_numpy(load_reference(resolve_audio(ctx.base_dir, n, "render.melody"),
                                                                 lm.sample_rate, 1)) for n in names}}
 

@@ -67,7 +67,7 @@ def test_dry_run_writes_nothing(tmp_path):
     r = cli("build", str(pipeline), "--dry-run")
     assert r.exit_code == 0, r.output
     assert "prompts  would run 1 of 1 unit (0 up to date)" in r.output
-    assert "render   waits on prompts" in r.output
+    assert "render   would run 4 of 4 units (0 up to date)" in r.output  # the builtin prompts are known now
     assert not (tmp_path / "albums").exists()
 
 

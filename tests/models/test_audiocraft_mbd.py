@@ -10,7 +10,7 @@ import torch
 pytest.importorskip("audiocraft", reason="needs the audiocraft extra (make test runs this in .venv-audiocraft)")
 pytestmark = pytest.mark.audiocraft
 
-from helpers import write_pipeline  # noqa: E402
+from helpers import cli, write_pipeline  # noqa: E402
 
 from albumgen.engine import runner  # noqa: E402
 from albumgen.engine.store.manifest import Manifest  # noqa: E402
@@ -26,6 +26,11 @@ def build(folder, render: dict, until: str = "pick"):
 
 def ran(manifest: Manifest, stage: str) -> list[str]:
     return [e["unit"] for e in manifest.events() if e["event"] == "unit_done" and e["stage"] == stage]
+
+
+def test_the_checks_pass_mbd_where_the_extra_is_installed(tmp_path):
+    r = cli("build", str(write_pipeline(tmp_path, {"render": {"decoder": "mbd"}})), "--dry-run")
+    assert r.exit_code == 0, r.output
 
 
 @pytest.mark.parametrize("backend", ["transformers", "audiocraft"])

@@ -105,37 +105,74 @@ def select_stages(until: str | None, force: tuple[str, ...] = ()) -> list[Stage]
 
 def dry_run(ctx: Context, until: str | None = None, force: tuple[str, ...] = ()) -> BuildReport:
     """What a build would do now, without writing anything. Stages whose inputs do not
-    exist yet are reported as waiting: their units are only known once upstream ran."""
+    exist yet are reported as waiting: their units are only known once upstream ran. A
+    stage's pending units that a stage can preview (prompts from a file) are planned on
+    downstream as if they ran; a track whose upstream units would run otherwise (a forced
+    render, a take to render again) waits on them, as it does in the build."""
     stages = select_stages(until, force)
     check_executor(ctx)
     _preflight(stages, ctx)  # every check a build makes before it writes: a dry run that passes, builds
     report = BuildReport(ctx.album_dir)
-    for stage in stages:
-        report.notes += stage.describe(ctx)
-        rep = report.stages.setdefault(stage.name, StageReport())
-        try:
-            units = plan_stage(stage, ctx)
-        except NotReady as e:
-            rep.waiting_on = e.needs
-            continue
-        rep.planned = len(units)
-        rep.waiting = len(getattr(units, "waiting", ()))
-        rep.skipped = sum(stage.name not in force and ctx.manifest.is_done(u.key, stage.name, u.id) for u in units)
-        rep.ran = rep.planned - rep.skipped
+    producers = registry.producers()
+    changing: dict[str, set[str | None]] = {}  # stage -> tracks whose units would run unpreviewed (None: all)
+    try:
+        for stage in stages:
+            rep = report.stages.setdefault(stage.name, StageReport())
+            upstream = {producers[a.kind] for a in stage.needs} & changing.keys()
+            moved = set().union(*(changing[name] for name in upstream))
+            try:
+                if None in moved:
+                    raise NotReady(next(name for name in upstream if None in changing[name]))
+                units = plan_stage(stage, ctx)
+            except NotReady as e:
+                rep.waiting_on = e.needs
+                changing[stage.name] = {None}
+                report.notes += stage.describe(ctx)
+                continue
+            # A track's units wait on its upstream units that would run (an album-wide one on all).
+            held = [u for u in units if moved and (u.group is None or u.group in moved)]
+            ready = [u for u in units if not (moved and (u.group is None or u.group in moved))]
+            waits = {u.group for u in held} | set(getattr(units, "waiting", ()))
+            pending = [u for u in ready if stage.name in force or not ctx.manifest.is_done(u.key, stage.name, u.id)]
+            rep.planned, rep.waiting = len(ready), len(waits - {None})
+            rep.ran, rep.skipped = len(pending), len(ready) - len(pending)
+            changing[stage.name] = waits | _unpreviewed(stage, ctx, pending)
+            report.notes += stage.describe(ctx, rep.ran if not waits else None)
+    finally:
+        ctx.previews.clear()
     return report
+
+
+def _unpreviewed(stage: Stage, ctx: Context, pending: list) -> set[str | None]:
+    """Preview the pending units into ctx.previews; the tracks of those it cannot preview."""
+    preview = stage.preview(ctx, pending) if pending else {}
+    if preview is None:
+        return {u.group for u in pending}
+    ctx.previews.update({f"{stage.name}/{uid}": data for uid, data in preview.items()})
+    return set()
 
 
 def _preflight(stages: list[Stage], ctx: Context) -> None:
     """Plan every stage that can be planned before writing anything: a bad input (a missing
     prompts file, a cover that is not there) stops the build here, with the manifest
-    exactly as it was. Only plans: which units are done is the stages' own run's business."""
+    exactly as it was. A stage's pending units it can preview (prompts from a file) are
+    planned on downstream: a melody column added to the prompts file is checked against the
+    model now. Which units are done is otherwise the stages' own run's business."""
+    ctx.manifest.check_writable()  # an output_dir under /sys or below a file: said now, not after the checks
     check_album_folder(ctx)
-    for stage in stages:
-        stage.preflight(ctx)
-        try:
-            stage.plan(ctx)
-        except NotReady:
-            continue
+    try:
+        for stage in stages:
+            stage.preflight(ctx)
+            try:
+                units = plan_stage(stage, ctx)
+            except NotReady:
+                continue
+            # Later checks read what it would make. Every unit, done or not: a preview of a done
+            # unit is its record's data again, and asking which are done would hash moved files.
+            if type(stage).preview is not Stage.preview:
+                _unpreviewed(stage, ctx, units)
+    finally:
+        ctx.previews.clear()  # a build's units read the records, never a preview
 
 
 def check_album_folder(ctx: Context) -> None:

@@ -121,3 +121,30 @@ def _on_hub(model_id: str) -> bool | str:
             cause = cause.__context__
         first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
         return first if len(first) <= 120 else first[:117] + "..."
+
+
+def takes_melody(model_id: str, base_dir: Path, presets: tuple[str, ...] = ()) -> bool | None:
+    """Whether render.model is a melody checkpoint, known without loading it: a preset or a
+    known checkpoint by its name, a transformers folder or cached hub id by its config.json.
+    None where only loading tells (an AudioCraft folder, an id nothing here describes)."""
+    import json
+
+    if model_id in presets or model_id in KNOWN:
+        return "melody" in model_id
+    if looks_like_folder(model_id, base_dir):
+        config: Path | str | None = base_dir / os.path.expanduser(model_id) / "config.json"
+    else:
+        from huggingface_hub import try_to_load_from_cache
+
+        try:
+            config = try_to_load_from_cache(model_id, "config.json")
+        except Exception:  # an id the hub library refuses: the model check says so
+            return None
+    if not isinstance(config, (str, Path)) or not Path(config).is_file():
+        return None
+    try:
+        model_type = json.loads(Path(config).read_text("utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return None  # loading says what is wrong with it
+    return model_type == "musicgen_melody" if isinstance(model_type, str) and model_type.startswith("musicgen") \
+        else None

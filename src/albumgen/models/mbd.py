@@ -8,6 +8,7 @@ decodes to the same audio.
 """
 from __future__ import annotations
 
+import importlib.util
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -27,12 +28,17 @@ class LoadedMBD:
     device: str
 
 
+def require_mbd() -> None:
+    """A one-line error naming the install when MBD cannot be imported: asked by the checks,
+    before any take is rendered (the decode itself runs only after the takes)."""
+    if importlib.util.find_spec("audiocraft") is None:
+        raise ModelError("render.decoder: mbd needs the audiocraft extra", f"install it: {INSTALL}")
+    require_audiocraft()  # installed: imported now, so a broken dependency says so with its own fix
+
+
 def load_mbd(tiny: bool, device: str) -> LoadedMBD:
     """AudioCraft's pretrained MBD for MusicGen, or a random-weight one (tiny presets)."""
-    try:
-        require_audiocraft()
-    except ModelError:
-        raise ModelError("render.decoder: mbd needs the audiocraft extra", f"install it: {INSTALL}") from None
+    require_mbd()
     if tiny:
         return LoadedMBD(build_tiny_mbd(device=device), "tiny", device)
     from audiocraft.models import MultiBandDiffusion

@@ -28,6 +28,29 @@ def load_reference(path: Path, sample_rate: int, channels: int) -> np.ndarray:
     return np.ascontiguousarray(audio[:, :channels].T)
 
 
+# Every MusicGen albumgen renders (either backend, the tiny presets too) codes 32 kHz audio
+# at 50 frames a second: an intro's length in frames is known before any model loads.
+MUSICGEN_RATE, MUSICGEN_FRAMES = 32000, 50
+
+
+def check_intro_fits(path: Path, seconds: float, max_window: float, field: str = "render.intro") -> None:
+    """The checks' side of intro_codes: the intro leaves the take room to continue, said
+    before any work rather than once the model has loaded (after the prompts ran)."""
+    wav = load_reference(path, MUSICGEN_RATE, 1)
+    frames = max(1, int(round(seconds * MUSICGEN_FRAMES)))
+    _fit(path, wav.shape[1] // (MUSICGEN_RATE // MUSICGEN_FRAMES), MUSICGEN_FRAMES, frames,
+         int(round(max_window * MUSICGEN_FRAMES)), field)
+
+
+def _fit(path: Path, n: int, rate: int, frames: int, window_frames: int, field: str) -> None:
+    if n < 1:
+        raise InputError(f"{field}: {path.name} is shorter than one frame", "use a longer intro")
+    if n > min(frames, window_frames) - 1:
+        raise InputError(f"{field}: {path.name} is {n / rate:.2f} s, longer than the take "
+                         f"({frames / rate:.2f} s) or window leaves room for",
+                         "shorten the intro or raise render.duration")
+
+
 def intro_codes(lm, path: Path, frames: int, window_frames: int, field: str = "render.intro"):
     """Tokens (1, codebooks, n) of the intro, n whole frames, leaving room to continue."""
     import torch
@@ -35,12 +58,6 @@ def intro_codes(lm, path: Path, frames: int, window_frames: int, field: str = "r
     wav = load_reference(path, lm.sample_rate, lm.channels)
     hop = lm.sample_rate // lm.frame_rate
     n = wav.shape[1] // hop
-    limit = min(frames, window_frames) - 1
-    if n < 1:
-        raise InputError(f"{field}: {path.name} is shorter than one frame", "use a longer intro")
-    if n > limit:
-        raise InputError(f"{field}: {path.name} is {n / lm.frame_rate:.2f} s, longer than the take "
-                         f"({frames / lm.frame_rate:.2f} s) or window leaves room for",
-                         "shorten the intro or raise render.duration")
+    _fit(path, n, lm.frame_rate, frames, window_frames, field)
     x = torch.from_numpy(wav[:, :n * hop])
     return backend(lm.backend).encode(lm, x)[..., :n].cpu()

@@ -11,6 +11,7 @@ import contextlib
 import errno
 import json
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -86,8 +87,26 @@ class Manifest:
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as e:
-            raise OutputError(f"cannot write to {self.album_dir}: {e.strerror}",
-                              "set output_dir in the pipeline to a folder you can write") from e
+            raise self._unwritable(e) from e
+
+    def check_writable(self) -> None:
+        """ensure_writable without leaving a trace (a dry run writes nothing): the nearest
+        folder that exists on the way to the manifest takes a probe folder, removed at once.
+        Permissions alone cannot tell: root passes access() on a read-only sysfs, a file
+        where a folder should be fails only at mkdir."""
+        here = self.dir
+        while not here.exists() and here != here.parent:
+            here = here.parent
+        try:
+            if not here.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(here))
+            os.rmdir(tempfile.mkdtemp(prefix=".probe", dir=here))
+        except OSError as e:
+            raise self._unwritable(e) from e
+
+    def _unwritable(self, e: OSError) -> OutputError:
+        return OutputError(f"cannot write to {self.album_dir}: {e.strerror}",
+                           "set output_dir in the pipeline to a folder you can write")
 
     # -- records -----------------------------------------------------------------------
     def record(self, stage: str, unit: str) -> Record | None:
