@@ -80,6 +80,7 @@ def test_status_table(built):
     assert "decode:" not in r.output  # a stage the pipeline leaves off has no "0/0" line
 
 
+@pytest.mark.slow  # child processes
 def test_a_reader_that_leaves_ends_the_command_quietly(built):
     # `albumgen status x.yaml | head -1`: the pipe's reader is gone before the command writes.
     pipeline, album = built
@@ -101,6 +102,7 @@ def test_a_reader_that_leaves_ends_the_command_quietly(built):
     assert kept() == snapshot  # the build found nothing to do, and said so to no one
 
 
+@pytest.mark.slow  # a child process
 def test_output_to_a_full_device_is_not_the_album_disk(built):
     pipeline, _ = built
     with open("/dev/full", "w") as full:

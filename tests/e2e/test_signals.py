@@ -170,7 +170,8 @@ def test_a_closed_terminal_keeps_the_batch_in_flight(tmp_path, undisturbed):
 def test_a_build_that_ignores_the_hangup_finishes_without_its_terminal(tmp_path):
     """`trap '' HUP`, or nohup without its redirection: the build goes on, and its writes
     to the terminal that is gone (EIO) neither stop it nor turn into an error."""
-    pipeline = write_pipeline(tmp_path, {"album": {"tracks": 2}, "render": {"takes": 1, "duration": 3.0}})
+    pipeline = write_pipeline(tmp_path, {"album": {"tracks": 2}, "render": {"takes": 1, "duration": 3.0},
+                                         "executor": {"workers": 0}})  # no pool to start: only the hangup matters
     album = tmp_path / "albums" / "test-album"
     proc, terminal, _, reading, reader = in_a_terminal(pipeline, ignore_hangup=True)
     try:
