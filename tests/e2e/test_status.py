@@ -55,7 +55,11 @@ def test_status_of_an_album_not_built_of_a_lost_manifest_and_of_a_moved_prompts_
     r = cli("status", str(pipeline))
     assert r.exit_code == 0
     assert r.stdout == f"Test Album: not built yet: run albumgen build {pipeline}\n"
-    assert not (tmp_path / "albums").exists()  # status writes nothing
+    r = cli("repair", str(pipeline))
+    assert (r.exit_code, r.stdout) == (0, f"Nothing to repair: {tmp_path / 'albums/test-album'} does not exist yet "
+                                          f"(albumgen build {pipeline} makes it)\n")
+    assert cli("gc", str(pipeline)).exit_code == 0
+    assert not (tmp_path / "albums").exists()  # status, repair and gc write nothing to an album never built
     assert cli("build", str(pipeline)).exit_code == 0
     manifest = tmp_path / "albums/test-album/manifest"
     for name in ("manifest.json", "journal.jsonl"):
