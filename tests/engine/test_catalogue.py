@@ -71,6 +71,16 @@ def test_the_next_album_renders_while_the_one_before_masters(catalogue):
     assert min(at(two, "build_start")) < max(at(one, "build_done"))
 
 
+def test_each_albums_log_lines_name_it(catalogue):
+    # The albums' lines interleave: each names its album, the lines said in the workers too.
+    _, _, r = catalogue
+    said = r.stderr.splitlines()
+    for slug in ("one", "two"):
+        assert any(line.startswith(f"{slug}: master: 01 - ") for line in said), r.stderr  # from a worker
+        assert any(line.startswith(f"{slug}: prompts: tracklist ") for line in said), r.stderr  # from the driver
+    assert not [line for line in said if line.startswith(("master: ", "pick: ", "prompts: "))], r.stderr
+
+
 def test_a_rerun_resumes_only_the_unfinished_album(catalogue, monkeypatch):
     folder, paths, _ = catalogue
     monkeypatch.setenv("ALBUMGEN_CATALOGUE_KEY", KEY)

@@ -39,6 +39,18 @@ def album_dir_for(config: PipelineBase, base_dir: Path, pipeline_name: str) -> P
     return (base_dir / config.output_dir / album_slug(config, pipeline_name)).resolve()
 
 
+class AlbumLog(logging.LoggerAdapter):
+    """A catalogue album's log: its lines begin with the album's folder name. The caller's
+    `extra` (a notice's key) is kept, where a plain LoggerAdapter would replace it."""
+
+    def __init__(self, logger: logging.Logger, album: str):
+        super().__init__(logger, {})
+        self.prefix = album.replace("%", "%%") + ": "
+
+    def process(self, msg, kwargs):
+        return self.prefix + str(msg), kwargs
+
+
 def make_context(config: PipelineBase, base_dir: Path, pipeline_name: str, progress: bool = True) -> Context:
     album_dir = album_dir_for(config, base_dir, pipeline_name)
     return Context(config=config, album_dir=album_dir, base_dir=base_dir, manifest=Manifest(album_dir),
@@ -69,6 +81,7 @@ def open_pipelines(paths: list[Path], progress: bool = True) -> list[Context]:
         ctx = open_pipeline(path, progress=progress)
         if len(paths) > 1:
             ctx.manifest.release()
+            ctx.log = AlbumLog(log, ctx.album_dir.name)  # lines of many albums interleave: each names its own
         if (j := folders.setdefault(ctx.album_dir, i)) != i:
             raise ConfigError(f"two pipelines write one album folder, {ctx.album_dir}: {paths[j]} and {path}",
                               "give each pipeline its own album.slug")

@@ -366,7 +366,7 @@ class LocalExecutor:
             dones, events = fut.result()
             for name, fields in events:
                 if name == LOG_LINE:  # said in the worker, shown here: above the progress, once per album
-                    log.log(fields["level"], "%s", fields["message"], extra={"notice": fields.get("notice")})
+                    job.ctx.log.log(fields["level"], "%s", fields["message"], extra={"notice": fields.get("notice")})
                 else:
                     job.ctx.manifest.event(name, **fields)
             return [(job.ctx, job.stage, done) for done in dones]
