@@ -31,6 +31,9 @@ class DecodeStage(Stage):
     # A decode costs device time like a take: a lost record comes back from its sidecar.
     sidecars = tuple(f"*/take-*.{name}.json" for name in DECODERS)
 
+    def outputs(self, ctx: Context) -> tuple[str, ...]:
+        return (f"manifest/{self.folder}/*/take-*",)
+
     def plan(self, ctx: Context) -> list[Unit]:
         render = ctx.config.render
         if render.decoder == "encodec":

@@ -44,6 +44,9 @@ class SequenceStage(Stage):
 
         analyse(np.random.default_rng(0).standard_normal(22050).astype(np.float32) * 0.1, 22050)
 
+    def outputs(self, ctx: Context) -> tuple[str, ...]:
+        return (f"manifest/{self.folder}/*.json",)
+
     def plan(self, ctx: Context) -> list[Unit]:
         tracklist = ctx.artifacts.tracklist()
         if tracklist is None:

@@ -14,7 +14,7 @@ from ..config import PipelineBase, load_config
 from ..errors import ConfigError, OutputError
 from ..naming import slugify
 from ..stage import Context, NotReady, Stage
-from .commit import plan_stage, recover_all
+from .commit import plan_stage, recover_all, sweep_unclaimed
 from .scheduler import BuildReport, StageReport, run_frontier
 from .store import atomic, trash
 from .store.hashing import sha256_json
@@ -149,6 +149,7 @@ def album_session(ctx: Context, stages: list[Stage], report: BuildReport,
             recover_all(ctx, stages)
         if swept := atomic.sweep_temporaries(ctx.album_dir):  # a killed build's half-written files
             manifest.event("temporaries_removed", files=[p.relative_to(ctx.album_dir).as_posix() for p in swept])
+        sweep_unclaimed(ctx, select_stages(None))  # every stage's: the records of all of them say what is claimed
         config = ctx.config.model_dump(mode="json")
         manifest.change_note = trash.config_change(manifest.dir, config)  # said by each trash note
         manifest.set_config_hash(sha256_json(config))
@@ -221,7 +222,9 @@ def repair(ctx: Context) -> dict[str, int]:
     manifest.ensure_writable()
     with manifest.lock():
         _warn_damage(ctx)
-        recovered = recover_all(ctx, select_stages(None))
+        stages = select_stages(None)
+        recovered = recover_all(ctx, stages)
+        sweep_unclaimed(ctx, stages)
         manifest.compact()
     return recovered
 
