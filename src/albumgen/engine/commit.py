@@ -148,12 +148,20 @@ def sweep_unclaimed(ctx: Context, stages: list[Stage]) -> list[str]:
     under the album lock as an album opens, so the folder converges on what the records say.
     A unit its sidecar still proves is kept when the plan asks for it (recovery commits it)
     and otherwise trashed as its record would have been (back without a run when the config
-    asks for it again); any other file goes to a note without a record. Returns what moved."""
+    asks for it again); any other file goes to a note without a record. Returns what moved.
+
+    Only where the records can be trusted to say what is claimed: not while the store is
+    damaged or holds lines this version skipped (the caller checks), and not for a stage
+    with no record at all, whose records were lost (repair rebuilds only what sidecars
+    prove) or never made: its files are what its next run writes again."""
     album = ctx.album_dir
     records = ctx.manifest.state.records.values()
     claimed = {rel for r in records for rel in r.outputs}
+    recorded = {r.stage for r in records}
     unclaimed: set[str] = set()
     for stage in stages:
+        if stage.name not in recorded:
+            continue
         for pattern in stage.outputs(ctx):
             for path in album.glob(pattern):
                 rel = path.relative_to(album).as_posix()
