@@ -179,6 +179,14 @@ class Stage(Generic[C]):
     def key(self, unit: Unit) -> str:
         return unit_key(self.name, self.version, unit.config, unit.inputs)
 
+    def outputs(self, ctx: Context) -> tuple[str, ...]:
+        """Globs, relative to the album folder, matching every file this stage's units write
+        (as `Path.glob` reads them) and nothing else: the LLM's cached replies, a
+        person's choices and files a user put in the album folder must match none. A match
+        no record claims is a leftover (a kill between a commit and the trashing of the file
+        it replaced, or before a unit's record) and goes to the trash when an album opens."""
+        return ()
+
     def preflight(self, ctx: Context) -> None:
         """Check, before a build does any work, what no plan can: the machine has the device
         asked for, a file the stage reads late (a cover) is what it claims. Raise an

@@ -38,6 +38,9 @@ class DecodeStage(Stage):
 
             require_mbd()
 
+    def outputs(self, ctx: Context) -> tuple[str, ...]:
+        return (f"manifest/{self.folder}/*/take-*",)
+
     def plan(self, ctx: Context) -> list[Unit]:
         render = ctx.config.render
         if render.decoder == "encodec":

@@ -41,6 +41,12 @@ class MasterStage(Stage[MasterConfig]):
     needs = (Tracklist, Take, Pick, Music, Order, Distinct)
     makes = (Master,)
 
+    def outputs(self, ctx: Context) -> tuple[str, ...]:
+        # In the album folder, beside what a user may keep there: only names master gives.
+        exts = ("mp3", "flac")
+        return (f"manifest/{self.folder}/*.json", "cover.jpg", "album.json", f"{ctx.album_dir.name}.m3u8",
+                *(f"[0-9]* - *.{ext}" for ext in exts), *(f"* (continuous mix).{ext}" for ext in (*exts, "cue")))
+
     def preflight(self, ctx: Context) -> None:
         cfg = self.settings(ctx)
         if cfg.cover:  # read only after every take renders: check it before the first

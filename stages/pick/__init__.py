@@ -38,6 +38,9 @@ class PickStage(Stage[PickConfig]):
     # overrides.json has no recovery block, so the glob may match it: it is ignored.
     sidecars = ("*.json",)
 
+    def outputs(self, ctx: Context) -> tuple[str, ...]:
+        return (f"manifest/{self.folder}/t[0-9]*.json",)  # one per track id; not overrides.json
+
     def plan(self, ctx: Context) -> list[Unit]:
         tracklist = ctx.artifacts.tracklist()
         if tracklist is None:

@@ -28,6 +28,9 @@ class PromptsStage(Stage[PromptsConfig]):
     resources = "driver"  # one unit, first of all; an LLM call needs no worker process
     sidecars = (TRACKLIST,)
 
+    def outputs(self, ctx: Context) -> tuple[str, ...]:
+        return (f"manifest/{self.folder}/{TRACKLIST}",)  # not the LLM's cached replies beside it
+
     def preflight(self, ctx: Context) -> None:
         cfg = self.settings(ctx)
         melodies: list[tuple[str, str]] = []

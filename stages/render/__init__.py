@@ -25,6 +25,9 @@ class RenderStage(Stage[RenderConfig]):
     units_are = "takes"
     sidecars = ("*/take-*.json",)
 
+    def outputs(self, ctx: Context) -> tuple[str, ...]:
+        return (f"manifest/{self.folder}/*/take-*",)  # tokens or latents, audio, sidecar
+
     def preflight(self, ctx: Context) -> None:
         from albumgen.models.musicgen import check_device
 

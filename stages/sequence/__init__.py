@@ -44,6 +44,9 @@ class SequenceStage(Stage):
 
         analyse(np.random.default_rng(0).standard_normal(22050).astype(np.float32) * 0.1, 22050)
 
+    def outputs(self, ctx: Context) -> tuple[str, ...]:
+        return (f"manifest/{self.folder}/*.json",)
+
     def plan(self, ctx: Context) -> list[Unit]:
         tracklist = ctx.artifacts.tracklist()
         if tracklist is None:
@@ -69,11 +72,13 @@ class SequenceStage(Stage):
         mode = ctx.config.album.order
         listed = [{"id": t.id, "title": t.title} for t in tracklist.tracks]
         picks = {t.id: ctx.artifacts.pick(t.id) for t in tracklist.tracks}
+        # Every pick field the check reads is in its key: a pick setting that changes a score
+        # or rejects every take must check for duplicates again, not reuse the old result.
+        read = [{"id": t["id"], "choice": picks[t["id"]].choice, "score": picks[t["id"]].score,
+                 "failed": picks[t["id"]].all_rejected} for t in listed]
         units.append(Unit(id="distinct", config={"max_distance": DUPLICATE_DISTANCE},
-                          inputs={"music": sha256_json([u.key for u in units])},
-                          payload={"tracks": [{"id": t["id"], "choice": picks[t["id"]].choice,
-                                               "score": picks[t["id"]].score,
-                                               "failed": picks[t["id"]].all_rejected} for t in listed]},
+                          inputs={"music": sha256_json([u.key for u in units]), "picks": sha256_json(read)},
+                          payload={"tracks": read},
                           after=tuple(u.id for u in units)))  # reads the tracks' records
         units.append(Unit(id="order", config={"order": mode}, inputs={"music": sha256_json([u.key for u in units])},
                           payload={"tracks": listed}, after=tuple(u.id for u in units)))  # reads their records

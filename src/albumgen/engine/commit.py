@@ -139,6 +139,75 @@ def discard(ctx: Context, rec, rels: set[str]) -> None:
                            reason=ctx.manifest.change_note)
 
 
+LEFT_BY_A_KILL = "no record claims it: a build was killed before recording it or trashing it"
+
+
+def sweep_unclaimed(ctx: Context, stages: list[Stage]) -> list[str]:
+    """Move to the trash the files that match a stage's outputs and that no record claims:
+    what a kill left between a commit (or a prune) and the trashing of the files it replaced,
+    or a unit's files put in place before a record the config then stopped asking for. Run
+    under the album lock as an album opens, so the folder converges on what the records say.
+    A unit its sidecar still proves is kept when the plan asks for it (recovery commits it)
+    and otherwise trashed as its record would have been (back without a run when the config
+    asks for it again); any other file goes to a note without a record. Returns what moved.
+
+    Only where the records can be trusted to say what is claimed: not while the store is
+    damaged or holds lines this version skipped (the caller checks), and not for a stage
+    with no record at all, whose records were lost (repair rebuilds only what sidecars
+    prove) or never made: its files are what its next run writes again."""
+    album = ctx.album_dir
+    records = ctx.manifest.state.records.values()
+    claimed = {rel for r in records for rel in r.outputs}
+    recorded = {r.stage for r in records}
+    unclaimed: set[str] = set()
+    for stage in stages:
+        if stage.name not in recorded:
+            continue
+        for pattern in stage.outputs(ctx):
+            for path in album.glob(pattern):
+                rel = path.relative_to(album).as_posix()
+                if rel not in claimed and not path.name.startswith(".") and not path.is_symlink() and path.is_file():
+                    unclaimed.add(rel)  # hidden names are temporaries: atomic.sweep_temporaries' business
+    moved: list[str] = []
+    for stage in stages:
+        planned: set[tuple[str, str]] | None = None
+        for pattern in stage.sidecars:
+            for path in sorted(ctx.work_dir(stage.name).glob(pattern)):
+                if path.relative_to(album).as_posix() not in unclaimed:
+                    continue
+                proof = _prove(stage.name, album, path)
+                if proof is None:
+                    continue
+                block, outputs, data = proof
+                rels = {o.relative_to(album).as_posix() for o in outputs}
+                if planned is None:
+                    planned = _planned(stage, ctx)
+                if (block["id"], block["key"]) not in planned:
+                    rec = ctx.manifest.new_record(block["key"], stage.name, block["id"], outputs, data,
+                                                  hashes=dict(block.get("files") or {}))
+                    files = trash.discard(album, rec, rels & unclaimed, LEFT_BY_A_KILL)
+                    ctx.manifest.event("unit_trashed", stage=stage.name, unit=block["id"], files=files,
+                                       reason=LEFT_BY_A_KILL)
+                    moved += files
+                unclaimed -= rels
+    if unclaimed:
+        files = trash.discard_unclaimed(album, sorted(unclaimed), LEFT_BY_A_KILL)
+        ctx.manifest.event("unclaimed_trashed", files=files, reason=LEFT_BY_A_KILL)
+        moved += files
+    if moved:
+        log.warning("%d files no record claims moved to %s (%s)", len(moved),
+                    trash.trash_dir(album).relative_to(album), LEFT_BY_A_KILL)
+    return sorted(moved)
+
+
+def _planned(stage: Stage, ctx: Context) -> set[tuple[str, str]]:
+    """The (unit id, key) pairs the stage's plan asks for now; none while it cannot plan."""
+    try:
+        return {(u.id, u.key) for u in plan_stage(stage, ctx)}
+    except NotReady:
+        return set()
+
+
 def _on_disk(stage: Stage, ctx: Context, pending: list[Unit]) -> list[Done]:
     """The pending units of `stage` whose finished outputs are intact on disk (store/recovery.py
     writes the sidecars that prove them)."""
@@ -155,6 +224,19 @@ def _on_disk(stage: Stage, ctx: Context, pending: list[Unit]) -> list[Done]:
 
 
 def _check_sidecar(stage: str, album_dir: Path, path: Path, wanted: dict) -> Done | None:
+    proof = _prove(stage, album_dir, path)
+    if proof is None:
+        return None
+    block, outputs, data = proof
+    unit = wanted.get((block.get("id"), block.get("key")))
+    if unit is None:
+        return None  # another unit, or another config
+    return Done(unit, outputs, data=data, hashes=dict(block.get("files") or {}))
+
+
+def _prove(stage: str, album_dir: Path, path: Path) -> tuple[dict, list[Path], dict] | None:
+    """What a sidecar of `stage` proves: its recovery block, the unit's outputs (the sidecar
+    last) and the record's data; None unless every hash still matches."""
     if not path.is_file():  # a FIFO posing as a sidecar would block the read
         return None
     try:
@@ -162,11 +244,10 @@ def _check_sidecar(stage: str, album_dir: Path, path: Path, wanted: dict) -> Don
     except (OSError, ValueError, RecursionError):
         return None
     block = obj.pop(recovery.BLOCK, None) if isinstance(obj, dict) else None
-    if not isinstance(block, dict) or block.get("stage") != stage:
+    if not isinstance(block, dict) or block.get("stage") != stage or block.get("body") != sha256_json(obj):
+        return None  # not this stage's, or a body edited by hand
+    if not isinstance(block.get("id"), str) or not isinstance(block.get("key"), str):
         return None
-    unit = wanted.get((block.get("id"), block.get("key")))
-    if unit is None or block.get("body") != sha256_json(obj):
-        return None  # another unit, another config, or a body edited by hand
     root = album_dir.resolve()
     outputs = []
     for rel, digest in (block.get("files") or {}).items():
@@ -176,5 +257,4 @@ def _check_sidecar(stage: str, album_dir: Path, path: Path, wanted: dict) -> Don
         outputs.append(album_dir / rel)
     keys = block.get("record_keys")
     data = {k: obj[k] for k in keys if k in obj} if isinstance(keys, list) else obj
-    return Done(unit, [*outputs, path], data=data, hashes=dict(block.get("files") or {}))
-
+    return block, [*outputs, path], data

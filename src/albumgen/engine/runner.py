@@ -14,7 +14,7 @@ from ..config import PipelineBase, load_config
 from ..errors import AlbumgenError, ConfigError, OutputError
 from ..naming import slugify, slugify_unicode
 from ..stage import Context, NotReady, Stage
-from .commit import plan_stage, recover_all
+from .commit import plan_stage, recover_all, sweep_unclaimed
 from .scheduler import BuildReport, StageReport, run_frontier
 from .store import atomic, trash
 from .store.hashing import sha256_json
@@ -251,10 +251,13 @@ def album_session(ctx: Context, stages: list[Stage], report: BuildReport,
         _preflight(stages, ctx)  # the lock reads the records again: check with what is there now
         album_year.pin(ctx.config, ctx.album_dir)  # the first build fixes an unset album.year
         _warn_damage(ctx)
+        trusted = _records_trusted(ctx)
         if ctx.manifest.damage or not ctx.manifest.state.records:  # lost records: bring back all the files prove
             recover_all(ctx, stages)
         if swept := atomic.sweep_temporaries(ctx.album_dir):  # a killed build's half-written files
             manifest.event("temporaries_removed", files=[p.relative_to(ctx.album_dir).as_posix() for p in swept])
+        if trusted:  # every stage's: the records of all of them say what is claimed
+            sweep_unclaimed(ctx, select_stages(None))
         config = ctx.config.model_dump(mode="json")
         manifest.change_note = trash.config_change(manifest.dir, config)  # said by each trash note
         manifest.set_config_hash(sha256_json(config))
@@ -320,6 +323,13 @@ def _warn_damage(ctx: Context) -> None:
         ctx.manifest.event("journal_line_skipped", what=what)
 
 
+def _records_trusted(ctx: Context) -> bool:
+    """The record store says what the album's files are: read whole, nothing skipped, not
+    empty. Otherwise files no record claims are what lost records held, not leftovers."""
+    m = ctx.manifest
+    return not m.damage and not m.skipped and bool(m.state.records)
+
+
 def repair(ctx: Context) -> dict[str, int]:
     """Rebuild every record the files on disk prove, without running anything. Returns units
     per stage."""
@@ -327,7 +337,11 @@ def repair(ctx: Context) -> dict[str, int]:
     manifest.ensure_writable()
     with manifest.lock():
         _warn_damage(ctx)
-        recovered = recover_all(ctx, select_stages(None))
+        trusted = _records_trusted(ctx)
+        stages = select_stages(None)
+        recovered = recover_all(ctx, stages)
+        if trusted:
+            sweep_unclaimed(ctx, stages)
         manifest.compact()
     return recovered
 

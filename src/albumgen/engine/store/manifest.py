@@ -213,6 +213,13 @@ class Manifest:
                seconds: float = 0.0, hashes: dict[str, str] | None = None) -> Record:
         """Record a finished unit: one journal line, the same cost at any manifest size.
         `hashes` (relative path -> sha256) saves hashing files the caller just checked."""
+        rec = self.new_record(key, stage, unit, outputs, data, seconds, hashes)
+        self.store.put(rec)
+        return rec
+
+    def new_record(self, key: str, stage: str, unit: str, outputs: list[Path], data: dict | None = None,
+                   seconds: float = 0.0, hashes: dict[str, str] | None = None) -> Record:
+        """The record of these outputs as they are on disk now, not stored."""
         refs = {}
         for path in outputs:
             path = Path(path)
@@ -220,10 +227,8 @@ class Manifest:
             rel = path.relative_to(self.album_dir).as_posix()
             digest = (hashes or {}).get(rel) or sha256_file(path)
             refs[rel] = OutputRef(sha256=digest, size=st.st_size, mtime_ns=st.st_mtime_ns)
-        rec = Record(key=key, stage=stage, unit=unit, outputs=refs, data=data or {},
-                     finished_at=time.time(), seconds=round(seconds, 3))
-        self.store.put(rec)
-        return rec
+        return Record(key=key, stage=stage, unit=unit, outputs=refs, data=data or {},
+                      finished_at=time.time(), seconds=round(seconds, 3))
 
     def drop(self, stage: str, unit: str) -> None:
         self.store.drop(f"{stage}/{unit}")

@@ -55,6 +55,26 @@ def discard(album_dir: Path, rec: Record, rels: set[str], reason: str) -> list[s
     return moved
 
 
+def discard_unclaimed(album_dir: Path, rels: list[str], reason: str) -> list[str]:
+    """Move files no record claims, and no sidecar proves, to the trash: one folder per
+    sweep (trash/unclaimed-<time>/<path>), with a note that has no record, so they are never
+    restored by a build; a person can move one back by hand, and `gc` deletes them."""
+    folder = trash_dir(album_dir) / f"unclaimed-{time.time_ns()}"
+    moved = []
+    for rel in sorted(rels):
+        src = Path(album_dir) / rel
+        if not src.is_file():
+            continue
+        dst = folder / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dst)
+        moved.append(rel)
+    if moved:
+        atomic.write_json(folder / NOTE, {"record": None, "reason": reason, "trashed_at": round(time.time(), 3),
+                                          "files": moved})
+    return moved
+
+
 def restorable(album_dir: Path, stage: str, unit: str, key: str) -> tuple[Record, dict[str, Path]] | None:
     """The trashed record of this unit and key, and where each of its outputs is now, if every
     output is intact (in the trash, or still in place) and nothing else took its place."""
