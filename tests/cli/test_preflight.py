@@ -176,7 +176,7 @@ def test_a_dry_run_after_one_prompt_is_edited_counts_the_takes_the_build_renders
     pipeline, album, before = copy_of(rendered, tmp_path, {})
     (pipeline.parent / "prompts.csv").write_text(PROMPTS.replace("soft piano and rain", "soft piano and thunder"))
     lines = dry_lines(pipeline, "--until", "render")
-    assert "  prompts  would run 1 of 1 units (0 up to date)" in lines
+    assert "  prompts  would run 1 of 1 unit (0 up to date)" in lines
     assert "  render   would run 2 of 6 units (4 up to date)" in lines
     assert "  render: 3 tracks x 2 takes = 6 takes of 1 s (0.1 min of audio), 2 still to render" in lines
     assert album_snapshot(album) == before
