@@ -252,6 +252,9 @@ def _intro(name: str, make_file):
     return make
 
 
+MELODY = {"model": "tiny-melody"}  # a checkpoint that takes a melody: the file is what is wrong
+
+
 def _field_file(name: str, make_file, over: dict):
     def make(d: Path, base: dict) -> Path:
         make_file(d / name)
@@ -275,9 +278,9 @@ INTROS = [
 ]
 
 INTROS += [
-    ("melody: text named .wav", _field_file("m.wav", _write(b"la la la\n"), {"render": {"melody": "m.wav"}}), 3,
+    ("melody: text named .wav", _field_file("m.wav", _write(b"la la la\n"), {"render": {**MELODY, "melody": "m.wav"}}), 3,
      "Error: render.melody: m.wav is not audio ffmpeg can read (convert it to WAV or FLAC)"),
-    ("melody for one track: a FIFO", _field_file("m.wav", fifo, {"render": {"melody": {"t02": "m.wav"}}}), 3,
+    ("melody for one track: a FIFO", _field_file("m.wav", fifo, {"render": {**MELODY, "melody": {"t02": "m.wav"}}}), 3,
      "Error: render.melody: m.wav is a FIFO (named pipe), not a regular file (point it at a regular file)"),
 ]
 

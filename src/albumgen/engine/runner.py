@@ -39,6 +39,13 @@ def album_dir_for(config: PipelineBase, base_dir: Path, pipeline_name: str) -> P
     return (base_dir / config.output_dir / album_slug(config, pipeline_name)).resolve()
 
 
+def _resolved(path: Path) -> Path:
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError):  # a symlink loop: load_config says so in its own words
+        return Path(path).absolute()
+
+
 class AlbumLog(logging.LoggerAdapter):
     """A catalogue album's log: its lines begin with the album's folder name. The caller's
     `extra` (a notice's key) is kept, where a plain LoggerAdapter would replace it."""
@@ -71,7 +78,7 @@ def open_pipelines(paths: list[Path], progress: bool = True) -> list[Context]:
     says so as the build would."""
     named: dict[Path, int] = {}
     for i, path in enumerate(paths):
-        if (j := named.setdefault(Path(path).resolve(), i)) != i:
+        if (j := named.setdefault(_resolved(path), i)) != i:
             first = paths[j]
             also = f" (also as {first})" if str(first) != str(path) else ""
             raise ConfigError(f"{path} is named twice{also}", "name each pipeline once")
