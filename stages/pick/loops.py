@@ -30,6 +30,11 @@ EXACT_DB = 1.0  # mean dB between a spectrum and its copy one period later: a co
 COARSE_DB = (1.0, 2.5)  # the coarse search's bars for a match (block edges fall off the period)
 CONTRAST_DB = 1.5  # the take differs from itself by at least this at other lags, over the stretch
 CANDIDATES = 2  # lags checked in full per coarse bar
+# Whole fractions of the best period tried: the coarse search prefers the shortest of the
+# tied multiples of a cycle, so only a block's rounding makes it find 2x or 3x. Not every
+# fraction down to MIN_LAG: a song's chorus 60 s later would try 80, each a full pass over
+# the take (a three-minute song took a minute to analyse).
+MAX_FRACTION = 8
 SMOOTH = 0.5  # seconds the frame distances are averaged over
 HIGH_HZ = 8000.0
 
@@ -48,6 +53,7 @@ def loop(a: Analysis) -> dict[str, float]:
     win = max(1, int(round(SMOOTH * fr)))
     dist = [uniform_filter1d(np.abs(blocks[lag:] - blocks[:-lag]).mean(axis=1), win) for lag in range(lo, hi)]
     live = _live(a)
+    spectrum = _Spectrum(a)
     best, period, where = 0, 0, (0, n)
     for lag in _candidates(dist, lo, n):
         stretch = _stretch(dist[lag - lo])
@@ -55,15 +61,15 @@ def loop(a: Analysis) -> dict[str, float]:
         if typical < CONTRAST_DB:
             continue
         exact_lag = _refine(a.mono, lag * STEP * HOP, STEP * HOP, stretch)
-        run = _exact_run(a, exact_lag, live)
+        run = _exact_run(a, spectrum, exact_lag, live)
         if run > best:
             best, period, where = run, exact_lag, stretch
     # A copy every period is a copy every two periods too, and a period that falls between
     # two blocks can lose the coarse search to its multiples: try the whole fractions.
     k = 2
-    while period and period / k >= MIN_LAG * RATE:
+    while period and period / k >= MIN_LAG * RATE and k <= MAX_FRACTION:
         exact_lag = _refine(a.mono, int(round(period / k)), STEP * HOP, where)
-        run = _exact_run(a, exact_lag, live)
+        run = _exact_run(a, spectrum, exact_lag, live)
         if run > best:
             best, period = run, exact_lag
             k = 2
@@ -124,21 +130,36 @@ def _refine(mono: np.ndarray, coarse: int, width: int, stretch: tuple[int, int])
     return start - s + int(np.argmax(r))
 
 
-def _exact_run(a: Analysis, lag: int, live: np.ndarray) -> int:
+class _Spectrum:
+    """The take's spectrum in dB, 60 Hz-8 kHz, floored 60 dB under its peak: computed once
+    per take, not once per lag tried."""
+
+    def __init__(self, a: Analysis):
+        self.mono = a.mono
+        self.lo, self.hi = 3, int(np.searchsorted(a.freqs, HIGH_HZ))
+        mine = 10 * np.log10(a.power[:, self.lo:self.hi].astype(np.float64) + 1e-12)
+        self.floor = mine.max() - 60.0
+        self.mine = np.maximum(mine, self.floor)
+
+    def later(self, rem: int) -> np.ndarray:
+        """The same from an STFT started `rem` samples in (not kept: each lag has its own,
+        and a song's would take tens of MB apiece)."""
+        _, _, spec = signal.stft(self.mono[rem:].astype(np.float32), fs=RATE, window="hann", nperseg=N_FFT,
+                                 noverlap=N_FFT - HOP, boundary=None, padded=False)
+        power = (spec.real ** 2 + spec.imag ** 2).T[:, self.lo:self.hi].astype(np.float64)
+        return np.maximum(10 * np.log10(power + 1e-12), self.floor)
+
+
+def _exact_run(a: Analysis, spectrum: _Spectrum, lag: int, live: np.ndarray) -> int:
     """The longest run of frames (hops) whose spectrum, 60 Hz-8 kHz, is within EXACT_DB of
     the spectrum `lag` samples later, where both sound. The later frames are taken from
     an STFT started `lag % HOP` samples in, so the two line up to the sample."""
     q, rem = divmod(lag, HOP)
-    lo_bin, hi_bin = 3, int(np.searchsorted(a.freqs, HIGH_HZ))
-    mine = 10 * np.log10(a.power[:, lo_bin:hi_bin].astype(np.float64) + 1e-12)
-    floor = mine.max() - 60.0
-    _, _, spec = signal.stft(a.mono[rem:].astype(np.float32), fs=RATE, window="hann", nperseg=N_FFT,
-                             noverlap=N_FFT - HOP, boundary=None, padded=False)
-    later = 10 * np.log10((spec.real ** 2 + spec.imag ** 2).T[:, lo_bin:hi_bin].astype(np.float64) + 1e-12)
+    mine, later = spectrum.mine, spectrum.later(rem)
     m = min(len(mine), len(later) - q)
     if m <= 0:
         return 0
-    b, o = np.maximum(mine[:m], floor), np.maximum(later[q: q + m], floor)
+    b, o = mine[:m], later[q: q + m]
     top = np.maximum(b, o)
     heard = top > top.max(axis=1, keepdims=True) - 40.0  # bins that carry the frame's sound
     d = (np.abs(b - o) * heard).sum(axis=1) / np.maximum(heard.sum(axis=1), 1)
