@@ -136,10 +136,11 @@ def in_a_terminal(pipeline, ignore_hangup: bool = False):
     return proc, terminal, shown, reading, reader
 
 
-def test_a_closed_terminal_keeps_the_batch_in_flight(tmp_path, undisturbed):
+def test_a_closed_terminal_keeps_the_batch_in_flight(tmp_path):
     """The build runs in a real terminal (a pty it holds as its controlling terminal) and
     the terminal goes away, as an SSH connection drops: the kernel sends SIGHUP to the
-    whole foreground group, and every write to the terminal fails from then on."""
+    whole foreground group, and every write to the terminal fails from then on. (Resuming
+    after the stop is the same as after Ctrl-C, tested above.)"""
     pipeline = write_pipeline(tmp_path, PIPELINE)
     album = tmp_path / "albums" / "test-album"
     proc, terminal, shown, reading, reader = in_a_terminal(pipeline)
@@ -164,7 +165,6 @@ def test_a_closed_terminal_keeps_the_batch_in_flight(tmp_path, undisturbed):
     assert not [e for e in Manifest(album).events() if e["event"] in ("worker_died", "worker_pool_restarted")]
     assert at_signal in (2, 4) and takes(album) == at_signal + 2, "the batch in flight is finished and recorded"
     assert wait_gone(session(proc.pid), 10) == []
-    resumed_equals(pipeline, album, undisturbed)
 
 
 def test_a_build_that_ignores_the_hangup_finishes_without_its_terminal(tmp_path):

@@ -69,6 +69,14 @@ def test_status_of_an_album_not_built_of_a_lost_manifest_and_of_a_moved_prompts_
     assert r.stdout == f"Test Album: manifest missing: run albumgen repair {pipeline}\n"
     assert cli("repair", str(pipeline)).exit_code == 0
     assert cli("status", str(pipeline)).exit_code == 0
+    # Cut short (a full disk, a hand edit): damaged, not missing, and said how.
+    snapshot = manifest / "manifest.json"
+    snapshot.write_bytes(snapshot.read_bytes()[:100])
+    r = cli("status", str(pipeline))
+    assert r.exit_code == 3
+    assert r.stdout.startswith(f"Test Album: manifest damaged ({snapshot} is not valid JSON: ")
+    assert r.stdout.endswith(f"): run albumgen repair {pipeline}\n")
+    assert cli("repair", str(pipeline)).exit_code == 0
     # The prompts file moved away: the album on disk still shows; the line says what the next build meets.
     (tmp_path / "prompts.txt").rename(tmp_path / "moved.txt")
     r = cli("status", str(pipeline))

@@ -29,6 +29,9 @@ def status(pipeline: Path) -> None:
     if st.state == "manifest missing":
         click.echo(f"{st.album}: manifest missing: run albumgen repair {pipeline}")
         raise SystemExit(MISSING_EXIT)
+    if st.state == "manifest damaged":
+        click.echo(f"{st.album}: manifest damaged ({'; '.join(st.summary)}): run albumgen repair {pipeline}")
+        raise SystemExit(MISSING_EXIT)
     if st.running is not None:
         click.echo(st.running.line())
     from rich.console import Console

@@ -46,7 +46,7 @@ class Running:
 @dataclass
 class AlbumStatus:
     album: str
-    state: str  # "not built", "manifest missing", "running", "built"
+    state: str  # "not built", "manifest missing", "manifest damaged", "running", "built"
     columns: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)
@@ -64,6 +64,8 @@ def album_status(ctx: Context) -> AlbumStatus:
         # Nothing recorded: never built, or built and its manifest lost (files but no records).
         lost = any(p.is_file() and _album_file(p.relative_to(ctx.album_dir).as_posix())
                    for p in (ctx.album_dir.rglob("*") if ctx.album_dir.is_dir() else ()))
+        if lost and ctx.manifest.damage:  # there, but unreadable (cut short by a full disk, edited)
+            return AlbumStatus(album, "manifest damaged", summary=list(ctx.manifest.damage))
         return AlbumStatus(album, "manifest missing" if lost else "not built")
     stages = runner.select_stages(None)
     shown = [s for s in stages if type(s).status is not Stage.status]
