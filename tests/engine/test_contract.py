@@ -2,6 +2,7 @@
 the runner checking what a unit reports before it records it."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -113,3 +114,11 @@ def test_runner_checks_what_a_unit_reports(album, tmp_path, report, needle):
     msg = str(e.value)
     assert msg.startswith("stage 'liar' unit u1 ") and needle.format(album=album.album_dir) in msg
     assert len(album.manifest.records("liar")) == n == 0  # nothing recorded
+
+
+def test_more_workers_than_cores_are_as_many_as_the_cores(album, caplog):
+    # `executor.workers: 100000` forked until memory ran out: a CPU unit uses a core.
+    cores = os.cpu_count() or 1
+    assert LocalExecutor(album, workers=100000).workers == cores
+    assert f"executor.workers is 100000 but this machine has {cores} cores: using {cores}" in caplog.text
+    assert LocalExecutor(album, workers=cores).workers == cores

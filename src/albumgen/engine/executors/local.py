@@ -57,6 +57,16 @@ def default_workers() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
+def _at_most_cores(workers: int) -> int:
+    # A CPU unit uses a core: past the machine's cores more workers only take memory (each
+    # imports the audio stack, hundreds of MB), and `workers: 100000` would fork until it ran out.
+    cores = os.cpu_count() or 1
+    if workers > cores:
+        log.warning("executor.workers is %d but this machine has %d cores: using %d", workers, cores, cores)
+        return cores
+    return workers
+
+
 WORKER_RETRIES = 3  # runs of a CPU unit whose worker process died, after the first (as Ray's max_retries)
 POLL_SECONDS = 0.25  # how often a wait looks whether a stop was asked for
 POOL_JOIN_SECONDS = 10  # how long a broken pool may take to end and join its workers
@@ -90,7 +100,7 @@ class Failed:
 class LocalExecutor:
     def __init__(self, ctx: Context, workers: int | None = None):
         self.ctx = ctx
-        self.workers = default_workers() if workers is None else workers
+        self.workers = default_workers() if workers is None else _at_most_cores(workers)
         self.results: queue.Queue = queue.Queue()
         # (place, order, job): the lowest place first, FIFO within it (one place in a single build).
         self._device_jobs: queue.PriorityQueue = queue.PriorityQueue()
