@@ -5,6 +5,7 @@ without touching the engine.
 """
 from __future__ import annotations
 
+import typing
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -195,6 +196,7 @@ def parse_config(data: Any, source: str = "pipeline") -> PipelineBase:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: must be a mapping of sections (album, prompts, render, ...)",
                           "see `albumgen init` for a starter file")
+    _refuse_bools(data, pipeline_model(), [], source)
     try:
         return pipeline_model().model_validate(data)
     except ValidationError as e:
@@ -224,6 +226,25 @@ def load_config(path: Path) -> tuple[PipelineBase, Path]:
                           "write the album's settings in it; `albumgen init` writes a starter")
     _refuse_controls(data, [], path.name)
     return parse_config(data, source=path.name), path.resolve().parent
+
+
+def _refuse_bools(data: Any, model: Any, loc: list, source: str) -> None:
+    """`tracks: true` or `takes: yes` would be read as 1 (pydantic takes a bool for a number):
+    a number field given true or false is said to be wrong, not counted as one."""
+    if not isinstance(data, dict):
+        return
+    for key, value in data.items():
+        field = model.model_fields.get(key) if isinstance(key, str) else None
+        if field is None:
+            continue
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            _refuse_bools(value, ann, loc + [key], source)
+        elif isinstance(value, bool):
+            kinds = set(typing.get_args(ann)) | {ann}
+            if bool not in kinds and kinds & {int, float}:
+                where = ".".join(map(str, loc + [key]))
+                raise ConfigError(f"{where}: must be a number, got {str(value).lower()}", f"fix {source}")
 
 
 class _OnceLoader(yaml.SafeLoader):

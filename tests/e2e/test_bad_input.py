@@ -144,6 +144,7 @@ FIELDS = [
      "(fix the YAML syntax)"),
     ("a number neither prompt nor track", _field({"prompts": {"source": "inline", "inline": [42, "warm tape loops"]}}), 2,
      f"Error: prompts.inline.0: must be a string or a section of settings (key: value), got 42 {FIX}"),
+    ("album.tracks: true", _field({"album": {"tracks": True}}), 2, f"Error: album.tracks: must be a number, got true {FIX}"),
     ("render.duration .nan", _field({"render": {"duration": float("nan")}}), 2,
      f"Error: render.duration: must be a finite number, got nan {FIX}"),
     ("llm base_url bracket left open", _field({"prompts": {"llm": {"base_url": "http://[::1/v1"}}}), 2,
