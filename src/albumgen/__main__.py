@@ -54,9 +54,9 @@ def run() -> None:
             try:
                 stream.flush()
             except OSError:  # the reader left, or the disk is full: it was said, or cannot be
-                null = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(null, stream.fileno())  # else the interpreter's exit tries, and complains, again
-                os.close(null)
+                from .console import to_devnull
+
+                to_devnull(stream.fileno())  # else the interpreter's exit tries, and complains, again
 
 
 # Guarded: worker processes (spawn) import the driver's __main__ and must not run the CLI.

@@ -43,7 +43,6 @@ def leave_a_closed_terminal() -> None:
     fails with EIO, also for a build that outlives it (`nohup`, a background job): stdout and
     stderr that were that terminal go to /dev/null. A file or a pipe is left as it is."""
     import errno
-    import os
     import termios
 
     for fd in (1, 2):
@@ -51,9 +50,17 @@ def leave_a_closed_terminal() -> None:
             termios.tcgetattr(fd)
         except termios.error as e:
             if e.args[0] == errno.EIO:  # a terminal, hung up (a file or a pipe says ENOTTY)
-                null = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(null, fd)
-                os.close(null)
+                to_devnull(fd)
+
+
+def to_devnull(fd: int) -> None:
+    """Point `fd` at /dev/null: what is still written there (a buffer flushed at exit) is
+    dropped instead of failing again."""
+    import os
+
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, fd)
+    os.close(null)
 
 
 def _render():

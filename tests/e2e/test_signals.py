@@ -3,6 +3,7 @@ process group (workers included), once and twice, a pool worker SIGKILLed mid-un
 a SIGKILLed driver whose workers must not outlive it."""
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
@@ -106,9 +107,11 @@ def test_a_signal_to_the_process_group_keeps_the_batch_in_flight(tmp_path, undis
     assert sorted(redone) == sorted(set(redone)) and len(redone) == 6, "no take is rendered twice"
 
 
+@contextlib.contextmanager
 def in_a_terminal(pipeline, ignore_hangup: bool = False):
     """`albumgen build` as a login shell's job: its own session, whose controlling terminal is
-    a pty; a thread reads the screen (or the build would block writing)."""
+    a pty; a thread reads the screen (or the build would block writing). Yields the process,
+    what the screen showed, and `hang_up()`, which closes the terminal (SIGHUP to the group)."""
     terminal, tty = os.openpty()
 
     def own_terminal():
@@ -133,7 +136,18 @@ def in_a_terminal(pipeline, ignore_hangup: bool = False):
 
     reader = threading.Thread(target=read_screen, daemon=True)
     reader.start()
-    return proc, terminal, shown, reading, reader
+
+    def hang_up():
+        reading.clear()
+        reader.join()
+        os.close(terminal)
+
+    try:
+        yield proc, shown, hang_up
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def test_a_closed_terminal_keeps_the_batch_in_flight(tmp_path):
@@ -143,23 +157,16 @@ def test_a_closed_terminal_keeps_the_batch_in_flight(tmp_path):
     after the stop is the same as after Ctrl-C, tested above.)"""
     pipeline = write_pipeline(tmp_path, PIPELINE)
     album = tmp_path / "albums" / "test-album"
-    proc, terminal, shown, reading, reader = in_a_terminal(pipeline)
-    try:
+    with in_a_terminal(pipeline) as (proc, shown, hang_up):
         wait_for(proc, lambda: takes(album) >= 2)
         time.sleep(0.1)
         pool = workers(proc.pid)
         assert pool, "the pool workers must be there to get the hangup"
         at_signal = takes(album)
-        reading.clear()
-        reader.join()
-        os.close(terminal)  # the terminal is gone: SIGHUP to the foreground group
+        hang_up()  # the terminal is gone: SIGHUP to the foreground group
         time.sleep(0.3)
         assert [alive(p) for p in pool] == [True] * len(pool), "a worker acted on the hangup"
         proc.wait(timeout=300)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     assert proc.returncode == 129
     assert b"render" in shown and not [w for w in NOISE if w.encode() in shown], bytes(shown)
     assert not [e for e in Manifest(album).events() if e["event"] in ("worker_died", "worker_pool_restarted")]
@@ -173,17 +180,10 @@ def test_a_build_that_ignores_the_hangup_finishes_without_its_terminal(tmp_path)
     pipeline = write_pipeline(tmp_path, {"album": {"tracks": 2}, "render": {"takes": 1, "duration": 3.0},
                                          "executor": {"workers": 0}})  # no pool to start: only the hangup matters
     album = tmp_path / "albums" / "test-album"
-    proc, terminal, _, reading, reader = in_a_terminal(pipeline, ignore_hangup=True)
-    try:
+    with in_a_terminal(pipeline, ignore_hangup=True) as (proc, _, hang_up):
         wait_for(proc, lambda: takes(album) >= 1)
-        reading.clear()
-        reader.join()
-        os.close(terminal)
+        hang_up()
         proc.wait(timeout=300)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     assert proc.returncode == 0
     assert len(list(album.glob("*.mp3"))) == 2
 

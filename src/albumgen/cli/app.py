@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import select
 import signal
 import sys
@@ -117,9 +116,7 @@ def reader_gone() -> bool:
     except (OSError, ValueError, AttributeError):  # no real file behind stdout (a test's runner)
         return False
     if gone:
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, sys.stdout.fileno())
-        os.close(null)
+        console.to_devnull(sys.stdout.fileno())
     return gone
 
 

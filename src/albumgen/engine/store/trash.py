@@ -39,7 +39,17 @@ def trash_dir(album_dir: Path) -> Path:
 def discard(album_dir: Path, rec: Record, rels: set[str], reason: str) -> list[str]:
     """Move `rels` (outputs of `rec` no record claims any more) to the trash. Returns the
     paths moved. The note is written last: a kill before it leaves files `gc` removes."""
-    folder = trash_dir(album_dir) / rec.key
+    return _move(album_dir, trash_dir(album_dir) / rec.key, rels, rec.model_dump(mode="json"), reason)
+
+
+def discard_unclaimed(album_dir: Path, rels: list[str], reason: str) -> list[str]:
+    """Move files no record claims, and no sidecar proves, to the trash: one folder per
+    sweep (trash/unclaimed-<time>/<path>), with a note that has no record, so they are never
+    restored by a build; a person can move one back by hand, and `gc` deletes them."""
+    return _move(album_dir, trash_dir(album_dir) / f"unclaimed-{time.time_ns()}", rels, None, reason)
+
+
+def _move(album_dir: Path, folder: Path, rels, record: dict | None, reason: str) -> list[str]:
     moved = []
     for rel in sorted(rels):
         src = Path(album_dir) / rel
@@ -50,28 +60,8 @@ def discard(album_dir: Path, rec: Record, rels: set[str], reason: str) -> list[s
         os.replace(src, dst)  # same filesystem: a rename, no copy of a take's audio
         moved.append(rel)
     if moved:
-        atomic.write_json(folder / NOTE, {"record": rec.model_dump(mode="json"), "reason": reason,
+        atomic.write_json(folder / NOTE, {"record": record, "reason": reason,
                                           "trashed_at": round(time.time(), 3), "files": moved})
-    return moved
-
-
-def discard_unclaimed(album_dir: Path, rels: list[str], reason: str) -> list[str]:
-    """Move files no record claims, and no sidecar proves, to the trash: one folder per
-    sweep (trash/unclaimed-<time>/<path>), with a note that has no record, so they are never
-    restored by a build; a person can move one back by hand, and `gc` deletes them."""
-    folder = trash_dir(album_dir) / f"unclaimed-{time.time_ns()}"
-    moved = []
-    for rel in sorted(rels):
-        src = Path(album_dir) / rel
-        if not src.is_file():
-            continue
-        dst = folder / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(src, dst)
-        moved.append(rel)
-    if moved:
-        atomic.write_json(folder / NOTE, {"record": None, "reason": reason, "trashed_at": round(time.time(), 3),
-                                          "files": moved})
     return moved
 
 
